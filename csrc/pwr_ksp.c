@@ -1,0 +1,1021 @@
+/*
+ * pwr_ksp.c - Yen's k shortest loopless paths with Lawler's restriction,
+ * A* spur searches and CSPF pruning (see pwr_ksp.h for the contract).
+ *
+ * How a query runs, and why:
+ *  1. One reverse Dijkstra from the destination over the arcs the
+ *     constraints allow gives pot[v] = exact distance v -> dst. It reads off
+ *     the first path (no resource bound) and is an admissible, consistent A*
+ *     potential for every spur search: blocking arcs and nodes only makes
+ *     true distances longer. With a hop or delay bound, two more reverse
+ *     searches give min hops / min delay to dst, used to prune labels whose
+ *     best completion already breaks the bound.
+ *  2. Yen: for the last path found, deviate at each spur node from its
+ *     deviation index on (Lawler), block the root's nodes and the next arc
+ *     of every found path sharing the root (via one longest-common-prefix
+ *     pass per iteration, not per spur), and search a spur path.
+ *  3. The candidate set is kept sorted and bounded to k - |found|: a path
+ *     worse than k - |found| others can never be output. A spur whose lower
+ *     bound (root cost + pot[spur]) exceeds the worst candidate still needed
+ *     is skipped, and a spur search stops once its frontier passes it.
+ *  4. Without hop/delay bounds a spur search is A* over nodes. With them it
+ *     is a label-setting search over (cost, delay, hops) with dominance, the
+ *     exact resource-constrained shortest path: a cheaper label can reach a
+ *     node with more delay, so one label per node would lose feasible paths.
+ *     Labels are never unlinked from their node's list, which is what keeps
+ *     label paths loopless: a label that closes a cycle is dominated by its
+ *     own ancestor at that node (same or lower cost and delay, fewer hops).
+ */
+#include "pwr_ksp.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INF HUGE_VAL
+
+struct pwr_graph {
+    int32_t n, m;
+    int32_t *out_start; /* n + 1; internal arc ids are CSR positions */
+    int32_t *head, *tail;
+    double *w, *bw, *delay;
+    uint32_t *admin;
+    int32_t *orig;     /* internal -> caller's arc id */
+    int32_t *pos;      /* caller's arc id -> internal */
+    int32_t *in_start; /* n + 1, reverse CSR */
+    int32_t *in_arc;
+};
+
+typedef struct {
+    double key;
+    int32_t id;
+} heap_ent;
+
+typedef struct {
+    int32_t off, len;
+    double cost;
+} res_path;
+
+typedef struct {
+    int32_t first, count;
+} res_query;
+
+enum { REV_W = 0, REV_HOPS = 1, REV_DELAY = 2 };
+
+struct pwr_ws {
+    int32_t n, m;
+    /* reverse searches, one stamped array per metric */
+    double *rev[3];
+    uint32_t *rev_stamp[3];
+    uint32_t rev_gen[3];
+    int32_t *succ;
+    /* forward search */
+    double *dist;
+    int32_t *pred;
+    uint32_t *seen;
+    uint32_t gen;
+    /* per-spur blocks and per-query exclusions */
+    uint32_t *nblock, *ablock;
+    uint32_t bgen;
+    uint32_t *nexcl, *aexcl;
+    uint32_t xgen;
+    /* lazy binary heap */
+    heap_ent *heap;
+    size_t heap_n, heap_cap;
+    /* labels for resource-constrained spur searches */
+    int32_t *lab_node, *lab_pred, *lab_arc, *lab_next, *lab_hops;
+    double *lab_g, *lab_d;
+    uint8_t *lab_dead;
+    int32_t *lab_head; /* per node, valid where seen[v] == gen */
+    size_t lab_n, lab_cap;
+    /* path slots: (k + 1) slots of n arcs each */
+    int32_t slots, *slot_arcs, *slot_len, *slot_dev, *free_slot, nfree;
+    double *slot_cost;
+    int32_t *found, *cand, *lcp;
+    int32_t nfound, ncand;
+    /* results */
+    int32_t *res_arcs;
+    size_t res_arcs_n, res_arcs_cap;
+    res_path *res_paths;
+    size_t res_paths_n, res_paths_cap;
+    res_query *res_q;
+    size_t res_q_cap;
+    int32_t res_nq;
+};
+
+/* ---------- small helpers ---------- */
+
+static void *xcalloc(size_t n, size_t sz) { return calloc(n ? n : 1, sz); }
+
+static int grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+    size_t nc;
+    void *np;
+    if (need <= *cap)
+        return PWR_OK;
+    nc = *cap ? *cap : 16;
+    while (nc < need)
+        nc *= 2;
+    np = realloc(*p, nc * sz);
+    if (!np)
+        return PWR_ENOMEM;
+    *p = np;
+    *cap = nc;
+    return PWR_OK;
+}
+
+/* Next generation stamp for one or two stamp arrays (a of alen, b of blen);
+ * on wrap-around both are cleared once, so a stale stamp never matches. */
+static uint32_t next_gen2(uint32_t *gen, uint32_t *a, size_t alen,
+                          uint32_t *b, size_t blen)
+{
+    if (++*gen == 0) {
+        memset(a, 0, alen * sizeof *a);
+        if (b)
+            memset(b, 0, blen * sizeof *b);
+        *gen = 1;
+    }
+    return *gen;
+}
+
+static uint32_t next_gen(uint32_t *gen, uint32_t *a, size_t len)
+{
+    return next_gen2(gen, a, len, NULL, 0);
+}
+
+/* ---------- heap ---------- */
+
+static int heap_less(const heap_ent *a, const heap_ent *b)
+{
+    return a->key < b->key || (a->key == b->key && a->id < b->id);
+}
+
+static int heap_push(pwr_ws *ws, double key, int32_t id)
+{
+    size_t i;
+    heap_ent e;
+    if (ws->heap_n == ws->heap_cap &&
+        grow((void **)&ws->heap, &ws->heap_cap, ws->heap_n + 1,
+             sizeof(heap_ent)) != PWR_OK)
+        return PWR_ENOMEM;
+    e.key = key;
+    e.id = id;
+    i = ws->heap_n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!heap_less(&e, &ws->heap[p]))
+            break;
+        ws->heap[i] = ws->heap[p];
+        i = p;
+    }
+    ws->heap[i] = e;
+    return PWR_OK;
+}
+
+static heap_ent heap_pop(pwr_ws *ws)
+{
+    heap_ent top = ws->heap[0], last = ws->heap[--ws->heap_n];
+    size_t i = 0, n = ws->heap_n;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, s = i;
+        const heap_ent *best = &last;
+        if (l < n && heap_less(&ws->heap[l], best)) {
+            s = l;
+            best = &ws->heap[l];
+        }
+        if (r < n && heap_less(&ws->heap[r], best))
+            s = r;
+        if (s == i)
+            break;
+        ws->heap[i] = ws->heap[s];
+        i = s;
+    }
+    if (n)
+        ws->heap[i] = last;
+    return top;
+}
+
+/* ---------- graph ---------- */
+
+pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
+                         const int32_t *head, const double *weight,
+                         const double *bw, const uint32_t *admin,
+                         const double *delay, int *err, int32_t *bad_arc)
+{
+    pwr_graph *g;
+    int32_t i, *fill = NULL;
+    *err = PWR_OK;
+    *bad_arc = -1;
+    if (n < 0 || m < 0 || (m > 0 && (!tail || !head || !weight))) {
+        *err = PWR_EINVAL;
+        return NULL;
+    }
+    for (i = 0; i < m; i++) {
+        if (tail[i] < 0 || tail[i] >= n || head[i] < 0 || head[i] >= n ||
+            !(weight[i] >= 0.0 && weight[i] < INF) ||
+            (delay && !(delay[i] >= 0.0 && delay[i] < INF)) ||
+            (bw && bw[i] != bw[i])) {
+            *err = PWR_EINVAL;
+            *bad_arc = i;
+            return NULL;
+        }
+    }
+    g = calloc(1, sizeof *g);
+    if (!g) {
+        *err = PWR_ENOMEM;
+        return NULL;
+    }
+    g->n = n;
+    g->m = m;
+    g->out_start = xcalloc((size_t)n + 1, sizeof(int32_t));
+    g->in_start = xcalloc((size_t)n + 1, sizeof(int32_t));
+    g->head = xcalloc((size_t)m, sizeof(int32_t));
+    g->tail = xcalloc((size_t)m, sizeof(int32_t));
+    g->in_arc = xcalloc((size_t)m, sizeof(int32_t));
+    g->orig = xcalloc((size_t)m, sizeof(int32_t));
+    g->pos = xcalloc((size_t)m, sizeof(int32_t));
+    g->w = xcalloc((size_t)m, sizeof(double));
+    g->bw = xcalloc((size_t)m, sizeof(double));
+    g->delay = xcalloc((size_t)m, sizeof(double));
+    g->admin = xcalloc((size_t)m, sizeof(uint32_t));
+    fill = xcalloc((size_t)n + 1, sizeof(int32_t));
+    if (!g->out_start || !g->in_start || !g->head || !g->tail || !g->in_arc ||
+        !g->orig || !g->pos || !g->w || !g->bw || !g->delay || !g->admin ||
+        !fill) {
+        free(fill);
+        pwr_graph_free(g);
+        *err = PWR_ENOMEM;
+        return NULL;
+    }
+    /* counting sort by tail, stable in the caller's arc order */
+    for (i = 0; i < m; i++) {
+        g->out_start[tail[i] + 1]++;
+        g->in_start[head[i] + 1]++;
+    }
+    for (i = 0; i < n; i++) {
+        g->out_start[i + 1] += g->out_start[i];
+        g->in_start[i + 1] += g->in_start[i];
+    }
+    memcpy(fill, g->out_start, (size_t)n * sizeof(int32_t));
+    for (i = 0; i < m; i++) {
+        int32_t a = fill[tail[i]]++;
+        g->tail[a] = tail[i];
+        g->head[a] = head[i];
+        g->w[a] = weight[i];
+        g->bw[a] = bw ? bw[i] : INF;
+        g->delay[a] = delay ? delay[i] : 0.0;
+        g->admin[a] = admin ? admin[i] : 0u;
+        g->orig[a] = i;
+        g->pos[i] = a;
+    }
+    memcpy(fill, g->in_start, (size_t)n * sizeof(int32_t));
+    for (i = 0; i < m; i++) /* internal order, so reverse CSR is stable */
+        g->in_arc[fill[g->head[i]]++] = i;
+    free(fill);
+    return g;
+}
+
+void pwr_graph_free(pwr_graph *g)
+{
+    if (!g)
+        return;
+    free(g->out_start);
+    free(g->in_start);
+    free(g->head);
+    free(g->tail);
+    free(g->in_arc);
+    free(g->orig);
+    free(g->pos);
+    free(g->w);
+    free(g->bw);
+    free(g->delay);
+    free(g->admin);
+    free(g);
+}
+
+int32_t pwr_graph_nodes(const pwr_graph *g) { return g->n; }
+int32_t pwr_graph_arcs(const pwr_graph *g) { return g->m; }
+
+/* ---------- workspace ---------- */
+
+pwr_ws *pwr_ws_new(const pwr_graph *g)
+{
+    pwr_ws *ws = calloc(1, sizeof *ws);
+    size_t n = (size_t)g->n, m = (size_t)g->m;
+    int r, ok = 1;
+    if (!ws)
+        return NULL;
+    ws->n = g->n;
+    ws->m = g->m;
+    for (r = 0; r < 3; r++) {
+        ws->rev[r] = xcalloc(n, sizeof(double));
+        ws->rev_stamp[r] = xcalloc(n, sizeof(uint32_t));
+        ok = ok && ws->rev[r] && ws->rev_stamp[r];
+    }
+    ws->succ = xcalloc(n, sizeof(int32_t));
+    ws->dist = xcalloc(n, sizeof(double));
+    ws->pred = xcalloc(n, sizeof(int32_t));
+    ws->seen = xcalloc(n, sizeof(uint32_t));
+    ws->lab_head = xcalloc(n, sizeof(int32_t));
+    ws->nblock = xcalloc(n, sizeof(uint32_t));
+    ws->nexcl = xcalloc(n, sizeof(uint32_t));
+    ws->ablock = xcalloc(m, sizeof(uint32_t));
+    ws->aexcl = xcalloc(m, sizeof(uint32_t));
+    ok = ok && ws->succ && ws->dist && ws->pred && ws->seen && ws->lab_head &&
+         ws->nblock && ws->nexcl && ws->ablock && ws->aexcl;
+    ok = ok && grow((void **)&ws->heap, &ws->heap_cap, n + m + 1,
+                    sizeof(heap_ent)) == PWR_OK;
+    if (!ok) {
+        pwr_ws_free(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+static void free_labels(pwr_ws *ws)
+{
+    free(ws->lab_node);
+    free(ws->lab_pred);
+    free(ws->lab_arc);
+    free(ws->lab_next);
+    free(ws->lab_hops);
+    free(ws->lab_g);
+    free(ws->lab_d);
+    free(ws->lab_dead);
+}
+
+static void free_slots(pwr_ws *ws)
+{
+    free(ws->slot_arcs);
+    free(ws->slot_len);
+    free(ws->slot_dev);
+    free(ws->slot_cost);
+    free(ws->free_slot);
+    free(ws->found);
+    free(ws->cand);
+    free(ws->lcp);
+}
+
+void pwr_ws_free(pwr_ws *ws)
+{
+    int r;
+    if (!ws)
+        return;
+    for (r = 0; r < 3; r++) {
+        free(ws->rev[r]);
+        free(ws->rev_stamp[r]);
+    }
+    free(ws->succ);
+    free(ws->dist);
+    free(ws->pred);
+    free(ws->seen);
+    free(ws->lab_head);
+    free(ws->nblock);
+    free(ws->nexcl);
+    free(ws->ablock);
+    free(ws->aexcl);
+    free(ws->heap);
+    free_labels(ws);
+    free_slots(ws);
+    free(ws->res_arcs);
+    free(ws->res_paths);
+    free(ws->res_q);
+    free(ws);
+}
+
+/* (k + 1) slots: k found-or-candidate paths plus the one being built. */
+static int reserve_slots(pwr_ws *ws, int32_t k)
+{
+    size_t s = (size_t)k + 1, n = (size_t)(ws->n > 0 ? ws->n : 1);
+    int32_t i;
+    if ((int32_t)s <= ws->slots)
+        goto reset;
+    free_slots(ws);
+    ws->slots = 0;
+    ws->slot_arcs = malloc(s * n * sizeof(int32_t));
+    ws->slot_len = malloc(s * sizeof(int32_t));
+    ws->slot_dev = malloc(s * sizeof(int32_t));
+    ws->slot_cost = malloc(s * sizeof(double));
+    ws->free_slot = malloc(s * sizeof(int32_t));
+    ws->found = malloc(s * sizeof(int32_t));
+    ws->cand = malloc(s * sizeof(int32_t));
+    ws->lcp = malloc(s * sizeof(int32_t));
+    if (!ws->slot_arcs || !ws->slot_len || !ws->slot_dev || !ws->slot_cost ||
+        !ws->free_slot || !ws->found || !ws->cand || !ws->lcp) {
+        free_slots(ws);
+        ws->slot_arcs = NULL;
+        ws->slot_len = ws->slot_dev = ws->free_slot = NULL;
+        ws->found = ws->cand = ws->lcp = NULL;
+        ws->slot_cost = NULL;
+        return PWR_ENOMEM;
+    }
+    ws->slots = (int32_t)s;
+reset:
+    ws->nfree = 0;
+    for (i = (int32_t)s - 1; i >= 0; i--)
+        ws->free_slot[ws->nfree++] = i;
+    ws->nfound = ws->ncand = 0;
+    return PWR_OK;
+}
+
+static int32_t *slot(pwr_ws *ws, int32_t s)
+{
+    return ws->slot_arcs + (size_t)s * (size_t)(ws->n > 0 ? ws->n : 1);
+}
+
+/* ---------- constraint checks ---------- */
+
+static int arc_ok(const pwr_graph *g, const pwr_ws *ws,
+                  const pwr_constraints *c, int32_t a)
+{
+    uint32_t ag = g->admin[a];
+    if (c->min_bw > 0.0 && !(g->bw[a] >= c->min_bw))
+        return 0;
+    if (ag & c->exclude)
+        return 0;
+    if (c->include_any && !(ag & c->include_any))
+        return 0;
+    if ((ag & c->include_all) != c->include_all)
+        return 0;
+    return ws->aexcl[a] != ws->xgen;
+}
+
+static double rev_val(const pwr_ws *ws, int r, int32_t v)
+{
+    return ws->rev_stamp[r][v] == ws->rev_gen[r] ? ws->rev[r][v] : INF;
+}
+
+/* Reverse Dijkstra from dst over allowed arcs and non-excluded nodes. */
+static int reverse_search(const pwr_graph *g, pwr_ws *ws,
+                          const pwr_constraints *c, int32_t dst, int r)
+{
+    uint32_t gen = next_gen(&ws->rev_gen[r], ws->rev_stamp[r], (size_t)ws->n);
+    double *val = ws->rev[r];
+    uint32_t *st = ws->rev_stamp[r];
+    ws->heap_n = 0;
+    if (ws->nexcl[dst] == ws->xgen)
+        return PWR_OK;
+    st[dst] = gen;
+    val[dst] = 0.0;
+    if (r == REV_W)
+        ws->succ[dst] = -1;
+    if (heap_push(ws, 0.0, dst))
+        return PWR_ENOMEM;
+    while (ws->heap_n) {
+        heap_ent e = heap_pop(ws);
+        int32_t v = e.id, i;
+        if (e.key > val[v])
+            continue; /* stale */
+        for (i = g->in_start[v]; i < g->in_start[v + 1]; i++) {
+            int32_t a = g->in_arc[i], u = g->tail[a];
+            double d;
+            if (ws->nexcl[u] == ws->xgen || !arc_ok(g, ws, c, a))
+                continue;
+            d = e.key + (r == REV_W ? g->w[a] : r == REV_HOPS ? 1.0
+                                                              : g->delay[a]);
+            if (st[u] != gen || d < val[u]) {
+                st[u] = gen;
+                val[u] = d;
+                if (r == REV_W)
+                    ws->succ[u] = a;
+                if (heap_push(ws, d, u))
+                    return PWR_ENOMEM;
+            }
+        }
+    }
+    return PWR_OK;
+}
+
+/* ---------- spur searches ---------- */
+
+typedef struct {
+    double cost, delay;
+    int32_t hops;
+} root_res;
+
+static int blocked(const pwr_ws *ws, int32_t v)
+{
+    return ws->nblock[v] == ws->bgen || ws->nexcl[v] == ws->xgen;
+}
+
+/*
+ * A* from spur to dst. Writes the spur arcs at out[0..] and returns their
+ * count, or -1 if no path with cost <= bound exists, or a PWR_E* code
+ * (< -1). Nodes are re-opened if reached more cheaply, so rounding in the
+ * potential can never cost optimality.
+ */
+static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
+                          const pwr_constraints *c, int32_t spur, int32_t dst,
+                          root_res root, double bound, int32_t *out,
+                          int32_t room, double *cost)
+{
+    uint32_t gen = next_gen(&ws->gen, ws->seen, (size_t)ws->n);
+    int32_t len = 0, v, p;
+    ws->heap_n = 0;
+    ws->seen[spur] = gen;
+    ws->dist[spur] = root.cost;
+    ws->pred[spur] = -1;
+    if (heap_push(ws, root.cost + rev_val(ws, REV_W, spur), spur))
+        return PWR_ENOMEM;
+    while (ws->heap_n) {
+        heap_ent e = heap_pop(ws);
+        int32_t u = e.id, a;
+        double du = ws->dist[u];
+        if (e.key > bound)
+            return -1;
+        if (e.key > du + rev_val(ws, REV_W, u))
+            continue; /* stale entry */
+        if (u == dst)
+            break;
+        for (a = g->out_start[u]; a < g->out_start[u + 1]; a++) {
+            int32_t h = g->head[a];
+            double nd, ph;
+            if (ws->ablock[a] == ws->bgen || blocked(ws, h) ||
+                !arc_ok(g, ws, c, a))
+                continue;
+            ph = rev_val(ws, REV_W, h);
+            if (ph == INF)
+                continue;
+            nd = du + g->w[a];
+            if (ws->seen[h] != gen || nd < ws->dist[h]) {
+                ws->seen[h] = gen;
+                ws->dist[h] = nd;
+                ws->pred[h] = a;
+                if (heap_push(ws, nd + ph, h))
+                    return PWR_ENOMEM;
+            }
+        }
+    }
+    if (ws->seen[dst] != gen || dst == spur)
+        return dst == spur ? 0 : -1;
+    *cost = ws->dist[dst];
+    for (v = dst; v != spur; v = g->tail[ws->pred[v]])
+        len++;
+    if (len > room)
+        return PWR_EINVAL;
+    p = len;
+    for (v = dst; v != spur; v = g->tail[ws->pred[v]])
+        out[--p] = ws->pred[v];
+    return len;
+}
+
+static int new_label(pwr_ws *ws, int32_t node, int32_t pred, int32_t arc,
+                     double gcost, double d, int32_t hops, int32_t *id)
+{
+    size_t need = ws->lab_n + 1, cap = ws->lab_cap;
+    if (need > ws->lab_cap) {
+        size_t c2 = cap;
+        if (grow((void **)&ws->lab_node, &c2, need, sizeof(int32_t)) ||
+            (c2 = cap, grow((void **)&ws->lab_pred, &c2, need, sizeof(int32_t))) ||
+            (c2 = cap, grow((void **)&ws->lab_arc, &c2, need, sizeof(int32_t))) ||
+            (c2 = cap, grow((void **)&ws->lab_next, &c2, need, sizeof(int32_t))) ||
+            (c2 = cap, grow((void **)&ws->lab_hops, &c2, need, sizeof(int32_t))) ||
+            (c2 = cap, grow((void **)&ws->lab_g, &c2, need, sizeof(double))) ||
+            (c2 = cap, grow((void **)&ws->lab_d, &c2, need, sizeof(double))) ||
+            (c2 = cap, grow((void **)&ws->lab_dead, &c2, need, sizeof(uint8_t))))
+            return PWR_ENOMEM;
+        ws->lab_cap = c2;
+    }
+    *id = (int32_t)ws->lab_n++;
+    ws->lab_node[*id] = node;
+    ws->lab_pred[*id] = pred;
+    ws->lab_arc[*id] = arc;
+    ws->lab_g[*id] = gcost;
+    ws->lab_d[*id] = d;
+    ws->lab_hops[*id] = hops;
+    ws->lab_dead[*id] = 0;
+    if (ws->seen[node] != ws->gen) {
+        ws->seen[node] = ws->gen;
+        ws->lab_head[node] = -1;
+    }
+    ws->lab_next[*id] = ws->lab_head[node];
+    ws->lab_head[node] = *id;
+    return PWR_OK;
+}
+
+/* Resource-constrained spur search: exact under hop and delay bounds. */
+static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
+                           const pwr_constraints *c, int32_t spur,
+                           int32_t dst, root_res root, double bound,
+                           int32_t *out, int32_t room, double *cost)
+{
+    int32_t id, len, l, p;
+    next_gen(&ws->gen, ws->seen, (size_t)ws->n);
+    ws->heap_n = 0;
+    ws->lab_n = 0;
+    if (new_label(ws, spur, -1, -1, root.cost, root.delay, root.hops, &id) ||
+        heap_push(ws, root.cost + rev_val(ws, REV_W, spur), id))
+        return PWR_ENOMEM;
+    while (ws->heap_n) {
+        heap_ent e = heap_pop(ws);
+        int32_t L = e.id, u = ws->lab_node[L], a;
+        if (e.key > bound)
+            return -1;
+        if (ws->lab_dead[L])
+            continue;
+        if (u == dst) {
+            *cost = ws->lab_g[L];
+            for (len = 0, l = L; ws->lab_pred[l] >= 0; l = ws->lab_pred[l])
+                len++;
+            if (len > room)
+                return PWR_EINVAL;
+            p = len;
+            for (l = L; ws->lab_pred[l] >= 0; l = ws->lab_pred[l])
+                out[--p] = ws->lab_arc[l];
+            return len;
+        }
+        for (a = g->out_start[u]; a < g->out_start[u + 1]; a++) {
+            int32_t h = g->head[a], hops = ws->lab_hops[L] + 1, m, dom = 0;
+            double ng = ws->lab_g[L] + g->w[a], nd = ws->lab_d[L] + g->delay[a];
+            double ph;
+            if (ws->ablock[a] == ws->bgen || blocked(ws, h) ||
+                !arc_ok(g, ws, c, a))
+                continue;
+            ph = rev_val(ws, REV_W, h);
+            if (ph == INF)
+                continue;
+            if (c->max_hops >= 0 &&
+                (double)hops + rev_val(ws, REV_HOPS, h) > (double)c->max_hops)
+                continue;
+            if (c->max_delay >= 0.0 &&
+                nd + rev_val(ws, REV_DELAY, h) > c->max_delay)
+                continue;
+            if (ws->seen[h] == ws->gen) {
+                for (m = ws->lab_head[h]; m >= 0; m = ws->lab_next[m]) {
+                    if (ws->lab_g[m] <= ng && ws->lab_d[m] <= nd &&
+                        ws->lab_hops[m] <= hops) {
+                        dom = 1;
+                        break;
+                    }
+                }
+                if (dom)
+                    continue;
+                for (m = ws->lab_head[h]; m >= 0; m = ws->lab_next[m])
+                    if (ng <= ws->lab_g[m] && nd <= ws->lab_d[m] &&
+                        hops <= ws->lab_hops[m])
+                        ws->lab_dead[m] = 1; /* kept in the list: see top */
+            }
+            if (new_label(ws, h, L, a, ng, nd, hops, &id) ||
+                heap_push(ws, ng + ph, id))
+                return PWR_ENOMEM;
+        }
+    }
+    return -1;
+}
+
+/* ---------- Yen ---------- */
+
+static int path_less(pwr_ws *ws, int32_t a, int32_t b)
+{
+    int32_t i, la = ws->slot_len[a], lb = ws->slot_len[b];
+    const int32_t *pa = slot(ws, a), *pb = slot(ws, b);
+    if (ws->slot_cost[a] != ws->slot_cost[b])
+        return ws->slot_cost[a] < ws->slot_cost[b];
+    if (la != lb)
+        return la < lb;
+    for (i = 0; i < la; i++)
+        if (pa[i] != pb[i])
+            return pa[i] < pb[i];
+    return 0;
+}
+
+static int path_equal(pwr_ws *ws, int32_t a, int32_t b)
+{
+    return ws->slot_cost[a] == ws->slot_cost[b] &&
+           ws->slot_len[a] == ws->slot_len[b] &&
+           !memcmp(slot(ws, a), slot(ws, b),
+                   (size_t)ws->slot_len[a] * sizeof(int32_t));
+}
+
+/* Insert slot s into the sorted candidate set bounded to `limit`. */
+static void cand_insert(pwr_ws *ws, int32_t s, int32_t limit)
+{
+    int32_t i, p;
+    for (i = 0; i < ws->ncand; i++)
+        if (path_equal(ws, ws->cand[i], s)) {
+            ws->free_slot[ws->nfree++] = s;
+            return;
+        }
+    if (ws->ncand >= limit) {
+        int32_t worst = ws->cand[ws->ncand - 1];
+        if (!path_less(ws, s, worst)) {
+            ws->free_slot[ws->nfree++] = s;
+            return;
+        }
+        ws->free_slot[ws->nfree++] = worst;
+        ws->ncand--;
+    }
+    for (p = ws->ncand; p > 0 && path_less(ws, s, ws->cand[p - 1]); p--)
+        ws->cand[p] = ws->cand[p - 1];
+    ws->cand[p] = s;
+    ws->ncand++;
+}
+
+static int32_t path_node(const pwr_graph *g, const int32_t *arcs, int32_t src,
+                         int32_t i)
+{
+    return i == 0 ? src : g->head[arcs[i - 1]];
+}
+
+static int store_results(const pwr_graph *g, pwr_ws *ws)
+{
+    int32_t f;
+    for (f = 0; f < ws->nfound; f++) {
+        int32_t s = ws->found[f], len = ws->slot_len[s], i;
+        const int32_t *arcs = slot(ws, s);
+        res_path *rp;
+        if (grow((void **)&ws->res_arcs, &ws->res_arcs_cap,
+                 ws->res_arcs_n + (size_t)len, sizeof(int32_t)) ||
+            grow((void **)&ws->res_paths, &ws->res_paths_cap,
+                 ws->res_paths_n + 1, sizeof(res_path)))
+            return PWR_ENOMEM;
+        rp = &ws->res_paths[ws->res_paths_n++];
+        rp->off = (int32_t)ws->res_arcs_n;
+        rp->len = len;
+        rp->cost = ws->slot_cost[s];
+        for (i = 0; i < len; i++)
+            ws->res_arcs[ws->res_arcs_n++] = g->orig[arcs[i]];
+    }
+    return PWR_OK;
+}
+
+static int has_resource_bounds(const pwr_constraints *c)
+{
+    return c->max_hops >= 0 || c->max_delay >= 0.0;
+}
+
+static int32_t spur_search(const pwr_graph *g, pwr_ws *ws,
+                           const pwr_constraints *c, int32_t spur,
+                           int32_t dst, root_res root, double bound,
+                           int32_t *out, int32_t room, double *cost)
+{
+    if (has_resource_bounds(c))
+        return spur_labels(g, ws, c, spur, dst, root, bound, out, room, cost);
+    return spur_astar(g, ws, c, spur, dst, root, bound, out, room, cost);
+}
+
+/* Yen's loop for one (src, dst); reverse data for dst must be current. */
+static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
+               int32_t k, const pwr_constraints *c)
+{
+    int32_t s, len, it, n = ws->n;
+    double cost;
+    root_res none = {0.0, 0.0, 0};
+    int rc = reserve_slots(ws, k);
+    if (rc)
+        return rc;
+    if (k <= 0 || ws->nexcl[src] == ws->xgen ||
+        rev_val(ws, REV_W, src) == INF)
+        return PWR_OK;
+    /* first path */
+    s = ws->free_slot[--ws->nfree];
+    next_gen2(&ws->bgen, ws->nblock, (size_t)n, ws->ablock, (size_t)ws->m);
+    if (!has_resource_bounds(c)) {
+        int32_t v = src;
+        len = 0;
+        cost = 0.0;
+        while (v != dst && len < n) {
+            int32_t a = ws->succ[v];
+            slot(ws, s)[len++] = a;
+            cost += g->w[a];
+            v = g->head[a];
+        }
+    } else {
+        len = spur_search(g, ws, c, src, dst, none, INF, slot(ws, s), n,
+                          &cost);
+        if (len < -1)
+            return len;
+        if (len < 0)
+            return PWR_OK;
+    }
+    ws->slot_len[s] = len;
+    ws->slot_cost[s] = cost;
+    ws->slot_dev[s] = 0;
+    ws->found[ws->nfound++] = s;
+
+    for (it = 1; it < k; it++) {
+        int32_t P = ws->found[ws->nfound - 1], plen = ws->slot_len[P], i, f;
+        const int32_t *parcs = slot(ws, P);
+        root_res root = none;
+        int32_t limit = k - ws->nfound;
+        for (f = 0; f < ws->nfound; f++) {
+            const int32_t *fa = slot(ws, ws->found[f]);
+            int32_t fl = ws->slot_len[ws->found[f]], l = 0;
+            while (l < fl && l < plen && fa[l] == parcs[l])
+                l++;
+            ws->lcp[f] = l;
+        }
+        for (i = 0; i < ws->slot_dev[P]; i++) {
+            root.cost += g->w[parcs[i]];
+            root.delay += g->delay[parcs[i]];
+            root.hops++;
+        }
+        for (i = ws->slot_dev[P]; i < plen; i++) {
+            int32_t spur = path_node(g, parcs, src, i), j, t, sl;
+            double lb = root.cost + rev_val(ws, REV_W, spur);
+            double bound = INF;
+            if (ws->ncand >= limit) {
+                bound = ws->slot_cost[ws->cand[ws->ncand - 1]];
+                if (lb > bound)
+                    goto advance;
+            }
+            if ((c->max_hops >= 0 &&
+                 (double)root.hops + rev_val(ws, REV_HOPS, spur) >
+                     (double)c->max_hops) ||
+                (c->max_delay >= 0.0 &&
+                 root.delay + rev_val(ws, REV_DELAY, spur) > c->max_delay))
+                goto advance;
+            next_gen2(&ws->bgen, ws->nblock, (size_t)n, ws->ablock,
+                      (size_t)ws->m);
+            for (j = 0; j < i; j++)
+                ws->nblock[path_node(g, parcs, src, j)] = ws->bgen;
+            for (f = 0; f < ws->nfound; f++)
+                if (ws->lcp[f] >= i && ws->slot_len[ws->found[f]] > i)
+                    ws->ablock[slot(ws, ws->found[f])[i]] = ws->bgen;
+            t = ws->free_slot[--ws->nfree];
+            sl = spur_search(g, ws, c, spur, dst, root, bound,
+                             slot(ws, t) + i, n - i, &cost);
+            if (sl < -1)
+                return sl;
+            if (sl < 0) {
+                ws->free_slot[ws->nfree++] = t;
+            } else {
+                memcpy(slot(ws, t), parcs, (size_t)i * sizeof(int32_t));
+                ws->slot_len[t] = i + sl;
+                ws->slot_cost[t] = cost;
+                ws->slot_dev[t] = i;
+                cand_insert(ws, t, limit);
+            }
+        advance:
+            root.cost += g->w[parcs[i]];
+            root.delay += g->delay[parcs[i]];
+            root.hops++;
+        }
+        if (ws->ncand == 0)
+            break;
+        ws->found[ws->nfound++] = ws->cand[0];
+        memmove(ws->cand, ws->cand + 1, (size_t)(--ws->ncand) * sizeof(int32_t));
+    }
+    return PWR_OK;
+}
+
+/* ---------- batch entry points ---------- */
+
+static int begin_query(const pwr_graph *g, pwr_ws *ws,
+                       const pwr_constraints *c, int32_t nq)
+{
+    int32_t i;
+    if (!c || c->n_excl_nodes < 0 || c->n_excl_arcs < 0 ||
+        (c->n_excl_nodes && !c->excl_nodes) ||
+        (c->n_excl_arcs && !c->excl_arcs) || nq < 0)
+        return PWR_EINVAL;
+    next_gen2(&ws->xgen, ws->nexcl, (size_t)ws->n, ws->aexcl, (size_t)ws->m);
+    for (i = 0; i < c->n_excl_nodes; i++) {
+        if (c->excl_nodes[i] < 0 || c->excl_nodes[i] >= g->n)
+            return PWR_EINVAL;
+        ws->nexcl[c->excl_nodes[i]] = ws->xgen;
+    }
+    for (i = 0; i < c->n_excl_arcs; i++) {
+        if (c->excl_arcs[i] < 0 || c->excl_arcs[i] >= g->m)
+            return PWR_EINVAL;
+        ws->aexcl[g->pos[c->excl_arcs[i]]] = ws->xgen;
+    }
+    ws->res_arcs_n = ws->res_paths_n = 0;
+    ws->res_nq = 0;
+    if (grow((void **)&ws->res_q, &ws->res_q_cap, (size_t)nq + 1,
+             sizeof(res_query)))
+        return PWR_ENOMEM;
+    return PWR_OK;
+}
+
+static int prepare_dst(const pwr_graph *g, pwr_ws *ws,
+                       const pwr_constraints *c, int32_t dst)
+{
+    int rc = reverse_search(g, ws, c, dst, REV_W);
+    if (!rc && c->max_hops >= 0)
+        rc = reverse_search(g, ws, c, dst, REV_HOPS);
+    if (!rc && c->max_delay >= 0.0)
+        rc = reverse_search(g, ws, c, dst, REV_DELAY);
+    return rc;
+}
+
+int pwr_ksp_batch(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                  const int32_t *dsts, int32_t nq, int32_t k,
+                  const pwr_constraints *c)
+{
+    int32_t q, last_dst = -1;
+    int rc;
+    if (!g || !ws || ws->n != g->n || ws->m != g->m || k < 0 ||
+        (nq > 0 && (!srcs || !dsts)))
+        return PWR_EINVAL;
+    for (q = 0; q < nq; q++)
+        if (srcs[q] < 0 || srcs[q] >= g->n || dsts[q] < 0 ||
+            dsts[q] >= g->n)
+            return PWR_EINVAL;
+    rc = begin_query(g, ws, c, nq);
+    if (rc)
+        return rc;
+    for (q = 0; q < nq; q++) {
+        if (dsts[q] != last_dst) {
+            rc = prepare_dst(g, ws, c, dsts[q]);
+            if (rc)
+                return rc;
+            last_dst = dsts[q];
+        }
+        ws->res_q[q].first = (int32_t)ws->res_paths_n;
+        ws->nfound = ws->ncand = 0;
+        rc = yen(g, ws, srcs[q], dsts[q], k, c);
+        if (!rc)
+            rc = store_results(g, ws);
+        if (rc)
+            return rc;
+        ws->res_q[q].count = (int32_t)ws->res_paths_n - ws->res_q[q].first;
+        ws->res_nq = q + 1;
+    }
+    return (int)ws->res_paths_n;
+}
+
+int pwr_ksp_one_to_many(const pwr_graph *g, pwr_ws *ws, int32_t src,
+                        const int32_t *dsts, int32_t nq, int32_t k,
+                        const pwr_constraints *c)
+{
+    int32_t q;
+    int rc;
+    int32_t *srcs;
+    if (nq < 0)
+        return PWR_EINVAL;
+    /* one small array per batch call, not per query or spur */
+    srcs = xcalloc((size_t)nq, sizeof(int32_t));
+    if (!srcs)
+        return PWR_ENOMEM;
+    for (q = 0; q < nq; q++)
+        srcs[q] = src;
+    rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
+    free(srcs);
+    return rc;
+}
+
+int pwr_ksp_many_to_one(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                        int32_t nq, int32_t dst, int32_t k,
+                        const pwr_constraints *c)
+{
+    int32_t q;
+    int rc;
+    int32_t *dsts;
+    if (nq < 0)
+        return PWR_EINVAL;
+    dsts = xcalloc((size_t)nq, sizeof(int32_t));
+    if (!dsts)
+        return PWR_ENOMEM;
+    for (q = 0; q < nq; q++)
+        dsts[q] = dst;
+    rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
+    free(dsts);
+    return rc;
+}
+
+int32_t pwr_result_query(const pwr_ws *ws, int32_t q, int32_t *first)
+{
+    *first = 0;
+    if (q < 0 || q >= ws->res_nq)
+        return PWR_EINVAL;
+    *first = ws->res_q[q].first;
+    return ws->res_q[q].count;
+}
+
+double pwr_result_path(const pwr_ws *ws, int32_t p, int32_t *len,
+                       const int32_t **arcs)
+{
+    const res_path *rp;
+    *len = 0;
+    *arcs = NULL;
+    if (p < 0 || (size_t)p >= ws->res_paths_n)
+        return NAN;
+    rp = &ws->res_paths[p];
+    *len = rp->len;
+    *arcs = ws->res_arcs + rp->off;
+    return rp->cost;
+}
+
+int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
+                        int32_t *lens, double *costs, int32_t *out,
+                        int32_t cap)
+{
+    int32_t p, need = 0, o = 0;
+    if (first < 0 || count < 0 || (size_t)first + (size_t)count > ws->res_paths_n)
+        return PWR_EINVAL;
+    for (p = first; p < first + count; p++)
+        need += ws->res_paths[p].len;
+    if (need > cap)
+        return need;
+    for (p = first; p < first + count; p++) {
+        const res_path *rp = &ws->res_paths[p];
+        lens[p - first] = rp->len;
+        costs[p - first] = rp->cost;
+        memcpy(out + o, ws->res_arcs + rp->off,
+               (size_t)rp->len * sizeof(int32_t));
+        o += rp->len;
+    }
+    return need;
+}

@@ -1,0 +1,98 @@
+/*
+ * pwr_ksp.h - k power-shortest loopless paths (Yen/Lawler) with CSPF
+ * constraints, for the per-area TE database of pyfrr-pwr.
+ *
+ * Plain C99, no Python.h: this ABI is what the cffi binding calls and what
+ * an FRR daemon could link directly.
+ *
+ * Invariants (the caller relies on these; the implementation keeps them):
+ *  - A pwr_graph is immutable after pwr_graph_new(); any number of threads
+ *    may query one graph at once, each with its own pwr_ws.
+ *  - Arc weights and delays are finite and >= 0 (checked at build time):
+ *    Dijkstra/A* and label dominance are exact only then.
+ *  - Paths are sequences of arcs, so parallel arcs between two nodes give
+ *    distinct paths (draft sec. 2.1.1, links L1-L3 join A and D).
+ *  - Paths are node-simple (loopless).
+ *  - Costs are summed in double precision, in path order from the source.
+ *  - Output order is by (cost, hop count, arc ids lexicographically) and is
+ *    deterministic for a given graph, query and arc numbering.
+ *  - A query never allocates per spur search and never clears O(n) memory
+ *    per spur: the workspace is generation-stamped. Buffers grow
+ *    geometrically only when a query needs more room than any before it.
+ */
+#ifndef PWR_KSP_H
+#define PWR_KSP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PWR_OK 0
+#define PWR_EINVAL (-1)
+#define PWR_ENOMEM (-2)
+
+typedef struct pwr_graph pwr_graph;
+typedef struct pwr_ws pwr_ws;
+
+/* CSPF constraints, applied inside the search as pruned arcs/nodes. */
+typedef struct {
+    double min_bw;          /* arcs with bw < min_bw are pruned; <= 0: off */
+    uint32_t include_any;   /* arc admin group must share a bit; 0: off */
+    uint32_t include_all;   /* arc admin group must hold all bits; 0: off */
+    uint32_t exclude;       /* arc admin group must share no bit; 0: off */
+    int32_t max_hops;       /* < 0: off */
+    double max_delay;       /* summed arc delay bound; < 0: off */
+    const int32_t *excl_nodes; /* node indices, may be NULL */
+    int32_t n_excl_nodes;
+    const int32_t *excl_arcs;  /* arc ids as given to pwr_graph_new */
+    int32_t n_excl_arcs;
+} pwr_constraints;
+
+/*
+ * Build a graph of n nodes and m arcs; arc i runs tail[i] -> head[i].
+ * bw, admin and delay may be NULL (then +inf, 0 and 0). On failure returns
+ * NULL and sets *err to PWR_EINVAL (with *bad_arc the offending arc, or -1)
+ * or PWR_ENOMEM.
+ */
+pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
+                         const int32_t *head, const double *weight,
+                         const double *bw, const uint32_t *admin,
+                         const double *delay, int *err, int32_t *bad_arc);
+void pwr_graph_free(pwr_graph *g);
+int32_t pwr_graph_nodes(const pwr_graph *g);
+int32_t pwr_graph_arcs(const pwr_graph *g);
+
+pwr_ws *pwr_ws_new(const pwr_graph *g);
+void pwr_ws_free(pwr_ws *ws);
+
+/*
+ * Batch queries. Each query q is (srcs[q], dsts[q]) with the same k and
+ * constraints. Queries that share a destination and follow each other reuse
+ * one reverse search (many sources to one target).
+ * Returns the total number of paths stored in ws (>= 0) or a PWR_E* code.
+ * Results stay in ws until its next query.
+ */
+int pwr_ksp_batch(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                  const int32_t *dsts, int32_t nq, int32_t k,
+                  const pwr_constraints *c);
+
+/* One source to many targets / many sources to one target. */
+int pwr_ksp_one_to_many(const pwr_graph *g, pwr_ws *ws, int32_t src,
+                        const int32_t *dsts, int32_t nq, int32_t k,
+                        const pwr_constraints *c);
+int pwr_ksp_many_to_one(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                        int32_t nq, int32_t dst, int32_t k,
+                        const pwr_constraints *c);
+
+/* Result access after a query: paths of query q are first..first+count-1. */
+int32_t pwr_result_query(const pwr_ws *ws, int32_t q, int32_t *first);
+/* Path p: its cost, its arc count, and a pointer to its arc ids (valid
+ * until the next query on ws). */
+double pwr_result_path(const pwr_ws *ws, int32_t p, int32_t *len,
+                       const int32_t **arcs);
+/* Copy all arcs of paths [first, first+count) into out (capacity cap);
+ * returns the number of arcs needed (copies only if it fits). */
+int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
+                        int32_t *lens, double *costs, int32_t *out,
+                        int32_t cap);
+
+#endif

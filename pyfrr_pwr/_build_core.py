@@ -1,0 +1,81 @@
+"""cffi out-of-line API-mode builder for the C core (csrc/).
+
+The declarations below mirror csrc/pwr_ksp.h and csrc/pwr_tlv.h; cffi
+compiles a wrapper that includes those headers, so the C compiler checks
+that the two agree. cffi releases the GIL around every call, which is what
+lets several threads run KSP queries at once (draft sec. 2.3).
+"""
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(os.path.dirname(HERE), "csrc")
+
+CDEF = """
+typedef struct pwr_graph pwr_graph;
+typedef struct pwr_ws pwr_ws;
+typedef struct {
+    double min_bw;
+    uint32_t include_any;
+    uint32_t include_all;
+    uint32_t exclude;
+    int32_t max_hops;
+    double max_delay;
+    const int32_t *excl_nodes;
+    int32_t n_excl_nodes;
+    const int32_t *excl_arcs;
+    int32_t n_excl_arcs;
+} pwr_constraints;
+pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
+                         const int32_t *head, const double *weight,
+                         const double *bw, const uint32_t *admin,
+                         const double *delay, int *err, int32_t *bad_arc);
+void pwr_graph_free(pwr_graph *g);
+int32_t pwr_graph_nodes(const pwr_graph *g);
+int32_t pwr_graph_arcs(const pwr_graph *g);
+pwr_ws *pwr_ws_new(const pwr_graph *g);
+void pwr_ws_free(pwr_ws *ws);
+int pwr_ksp_batch(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                  const int32_t *dsts, int32_t nq, int32_t k,
+                  const pwr_constraints *c);
+int pwr_ksp_one_to_many(const pwr_graph *g, pwr_ws *ws, int32_t src,
+                        const int32_t *dsts, int32_t nq, int32_t k,
+                        const pwr_constraints *c);
+int pwr_ksp_many_to_one(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                        int32_t nq, int32_t dst, int32_t k,
+                        const pwr_constraints *c);
+int32_t pwr_result_query(const pwr_ws *ws, int32_t q, int32_t *first);
+double pwr_result_path(const pwr_ws *ws, int32_t p, int32_t *len,
+                       const int32_t **arcs);
+int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
+                        int32_t *lens, double *costs, int32_t *out,
+                        int32_t cap);
+
+#define PWR_F32_SATURATE ...
+#define PWR_F32_STRICT ...
+int pwr_f32_pack(const double *in, size_t n, uint8_t *out, size_t out_len,
+                 unsigned flags, size_t *bad);
+int pwr_f32_unpack(const uint8_t *in, size_t in_len, double *out,
+                   size_t out_n, unsigned flags, size_t *bad);
+typedef struct {
+    uint16_t type;
+    uint16_t length;
+    uint32_t value_off;
+} pwr_tlv;
+int pwr_tlv_walk(const uint8_t *buf, size_t len, pwr_tlv *out,
+                 size_t max_out, size_t *err_off);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "pyfrr_pwr._core",
+    '#include "pwr_ksp.h"\n#include "pwr_tlv.h"\n',
+    sources=["csrc/pwr_ksp.c", "csrc/pwr_tlv.c"],
+    include_dirs=["csrc"],
+    extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

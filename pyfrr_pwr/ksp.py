@@ -1,0 +1,302 @@
+"""k power-shortest paths with CSPF constraints (the C core, from networkx).
+
+The search itself is hand-written C (csrc/pwr_ksp.c) because no maintained
+library does what CSPF needs here: networkx's ``shortest_simple_paths`` is a
+generator with no constraints, that treats parallel links as one and is
+orders of magnitude slower; igraph and scipy offer Yen without constraints
+or multigraph paths. networkx stays the graph plumbing: callers hand us a
+``DiGraph`` or ``MultiDiGraph`` and get node and ``(u, v, key)`` edge lists.
+
+A path is a sequence of links, so parallel links (draft sec. 2.1.1: L1-L3
+all join routers A and D) give distinct paths. Constraints prune arcs inside
+the search rather than filtering results, so ``k`` paths come back whenever
+``k`` feasible paths exist.
+
+Edge attributes read (names configurable in ``CompiledGraph.from_networkx``):
+``weight`` (the PWR metric, >= 0, default 1), ``avail_bw`` (bytes/s, default
+unlimited), ``admin_group`` (32-bit mask, default 0), ``delay`` (microseconds,
+default 0).
+
+Each thread gets its own C workspace and cffi drops the GIL during a query,
+so a ``CompiledGraph`` can serve several threads at once (draft sec. 2.3).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, Hashable, Iterable
+
+import networkx as nx
+import numpy as np
+
+from ._core import ffi, lib
+
+__all__ = ["Path", "CompiledGraph", "k_shortest_paths", "CONSTRAINTS"]
+
+CONSTRAINTS = frozenset(
+    {
+        "min_bandwidth",
+        "max_hops",
+        "max_delay",
+        "admin_include_any",
+        "admin_include_all",
+        "admin_exclude",
+        "exclude_nodes",
+        "exclude_edges",
+    }
+)
+
+_ERR = {-1: "invalid argument", -2: "out of memory"}
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path: its nodes, its edges as ``(u, v, key)`` and its cost."""
+
+    nodes: tuple
+    edges: tuple
+    cost: float
+
+    def __len__(self) -> int:
+        return len(self.edges)
+
+
+def _mask(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be a 32-bit admin-group bit mask, got {value!r}")
+    return value
+
+
+class CompiledGraph:
+    """A graph compiled once into the C core's CSR form, queried many times."""
+
+    def __init__(self) -> None:  # use from_networkx
+        raise TypeError("use CompiledGraph.from_networkx(G)")
+
+    @classmethod
+    def from_networkx(
+        cls,
+        G: nx.DiGraph,
+        weight: str = "weight",
+        bandwidth: str = "avail_bw",
+        admin_group: str = "admin_group",
+        delay: str = "delay",
+    ) -> "CompiledGraph":
+        self = object.__new__(cls)
+        if not G.is_directed():
+            G = G.to_directed()
+        self.multigraph = G.is_multigraph()
+        self.nodes = list(G.nodes)
+        self.index = {n: i for i, n in enumerate(self.nodes)}
+        if self.multigraph:
+            elist = list(G.edges(keys=True, data=True))
+        else:
+            elist = [(u, v, None, d) for u, v, d in G.edges(data=True)]
+        m = len(elist)
+        self.edge_keys = [(u, v, k) for u, v, k, _ in elist]
+        idx = self.index
+        tail = np.fromiter((idx[e[0]] for e in elist), dtype=np.int32, count=m)
+        head = np.fromiter((idx[e[1]] for e in elist), dtype=np.int32, count=m)
+        w = np.empty(m, dtype=np.float64)
+        bw = np.empty(m, dtype=np.float64)
+        ag = np.empty(m, dtype=np.uint32)
+        dl = np.empty(m, dtype=np.float64)
+        for i, (u, v, k, d) in enumerate(elist):
+            try:
+                w[i] = float(d.get(weight, 1.0))
+                bw[i] = float(d.get(bandwidth, math.inf))
+                dl[i] = float(d.get(delay, 0.0))
+                a = d.get(admin_group, 0)
+                ag[i] = _mask(f"edge {u}->{v} attribute {admin_group!r}", a)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {exc}") from None
+            if not (0.0 <= w[i] < math.inf):
+                raise ValueError(
+                    f"edge {u}->{v} (key {k!r}): {weight!r} must be finite and >= 0, got {w[i]}"
+                )
+            if not (0.0 <= dl[i] < math.inf):
+                raise ValueError(
+                    f"edge {u}->{v} (key {k!r}): {delay!r} must be finite and >= 0, got {dl[i]}"
+                )
+            if math.isnan(bw[i]):
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {bandwidth!r} is NaN")
+        self.heads = head.tolist()
+        self.weights = w
+        err = ffi.new("int *")
+        bad = ffi.new("int32_t *")
+        keep = [tail, head, w, bw, ag, dl]
+        g = lib.pwr_graph_new(
+            len(self.nodes),
+            m,
+            ffi.from_buffer("int32_t[]", tail),
+            ffi.from_buffer("int32_t[]", head),
+            ffi.from_buffer("double[]", w),
+            ffi.from_buffer("double[]", bw),
+            ffi.from_buffer("uint32_t[]", ag),
+            ffi.from_buffer("double[]", dl),
+            err,
+            bad,
+        )
+        del keep
+        if g == ffi.NULL:
+            where = f" (edge {self.edge_keys[bad[0]]})" if bad[0] >= 0 else ""
+            raise ValueError(f"cannot compile graph: {_ERR.get(err[0], err[0])}{where}")
+        self._g = ffi.gc(g, lib.pwr_graph_free)
+        self._local = threading.local()
+        self._pair_index: dict | None = None
+        return self
+
+    # -- internals ---------------------------------------------------------
+
+    def _ws(self):
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            raw = lib.pwr_ws_new(self._g)
+            if raw == ffi.NULL:
+                raise MemoryError("cannot allocate a KSP workspace")
+            ws = self._local.ws = ffi.gc(raw, lib.pwr_ws_free)
+        return ws
+
+    def _node(self, n: Hashable) -> int:
+        try:
+            return self.index[n]
+        except (KeyError, TypeError):
+            raise nx.NodeNotFound(f"node {n!r} not in graph") from None
+
+    def _arcs_for(self, e: tuple) -> list[int]:
+        if self._pair_index is None:
+            pi: dict = {}
+            for i, (u, v, k) in enumerate(self.edge_keys):
+                pi.setdefault((u, v), []).append(i)
+                pi.setdefault((u, v, k), []).append(i)
+            self._pair_index = pi
+        try:
+            return self._pair_index[tuple(e)]
+        except (KeyError, TypeError):
+            raise ValueError(f"exclude_edges: edge {e!r} not in graph") from None
+
+    def _constraints(self, kw: dict):
+        unknown = set(kw) - CONSTRAINTS
+        if unknown:
+            raise TypeError(
+                f"unknown constraint(s) {sorted(unknown)}; known: {sorted(CONSTRAINTS)}"
+            )
+        c = ffi.new("pwr_constraints *")
+        keep = []
+        mb = kw.get("min_bandwidth")
+        c.min_bw = 0.0 if mb is None else float(mb)
+        if mb is not None and (math.isnan(c.min_bw) or c.min_bw < 0):
+            raise ValueError(f"min_bandwidth must be >= 0, got {mb!r}")
+        c.include_any = _mask("admin_include_any", kw.get("admin_include_any") or 0)
+        c.include_all = _mask("admin_include_all", kw.get("admin_include_all") or 0)
+        c.exclude = _mask("admin_exclude", kw.get("admin_exclude") or 0)
+        mh = kw.get("max_hops")
+        if mh is not None and (not isinstance(mh, int) or mh < 0 or mh >= 2**31):
+            raise ValueError(f"max_hops must be a non-negative integer, got {mh!r}")
+        c.max_hops = -1 if mh is None else mh
+        md = kw.get("max_delay")
+        if md is not None and not (0 <= float(md) < math.inf):
+            raise ValueError(f"max_delay must be finite and >= 0, got {md!r}")
+        c.max_delay = -1.0 if md is None else float(md)
+        xn = [self._node(n) for n in (kw.get("exclude_nodes") or ())]
+        if xn:
+            arr = ffi.new("int32_t[]", xn)
+            keep.append(arr)
+            c.excl_nodes, c.n_excl_nodes = arr, len(xn)
+        xa = sorted({a for e in (kw.get("exclude_edges") or ()) for a in self._arcs_for(e)})
+        if xa:
+            arr = ffi.new("int32_t[]", xa)
+            keep.append(arr)
+            c.excl_arcs, c.n_excl_arcs = arr, len(xa)
+        return c, keep
+
+    def _run(self, srcs: list[int], dsts: list[int], k: int, kw: dict) -> list[list[Path]]:
+        if not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        c, keep = self._constraints(kw)
+        ws = self._ws()
+        nq = len(srcs)
+        s = ffi.new("int32_t[]", srcs)
+        d = ffi.new("int32_t[]", dsts)
+        rc = lib.pwr_ksp_batch(self._g, ws, s, d, nq, k, c)
+        del keep
+        if rc < 0:
+            raise RuntimeError(f"KSP query failed: {_ERR.get(rc, rc)}")
+        out: list[list[Path]] = []
+        first = ffi.new("int32_t *")
+        nodes, ekeys, heads = self.nodes, self.edge_keys, self.heads
+        for q in range(nq):
+            count = lib.pwr_result_query(ws, q, first)
+            if count == 0:
+                out.append([])
+                continue
+            need = lib.pwr_result_copy(ws, first[0], count, ffi.NULL, ffi.NULL, ffi.NULL, -1)
+            lens = np.empty(count, dtype=np.int32)
+            costs = np.empty(count, dtype=np.float64)
+            arcs = np.empty(max(need, 1), dtype=np.int32)
+            lib.pwr_result_copy(
+                ws,
+                first[0],
+                count,
+                ffi.from_buffer("int32_t[]", lens),
+                ffi.from_buffer("double[]", costs),
+                ffi.from_buffer("int32_t[]", arcs),
+                need,
+            )
+            arcl = arcs.tolist()
+            src_label = nodes[srcs[q]]
+            paths = []
+            o = 0
+            for ln, cost in zip(lens.tolist(), costs.tolist()):
+                seg = arcl[o : o + ln]
+                o += ln
+                paths.append(
+                    Path(
+                        nodes=(src_label, *[nodes[heads[a]] for a in seg]),
+                        edges=tuple([ekeys[a] for a in seg]),
+                        cost=cost,
+                    )
+                )
+            out.append(paths)
+        return out
+
+    # -- queries -----------------------------------------------------------
+
+    def k_shortest_paths(self, source, target, k: int, **constraints) -> list[Path]:
+        """The k cheapest loopless paths source -> target, sorted by cost.
+
+        Returns fewer than k (possibly none) when fewer feasible paths exist.
+        """
+        return self._run([self._node(source)], [self._node(target)], k, constraints)[0]
+
+    def batch(self, pairs: Iterable[tuple], k: int, **constraints) -> list[list[Path]]:
+        """k paths for each (source, target) pair, in one call into C.
+
+        Consecutive pairs with the same target share one reverse search.
+        """
+        pairs = list(pairs)
+        return self._run(
+            [self._node(s) for s, _ in pairs], [self._node(t) for _, t in pairs], k, constraints
+        )
+
+    def one_to_many(self, source, targets: Iterable, k: int, **constraints) -> dict:
+        targets = list(targets)
+        res = self.batch([(source, t) for t in targets], k, **constraints)
+        return dict(zip(targets, res))
+
+    def many_to_one(self, sources: Iterable, target, k: int, **constraints) -> dict:
+        sources = list(sources)
+        res = self.batch([(s, target) for s in sources], k, **constraints)
+        return dict(zip(sources, res))
+
+
+def k_shortest_paths(G, source, target, k: int, weight: str = "weight", **constraints) -> list[Path]:
+    """k power-shortest loopless paths in a networkx (Multi)DiGraph.
+
+    See the module docstring for edge attributes and ``CONSTRAINTS`` for the
+    keywords; unknown keywords raise ``TypeError``.
+    """
+    return CompiledGraph.from_networkx(G, weight=weight).k_shortest_paths(
+        source, target, k, **constraints
+    )
