@@ -1,0 +1,55 @@
+"""What a router advertises: its PWR Link TLVs and node TLVs.
+
+Joins the power configuration (config), the draft's arithmetic (metric)
+and the wire objects (wire). The agent calls these with measured available
+bandwidth; the offline CLI with the configured figures. Pure functions.
+"""
+from __future__ import annotations
+
+from . import wire
+from .config import PowerConfig
+
+__all__ = ["link_tlv", "node_tlvs"]
+
+
+def link_tlv(
+    cfg: PowerConfig,
+    ifname: str,
+    neighbor_id: str,
+    local_addr: str | None,
+    remote_addr: str | None,
+    available_bps: float | None = None,
+    used_bps: dict | None = None,
+    generation: int | None = None,
+) -> wire.LinkTLV:
+    """The Link TLV for one point-to-point port (RFC 3630 sec. 2.5, draft
+    sec. 2.1.9): link ID is the neighbour's router ID."""
+    m = cfg.port_metrics(ifname, available_bps, used_bps)
+    p = cfg.ports[ifname]
+    return wire.LinkTLV(
+        link_id=neighbor_id,
+        link_type=wire.LINK_P2P,
+        local_addrs=(local_addr,) if local_addr else (),
+        remote_addrs=(remote_addr,) if remote_addr else (),
+        te_metric=p.te_metric,
+        max_bw=m.max_Bps,
+        avail_bw=m.avail_Bps,
+        admin_group=p.admin_group,
+        delay_us=p.delay_us,
+        pwr_mcast=m.mcast,
+        pwr_consumed=m.consumed,
+        pwr_available=m.available,
+        generation=generation,
+    )
+
+
+def node_tlvs(cfg: PowerConfig | None, router_id: str, areas: set) -> list:
+    """TE Endpoint TLV for configured endpoints, Area Border TLV for ABRs
+    (draft sec. 2)."""
+    out = []
+    if cfg is not None and cfg.te_endpoint:
+        flags = (wire.EP_HEAD if cfg.te_head else 0) | (wire.EP_TAIL if cfg.te_tail else 0)
+        out.append(wire.TEEndpoint(router_id, flags))
+    if len(areas) > 1:
+        out.append(wire.AreaBorder(router_id, tuple(sorted(areas))))
+    return out

@@ -1,0 +1,402 @@
+"""Per-router power configuration (one YAML file per router).
+
+The file says what the draft assumes a router can read (sec. 2.1.1): its
+line cards, their power (a static figure or a calibrated profile, sec.
+2.1.8), their ports and speeds, and whether the router is a TE endpoint
+(sec. 2). Validation is jsonschema; every error names the file, the line and
+the field. See frr-config/power.example.yml for a commented example.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from . import metric
+
+__all__ = ["ConfigError", "PowerConfig", "Port", "LineCard", "PortMetrics", "parse_rate", "load_power"]
+
+
+class ConfigError(ValueError):
+    """A configuration file is wrong; the message names file, line, field."""
+
+
+_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKmMgGtT]?)(?:b(?:it)?(?:ps|/s)?)?\s*$")
+_MULT = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+
+
+def parse_rate(v) -> float:
+    """'10G', '2.5G', '100M', 1e9 -> bits/s."""
+    if isinstance(v, bool):
+        raise ValueError(f"{v!r} is not a rate")
+    if isinstance(v, (int, float)):
+        if not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"{v!r} is not a rate")
+        return float(v)
+    m = _RATE.match(str(v))
+    if not m:
+        raise ValueError(f"{v!r} is not a rate like 10G, 2.5G or 100M")
+    return float(m.group(1)) * _MULT[m.group(2).lower()]
+
+
+_rate = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
+_watts = {"type": "number", "minimum": 0}
+_profile = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "shape": {"enum": ["linear", "flattening", "exponential"]},
+        "idle_w": _watts,
+        "peak_w": _watts,
+        "steepness": {"type": "number", "exclusiveMinimum": 0},
+        "points": {
+            "type": "array",
+            "minItems": 2,
+            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+        },
+    },
+}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ports"],
+    "properties": {
+        "router": {"type": "string"},
+        "base_speed": _rate,
+        "line_cards": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "power_w": _watts,
+                    "max_power_w": _watts,
+                    "profile": _profile,
+                    "port_speeds": {"type": "array", "items": _rate, "minItems": 1},
+                },
+            },
+        },
+        "ports": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "line_card": {"type": "string"},
+                    "port": {"type": "string"},
+                    "link": {"type": "string"},
+                    "speed": _rate,
+                    "highest_speed": _rate,
+                    "available": _rate,
+                    "power_w": _watts,
+                    "max_power_w": _watts,
+                    "mcast_replication": _rate,
+                    "te_metric": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                    "admin_group": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                    "delay_us": {"type": "integer", "minimum": 0, "maximum": 16777215},
+                },
+            },
+        },
+        "te_endpoint": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"head": {"type": "boolean"}, "tail": {"type": "boolean"}},
+        },
+        "ksp": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"k": {"type": "integer", "minimum": 1, "maximum": 1024}},
+        },
+        "banding": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "ratio": {"type": "number", "exclusiveMinimum": 1},
+                "hysteresis": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+            },
+        },
+    },
+}
+
+
+def _line_of(node, path) -> int | None:
+    """1-based line of the YAML node at ``path`` (or of its nearest parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if k.value == str(key):
+                    nxt = v
+                    line = k.start_mark.line + 1
+                    break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+        if node is None:
+            break
+    return line
+
+
+def _where(path: str, root, fpath) -> str:
+    return ".".join(str(p) for p in fpath) or "(top level)"
+
+
+def load_yaml(path: str | Path):
+    """Parse YAML, returning (data, node tree); errors name file and line."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}{at}: YAML error: {getattr(exc, 'problem', exc)}") from None
+    return data, node
+
+
+def schema_errors(data, schema, node, fname, validator_cls=jsonschema.Draft7Validator) -> list[str]:
+    errs = sorted(validator_cls(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    out = []
+    for e in errs:
+        fp = list(e.absolute_path)
+        line = _line_of(node, fp)
+        field_ = ".".join(str(p) for p in fp) or "(top level)"
+        out.append(f"{fname}:{line}: {field_}: {e.message}")
+    return out
+
+
+@dataclass(frozen=True)
+class LineCard:
+    name: str
+    power_w: float | None
+    max_power_w: float | None
+    profile: metric.PowerProfile | None
+    port_speeds: tuple  # bits/s, for normalisation; () = the listed ports
+
+
+@dataclass(frozen=True)
+class Port:
+    ifname: str
+    line_card: str | None
+    port: str | None
+    link: str | None
+    speed: float  # bits/s
+    highest_speed: float
+    available: float | None  # bits/s, static figure (offline, or agent default)
+    power_w: float | None
+    max_power_w: float | None
+    mcast_replication: float | None  # bits/s of multicast replication capacity
+    te_metric: int | None
+    admin_group: int | None
+    delay_us: int | None
+
+
+@dataclass(frozen=True)
+class PortMetrics:
+    """One port's POWER figures (W per byte/s) and the bandwidths behind them."""
+
+    consumed: float  # Consumed-Power-to-Available-Bandwidth (sec. 2.1.8.2)
+    available: float | None  # Available-Power-to-Available-Bandwidth
+    mcast: float | None  # Power-to-Multicast-replication-capacity (sec. 2.1.9)
+    avail_Bps: float
+    max_Bps: float
+    unit_power_w: float
+    weight: float  # running / highest speed, for the weighted PWRLINK
+
+    @property
+    def effective(self) -> float:
+        return metric.effective_metric(self.consumed, self.available)
+
+
+@dataclass
+class PowerConfig:
+    path: str
+    router: str | None
+    base_speed: float
+    line_cards: dict
+    ports: dict
+    te_head: bool
+    te_tail: bool
+    k: int
+    band_ratio: float
+    hysteresis: float
+
+    @property
+    def te_endpoint(self) -> bool:
+        return self.te_head or self.te_tail
+
+    def _card_units(self, card: LineCard) -> float:
+        speeds = card.port_speeds or tuple(p.speed for p in self.ports.values() if p.line_card == card.name)
+        return sum(metric.normalized_units(s, self.base_speed) for s in speeds)
+
+    def _card_load(self, card: LineCard, used: dict) -> float:
+        ps = [p for p in self.ports.values() if p.line_card == card.name]
+        cap = sum(p.speed for p in ps)
+        u = sum(used.get(p.ifname, 0.0) for p in ps)
+        return min(max(u / cap, 0.0), 1.0) if cap > 0 else 0.0
+
+    def port_metrics(self, ifname: str, available_bps: float | None = None, used_bps: dict | None = None) -> PortMetrics:
+        """POWER figures of one port (draft sec. 2.1.1, 2.1.8.2).
+
+        ``available_bps`` overrides the configured available bandwidth (the
+        agent passes what it measured); ``used_bps`` maps interface names to
+        measured use, for evaluating a line card's profile at its load.
+        """
+        if ifname not in self.ports:
+            raise ConfigError(f"{self.path}: ports.{ifname}: no such port")
+        p: Port = self.ports[ifname]
+        avail = p.available if available_bps is None else available_bps
+        if avail is None:
+            avail = p.speed
+        used = dict(used_bps or {})
+        used.setdefault(ifname, max(p.speed - avail, 0.0))
+        units = metric.normalized_units(p.speed, self.base_speed)
+        card = self.line_cards.get(p.line_card) if p.line_card else None
+        unit_w = avail_unit_w = None
+        if p.power_w is not None:  # a static per-port figure overrides the card share
+            unit_w = p.power_w / units
+            if p.max_power_w is not None:
+                avail_unit_w = max(p.max_power_w - p.power_w, 0.0) / units
+        elif card is not None:
+            cu = self._card_units(card)
+            if card.profile is not None:
+                load = self._card_load(card, used)
+                unit_w = card.profile(load) / cu
+                avail_unit_w = card.profile.available_power(load) / cu
+            else:
+                unit_w = card.power_w / cu
+                if card.max_power_w is not None:
+                    avail_unit_w = max(card.max_power_w - card.power_w, 0.0) / cu
+        if unit_w is None:
+            raise ConfigError(f"{self.path}: ports.{ifname}: no power figure (set power_w or a line card with power)")
+        max_Bps = metric.bps_to_Bps(p.speed)
+        avail_Bps = metric.clamp_avail_bw(metric.bps_to_Bps(avail), max_Bps)
+        consumed = metric.power_metric(unit_w, avail_Bps)
+        available = metric.available_power_metric(avail_unit_w, avail_Bps) if avail_unit_w is not None else None
+        mcast = None
+        if p.mcast_replication:
+            mcast = metric.power_metric(unit_w, metric.bps_to_Bps(p.mcast_replication))
+        return PortMetrics(
+            consumed=consumed,
+            available=available,
+            mcast=mcast,
+            avail_Bps=avail_Bps,
+            max_Bps=max_Bps,
+            unit_power_w=unit_w,
+            weight=p.speed / p.highest_speed,
+        )
+
+
+def _profile(d: dict, where: str) -> metric.PowerProfile:
+    try:
+        if "points" in d:
+            return metric.PowerProfile(tuple(tuple(x) for x in d["points"]))
+        shape = d.get("shape", "linear")
+        if "idle_w" not in d or "peak_w" not in d:
+            raise ValueError("needs idle_w and peak_w, or points")
+        if shape == "linear":
+            return metric.PowerProfile.linear(d["idle_w"], d["peak_w"])
+        ctor = metric.PowerProfile.flattening if shape == "flattening" else metric.PowerProfile.exponential
+        return ctor(d["idle_w"], d["peak_w"], d.get("steepness", 4.0))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_power(path: str | Path) -> PowerConfig:
+    data, node = load_yaml(path)
+    fname = str(path)
+    if data is None:
+        raise ConfigError(f"{fname}:1: (top level): file is empty")
+    errs = schema_errors(data, SCHEMA, node, fname)
+    if errs:
+        raise ConfigError("\n".join(errs))
+
+    def rate(v, fp):
+        try:
+            return parse_rate(v)
+        except ValueError as exc:
+            raise ConfigError(f"{fname}:{_line_of(node, fp)}: {'.'.join(map(str, fp))}: {exc}") from None
+
+    def err(fp, msg):
+        return ConfigError(f"{fname}:{_line_of(node, fp)}: {'.'.join(map(str, fp))}: {msg}")
+
+    base = rate(data.get("base_speed", "10G"), ["base_speed"])
+    if base <= 0:
+        raise err(["base_speed"], "must be > 0")
+    cards = {}
+    for name, c in (data.get("line_cards") or {}).items():
+        fp = ["line_cards", name]
+        prof = _profile(c["profile"], f"{fname}:{_line_of(node, fp + ['profile'])}: {'.'.join(fp)}.profile") if "profile" in c else None
+        if prof is None and "power_w" not in c:
+            raise err(fp, "needs power_w or profile")
+        speeds = tuple(rate(s, fp + ["port_speeds", i]) for i, s in enumerate(c.get("port_speeds", ())))
+        if any(s <= 0 for s in speeds):
+            raise err(fp + ["port_speeds"], "speeds must be > 0")
+        cards[name] = LineCard(name, c.get("power_w"), c.get("max_power_w"), prof, speeds)
+    ports = {}
+    for ifname, p in data["ports"].items():
+        fp = ["ports", ifname]
+        lc = p.get("line_card")
+        if lc is not None and lc not in cards:
+            raise err(fp + ["line_card"], f"unknown line card {lc!r} (have {sorted(cards)})")
+        if lc is None and "power_w" not in p:
+            raise err(fp, "needs line_card or power_w")
+        if "speed" not in p:
+            raise err(fp, "speed is required")
+        speed = rate(p["speed"], fp + ["speed"])
+        if speed <= 0:
+            raise err(fp + ["speed"], "must be > 0")
+        highest = rate(p.get("highest_speed", speed), fp + ["highest_speed"])
+        if highest < speed:
+            raise err(fp + ["highest_speed"], "must be >= speed")
+        avail = rate(p["available"], fp + ["available"]) if "available" in p else None
+        if avail is not None and avail > speed:
+            raise err(fp + ["available"], f"{avail:g} b/s exceeds the port speed {speed:g} b/s")
+        mc = rate(p["mcast_replication"], fp + ["mcast_replication"]) if "mcast_replication" in p else None
+        ports[ifname] = Port(
+            ifname,
+            lc,
+            p.get("port"),
+            p.get("link"),
+            speed,
+            highest,
+            avail,
+            p.get("power_w"),
+            p.get("max_power_w"),
+            mc,
+            p.get("te_metric"),
+            p.get("admin_group"),
+            p.get("delay_us"),
+        )
+    for name, c in cards.items():
+        if c.port_speeds:
+            listed = sum(1 for p in ports.values() if p.line_card == name)
+            if listed > len(c.port_speeds):
+                raise err(["line_cards", name, "port_speeds"], f"lists {len(c.port_speeds)} ports but {listed} ports use this card")
+    te = data.get("te_endpoint") or {}
+    band = data.get("banding") or {}
+    return PowerConfig(
+        path=fname,
+        router=data.get("router"),
+        base_speed=base,
+        line_cards=cards,
+        ports=ports,
+        te_head=bool(te.get("head", False)),
+        te_tail=bool(te.get("tail", False)),
+        k=(data.get("ksp") or {}).get("k", 8),
+        band_ratio=band.get("ratio", 1.25),
+        hysteresis=band.get("hysteresis", 0.05),
+    )
