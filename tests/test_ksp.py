@@ -1,0 +1,278 @@
+"""KSP against networkx and brute force; constraints inside the search."""
+import itertools
+import math
+import threading
+
+import networkx as nx
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from pyfrr_pwr.ksp import CompiledGraph, Path, k_shortest_paths
+
+WEIGHTS = st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.5])
+
+
+@st.composite
+def digraphs(draw, max_nodes=9):
+    n = draw(st.integers(2, max_nodes))
+    G = nx.DiGraph()
+    G.add_nodes_from(range(n))
+    for u, v in itertools.permutations(range(n), 2):
+        if draw(st.booleans()):
+            G.add_edge(u, v, weight=draw(st.one_of(WEIGHTS, st.floats(0.01, 1.0))))
+    return G
+
+
+@st.composite
+def multidigraphs(draw, max_nodes=6, max_edges=14):
+    n = draw(st.integers(2, max_nodes))
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(range(n))
+    for _ in range(draw(st.integers(0, max_edges))):
+        u = draw(st.integers(0, n - 1))
+        v = draw(st.integers(0, n - 1))
+        G.add_edge(
+            u,
+            v,
+            weight=draw(WEIGHTS),
+            avail_bw=draw(st.sampled_from([1.0, 5.0, 10.0])),
+            admin_group=draw(st.integers(0, 7)),
+            delay=draw(st.sampled_from([0.0, 10.0, 25.0, 100.0])),
+        )
+    return G
+
+
+def brute_force(G, s, t, c):
+    """Every simple path as an edge sequence, filtered by the constraints."""
+    out = []
+
+    def ok(d):
+        ag = d.get("admin_group", 0)
+        if c.get("min_bandwidth") is not None and d.get("avail_bw", math.inf) < c["min_bandwidth"]:
+            return False
+        if ag & c.get("admin_exclude", 0):
+            return False
+        if c.get("admin_include_any") and not ag & c["admin_include_any"]:
+            return False
+        inc = c.get("admin_include_all", 0)
+        return ag & inc == inc
+
+    def dfs(u, seen, path):
+        if u == t:
+            out.append(list(path))
+            return
+        for _, v, k, d in G.out_edges(u, keys=True, data=True):
+            if v in seen or v in c.get("exclude_nodes", ()) or (u, v, k) in c.get("exclude_edges", ()) or not ok(d):
+                continue
+            path.append((u, v, k))
+            seen.add(v)
+            dfs(v, seen, path)
+            seen.discard(v)
+            path.pop()
+
+    if s not in c.get("exclude_nodes", ()):
+        dfs(s, {s}, [])
+    res = []
+    for p in out:
+        if c.get("max_hops") is not None and len(p) > c["max_hops"]:
+            continue
+        if c.get("max_delay") is not None and sum(G.edges[e].get("delay", 0) for e in p) > c["max_delay"]:
+            continue
+        res.append(sum(G.edges[e]["weight"] for e in p))
+    return sorted(res)
+
+
+def assert_valid(G, s, t, paths, c):
+    seen = set()
+    for p in paths:
+        assert p.nodes[0] == s and p.nodes[-1] == t
+        assert len(set(p.nodes)) == len(p.nodes), "loop in path"
+        assert len(p.edges) == len(p.nodes) - 1
+        for (u, v, k), a, b in zip(p.edges, p.nodes, p.nodes[1:]):
+            assert (u, v) == (a, b)
+            d = G.edges[u, v, k]
+            if "min_bandwidth" in c:
+                assert d["avail_bw"] >= c["min_bandwidth"]
+            assert not d["admin_group"] & c.get("admin_exclude", 0)
+            if c.get("admin_include_any"):
+                assert d["admin_group"] & c["admin_include_any"]
+            assert u not in c.get("exclude_nodes", ()) and v not in c.get("exclude_nodes", ())
+        if "max_hops" in c:
+            assert len(p.edges) <= c["max_hops"]
+        if "max_delay" in c:
+            assert sum(G.edges[e]["delay"] for e in p.edges) <= c["max_delay"]
+        assert math.isclose(p.cost, sum(G.edges[e]["weight"] for e in p.edges), rel_tol=1e-12, abs_tol=1e-12)
+        assert p.edges not in seen, "duplicate path"
+        seen.add(p.edges)
+    costs = [p.cost for p in paths]
+    assert costs == sorted(costs)
+
+
+@given(digraphs(), st.integers(1, 25), st.data())
+def test_costs_equal_networkx_shortest_simple_paths(G, k, data):
+    s = data.draw(st.sampled_from(list(G)))
+    t = data.draw(st.sampled_from(list(G)))
+    assume(s != t)
+    ours = [p.cost for p in k_shortest_paths(G, s, t, k)]
+    try:
+        ref = [nx.path_weight(G, p, "weight") for p in itertools.islice(nx.shortest_simple_paths(G, s, t, "weight"), k)]
+    except nx.NetworkXNoPath:
+        ref = []
+    assert len(ours) == len(ref)
+    for a, b in zip(ours, ref):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+CONSTRAINT_SETS = st.fixed_dictionaries(
+    {},
+    optional={
+        "min_bandwidth": st.sampled_from([1.0, 5.0, 10.0]),
+        "max_hops": st.integers(0, 5),
+        "max_delay": st.sampled_from([0.0, 20.0, 50.0, 120.0]),
+        "admin_include_any": st.integers(1, 7),
+        "admin_include_all": st.integers(1, 3),
+        "admin_exclude": st.integers(1, 7),
+    },
+)
+
+
+@given(multidigraphs(), st.integers(1, 12), CONSTRAINT_SETS, st.data())
+def test_multidigraph_matches_brute_force_under_constraints(G, k, c, data):
+    s = data.draw(st.sampled_from(list(G)))
+    t = data.draw(st.sampled_from(list(G)))
+    assume(s != t)
+    edges = list(G.edges(keys=True))
+    if edges and data.draw(st.booleans()):
+        c["exclude_edges"] = [data.draw(st.sampled_from(edges))]
+    others = [n for n in G if n not in (s, t)]
+    if others and data.draw(st.booleans()):
+        c["exclude_nodes"] = [data.draw(st.sampled_from(others))]
+    paths = k_shortest_paths(G, s, t, k, **c)
+    assert_valid(G, s, t, paths, c)
+    ref = brute_force(G, s, t, c)[:k]
+    assert len(paths) == len(ref)
+    for p, r in zip(paths, ref):
+        assert math.isclose(p.cost, r, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_parallel_links_are_distinct_paths():
+    # draft sec. 2.1.1: L1, L2, L3 all join A and D
+    G = nx.MultiDiGraph()
+    for key, w in (("L1", 1.2), ("L2", 1.5), ("L3", 2.25)):
+        G.add_edge("A", "D", key=key, weight=w)
+    paths = k_shortest_paths(G, "A", "D", 5)
+    assert [p.edges for p in paths] == [(("A", "D", "L1"),), (("A", "D", "L2"),), (("A", "D", "L3"),)]
+    assert [p.cost for p in paths] == [1.2, 1.5, 2.25]
+
+
+def test_fig_2_1_7_path_from_the_draft():
+    G = nx.DiGraph()
+    for u, v, w in [("A", "B", .05), ("C", "B", .5), ("C", "H", .5), ("B", "D", .1), ("D", "G", .03), ("G", "H", .2), ("G", "E", .5), ("H", "X", .1), ("B", "E", .5), ("E", "X", .3)]:
+        G.add_edge(u, v, weight=w)
+    best = k_shortest_paths(G, "B", "X", 1)[0]
+    assert best.nodes == ("B", "D", "G", "H", "X")
+    assert math.isclose(best.cost, 0.43)
+
+
+def test_constraints_prune_inside_search_so_k_feasible_paths_come_back():
+    # many cheap paths that break the bandwidth constraint, then feasible ones:
+    # filtering the first k results would return nothing.
+    G = nx.DiGraph()
+    for i in range(20):
+        G.add_edge("s", f"a{i}", weight=0.1, avail_bw=1.0)
+        G.add_edge(f"a{i}", "t", weight=0.1, avail_bw=1.0)
+    for i in range(3):
+        G.add_edge("s", f"b{i}", weight=5 + i, avail_bw=100.0)
+        G.add_edge(f"b{i}", "t", weight=5, avail_bw=100.0)
+    paths = k_shortest_paths(G, "s", "t", 3, min_bandwidth=50.0)
+    assert [p.nodes[1] for p in paths] == ["b0", "b1", "b2"]
+
+
+def test_delay_bound_needs_more_than_one_label_per_node():
+    # cheapest way into m is slow; the feasible path enters m by a dearer, faster arc
+    G = nx.MultiDiGraph()
+    G.add_edge("s", "m", key="slow", weight=1.0, delay=100.0)
+    G.add_edge("s", "m", key="fast", weight=2.0, delay=10.0)
+    G.add_edge("m", "t", key=0, weight=1.0, delay=10.0)
+    paths = k_shortest_paths(G, "s", "t", 5, max_delay=50.0)
+    assert [p.edges for p in paths] == [(("s", "m", "fast"), ("m", "t", 0))]
+
+
+def test_compiled_graph_batch_calls_agree_with_single_queries():
+    G = nx.gnp_random_graph(40, 0.15, seed=3, directed=True)
+    for i, (u, v) in enumerate(G.edges):
+        G.edges[u, v]["weight"] = (i * 7919 % 97) / 10 + 0.01
+    cg = CompiledGraph.from_networkx(G)
+    targets = [5, 9, 17, 33]
+    one = cg.one_to_many(0, targets, 6)
+    many = cg.many_to_one([1, 2, 3], 7, 6)
+    for t in targets:
+        assert one[t] == cg.k_shortest_paths(0, t, 6)
+    for s in (1, 2, 3):
+        assert many[s] == cg.k_shortest_paths(s, 7, 6)
+
+
+def test_threads_share_a_compiled_graph():
+    G = nx.grid_2d_graph(12, 12).to_directed()
+    for i, e in enumerate(G.edges):
+        G.edges[e]["weight"] = (i % 13) / 10 + 0.05
+    cg = CompiledGraph.from_networkx(G)
+    want = cg.k_shortest_paths((0, 0), (11, 11), 16)
+    got, errors = [], []
+
+    def work():
+        try:
+            for _ in range(20):
+                got.append(cg.k_shortest_paths((0, 0), (11, 11), 16))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    assert all(r == want for r in got) and len(got) == 80
+
+
+def test_no_path_and_trivial_cases():
+    G = nx.DiGraph([(0, 1), (2, 3)])
+    assert k_shortest_paths(G, 0, 3, 4) == []
+    assert k_shortest_paths(G, 0, 1, 0) == []
+    assert k_shortest_paths(G, 0, 0, 3) == [Path((0,), (), 0.0)]
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"max_hops": -1}, "max_hops"),
+        ({"admin_exclude": 2**32}, "admin_exclude"),
+        ({"min_bandwidth": -1}, "min_bandwidth"),
+        ({"max_delay": float("nan")}, "max_delay"),
+        ({"exclude_edges": [(0, 5)]}, "exclude_edges"),
+    ],
+)
+def test_bad_constraints_are_named(kw, msg):
+    G = nx.DiGraph([(0, 1)])
+    with pytest.raises(ValueError, match=msg):
+        k_shortest_paths(G, 0, 1, 1, **kw)
+
+
+def test_unknown_constraint_and_node():
+    G = nx.DiGraph([(0, 1)])
+    with pytest.raises(TypeError, match="max_hop"):
+        k_shortest_paths(G, 0, 1, 1, max_hop=3)
+    with pytest.raises(nx.NodeNotFound):
+        k_shortest_paths(G, 0, 9, 1)
+
+
+def test_negative_or_nan_weight_rejected_with_edge_named():
+    G = nx.DiGraph()
+    G.add_edge("a", "b", weight=-1)
+    with pytest.raises(ValueError, match="a->b"):
+        k_shortest_paths(G, "a", "b", 1)
+    G["a"]["b"]["weight"] = float("nan")
+    with pytest.raises(ValueError, match="a->b"):
+        k_shortest_paths(G, "a", "b", 1)

@@ -1,0 +1,75 @@
+"""TE database: pairing, parallel links, one-sided links, newest instance,
+malformed LSAs dropped without losing state."""
+import math
+
+import pytest
+
+from pyfrr_pwr import wire
+from pyfrr_pwr.ksp import k_shortest_paths
+from pyfrr_pwr.ted import TED, serial_newer
+
+
+def link(nbr, local, remote, pwr, gen=None, avail=1e9):
+    return wire.LinkTLV(link_id=nbr, local_addrs=(local,), remote_addrs=(remote,), avail_bw=avail, max_bw=1.25e9, pwr_consumed=pwr, generation=gen)
+
+
+def body(*tlvs):
+    return wire.encode(list(tlvs))
+
+
+@pytest.fixture
+def ted():
+    t = TED("0.0.0.1")
+    # A - D over two parallel links, L1 and L2 (draft sec. 2.1.1)
+    t.apply("1.1.1.1", "200.0.0.1", body(link("4.4.4.4", "10.0.1.0", "10.0.1.1", 2.0)))
+    t.apply("4.4.4.4", "200.0.0.1", body(link("1.1.1.1", "10.0.1.1", "10.0.1.0", 1.0)))
+    t.apply("1.1.1.1", "200.0.0.2", body(link("4.4.4.4", "10.0.2.0", "10.0.2.1", 3.0)))
+    t.apply("4.4.4.4", "200.0.0.2", body(link("1.1.1.1", "10.0.2.1", "10.0.2.0", 3.0)))
+    return t
+
+
+def test_pairs_both_ends_and_keeps_parallel_links_apart(ted):
+    G = ted.graph()
+    assert G.number_of_edges("1.1.1.1", "4.4.4.4") == 2
+    assert G.edges["1.1.1.1", "4.4.4.4", "10.0.1.0"]["weight"] == 1.5  # mean of 2 and 1
+    assert G.edges["4.4.4.4", "1.1.1.1", "10.0.1.1"]["weight"] == 1.5
+    assert G.edges["1.1.1.1", "4.4.4.4", "10.0.2.0"]["weight"] == 3.0
+    costs = [p.cost for p in k_shortest_paths(G, "1.1.1.1", "4.4.4.4", 5)]
+    assert costs == [1.5, 3.0]
+
+
+def test_one_sided_links_are_kept_but_not_used(ted):
+    ted.apply("1.1.1.1", "200.0.0.3", body(link("9.9.9.9", "10.0.3.0", "10.0.3.1", 0.1)))
+    assert any(l.one_sided for l in ted.links())
+    assert not ted.graph().has_edge("1.1.1.1", "9.9.9.9")
+    assert ted.graph(include_one_sided=True).edges["1.1.1.1", "9.9.9.9", "10.0.3.0"]["one_sided"]
+
+
+def test_newest_generation_wins_make_before_break(ted):
+    # the same link re-originated under a new opaque ID with a newer generation
+    ted.apply("1.1.1.1", "200.0.0.9", body(link("4.4.4.4", "10.0.1.0", "10.0.1.1", 4.0, gen=2)))
+    G = ted.graph()
+    assert G.number_of_edges("1.1.1.1", "4.4.4.4") == 2
+    assert G.edges["1.1.1.1", "4.4.4.4", "10.0.1.0"]["weight"] == 2.5
+    # the old instance's withdrawal changes nothing
+    ted.withdraw("1.1.1.1", "200.0.0.1")
+    assert ted.graph().edges["1.1.1.1", "4.4.4.4", "10.0.1.0"]["weight"] == 2.5
+    assert serial_newer(1, 0xFFFFFFFF) and not serial_newer(0xFFFFFFFF, 1)
+
+
+def test_malformed_lsa_is_counted_dropped_and_old_state_kept(ted, caplog):
+    before = ted.graph().edges["1.1.1.1", "4.4.4.4", "10.0.1.0"]["weight"]
+    ok = ted.apply("1.1.1.1", "200.0.0.1", b"\x00\x02\x00\xff\x00")
+    assert not ok
+    assert ted.stats["malformed"] == 1
+    assert ted.graph().edges["1.1.1.1", "4.4.4.4", "10.0.1.0"]["weight"] == before
+    assert "dropped malformed PWR LSA 200.0.0.1 from 1.1.1.1" in caplog.text
+
+
+def test_node_tlvs(ted):
+    ted.apply("1.1.1.1", "200.0.0.7", body(wire.TEEndpoint("1.1.1.1"), wire.AreaBorder("1.1.1.1", ("0.0.0.0", "0.0.0.1"))))
+    G = ted.graph()
+    assert G.nodes["1.1.1.1"]["te_endpoint"] == 3
+    assert G.nodes["1.1.1.1"]["abr"] == ("0.0.0.0", "0.0.0.1")
+    assert ted.withdraw_router("1.1.1.1") == 3
+    assert "1.1.1.1" not in ted.endpoints()
