@@ -19,6 +19,9 @@
  *      (0, FLT_MIN)             -> rounded to nearest by IEEE gradual
  *                                  underflow: a subnormal, or +0.0 below
  *                                  half the smallest subnormal
+ *  - On an error return the contents of out are unspecified.
+ *  - Doubles are IEEE-754 binary64 with the byte order of uint64_t (true of
+ *    every platform FRR runs on); the fast path relies on it.
  *  - Unpacking converts exactly (every binary32 is a double). With
  *    PWR_F32_STRICT it reports the first NaN, infinity or negative value.
  *  - TLV framing: Type(2) Length(2) Value, Length excludes padding, the

@@ -28,6 +28,7 @@ it saves.
 """
 from __future__ import annotations
 
+import array
 import ipaddress
 import math
 import struct
@@ -209,9 +210,12 @@ def pack_floats(values: Sequence[float], saturate: bool = False) -> bytes:
         buf = ffi.from_buffer("double[]", values)
         n = len(buf)
     except TypeError:
-        vals = [float(v) for v in values]
-        buf = ffi.new("double[]", vals)
-        n = len(vals)
+        try:
+            arr = array.array("d", values)  # C-speed conversion of a list
+        except TypeError:
+            arr = array.array("d", [float(v) for v in values])
+        buf = ffi.from_buffer("double[]", arr)
+        n = len(arr)
     out = bytearray(4 * n)
     bad = ffi.new("size_t *")
     rc = lib.pwr_f32_pack(

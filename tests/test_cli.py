@@ -68,3 +68,9 @@ def test_encode_decode_round_trip(capsys, tmp_path):
 def test_console_script_is_installed():
     r = subprocess.run([sys.executable, "-m", "pyfrr_pwr.cli", "paths", FIG7, "--from", "B", "--to", "X", "-k", "1"], capture_output=True, text=True)
     assert r.returncode == 0 and "B-D-G-H-X" in r.stdout
+
+
+def test_readme_decode_example(capsys):
+    rc, out, _ = run(capsys, "decode", "0002001800010001010000000002000401010101000b00043f800000", "--json")
+    (t,) = json.loads(out)
+    assert t["tlv"] == "link" and t["link_id"] == "1.1.1.1" and t["pwr_consumed"] == 1.0

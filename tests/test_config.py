@@ -81,3 +81,14 @@ def test_errors_name_file_line_and_field(tmp_path, text, expect):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_power(tmp_path / "nope.yml")
+
+
+def test_shipped_example_config_loads():
+    from conftest import ROOT
+
+    cfg = load_power(ROOT / "frr-config/power.example.yml")
+    assert cfg.te_head and cfg.te_tail and cfg.k == 8
+    assert cfg.ports["eth1"].admin_group == 1
+    m = cfg.port_metrics("eth2")  # profile-driven card
+    assert m.available is not None and m.consumed > 0
+    assert cfg.port_metrics("eth3").mcast is not None

@@ -1,0 +1,45 @@
+"""The ABR workload of draft sec. 2.1: in a 200-node area, 4 ABRs compute
+k=8 power-shortest paths to each of 50 TE endpoints (200 queries)."""
+import itertools
+import random
+
+import networkx as nx
+import pytest
+
+from pyfrr_pwr.ksp import CompiledGraph
+
+
+@pytest.fixture(scope="module")
+def area():
+    U = nx.waxman_graph(200, beta=0.5, alpha=0.12, seed=7)
+    U = U.subgraph(max(nx.connected_components(U), key=len)).copy()
+    G = nx.DiGraph()
+    rnd = random.Random(7)
+    for u, v in U.edges:
+        G.add_edge(u, v, weight=rnd.uniform(0.01, 1.0), avail_bw=rnd.uniform(1e8, 1.25e9))
+        G.add_edge(v, u, weight=rnd.uniform(0.01, 1.0), avail_bw=rnd.uniform(1e8, 1.25e9))
+    nodes = sorted(G)
+    rnd.shuffle(nodes)
+    return G, nodes[:4], nodes[4:54]
+
+
+def test_abr_workload_pyfrr_pwr(benchmark, area):
+    G, abrs, eps = area
+    cg = CompiledGraph.from_networkx(G)
+    pairs = [(a, e) for e in eps for a in abrs]  # grouped by target: one reverse search each
+    benchmark.group = "abr 200 nodes, 4 ABRs x 50 endpoints, k=8"
+    benchmark.extra_info.update(impl="pyfrr_pwr")
+    res = benchmark.pedantic(cg.batch, args=(pairs, 8), rounds=30, iterations=1, warmup_rounds=2)
+    assert len(res) == 200 and all(len(r) == 8 for r in res)
+
+
+def test_abr_workload_networkx(benchmark, area):
+    G, abrs, eps = area
+    benchmark.group = "abr 200 nodes, 4 ABRs x 50 endpoints, k=8"
+    benchmark.extra_info.update(impl="networkx")
+
+    def run():
+        return [list(itertools.islice(nx.shortest_simple_paths(G, a, e, weight="weight"), 8)) for e in eps for a in abrs]
+
+    res = benchmark.pedantic(run, rounds=1, iterations=1)
+    assert len(res) == 200

@@ -1,0 +1,79 @@
+"""k shortest paths: pyfrr-pwr's C core against networkx, igraph and scipy,
+on the same graphs and queries in the same run. Results: bench/results.json,
+summarised by bench/summarize.py into ratios (bench/README.md)."""
+import itertools
+
+import igraph as ig
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import yen
+
+from pyfrr_pwr.ksp import CompiledGraph
+
+GRAPH_NAMES = ["grid30x30", "waxman1000", "ba2000", "area50"]
+KS = [1, 8, 32, 128]
+IMPLS = ["pyfrr_pwr", "scipy_yen", "igraph", "networkx"]
+
+_prepared = {}
+
+
+def prepared(graphs, name, impl):
+    key = (name, impl)
+    if key not in _prepared:
+        G, pair = graphs(name)
+        if impl == "pyfrr_pwr":
+            obj = CompiledGraph.from_networkx(G)
+        elif impl == "scipy_yen":
+            u, v, w = zip(*((u, v, d["weight"]) for u, v, d in G.edges(data=True)))
+            obj = sp.csr_array((np.array(w), (np.array(u), np.array(v))), shape=(len(G), len(G)))
+            obj.indices = obj.indices.astype(np.int32)  # scipy's yen wants int32 indices
+            obj.indptr = obj.indptr.astype(np.int32)
+        elif impl == "igraph":
+            obj = ig.Graph(n=len(G), edges=list(G.edges), directed=True)
+            obj.es["weight"] = [d["weight"] for _, _, d in G.edges(data=True)]
+        else:
+            obj = G
+        _prepared[key] = (obj, pair)
+    return _prepared[key]
+
+
+def query(impl, obj, s, t, k):
+    if impl == "pyfrr_pwr":
+        return [p.cost for p in obj.k_shortest_paths(s, t, k)]
+    if impl == "scipy_yen":
+        return list(yen(obj, s, t, k))
+    if impl == "igraph":
+        return obj.get_k_shortest_paths(s, to=t, k=k, weights="weight", mode="out", output="epath")
+    return list(itertools.islice(nx.shortest_simple_paths(obj, s, t, weight="weight"), k))
+
+
+def rounds_for(impl, name, k):
+    if impl == "networkx":
+        return 1 if (name != "area50" and k >= 32) else 3
+    if impl in ("scipy_yen", "igraph") and name != "area50" and k >= 32:
+        return 3
+    return 15
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("k", KS)
+@pytest.mark.parametrize("name", GRAPH_NAMES)
+def test_ksp(benchmark, graphs, name, k, impl):
+    obj, (s, t) = prepared(graphs, name, impl)
+    benchmark.group = f"ksp {name} K={k}"
+    benchmark.extra_info.update(impl=impl, graph=name, k=k)
+    r = rounds_for(impl, name, k)
+    res = benchmark.pedantic(query, args=(impl, obj, s, t, k), rounds=r, iterations=1, warmup_rounds=1 if r > 1 else 0)
+    assert len(res) == min(k, len(res)) and len(res) > 0
+
+
+def test_ksp_results_agree(graphs):
+    """Same costs from every peer on one mid-size query (a sanity check of
+    the benchmark itself, so that no peer is timed doing less work)."""
+    for name in GRAPH_NAMES:
+        G, (s, t) = graphs(name)
+        ours = query("pyfrr_pwr", prepared(graphs, name, "pyfrr_pwr")[0], s, t, 8)
+        sc = query("scipy_yen", prepared(graphs, name, "scipy_yen")[0], s, t, 8)
+        assert np.allclose(ours, sc), name
