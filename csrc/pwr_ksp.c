@@ -45,6 +45,10 @@ struct pwr_graph {
     int32_t *pos;      /* caller's arc id -> internal */
     int32_t *in_start; /* n + 1, reverse CSR */
     int32_t *in_arc;
+    /* reverse CSR copies of tail/weight/delay, so the reverse searches
+     * (run once per destination over the whole graph) read contiguously */
+    int32_t *in_tail;
+    double *in_w, *in_delay;
 };
 
 typedef struct {
@@ -80,9 +84,19 @@ struct pwr_ws {
     uint32_t bgen;
     uint32_t *nexcl, *aexcl;
     uint32_t xgen;
-    /* lazy binary heap */
+    int filtering; /* this query has arc filters or excluded nodes */
+    /* lazy binary heap (label searches) */
     heap_ent *heap;
     size_t heap_n, heap_cap;
+    /* indexed binary heap with decrease-key for the reverse searches, which
+     * settle the whole graph: at most n entries, each node popped once. The
+     * spur searches settle few nodes and use the lazy heap, which measured
+     * the same instruction count with less bookkeeping. */
+    heap_ent *ih;
+    int32_t *ih_pos; /* valid where ih_stamp[v] == ih_gen; -1 once popped */
+    uint32_t *ih_stamp;
+    uint32_t ih_gen;
+    int32_t ih_n;
     /* labels for resource-constrained spur searches */
     int32_t *lab_node, *lab_pred, *lab_arc, *lab_next, *lab_hops;
     double *lab_g, *lab_d;
@@ -196,6 +210,72 @@ static heap_ent heap_pop(pwr_ws *ws)
     return top;
 }
 
+/* Indexed heap: ordered like the lazy one (key, then node id). */
+static void ih_reset(pwr_ws *ws)
+{
+    next_gen(&ws->ih_gen, ws->ih_stamp, (size_t)ws->n);
+    ws->ih_n = 0;
+}
+
+static void ih_place(pwr_ws *ws, int32_t i, heap_ent e)
+{
+    ws->ih[i] = e;
+    ws->ih_pos[e.id] = i;
+}
+
+static void ih_up(pwr_ws *ws, int32_t i, heap_ent e)
+{
+    while (i > 0) {
+        int32_t p = (i - 1) / 2;
+        if (!heap_less(&e, &ws->ih[p]))
+            break;
+        ih_place(ws, i, ws->ih[p]);
+        i = p;
+    }
+    ih_place(ws, i, e);
+}
+
+/* Insert v, lower its key, or re-insert it if it was popped already (only
+ * rounding can cause that with non-negative weights). Callers only push
+ * keys lower than v's current one. */
+static void ih_push(pwr_ws *ws, int32_t v, double key)
+{
+    heap_ent e;
+    e.key = key;
+    e.id = v;
+    if (ws->ih_stamp[v] != ws->ih_gen || ws->ih_pos[v] < 0) {
+        ws->ih_stamp[v] = ws->ih_gen;
+        ih_up(ws, ws->ih_n++, e);
+        return;
+    }
+    ih_up(ws, ws->ih_pos[v], e);
+}
+
+static heap_ent ih_pop(pwr_ws *ws)
+{
+    heap_ent top = ws->ih[0], last = ws->ih[--ws->ih_n];
+    int32_t i = 0, n = ws->ih_n;
+    ws->ih_pos[top.id] = -1;
+    if (n == 0)
+        return top;
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, s = i;
+        const heap_ent *best = &last;
+        if (l < n && heap_less(&ws->ih[l], best)) {
+            s = l;
+            best = &ws->ih[l];
+        }
+        if (r < n && heap_less(&ws->ih[r], best))
+            s = r;
+        if (s == i)
+            break;
+        ih_place(ws, i, ws->ih[s]);
+        i = s;
+    }
+    ih_place(ws, i, last);
+    return top;
+}
+
 /* ---------- graph ---------- */
 
 pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
@@ -233,6 +313,9 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
     g->head = xcalloc((size_t)m, sizeof(int32_t));
     g->tail = xcalloc((size_t)m, sizeof(int32_t));
     g->in_arc = xcalloc((size_t)m, sizeof(int32_t));
+    g->in_tail = xcalloc((size_t)m, sizeof(int32_t));
+    g->in_w = xcalloc((size_t)m, sizeof(double));
+    g->in_delay = xcalloc((size_t)m, sizeof(double));
     g->orig = xcalloc((size_t)m, sizeof(int32_t));
     g->pos = xcalloc((size_t)m, sizeof(int32_t));
     g->w = xcalloc((size_t)m, sizeof(double));
@@ -241,6 +324,7 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
     g->admin = xcalloc((size_t)m, sizeof(uint32_t));
     fill = xcalloc((size_t)n + 1, sizeof(int32_t));
     if (!g->out_start || !g->in_start || !g->head || !g->tail || !g->in_arc ||
+        !g->in_tail || !g->in_w || !g->in_delay ||
         !g->orig || !g->pos || !g->w || !g->bw || !g->delay || !g->admin ||
         !fill) {
         free(fill);
@@ -272,6 +356,11 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
     memcpy(fill, g->in_start, (size_t)n * sizeof(int32_t));
     for (i = 0; i < m; i++) /* internal order, so reverse CSR is stable */
         g->in_arc[fill[g->head[i]]++] = i;
+    for (i = 0; i < m; i++) {
+        g->in_tail[i] = g->tail[g->in_arc[i]];
+        g->in_w[i] = g->w[g->in_arc[i]];
+        g->in_delay[i] = g->delay[g->in_arc[i]];
+    }
     free(fill);
     return g;
 }
@@ -285,6 +374,9 @@ void pwr_graph_free(pwr_graph *g)
     free(g->head);
     free(g->tail);
     free(g->in_arc);
+    free(g->in_tail);
+    free(g->in_w);
+    free(g->in_delay);
     free(g->orig);
     free(g->pos);
     free(g->w);
@@ -321,9 +413,13 @@ pwr_ws *pwr_ws_new(const pwr_graph *g)
     ws->nblock = xcalloc(n, sizeof(uint32_t));
     ws->nexcl = xcalloc(n, sizeof(uint32_t));
     ws->ablock = xcalloc(m, sizeof(uint32_t));
+    ws->ih = xcalloc(n, sizeof(heap_ent));
+    ws->ih_pos = xcalloc(n, sizeof(int32_t));
+    ws->ih_stamp = xcalloc(n, sizeof(uint32_t));
     ws->aexcl = xcalloc(m, sizeof(uint32_t));
     ok = ok && ws->succ && ws->dist && ws->pred && ws->seen && ws->lab_head &&
-         ws->nblock && ws->nexcl && ws->ablock && ws->aexcl;
+         ws->nblock && ws->nexcl && ws->ablock && ws->aexcl && ws->ih &&
+         ws->ih_pos && ws->ih_stamp;
     ok = ok && grow((void **)&ws->heap, &ws->heap_cap, n + m + 1,
                     sizeof(heap_ent)) == PWR_OK;
     if (!ok) {
@@ -376,6 +472,9 @@ void pwr_ws_free(pwr_ws *ws)
     free(ws->ablock);
     free(ws->aexcl);
     free(ws->heap);
+    free(ws->ih);
+    free(ws->ih_pos);
+    free(ws->ih_stamp);
     free_labels(ws);
     free_slots(ws);
     free(ws->res_arcs);
@@ -453,34 +552,31 @@ static int reverse_search(const pwr_graph *g, pwr_ws *ws,
     uint32_t gen = next_gen(&ws->rev_gen[r], ws->rev_stamp[r], (size_t)ws->n);
     double *val = ws->rev[r];
     uint32_t *st = ws->rev_stamp[r];
-    ws->heap_n = 0;
+    ih_reset(ws);
     if (ws->nexcl[dst] == ws->xgen)
         return PWR_OK;
     st[dst] = gen;
     val[dst] = 0.0;
     if (r == REV_W)
         ws->succ[dst] = -1;
-    if (heap_push(ws, 0.0, dst))
-        return PWR_ENOMEM;
-    while (ws->heap_n) {
-        heap_ent e = heap_pop(ws);
+    ih_push(ws, dst, 0.0);
+    while (ws->ih_n) {
+        heap_ent e = ih_pop(ws);
         int32_t v = e.id, i;
-        if (e.key > val[v])
-            continue; /* stale */
         for (i = g->in_start[v]; i < g->in_start[v + 1]; i++) {
-            int32_t a = g->in_arc[i], u = g->tail[a];
+            int32_t u = g->in_tail[i];
             double d;
-            if (ws->nexcl[u] == ws->xgen || !arc_ok(g, ws, c, a))
+            if (ws->filtering && (ws->nexcl[u] == ws->xgen ||
+                                  !arc_ok(g, ws, c, g->in_arc[i])))
                 continue;
-            d = e.key + (r == REV_W ? g->w[a] : r == REV_HOPS ? 1.0
-                                                              : g->delay[a]);
+            d = e.key + (r == REV_W ? g->in_w[i] : r == REV_HOPS ? 1.0
+                                                                 : g->in_delay[i]);
             if (st[u] != gen || d < val[u]) {
                 st[u] = gen;
                 val[u] = d;
                 if (r == REV_W)
-                    ws->succ[u] = a;
-                if (heap_push(ws, d, u))
-                    return PWR_ENOMEM;
+                    ws->succ[u] = g->in_arc[i];
+                ih_push(ws, u, d);
             }
         }
     }
@@ -532,7 +628,7 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
             int32_t h = g->head[a];
             double nd, ph;
             if (ws->ablock[a] == ws->bgen || blocked(ws, h) ||
-                !arc_ok(g, ws, c, a))
+                (ws->filtering && !arc_ok(g, ws, c, a)))
                 continue;
             ph = rev_val(ws, REV_W, h);
             if (ph == INF)
@@ -630,7 +726,7 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
             double ng = ws->lab_g[L] + g->w[a], nd = ws->lab_d[L] + g->delay[a];
             double ph;
             if (ws->ablock[a] == ws->bgen || blocked(ws, h) ||
-                !arc_ok(g, ws, c, a))
+                (ws->filtering && !arc_ok(g, ws, c, a)))
                 continue;
             ph = rev_val(ws, REV_W, h);
             if (ph == INF)
@@ -881,6 +977,8 @@ static int begin_query(const pwr_graph *g, pwr_ws *ws,
             return PWR_EINVAL;
         ws->aexcl[g->pos[c->excl_arcs[i]]] = ws->xgen;
     }
+    ws->filtering = c->min_bw > 0.0 || c->include_any || c->include_all ||
+                    c->exclude || c->n_excl_nodes || c->n_excl_arcs;
     ws->res_arcs_n = ws->res_paths_n = 0;
     ws->res_nq = 0;
     if (grow((void **)&ws->res_q, &ws->res_q_cap, (size_t)nq + 1,

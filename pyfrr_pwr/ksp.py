@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
-from typing import Any, Hashable, Iterable
+from typing import Any, Hashable, Iterable, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -50,16 +49,16 @@ CONSTRAINTS = frozenset(
 _ERR = {-1: "invalid argument", -2: "out of memory"}
 
 
-@dataclass(frozen=True)
-class Path:
-    """One path: its nodes, its edges as ``(u, v, key)`` and its cost."""
+class Path(NamedTuple):
+    """One path: its nodes, its edges as ``(u, v, key)`` and its cost.
+
+    A NamedTuple, not a dataclass: an ABR builds thousands per
+    recomputation and tuple construction is several times cheaper.
+    """
 
     nodes: tuple
     edges: tuple
     cost: float
-
-    def __len__(self) -> int:
-        return len(self.edges)
 
 
 def _mask(name: str, value: Any) -> int:
@@ -121,7 +120,7 @@ class CompiledGraph:
                 )
             if math.isnan(bw[i]):
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {bandwidth!r} is NaN")
-        self.heads = head.tolist()
+        self.head_labels = [self.nodes[h] for h in head.tolist()]
         self.weights = w
         err = ffi.new("int *")
         bad = ffi.new("int32_t *")
@@ -223,41 +222,35 @@ class CompiledGraph:
         del keep
         if rc < 0:
             raise RuntimeError(f"KSP query failed: {_ERR.get(rc, rc)}")
-        out: list[list[Path]] = []
+        # one copy of every path of every query, then pure-Python slicing
+        total = rc
+        need = lib.pwr_result_copy(ws, 0, total, ffi.NULL, ffi.NULL, ffi.NULL, -1)
+        lens = np.empty(max(total, 1), dtype=np.int32)
+        costs = np.empty(max(total, 1), dtype=np.float64)
+        arcs = np.empty(max(need, 1), dtype=np.int32)
+        lib.pwr_result_copy(
+            ws,
+            0,
+            total,
+            ffi.from_buffer("int32_t[]", lens),
+            ffi.from_buffer("double[]", costs),
+            ffi.from_buffer("int32_t[]", arcs),
+            need,
+        )
+        arcl, lenl, costl = arcs.tolist(), lens.tolist(), costs.tolist()
+        nodes, ekey, hlab = self.nodes, self.edge_keys.__getitem__, self.head_labels.__getitem__
         first = ffi.new("int32_t *")
-        nodes, ekeys, heads = self.nodes, self.edge_keys, self.heads
+        out: list[list[Path]] = []
+        o = p = 0
         for q in range(nq):
             count = lib.pwr_result_query(ws, q, first)
-            if count == 0:
-                out.append([])
-                continue
-            need = lib.pwr_result_copy(ws, first[0], count, ffi.NULL, ffi.NULL, ffi.NULL, -1)
-            lens = np.empty(count, dtype=np.int32)
-            costs = np.empty(count, dtype=np.float64)
-            arcs = np.empty(max(need, 1), dtype=np.int32)
-            lib.pwr_result_copy(
-                ws,
-                first[0],
-                count,
-                ffi.from_buffer("int32_t[]", lens),
-                ffi.from_buffer("double[]", costs),
-                ffi.from_buffer("int32_t[]", arcs),
-                need,
-            )
-            arcl = arcs.tolist()
-            src_label = nodes[srcs[q]]
+            src_label = (nodes[srcs[q]],)
             paths = []
-            o = 0
-            for ln, cost in zip(lens.tolist(), costs.tolist()):
-                seg = arcl[o : o + ln]
-                o += ln
-                paths.append(
-                    Path(
-                        nodes=(src_label, *[nodes[heads[a]] for a in seg]),
-                        edges=tuple([ekeys[a] for a in seg]),
-                        cost=cost,
-                    )
-                )
+            for _ in range(count):
+                seg = arcl[o : o + lenl[p]]
+                o += lenl[p]
+                paths.append(Path(src_label + tuple(map(hlab, seg)), tuple(map(ekey, seg)), costl[p]))
+                p += 1
             out.append(paths)
         return out
 

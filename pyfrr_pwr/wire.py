@@ -206,16 +206,20 @@ def pack_floats(values: Sequence[float], saturate: bool = False) -> bytes:
     unless ``saturate``, which clamps them to FLT_MAX. Accepts any sequence
     of numbers or a float64 buffer (numpy array) without copying it.
     """
+    buf = None
     try:
-        buf = ffi.from_buffer("double[]", values)
-        n = len(buf)
+        mv = memoryview(values)
+        if mv.format == "d" and mv.c_contiguous and mv.ndim == 1:
+            buf = ffi.from_buffer("double[]", mv)  # float64 buffer: no copy
     except TypeError:
+        pass
+    if buf is None:  # any other sequence: convert (array does it at C speed)
         try:
-            arr = array.array("d", values)  # C-speed conversion of a list
+            arr = array.array("d", values)
         except TypeError:
             arr = array.array("d", [float(v) for v in values])
         buf = ffi.from_buffer("double[]", arr)
-        n = len(arr)
+    n = len(buf)
     out = bytearray(4 * n)
     bad = ffi.new("size_t *")
     rc = lib.pwr_f32_pack(

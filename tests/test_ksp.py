@@ -276,3 +276,30 @@ def test_negative_or_nan_weight_rejected_with_edge_named():
     G["a"]["b"]["weight"] = float("nan")
     with pytest.raises(ValueError, match="a->b"):
         k_shortest_paths(G, "a", "b", 1)
+
+
+def test_costs_agree_with_scipy_yen_and_igraph_on_a_grid():
+    """The benchmark's peers compute the same thing (bench/ times them)."""
+    import random
+
+    import igraph as ig
+    import numpy as np
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import yen
+
+    U = nx.grid_2d_graph(8, 8)
+    G = nx.DiGraph()
+    rnd = random.Random(9)
+    idx = {n: i for i, n in enumerate(U)}
+    for u, v in U.edges:
+        G.add_edge(idx[u], idx[v], weight=rnd.uniform(0.01, 1))
+        G.add_edge(idx[v], idx[u], weight=rnd.uniform(0.01, 1))
+    ours = [p.cost for p in k_shortest_paths(G, 0, 63, 20)]
+    u, v, w = zip(*((a, b, d["weight"]) for a, b, d in G.edges(data=True)))
+    A = sp.csr_array((np.array(w), (np.array(u), np.array(v))), shape=(64, 64))
+    A.indices, A.indptr = A.indices.astype(np.int32), A.indptr.astype(np.int32)
+    assert np.allclose(ours, yen(A, 0, 63, 20))
+    g = ig.Graph(n=64, edges=list(G.edges), directed=True)
+    g.es["weight"] = [d["weight"] for _, _, d in G.edges(data=True)]
+    ep = g.get_k_shortest_paths(0, to=63, k=20, weights="weight", mode="out", output="epath")
+    assert np.allclose(ours, [sum(g.es[e]["weight"] for e in p) for p in ep])

@@ -220,3 +220,14 @@ def test_json_round_trip_and_field_errors():
         wire.from_dict({"tlv": "link", "link_id": "1.1.1.1", "bogus": 1}, "x[0]")
     with pytest.raises(ValueError, match="unknown kind"):
         wire.from_dict({"tlv": "nope"})
+
+
+def test_pack_floats_never_reinterprets_other_buffers():
+    import numpy as np
+
+    ints = np.array([1, 2, 3], dtype=np.int64)
+    assert wire.pack_floats(ints) == struct.pack(">3f", 1, 2, 3)
+    assert wire.pack_floats(np.array([1.5, 2.5], dtype=np.float32)) == struct.pack(">2f", 1.5, 2.5)
+    strided = np.arange(10, dtype=np.float64)[::2]
+    assert wire.pack_floats(strided) == struct.pack(">5f", 0, 2, 4, 6, 8)
+    assert wire.pack_floats((x for x in (1.0, 2.0))) == struct.pack(">2f", 1, 2)
