@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -144,10 +144,6 @@ def _line_of(node, path) -> int | None:
         if node is None:
             break
     return line
-
-
-def _where(path: str, root, fpath) -> str:
-    return ".".join(str(p) for p in fpath) or "(top level)"
 
 
 def load_yaml(path: str | Path):

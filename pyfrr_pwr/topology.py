@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
 
 from .config import ConfigError, PowerConfig, _line_of, load_power, load_yaml, schema_errors
 

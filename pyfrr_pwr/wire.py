@@ -32,7 +32,7 @@ import array
 import ipaddress
 import math
 import struct
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence, Union
 
 from ._core import ffi, lib

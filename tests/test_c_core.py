@@ -1,8 +1,6 @@
 """The C core builds warning-free as C99 and survives ASan and UBSan."""
-import shutil
 import subprocess
 
-import pytest
 
 from conftest import ROOT
 

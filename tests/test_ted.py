@@ -1,6 +1,5 @@
 """TE database: pairing, parallel links, one-sided links, newest instance,
 malformed LSAs dropped without losing state."""
-import math
 
 import pytest
 

@@ -2,7 +2,6 @@
 giving the draft's answers."""
 import json
 import math
-from pathlib import Path
 
 import jsonschema
 import pytest
