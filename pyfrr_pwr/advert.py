@@ -21,10 +21,11 @@ def link_tlv(
     available_bps: float | None = None,
     used_bps: dict | None = None,
     generation: int | None = None,
+    measured_w: dict | None = None,
 ) -> wire.LinkTLV:
     """The Link TLV for one point-to-point port (RFC 3630 sec. 2.5, draft
     sec. 2.1.9): link ID is the neighbour's router ID."""
-    m = cfg.port_metrics(ifname, available_bps, used_bps)
+    m = cfg.port_metrics(ifname, available_bps, used_bps, measured_w)
     p = cfg.ports[ifname]
     return wire.LinkTLV(
         link_id=neighbor_id,

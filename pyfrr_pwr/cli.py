@@ -208,6 +208,136 @@ def cmd_encode(args) -> int:
     return 0
 
 
+DEFAULT_SOCKET = "/run/pyfrr-pwr/agent.sock"
+
+
+def cmd_agent(args) -> int:
+    import logging
+
+    from .agent import run_agent
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format=f"%(asctime)s pyfrr-pwr[{args.name or 'agent'}] %(levelname)s %(name)s: %(message)s",
+        filename=args.log_file,
+    )
+    return run_agent(args.config, args.socket, args.api, args.name)
+
+
+def agent_request(sock: str, req: dict, timeout: float = 5.0):
+    """One request to a running agent's control socket."""
+    import socket as so
+
+    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+    except OSError as exc:
+        raise ConfigError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
+    with s:
+        s.sendall((json.dumps(req) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    rep = json.loads(buf)
+    if not rep.get("ok"):
+        raise ConfigError(f"agent: {rep.get('error')}")
+    return rep["result"]
+
+
+def cmd_show(args) -> int:
+    req = {"cmd": args.what}
+    if args.what == "paths":
+        if not args.to:
+            raise ConfigError("show paths: --to is required")
+        req.update({"to": args.to, "k": args.k})
+        if args.src:
+            req["from"] = args.src
+    if args.area:
+        req["area"] = args.area
+    res = agent_request(args.socket, req)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    con = _out()
+    if args.what == "links":
+        t = Table(title="links advertised by this router (POWER in W per Gb/s)")
+        for col in ("interface", "address", "area", "neighbor", "LS ID", "gen", "consumed", "available", "avail bw"):
+            t.add_column(col)
+        for l in res:
+            t.add_row(l["interface"], str(l["address"] or "-"), str(l["area"] or "-"), str(l["neighbor"] or "-"), str(l["lsid"] or "-"), str(l["generation"]), _fmt(l["power_consumed"]), _fmt(l["power_available"]), f"{l['avail_bw'] / metric.GBPS:.3g}G" if l["avail_bw"] else "-")
+        con.print(t)
+    elif args.what == "ted":
+        for area, d in res.items():
+            t = Table(title=f"area {area}: TE database (PWRLINK in W per Gb/s)")
+            for col in ("from", "to", "local", "LS ID", "gen", "POWER near", "PWRLINK", "one-sided"):
+                t.add_column(col)
+            for l in d["links"]:
+                near = metric.effective_metric(l["power_consumed"], l["power_available"])
+                t.add_row(l["from"], l["to"], str(l["local"]), l["lsid"], str(l["generation"]), _fmt(near), _fmt(l["pwrlink"]), "yes" if l["one_sided"] else "")
+            con.print(t)
+            con.print(f"TE endpoints: {', '.join(d['endpoints']) or '-'}; area border routers: {', '.join(d['area_borders']) or '-'}")
+    elif args.what == "paths":
+        t = Table(title=f"power-shortest paths in area {res['area']}")
+        for col in ("#", "path", "PWR (W per Gb/s)"):
+            t.add_column(col)
+        for i, p in enumerate(res["paths"]):
+            t.add_row(str(i + 1), " ".join(p["nodes"]), f"{p['pwr_w_per_gbps']:.4g}")
+        con.print(t)
+    else:
+        con.print_json(data=res)
+    return 0
+
+
+def cmd_lab(args) -> int:
+    import logging
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .lab import Lab, LabError
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        lab = Lab(args.topology, name=args.name)
+        if args.action == "up":
+            con = Console(stderr=True)
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=con, transient=False) as prog:
+                task = prog.add_task(f"lab {lab.name}: starting", total=None)
+                lab.up(agents=not args.no_agents, wait=args.wait, timeout=args.timeout, progress=lambda m: prog.update(task, description=f"lab {lab.name}: {m}"))
+                prog.update(task, description=f"lab {lab.name}: up" + (" and converged" if args.wait else ""))
+            return 0
+        if args.action == "down":
+            n = lab.down()
+            print(f"lab {lab.name}: down, {n} process(es) stopped")
+            return 0
+        if args.action == "status":
+            st = lab.status()
+            if args.json:
+                print(json.dumps(st, indent=2))
+                return 0
+            t = Table(title=f"lab {lab.name}")
+            for col in ("node", "namespace", "up", "processes", "OSPF Full"):
+                t.add_column(col)
+            for node, s in st.items():
+                procs = " ".join(f"{k}{'' if v else '(dead)'}" for k, v in s["processes"].items())
+                full = f"{s['ospf_full']}/{s['ospf_expected']}" if "ospf_full" in s else "-"
+                t.add_row(node, s["namespace"], "yes" if s["up"] else "no", procs or "-", full)
+            _out().print(t)
+            return 0
+        if args.action == "exec":
+            if not args.node or not args.argv:
+                raise ConfigError("lab exec TOPOLOGY NODE -- COMMAND...")
+            argv = args.argv[1:] if args.argv[0] == "--" else args.argv
+            return lab.exec(args.node, argv).returncode
+    except LabError as exc:
+        print(f"pyfrr-pwr lab: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyfrr-pwr", description="Power-aware TE for FRRouting (draft-mjsraman-rtgwg-intra-as-psp-te-leak-03)")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -243,6 +373,37 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("json_in", metavar="JSON")
     e.add_argument("--profile", default="draft", choices=sorted(wire.PROFILES))
     e.set_defaults(func=cmd_encode)
+
+    ag = sub.add_parser("agent", help="run the per-router agent beside ospfd")
+    ag.add_argument("-c", "--config", required=True, help="power configuration YAML")
+    ag.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket path")
+    ag.add_argument("--api", default="127.0.0.1:2607", help="ospfd API server HOST:PORT")
+    ag.add_argument("--name")
+    ag.add_argument("--log-file")
+    ag.add_argument("--debug", action="store_true")
+    ag.set_defaults(func=cmd_agent)
+
+    sh = sub.add_parser("show", help="ask the local agent (links, ted, paths, status)")
+    sh.add_argument("what", choices=["links", "ted", "paths", "status"])
+    sh.add_argument("--socket", default=DEFAULT_SOCKET)
+    sh.add_argument("--to")
+    sh.add_argument("--from", dest="src")
+    sh.add_argument("-k", type=int, default=3)
+    sh.add_argument("--area")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=cmd_show)
+
+    lb = sub.add_parser("lab", help="run a containerlab topology on network namespaces (no Docker)")
+    lb.add_argument("action", choices=["up", "down", "status", "exec"])
+    lb.add_argument("topology")
+    lb.add_argument("node", nargs="?")
+    lb.add_argument("argv", nargs=argparse.REMAINDER)
+    lb.add_argument("--name", help="lab name (default: the topology's)")
+    lb.add_argument("--wait", action="store_true", help="return once OSPF has converged")
+    lb.add_argument("--timeout", type=float, default=60.0)
+    lb.add_argument("--no-agents", action="store_true")
+    lb.add_argument("--json", action="store_true")
+    lb.set_defaults(func=cmd_lab)
     return p
 
 

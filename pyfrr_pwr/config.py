@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
@@ -45,6 +45,12 @@ def parse_rate(v) -> float:
 
 _rate = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
 _watts = {"type": "number", "minimum": 0}
+_reader = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "path"],
+    "properties": {"type": {"enum": ["hwmon", "rapl"]}, "path": {"type": "string"}},
+}
 _profile = {
     "type": "object",
     "additionalProperties": False,
@@ -77,6 +83,7 @@ SCHEMA = {
                     "max_power_w": _watts,
                     "profile": _profile,
                     "port_speeds": {"type": "array", "items": _rate, "minItems": 1},
+                    "power_reader": _reader,
                 },
             },
         },
@@ -95,6 +102,7 @@ SCHEMA = {
                     "available": _rate,
                     "power_w": _watts,
                     "max_power_w": _watts,
+                    "power_reader": _reader,
                     "mcast_replication": _rate,
                     "te_metric": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                     "admin_group": {"type": "integer", "minimum": 0, "maximum": 4294967295},
@@ -111,6 +119,18 @@ SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "properties": {"k": {"type": "integer", "minimum": 1, "maximum": 1024}},
+        },
+        "agent": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "interval": {"type": "number", "exclusiveMinimum": 0},
+                "window": {"type": "number", "exclusiveMinimum": 0},
+                "min_interval": {"type": "number", "minimum": 0},
+                "opaque_type": {"type": "integer", "minimum": 128, "maximum": 255},
+                "profile": {"enum": ["draft", "experimental"]},
+                "api": {"type": "string"},
+            },
         },
         "banding": {
             "type": "object",
@@ -181,6 +201,7 @@ class LineCard:
     max_power_w: float | None
     profile: metric.PowerProfile | None
     port_speeds: tuple  # bits/s, for normalisation; () = the listed ports
+    power_reader: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +219,7 @@ class Port:
     te_metric: int | None
     admin_group: int | None
     delay_us: int | None
+    power_reader: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +251,7 @@ class PowerConfig:
     k: int
     band_ratio: float
     hysteresis: float
+    agent: dict = field(default_factory=dict)
 
     @property
     def te_endpoint(self) -> bool:
@@ -244,13 +267,22 @@ class PowerConfig:
         u = sum(used.get(p.ifname, 0.0) for p in ps)
         return min(max(u / cap, 0.0), 1.0) if cap > 0 else 0.0
 
-    def port_metrics(self, ifname: str, available_bps: float | None = None, used_bps: dict | None = None) -> PortMetrics:
+    def port_metrics(
+        self,
+        ifname: str,
+        available_bps: float | None = None,
+        used_bps: dict | None = None,
+        measured_w: dict | None = None,
+    ) -> PortMetrics:
         """POWER figures of one port (draft sec. 2.1.1, 2.1.8.2).
 
         ``available_bps`` overrides the configured available bandwidth (the
         agent passes what it measured); ``used_bps`` maps interface names to
-        measured use, for evaluating a line card's profile at its load.
+        measured use, for evaluating a line card's profile at its load;
+        ``measured_w`` maps a port name or line-card name to watts read from
+        a power reader, replacing the static figure.
         """
+        measured_w = measured_w or {}
         if ifname not in self.ports:
             raise ConfigError(f"{self.path}: ports.{ifname}: no such port")
         p: Port = self.ports[ifname]
@@ -262,22 +294,30 @@ class PowerConfig:
         units = metric.normalized_units(p.speed, self.base_speed)
         card = self.line_cards.get(p.line_card) if p.line_card else None
         unit_w = avail_unit_w = None
-        if p.power_w is not None:  # a static per-port figure overrides the card share
-            unit_w = p.power_w / units
+        port_w = measured_w.get(ifname, p.power_w)
+        if port_w is not None:  # a per-port figure overrides the card share
+            unit_w = port_w / units
             if p.max_power_w is not None:
-                avail_unit_w = max(p.max_power_w - p.power_w, 0.0) / units
+                avail_unit_w = max(p.max_power_w - port_w, 0.0) / units
         elif card is not None:
             cu = self._card_units(card)
-            if card.profile is not None:
+            if card.name in measured_w:
+                unit_w = measured_w[card.name] / cu
+                if card.max_power_w is not None:
+                    avail_unit_w = max(card.max_power_w - measured_w[card.name], 0.0) / cu
+                elif card.profile is not None:
+                    load = self._card_load(card, used)
+                    avail_unit_w = card.profile.available_power(load) / cu
+            elif card.profile is not None:
                 load = self._card_load(card, used)
                 unit_w = card.profile(load) / cu
                 avail_unit_w = card.profile.available_power(load) / cu
-            else:
+            elif card.power_w is not None:
                 unit_w = card.power_w / cu
                 if card.max_power_w is not None:
                     avail_unit_w = max(card.max_power_w - card.power_w, 0.0) / cu
         if unit_w is None:
-            raise ConfigError(f"{self.path}: ports.{ifname}: no power figure (set power_w or a line card with power)")
+            raise ConfigError(f"{self.path}: ports.{ifname}: no power figure (power reader unreadable and no power_w)")
         max_Bps = metric.bps_to_Bps(p.speed)
         avail_Bps = metric.clamp_avail_bw(metric.bps_to_Bps(avail), max_Bps)
         consumed = metric.power_metric(unit_w, avail_Bps)
@@ -336,20 +376,20 @@ def load_power(path: str | Path) -> PowerConfig:
     for name, c in (data.get("line_cards") or {}).items():
         fp = ["line_cards", name]
         prof = _profile(c["profile"], f"{fname}:{_line_of(node, fp + ['profile'])}: {'.'.join(fp)}.profile") if "profile" in c else None
-        if prof is None and "power_w" not in c:
-            raise err(fp, "needs power_w or profile")
+        if prof is None and "power_w" not in c and "power_reader" not in c:
+            raise err(fp, "needs power_w, profile or power_reader")
         speeds = tuple(rate(s, fp + ["port_speeds", i]) for i, s in enumerate(c.get("port_speeds", ())))
         if any(s <= 0 for s in speeds):
             raise err(fp + ["port_speeds"], "speeds must be > 0")
-        cards[name] = LineCard(name, c.get("power_w"), c.get("max_power_w"), prof, speeds)
+        cards[name] = LineCard(name, c.get("power_w"), c.get("max_power_w"), prof, speeds, c.get("power_reader"))
     ports = {}
     for ifname, p in data["ports"].items():
         fp = ["ports", ifname]
         lc = p.get("line_card")
         if lc is not None and lc not in cards:
             raise err(fp + ["line_card"], f"unknown line card {lc!r} (have {sorted(cards)})")
-        if lc is None and "power_w" not in p:
-            raise err(fp, "needs line_card or power_w")
+        if lc is None and "power_w" not in p and "power_reader" not in p:
+            raise err(fp, "needs line_card, power_w or power_reader")
         if "speed" not in p:
             raise err(fp, "speed is required")
         speed = rate(p["speed"], fp + ["speed"])
@@ -376,6 +416,7 @@ def load_power(path: str | Path) -> PowerConfig:
             p.get("te_metric"),
             p.get("admin_group"),
             p.get("delay_us"),
+            p.get("power_reader"),
         )
     for name, c in cards.items():
         if c.port_speeds:
@@ -395,4 +436,5 @@ def load_power(path: str | Path) -> PowerConfig:
         k=(data.get("ksp") or {}).get("k", 8),
         band_ratio=band.get("ratio", 1.25),
         hysteresis=band.get("hysteresis", 0.05),
+        agent=dict(data.get("agent") or {}),
     )

@@ -1,0 +1,533 @@
+"""The per-router agent: measures, advertises PWR LSAs, keeps the TEDs.
+
+``AgentCore`` is pure: it takes OSPF API messages, interface addresses and
+measurements, and returns the API requests to send. ``Agent`` is the asyncio
+shell: the API session (``apiclient``), the measurement loop (pyroute2
+netlink counters, power readers) and the control socket.
+
+How updates travel (draft sec. 2.1.6, 2.2 dampening; FRR facts in
+../shared/notes): each link end is one LSA (one Link TLV, RFC 3630 sec.
+2.4.2). A new value is advertised only when its banded metric leaves its
+interval (``metric.Banding``), and never more often than ``min_interval``
+per link. ospfd 8.4.4 refreshes an API opaque LSA at most once per 5 s
+(OSPF_MIN_LS_INTERVAL), so an update is originated under a NEW opaque ID
+with a higher ``generation`` first, and the old ID is deleted after it
+(make-before-break); readers keep the newest generation per link, so a link
+never disappears while it changes.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import advert, metric, wire
+from . import ospfapi as api
+from .config import PowerConfig, load_power
+from .ted import TED
+
+__all__ = ["AgentCore", "Agent", "OwnLink"]
+
+log = logging.getLogger("pyfrr_pwr.agent")
+
+
+@dataclass
+class OwnLink:
+    ifname: str
+    ifaddr: str | None = None
+    area: str | None = None
+    nbr_id: str | None = None
+    nbr_addr: str | None = None
+    opaque_id: int | None = None
+    generation: int = 0
+    tlv: wire.LinkTLV | None = None
+    band: metric.Banding | None = None
+    last_sent: float = -math.inf
+    sent_key: tuple | None = None  # (area, nbr_id, nbr_addr, ifaddr) advertised
+    pending: bool = False
+
+
+@dataclass
+class NodeLsa:
+    area: str
+    opaque_id: int
+    tlvs: list
+
+
+class AgentCore:
+    def __init__(
+        self,
+        cfg: PowerConfig,
+        opaque_type: int = wire.DEFAULT_OPAQUE_TYPE,
+        profile: str = "draft",
+        min_interval: float = 1.0,
+    ):
+        self.cfg = cfg
+        self.opaque_type = opaque_type
+        self.profile = profile
+        self.min_interval = min_interval
+        self.router_id: str | None = None
+        self.links = {ifn: OwnLink(ifn) for ifn in cfg.ports}
+        self.ifaddrs: dict = {}  # ifname -> IPv4 address (netlink)
+        self.ism: dict = {}  # ifaddr -> area (ospfd)
+        self.nbrs: dict = {}  # (ifaddr, nbr_addr) -> (router_id, status)
+        self.ready: set = set()
+        self.teds: dict = {}
+        self.used_bps: dict = {}
+        self.measured_w: dict = {}
+        self.node_lsas: dict = {}  # area -> NodeLsa
+        self.next_id = 1
+        self.stats: Counter = Counter()
+        self.ted_changed_at: dict = {}  # (adv, link_id, local) -> monotonic time of last TED change
+
+    # -- session -------------------------------------------------------------
+
+    def session_reset(self) -> None:
+        """ospfd went away: it flushed everything we originated."""
+        self.ready.clear()
+        self.ism.clear()
+        self.nbrs.clear()
+        self.node_lsas.clear()
+        for l in self.links.values():
+            l.opaque_id, l.sent_key, l.tlv, l.band, l.pending = None, None, None, None, False
+            l.last_sent = -math.inf
+        for t in self.teds.values():
+            t.lsas.clear()
+
+    def _alloc(self) -> int:
+        used = {l.opaque_id for l in self.links.values()} | {n.opaque_id for n in self.node_lsas.values()}
+        while True:
+            oid = self.next_id
+            self.next_id = self.next_id + 1 if self.next_id < (1 << 24) - 1 else 1
+            if oid not in used:
+                return oid
+
+    def ted(self, area: str) -> TED:
+        if area not in self.teds:
+            self.teds[area] = TED(area, self.profile)
+        return self.teds[area]
+
+    # -- inputs ----------------------------------------------------------------
+
+    def handle(self, m, now: float) -> list:
+        """One message from ospfd -> requests to send."""
+        if isinstance(m, api.RouterIdChange):
+            self.router_id = m.router_id if m.router_id != "0.0.0.0" else None
+        elif isinstance(m, api.ReadyNotify):
+            if m.lsa_type == 10 and m.opaque_type == self.opaque_type:
+                self.ready.add(m.addr)
+        elif isinstance(m, (api.NewIf, api.IsmChange)):
+            down = isinstance(m, api.IsmChange) and m.status <= 1
+            if down:
+                self.ism.pop(m.ifaddr, None)
+            else:
+                self.ism[m.ifaddr] = m.area
+        elif isinstance(m, api.DelIf):
+            self.ism.pop(m.ifaddr, None)
+        elif isinstance(m, api.NsmChange):
+            # ospfd also reports its per-interface "self" neighbour
+            # (nbr_self, our own router ID): keyed by neighbour address too
+            key = (m.ifaddr, m.nbraddr)
+            if m.status <= 2:
+                self.nbrs.pop(key, None)
+            else:
+                self.nbrs[key] = (m.router_id, m.status)
+        elif isinstance(m, (api.LsaUpdate, api.LsaDelete)):
+            h = m.header
+            if h.type != 10 or h.opaque_type != self.opaque_type:
+                return []
+            ted = self.ted(m.area)
+            if isinstance(m, api.LsaUpdate):
+                if ted.apply(h.adv_router, h.lsid, m.body):
+                    self._touch(ted, h.adv_router, h.lsid, now)
+                else:
+                    self.stats["malformed_lsas"] += 1
+            else:
+                ted.withdraw(h.adv_router, h.lsid)
+            return []
+        return self.evaluate(now)
+
+    def _touch(self, ted: TED, adv: str, lsid: str, now: float) -> None:
+        for t in ted.lsas.get((adv, lsid), []):
+            if isinstance(t, wire.LinkTLV):
+                self.ted_changed_at[(adv, t.link_id, t.local_addrs[0] if t.local_addrs else lsid)] = now
+
+    def set_interfaces(self, ifaddrs: dict, now: float) -> list:
+        self.ifaddrs = dict(ifaddrs)
+        return self.evaluate(now)
+
+    def set_measurements(self, used_bps: dict, measured_w: dict, now: float) -> list:
+        self.used_bps = dict(used_bps)
+        self.measured_w = dict(measured_w)
+        return self.evaluate(now)
+
+    # -- decisions ---------------------------------------------------------------
+
+    def _link_state(self, l: OwnLink) -> None:
+        l.ifaddr = self.ifaddrs.get(l.ifname)
+        l.area = self.ism.get(l.ifaddr) if l.ifaddr else None
+        full = sorted(
+            (addr, rid)
+            for (ifa, addr), (rid, st) in self.nbrs.items()
+            if ifa == l.ifaddr and st == api.NSM_FULL and rid != self.router_id
+        )
+        if l.ifaddr and full:  # point-to-point: one neighbour
+            l.nbr_addr, l.nbr_id = full[0]
+        else:
+            l.nbr_id = l.nbr_addr = None
+
+    def _available(self, ifname: str) -> float | None:
+        p = self.cfg.ports[ifname]
+        if p.available is not None:
+            return p.available  # a configured figure wins (labs model the draft's table)
+        if ifname in self.used_bps:
+            return max(p.speed - self.used_bps[ifname], 0.0)
+        return None
+
+    def _originate(self, area: str, tlvs: list, old_id: int | None) -> tuple[int, list]:
+        oid = self._alloc()
+        body = wire.encode(tlvs, self.profile)
+        reqs = [api.OriginateRequest(10, self.opaque_type, oid, body, area=area)]
+        if old_id is not None:
+            reqs.append(api.DeleteRequest(10, self.opaque_type, old_id, area))
+        self.stats["originations"] += 1
+        return oid, reqs
+
+    def evaluate(self, now: float) -> list:
+        reqs: list = []
+        for l in self.links.values():
+            self._link_state(l)
+            key = (l.area, l.nbr_id, l.nbr_addr, l.ifaddr)
+            up = l.area is not None and l.nbr_id is not None and l.area in self.ready
+            if not up:
+                if l.opaque_id is not None and l.sent_key and l.sent_key[0] in self.ready:
+                    reqs.append(api.DeleteRequest(10, self.opaque_type, l.opaque_id, l.sent_key[0]))
+                    self.stats["withdrawals"] += 1
+                if l.opaque_id is not None:
+                    l.opaque_id, l.sent_key, l.tlv, l.band = None, None, None, None
+                continue
+            try:
+                tlv = advert.link_tlv(self.cfg, l.ifname, l.nbr_id, l.ifaddr, l.nbr_addr, self._available(l.ifname), self.used_bps, measured_w=self.measured_w)
+            except ValueError as exc:
+                self.stats["metric_errors"] += 1
+                log.warning("%s: cannot compute POWER: %s", l.ifname, exc)
+                continue
+            value = tlv.pwr_available if tlv.pwr_available is not None and tlv.pwr_available < tlv.pwr_consumed else tlv.pwr_consumed
+            if l.sent_key != key or l.band is None:
+                l.band = metric.Banding.geometric(1e-15, 1e3, self.cfg.band_ratio, self.cfg.hysteresis)
+                l.band.update(value)
+                send = True
+            else:
+                moved = l.band.update(value) is not None
+                send = moved or l.pending
+                if send and now - l.last_sent < self.min_interval:
+                    l.pending = True  # sec. 2.1.6: not more often than min_interval
+                    self.stats["deferred"] += 1
+                    continue
+                if not moved and not l.pending:
+                    self.stats["suppressed"] += 1 if tlv != l.tlv else 0
+            if send:
+                l.generation = (l.generation + 1) & 0xFFFFFFFF
+                tlv = advert.link_tlv(self.cfg, l.ifname, l.nbr_id, l.ifaddr, l.nbr_addr, self._available(l.ifname), self.used_bps, generation=l.generation, measured_w=self.measured_w)
+                old = l.opaque_id if l.sent_key and l.sent_key[0] == l.area else None
+                if l.opaque_id is not None and old is None and l.sent_key and l.sent_key[0] in self.ready:
+                    reqs.append(api.DeleteRequest(10, self.opaque_type, l.opaque_id, l.sent_key[0]))
+                l.opaque_id, r = self._originate(l.area, [tlv], old)
+                reqs += r
+                l.tlv, l.sent_key, l.last_sent, l.pending = tlv, key, now, False
+        reqs += self._node_lsas()
+        return reqs
+
+    def _node_lsas(self) -> list:
+        reqs = []
+        if self.router_id is None:
+            return reqs
+        areas = {a for a in self.ism.values()}
+        for area in sorted(areas & self.ready):
+            tlvs = advert.node_tlvs(self.cfg, self.router_id, areas)
+            cur = self.node_lsas.get(area)
+            if not tlvs:
+                continue
+            if cur is None or cur.tlvs != tlvs:
+                oid, r = self._originate(area, tlvs, cur.opaque_id if cur else None)
+                self.node_lsas[area] = NodeLsa(area, oid, tlvs)
+                reqs += r
+        return reqs
+
+    def refused(self, req, err: int) -> None:
+        """ospfd refused a request: an area that is not ready any more."""
+        if isinstance(req, api.OriginateRequest) and err == api.ApiErr.NOTREADY:
+            self.ready.discard(req.area)
+            for l in self.links.values():
+                if l.opaque_id == req.opaque_id:
+                    l.opaque_id, l.sent_key = None, None
+            for a, n in list(self.node_lsas.items()):
+                if n.opaque_id == req.opaque_id:
+                    del self.node_lsas[a]
+
+    # -- views -------------------------------------------------------------------
+
+    def show_links(self) -> list:
+        out = []
+        for l in self.links.values():
+            t = l.tlv
+            out.append(
+                {
+                    "interface": l.ifname,
+                    "address": l.ifaddr,
+                    "area": l.area,
+                    "neighbor": l.nbr_id,
+                    "advertised": l.opaque_id is not None,
+                    "lsid": wire.make_lsid(self.opaque_type, l.opaque_id) if l.opaque_id is not None else None,
+                    "generation": l.generation,
+                    "power_consumed": t.pwr_consumed if t else None,
+                    "power_available": t.pwr_available if t else None,
+                    "avail_bw": t.avail_bw if t else None,
+                    "pending": l.pending,
+                }
+            )
+        return out
+
+    def show_ted(self, area: str | None = None) -> dict:
+        out = {}
+        for a, ted in sorted(self.teds.items()):
+            if area and a != area:
+                continue
+            links = []
+            for tl in ted.links():
+                links.append(
+                    {
+                        "from": tl.near.router,
+                        "to": tl.near.tlv.link_id,
+                        "local": tl.near.local,
+                        "remote": tl.near.remote,
+                        "lsid": tl.near.lsid,
+                        "generation": tl.near.tlv.generation,
+                        "power_consumed": tl.near.tlv.pwr_consumed,
+                        "power_available": tl.near.tlv.pwr_available,
+                        "pwrlink": tl.pwrlink,
+                        "avail_bw": tl.near.tlv.avail_bw,
+                        "one_sided": tl.one_sided,
+                    }
+                )
+            out[a] = {
+                "links": links,
+                "endpoints": sorted(ted.endpoints()),
+                "area_borders": sorted(ted.area_borders()),
+                "malformed": ted.stats["malformed"],
+            }
+        return out
+
+
+class Agent:
+    """The asyncio shell around AgentCore."""
+
+    def __init__(self, cfg: PowerConfig, socket_path: str, api_host: str = "127.0.0.1", api_port: int = api.API_PORT, interval: float = 0.1, window: float = 1.0, name: str = "agent"):
+        a = cfg.agent
+        self.cfg = cfg
+        self.core = AgentCore(cfg, a.get("opaque_type", wire.DEFAULT_OPAQUE_TYPE), a.get("profile", "draft"), a.get("min_interval", 1.0))
+        self.interval = a.get("interval", interval)
+        self.window = a.get("window", window)
+        self.socket_path = socket_path
+        self.name = name
+        self.client = api_client = None
+        from .apiclient import OspfApiClient
+
+        self.client = api_client = OspfApiClient(api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi")
+        del api_client
+        self.samples: dict = {}  # ifname -> list[(t, tx_bytes)]
+        self.readers = self._readers()
+        self._send_lock = asyncio.Lock()
+        self._queue: asyncio.Queue = asyncio.Queue()
+
+    def _readers(self) -> dict:
+        from .power import make_reader
+
+        out = {}
+        for name, c in self.cfg.line_cards.items():
+            if c.power_reader:
+                out[name] = make_reader(c.power_reader)
+        for name, p in self.cfg.ports.items():
+            if p.power_reader:
+                out[name] = make_reader(p.power_reader)
+        return out
+
+    # -- API session ---------------------------------------------------------
+
+    def _on_message(self, m) -> None:
+        self._queue.put_nowait(self.core.handle(m, time.monotonic()))
+
+    def _on_disconnect(self, client) -> None:
+        self.core.session_reset()
+
+    async def _on_connect(self, client) -> None:
+        ot = self.core.opaque_type
+        self.core.session_reset()
+        await client.request(api.RegisterOpaqueType(10, ot))
+        await client.request(api.RegisterEvent(api.LsaFilter((10,), api.ORIGIN_ANY)))
+        for req in (api.SyncRouterId(), api.SyncIsm(), api.SyncNsm(), api.SyncLsdb(api.LsaFilter((10,), api.ORIGIN_ANY))):
+            await client.request(req)
+        log.info("%s: registered opaque type 10/%d, LSDB synced", self.name, ot)
+
+    async def _sender(self) -> None:
+        while True:
+            reqs = await self._queue.get()
+            for r in reqs:
+                if not self.client.connected:
+                    break
+                try:
+                    rep = await self.client.request(r, check=False)
+                    if not rep.ok:
+                        log.warning("%s: ospfd refused %s: %s", self.name, type(r).__name__, rep.error)
+                        self.core.refused(r, rep.errcode)
+                except (TimeoutError, ConnectionError) as exc:
+                    log.warning("%s: %s", self.name, exc)
+                    break
+
+    # -- measurements ----------------------------------------------------------
+
+    def _netlink_snapshot(self) -> tuple[dict, dict]:
+        from pyroute2 import IPRoute
+
+        addrs, tx = {}, {}
+        with IPRoute() as ip:
+            names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in ip.get_links()}
+            for l in ip.get_links():
+                st = l.get_attr("IFLA_STATS64")
+                if st is not None:
+                    tx[names[l["index"]]] = st["tx_bytes"]
+            for a in ip.get_addr(family=2):
+                n = names.get(a["index"])
+                if n and n not in addrs:
+                    addrs[n] = a.get_attr("IFA_ADDRESS")
+        return addrs, tx
+
+    def _rates(self, tx: dict, now: float) -> dict:
+        used = {}
+        for ifn, b in tx.items():
+            if ifn not in self.cfg.ports:
+                continue
+            s = self.samples.setdefault(ifn, [])
+            s.append((now, b))
+            while len(s) > 2 and now - s[1][0] >= self.window:
+                s.pop(0)
+            if len(s) >= 2 and s[-1][0] > s[0][0]:
+                used[ifn] = max(s[-1][1] - s[0][1], 0) * 8 / (s[-1][0] - s[0][0])
+        return used
+
+    async def _measure(self) -> None:
+        while True:
+            try:
+                addrs, tx = await asyncio.to_thread(self._netlink_snapshot)
+                now = time.monotonic()
+                used = self._rates(tx, now)
+                watts = {}
+                for name, r in self.readers.items():
+                    w = r.read()
+                    if w is not None:
+                        watts[name] = w
+                self.core.ifaddrs = addrs
+                self._queue.put_nowait(self.core.set_measurements(used, watts, now))
+            except Exception:
+                log.exception("%s: measurement failed", self.name)
+            await asyncio.sleep(self.interval)
+
+    # -- control socket ------------------------------------------------------------
+
+    async def _control(self, reader, writer) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    req = json.loads(line)
+                    res = self.command(req)
+                    out = {"ok": True, "result": res}
+                except Exception as exc:  # report, never die
+                    out = {"ok": False, "error": str(exc)}
+                writer.write((json.dumps(out) + "\n").encode())
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def command(self, req: dict):
+        cmd = req.get("cmd")
+        c = self.core
+        if cmd == "status":
+            return {
+                "name": self.name,
+                "router_id": c.router_id,
+                "connected": self.client.connected,
+                "ready_areas": sorted(c.ready),
+                "interfaces": c.ism,
+                "neighbors": [{"interface": k[0], "address": k[1], "router_id": v[0], "state": api.NSM_STATES.get(v[1], v[1])} for k, v in sorted(c.nbrs.items())],
+                "stats": dict(c.stats),
+                "api_stats": dict(self.client.stats),
+            }
+        if cmd == "links":
+            return c.show_links()
+        if cmd == "ted":
+            return c.show_ted(req.get("area"))
+        if cmd == "ted_times":
+            return [[list(k), v] for k, v in c.ted_changed_at.items()]
+        if cmd == "paths":
+            from .ksp import k_shortest_paths
+
+            src = req.get("from") or c.router_id
+            dst = req["to"]
+            k = int(req.get("k", c.cfg.k))
+            areas = [a for a, t in c.teds.items() if src in t.routers() and dst in t.routers()]
+            if req.get("area"):
+                areas = [req["area"]]
+            if not areas:
+                raise ValueError(f"no area's TED holds both {src} and {dst}")
+            G = c.ted(areas[0]).graph()
+            cons = {kk: v for kk, v in req.items() if kk in ("min_bandwidth", "max_hops", "max_delay", "admin_include_any", "admin_include_all", "admin_exclude", "exclude_nodes")}
+            ps = k_shortest_paths(G, src, dst, k, **cons)
+            return {"area": areas[0], "paths": [{"nodes": list(p.nodes), "pwr": p.cost, "pwr_w_per_gbps": metric.w_per_gbps(p.cost)} for p in ps]}
+        raise ValueError(f"unknown command {cmd!r} (status, links, ted, paths)")
+
+    async def run(self) -> None:
+        path = Path(self.socket_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        old = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(self._control, path=str(path))
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        tasks = [asyncio.create_task(self.client.run()), asyncio.create_task(self._measure()), asyncio.create_task(self._sender())]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("%s: control socket %s", self.name, path)
+        try:
+            async with server:
+                done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    if t.exception() if not t.cancelled() else None:
+                        raise t.exception()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await self.client.close()
+            path.unlink(missing_ok=True)
+            log.info("%s: stopped", self.name)
+
+
+def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: str | None = None) -> int:
+    cfg = load_power(config)
+    host, _, port = (cfg.agent.get("api") or api).rpartition(":")
+    agent = Agent(cfg, socket_path, host or "127.0.0.1", int(port), name=name or cfg.router or "agent")
+    try:
+        asyncio.run(agent.run())
+    except KeyboardInterrupt:
+        pass
+    return 0
