@@ -10,12 +10,18 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 all: test
 
-# System packages: a C compiler with the sanitizer runtimes (the C core and
-# its ASan/UBSan test). Installed only when missing.
+# System packages, installed only when missing: a C compiler with the
+# sanitizer runtimes (the C core and its ASan/UBSan test), FRR with its
+# Python tools (the integration tests run real ospfd), iproute2 (ip netns).
+APT_NEED = $(shell command -v cc >/dev/null && echo 'int main(void){return 0;}' | cc -fsanitize=address,undefined -x c - -o /tmp/.pyfrr-pwr-cc-check 2>/dev/null || echo build-essential; \
+             test -x /usr/lib/frr/ospfd || echo frr; test -f /usr/lib/frr/ospfclient.py || echo frr-pythontools; \
+             command -v ip >/dev/null || echo iproute2; rm -f /tmp/.pyfrr-pwr-cc-check)
+
 deps:
-	@command -v cc >/dev/null && echo 'int main(void){return 0;}' | cc -fsanitize=address,undefined -x c - -o /tmp/.pyfrr-pwr-cc-check 2>/dev/null \
-	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential; }
-	@rm -f /tmp/.pyfrr-pwr-cc-check
+	@if [ -n "$(strip $(APT_NEED))" ]; then \
+	  echo "installing: $(APT_NEED)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_NEED); \
+	fi
 
 $(STAMP): pyproject.toml setup.py pyfrr_pwr/_build_core.py csrc/*.c csrc/*.h
 	$(MAKE) deps
@@ -29,9 +35,22 @@ install: $(STAMP)
 test: install
 	$(VPY) -m pytest
 
-demo: install
-	$(VENV)/bin/pyfrr-pwr metric containerlab/fig-2-1-7.clab.yml
-	$(VENV)/bin/pyfrr-pwr paths containerlab/fig-2-1-7.clab.yml --from B --to X -k 4
+LAB := $(VENV)/bin/pyfrr-pwr lab
+DEMO := containerlab/fig-2-1-7.clab.yml
+
+# Offline: the draft's sec. 2.1.7 area from its files. Then live: the same
+# area on real FRR in namespaces, agents flooding PWR LSAs, the path asked
+# of B's agent, and the lab taken down again.
+demo: install deps
+	$(VENV)/bin/pyfrr-pwr metric $(DEMO)
+	$(VENV)/bin/pyfrr-pwr paths $(DEMO) --from B --to X -k 4
+	$(LAB) down $(DEMO) >/dev/null
+	$(LAB) up $(DEMO) --wait
+	@sleep 3
+	$(LAB) status $(DEMO)
+	$(LAB) exec $(DEMO) X -- $(abspath $(VENV))/bin/pyfrr-pwr show ted --socket /run/pyfrr-pwr/fig-2-1-7/X/agent.sock
+	$(LAB) exec $(DEMO) B -- $(abspath $(VENV))/bin/pyfrr-pwr show paths --to 10.17.255.8 -k 3 --socket /run/pyfrr-pwr/fig-2-1-7/B/agent.sock
+	$(LAB) down $(DEMO)
 
 bench: install
 	$(VPY) -m pytest bench -q --benchmark-only --benchmark-json=bench/results.json

@@ -292,6 +292,62 @@ def cmd_show(args) -> int:
     return 0
 
 
+async def dump_lsdb(host: str, port: int, types: tuple, settle: float = 0.3) -> list:
+    """Every LSA of the given types in ospfd's LSDB, through our API client."""
+    import asyncio
+    import time
+
+    from . import ospfapi as api
+    from .apiclient import OspfApiClient
+
+    got: dict = {}
+    last = [time.monotonic()]
+
+    def on_msg(m):
+        if isinstance(m, api.LsaUpdate):
+            got[(m.area, m.header.type, m.header.lsid, m.header.adv_router)] = m
+            last[0] = time.monotonic()
+
+    cl = OspfApiClient(host, port, on_message=on_msg, name="lsdb")
+    await cl.connect()
+    try:
+        await cl.request(api.SyncLsdb(api.LsaFilter(types, api.ORIGIN_ANY)))
+        while time.monotonic() - last[0] < settle:
+            await asyncio.sleep(0.05)
+    finally:
+        await cl.close()
+    return [got[k] for k in sorted(got)]
+
+
+def cmd_lsdb(args) -> int:
+    import asyncio
+
+    host, _, port = args.api.rpartition(":")
+    types = tuple(int(t) for t in args.types.split(","))
+    lsas = asyncio.run(dump_lsdb(host or "127.0.0.1", int(port), types))
+    rows = []
+    for m in lsas:
+        h = m.header
+        row = {"area": m.area, "type": h.type, "lsid": h.lsid, "adv_router": h.adv_router, "seq": h.seq, "length": h.length, "age": h.age, "body": m.body.hex()}
+        if h.type in (9, 10, 11) and h.opaque_type == args.opaque_type:
+            try:
+                row["pwr"] = [wire.to_dict(t) for t in wire.decode(m.body, args.profile)]
+            except wire.DecodeError as exc:
+                row["pwr_error"] = str(exc)
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    t = Table(title=f"ospfd LSDB via the OSPF API ({len(rows)} LSAs of type {args.types})")
+    for col in ("area", "type", "LS ID", "adv router", "seq", "len", "PWR TLVs"):
+        t.add_column(col)
+    for r in rows:
+        pw = ", ".join(d["tlv"] for d in r.get("pwr", [])) or r.get("pwr_error", "")
+        t.add_row(r["area"], str(r["type"]), r["lsid"], r["adv_router"], f"{r['seq']:#x}", str(r["length"]), pw)
+    _out().print(t)
+    return 0
+
+
 def cmd_lab(args) -> int:
     import logging
 
@@ -393,6 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=cmd_show)
 
+    ls = sub.add_parser("lsdb", help="dump ospfd's LSDB through the OSPF API (decoding PWR LSAs)")
+    ls.add_argument("--api", default="127.0.0.1:2607")
+    ls.add_argument("--types", default="10", help="comma-separated LSA types")
+    ls.add_argument("--opaque-type", type=int, default=wire.DEFAULT_OPAQUE_TYPE)
+    ls.add_argument("--profile", default="draft", choices=sorted(wire.PROFILES))
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_lsdb)
+
     lb = sub.add_parser("lab", help="run a containerlab topology on network namespaces (no Docker)")
     lb.add_argument("action", choices=["up", "down", "status", "exec"])
     lb.add_argument("topology")
@@ -411,6 +475,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ConnectionError as exc:
+        print(f"pyfrr-pwr {args.cmd}: {exc}", file=sys.stderr)
+        return 1
     except (ConfigError, wire.DecodeError) as exc:
         print(f"pyfrr-pwr: {exc}", file=sys.stderr)
         return 2
