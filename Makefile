@@ -12,10 +12,12 @@ all: test
 
 # System packages, installed only when missing: a C compiler with the
 # sanitizer runtimes (the C core and its ASan/UBSan test), FRR with its
-# Python tools (the integration tests run real ospfd), iproute2 (ip netns).
+# Python tools (the integration tests run real ospfd), iproute2 (ip netns),
+# ping (reachability through a lab).
 APT_NEED = $(shell command -v cc >/dev/null && echo 'int main(void){return 0;}' | cc -fsanitize=address,undefined -x c - -o /tmp/.pyfrr-pwr-cc-check 2>/dev/null || echo build-essential; \
              test -x /usr/lib/frr/ospfd || echo frr; test -f /usr/lib/frr/ospfclient.py || echo frr-pythontools; \
-             command -v ip >/dev/null || echo iproute2; rm -f /tmp/.pyfrr-pwr-cc-check)
+             command -v ip >/dev/null || echo iproute2; command -v ping >/dev/null || echo iputils-ping; \
+             rm -f /tmp/.pyfrr-pwr-cc-check)
 
 deps:
 	@if [ -n "$(strip $(APT_NEED))" ]; then \

@@ -384,9 +384,9 @@ def cmd_lab(args) -> int:
             _out().print(t)
             return 0
         if args.action == "exec":
-            if not args.node or not args.argv:
-                raise ConfigError("lab exec TOPOLOGY NODE -- COMMAND...")
-            argv = args.argv[1:] if args.argv[0] == "--" else args.argv
+            argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            if not argv:
+                raise ConfigError("usage: pyfrr-pwr lab exec TOPOLOGY NODE -- COMMAND...")
             return lab.exec(args.node, argv).returncode
     except LabError as exc:
         print(f"pyfrr-pwr lab: {exc}", file=sys.stderr)
@@ -458,16 +458,21 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_lsdb)
 
     lb = sub.add_parser("lab", help="run a containerlab topology on network namespaces (no Docker)")
-    lb.add_argument("action", choices=["up", "down", "status", "exec"])
-    lb.add_argument("topology")
-    lb.add_argument("node", nargs="?")
-    lb.add_argument("argv", nargs=argparse.REMAINDER)
-    lb.add_argument("--name", help="lab name (default: the topology's)")
-    lb.add_argument("--wait", action="store_true", help="return once OSPF has converged")
-    lb.add_argument("--timeout", type=float, default=60.0)
-    lb.add_argument("--no-agents", action="store_true")
-    lb.add_argument("--json", action="store_true")
-    lb.set_defaults(func=cmd_lab)
+    lsub = lb.add_subparsers(dest="action", required=True)
+    for action, hlp in (("up", "bring a lab up"), ("down", "stop its processes, delete its namespaces"), ("status", "nodes, processes, OSPF adjacencies"), ("exec", "run a command in a node")):
+        a = lsub.add_parser(action, help=hlp)
+        a.add_argument("topology")
+        a.add_argument("--name", help="lab name (default: the topology's)")
+        if action == "up":
+            a.add_argument("--wait", action="store_true", help="return once OSPF has converged")
+            a.add_argument("--timeout", type=float, default=60.0)
+            a.add_argument("--no-agents", action="store_true")
+        if action == "status":
+            a.add_argument("--json", action="store_true")
+        if action == "exec":
+            a.add_argument("node")
+            a.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+        a.set_defaults(func=cmd_lab)
     return p
 
 

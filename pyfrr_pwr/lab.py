@@ -40,6 +40,11 @@ FRR_LIB = Path(os.environ.get("PYFRR_PWR_FRR_LIB", "/usr/lib/frr"))
 FRR_DAEMONS = ("zebra", "ospfd", "staticd", "bgpd", "ospf6d", "ripd", "ripngd", "isisd", "pimd", "ldpd", "bfdd", "pathd", "pbrd", "vrrpd", "fabricd", "eigrpd", "babeld", "sharpd", "nhrpd")
 
 
+# what an frr-kind node starts when its topology names no daemons (the
+# routing daemons this project uses, not all twenty)
+DEFAULT_FRR_KIND_DAEMONS = ("staticd", "ospfd", "ospf6d", "bgpd")
+
+
 class LabError(RuntimeError):
     pass
 
@@ -126,8 +131,11 @@ class Lab:
             n.frr_conf = r.files.get(FRR_CONF_TARGET)
             if n.frr_conf is None and r.settings.get("startup-config"):
                 n.frr_conf = self.topo.path.parent / r.settings["startup-config"]
-            if n.frr_conf and not n.daemons and "frr" in str(r.settings.get("image", "")):
-                n.daemons, n.options = ["zebra", "ospfd"], {}
+            if not n.daemons and (r.kind == "frr" or (n.frr_conf and "frrouting" in str(r.settings.get("image", "")))):
+                # containerlab's frr kind: extras.frr.daemons, else every daemon
+                wanted = ((r.settings.get("extras") or {}).get("frr") or {}).get("daemons")
+                n.daemons = ["zebra", *[d for d in (wanted or DEFAULT_FRR_KIND_DAEMONS) if d != "zebra"]]
+                n.options = {d: ["-A", "127.0.0.1"] + (["-a"] if d == "ospfd" else []) for d in n.daemons}
             n.power = r.files.get(POWER_TARGET)
             n.exec_cmds = list(r.settings.get("exec") or [])
             self.nodes[rname] = n

@@ -1,0 +1,107 @@
+"""The lab runner on real FRR: precedence, link forms, host exec, two labs
+side by side, a half-up lab taken down, a wait that times out."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT
+from pyfrr_pwr.lab import Lab, LabError, parse_daemons
+from pyfrr_pwr.topology import _resolve_node, load_topology
+
+MINI = ROOT / "tests/data/mini/mini.clab.yml"
+
+
+def namespaces():
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_containerlab_precedence_node_group_kind_defaults():
+    topo = {
+        "topology": {
+            "defaults": {"kind": "linux", "image": "d", "env": {"A": "d", "B": "d"}},
+            "kinds": {"linux": {"image": "k", "binds": ["k:/x"]}},
+            "groups": {"g": {"image": "g", "binds": ["g:/y"], "env": {"B": "g"}}},
+        }
+    }
+    s = _resolve_node("n", {"group": "g", "binds": ["n:/y"], "env": {"C": "n"}}, topo)
+    assert s["kind"] == "linux" and s["image"] == "g"
+    assert sorted(s["binds"]) == ["k:/x", "n:/y"]  # same target: the node's bind wins
+    assert s["env"] == {"A": "d", "B": "g", "C": "n"}
+    assert _resolve_node("m", {}, topo)["image"] == "k"
+
+
+def test_mini_topology_parses_both_link_forms():
+    topo = load_topology(MINI)
+    assert [(l.a, l.b) for l in topo.links] == [(("r1", "eth1"), ("r2", "eth1")), (("r2", "eth2"), ("h1", "eth1"))]
+    lab = Lab(MINI, name="pwparse")
+    assert lab.nodes["r1"].daemons == ["zebra", "ospfd"] and lab.nodes["r1"].options["ospfd"] == ["-A", "127.0.0.1"]
+    assert not lab.nodes["h1"].frr and len(lab.nodes["h1"].exec_cmds) == 2
+
+
+def test_parse_daemons(tmp_path):
+    p = tmp_path / "daemons"
+    p.write_text('ospfd=yes\nbgpd=no\nospfd_options="  -A 127.0.0.1 -a"  # API on\n')
+    assert parse_daemons(p) == (["zebra", "ospfd"], {"ospfd": ["-A", "127.0.0.1", "-a"]})
+
+
+@pytest.fixture
+def two_labs():
+    labs = [Lab(MINI, name=n) for n in ("pwmini1", "pwmini2")]
+    for l in labs:
+        l.down(quiet=True)
+    yield labs
+    for l in labs:
+        l.down(quiet=True)
+
+
+def test_two_labs_coexist_and_down_stops_only_its_own(two_labs):
+    a, b = two_labs
+    a.up(agents=False, wait=True, timeout=30)
+    b.up(agents=False, wait=True, timeout=30)
+    for lab in (a, b):
+        st = lab.status()
+        assert st["r1"]["ospf_full"] == 1 and st["r2"]["ospf_full"] == 1
+        # the host node got its exec commands and reaches r1 through r2
+        # once SPF has installed the route (polled, with a deadline)
+        end = time.monotonic() + 15
+        while True:
+            r = lab.exec("h1", ["ping", "-c", "1", "-W", "1", "10.250.255.1"], capture_output=True, text=True)
+            if r.returncode == 0 or time.monotonic() > end:
+                break
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = lab.exec("r1", ["vtysh", "-c", "show ip ospf neighbor json"], capture_output=True, text=True)
+        assert "10.250.255.2" in json.loads(r.stdout)["neighbors"]
+    with pytest.raises(LabError, match="up already"):
+        a.up(agents=False)
+    a.down()
+    assert "clab-pwmini1-" not in namespaces()
+    assert b.status()["r1"]["ospf_full"] == 1  # untouched
+    assert all(b.status()[n]["up"] for n in ("r1", "r2", "h1"))
+
+
+def test_half_up_lab_without_state_is_still_taken_down():
+    lab = Lab(MINI, name="pwmini3")
+    lab.down(quiet=True)
+    lab.up(agents=False)
+    lab.state_file.unlink()  # as if the runner had crashed mid-way
+    assert lab.down() >= 4  # zebra + ospfd on two routers, found by namespace
+    assert "clab-pwmini3-" not in namespaces()
+    assert not lab.root.exists()
+
+
+def test_wait_times_out_with_what_it_saw(tmp_path):
+    d = tmp_path / "mini"
+    import shutil
+
+    shutil.copytree(ROOT / "tests/data/mini", d)
+    conf = d / "mini/r2.conf"
+    conf.write_text(conf.read_text().replace("ip ospf area 0.0.0.0\n ip ospf network", "ip ospf area 0.0.0.9\n ip ospf network", 1))
+    lab = Lab(d / "mini.clab.yml", name="pwmini4")
+    lab.down(quiet=True)
+    try:
+        with pytest.raises(LabError, match=r"not converged after 3s \(r1: 0/1 neighbors Full, r2: 0/1 neighbors Full\)"):
+            lab.up(agents=False, wait=True, timeout=3)
+    finally:
+        lab.down(quiet=True)
