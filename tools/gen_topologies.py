@@ -19,33 +19,8 @@ FRR_IMAGE = "quay.io/frrouting/frr:8.4.1"  # closest published image to Debian's
 HOST_IMAGE = "alpine:3.19"
 AUTH_KEY = "pwr-lab-key"  # lab-only OSPF MD5 key; change it for anything real
 
-DAEMONS = """\
-# FRR daemons for a pyfrr-pwr lab node (read by FRR's init and by
-# `pyfrr-pwr lab up`). -a starts ospfd's OSPF API server (port 2607), which
-# the pyfrr-pwr agent uses; it has no authentication, keep it in the node.
-zebra=yes
-ospfd=yes
-bgpd=no
-ospf6d=no
-ripd=no
-ripngd=no
-isisd=no
-pimd=no
-ldpd=no
-nhrpd=no
-eigrpd=no
-babeld=no
-sharpd=no
-pbrd=no
-bfdd=no
-fabricd=no
-vrrpd=no
-pathd=no
-staticd=no
-vtysh_enable=yes
-zebra_options="  -A 127.0.0.1 -s 90000000"
-ospfd_options="  -A 127.0.0.1 -a"
-"""
+# the daemons file every lab node binds: frr-config/daemons, one source
+DAEMONS = (ROOT / "frr-config/daemons").read_text()
 
 
 def frr_conf(name: str, rid: str, ifaces: list, lo_area: str) -> str:
