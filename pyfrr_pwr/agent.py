@@ -343,6 +343,10 @@ class Agent:
         self.client = api_client = OspfApiClient(api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi")
         del api_client
         self.samples: dict = {}  # ifname -> list[(t, tx_bytes)]
+        self._ipr = None
+        self._polls = 0
+        self._addrs: dict | None = None
+        self._names: set = set()
         self.readers = self._readers()
         self._send_lock = asyncio.Lock()
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -394,20 +398,30 @@ class Agent:
     # -- measurements ----------------------------------------------------------
 
     def _netlink_snapshot(self) -> tuple[dict, dict]:
+        """Interface addresses and tx byte counters (netlink, pyroute2). One
+        socket kept open, one link dump per poll; addresses are re-read only
+        every 20 polls or when the set of links changes."""
         from pyroute2 import IPRoute
 
-        addrs, tx = {}, {}
-        with IPRoute() as ip:
-            names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in ip.get_links()}
-            for l in ip.get_links():
-                st = l.get_attr("IFLA_STATS64")
-                if st is not None:
-                    tx[names[l["index"]]] = st["tx_bytes"]
+        if self._ipr is None:
+            self._ipr = IPRoute()
+        ip = self._ipr
+        tx, names = {}, {}
+        for l in ip.get_links():
+            n = l.get_attr("IFLA_IFNAME")
+            names[l["index"]] = n
+            st = l.get_attr("IFLA_STATS64")
+            if st is not None and n in self.cfg.ports:
+                tx[n] = st["tx_bytes"]
+        self._polls += 1
+        if self._addrs is None or self._polls % 20 == 0 or set(names.values()) != self._names:
+            addrs = {}
             for a in ip.get_addr(family=2):
                 n = names.get(a["index"])
                 if n and n not in addrs:
                     addrs[n] = a.get_attr("IFA_ADDRESS")
-        return addrs, tx
+            self._addrs, self._names = addrs, set(names.values())
+        return self._addrs, tx
 
     def _rates(self, tx: dict, now: float) -> dict:
         used = {}

@@ -7,57 +7,29 @@ of its port towards H (eth2, the G-H link, PWRLINK 0.2) from a fake hwmon
 sysfs file, so a test can change a router's power as a sensor would.
 """
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
-import yaml
 
 from conftest import ROOT
+from helpers import fig217
+from helpers.fig217 import GBPS, NAME, RID, wait_for
 from pyfrr_pwr.cli import agent_request
 from pyfrr_pwr.lab import Lab
 
 LAB = "pwrtest"
-RID = {n: f"10.17.255.{i}" for i, n in enumerate("ABCDEGHX", 1)}
-NAME = {v: k for k, v in RID.items()}
-GBPS = 1.25e8  # bytes/s per Gb/s
-
-
-def wait_for(cond, timeout=20.0, what="condition", step=0.1):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (ConnectionError, OSError, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    d = tmp_path_factory.mktemp("fig217")
-    shutil.copytree(ROOT / "containerlab/fig-2-1-7", d / "fig-2-1-7")
-    shutil.copy(ROOT / "containerlab/fig-2-1-7.clab.yml", d / "fig-2-1-7.clab.yml")
-    hw = d / "hwmon"
-    hw.mkdir()
-    (hw / "power1_input").write_text("2000000\n")  # 2 W, as the figure's 0.2
-    pf = d / "fig-2-1-7/G/power.yml"
-    cfg = yaml.safe_load(pf.read_text())
-    assert cfg["ports"]["eth2"]["power_w"] == 2.0
-    cfg["ports"]["eth2"]["power_reader"] = {"type": "hwmon", "path": str(hw / "power1_input")}
-    cfg["agent"] = {"interval": 0.05, "min_interval": 0.5}
-    pf.write_text(yaml.safe_dump(cfg))
-    lab = Lab(d / "fig-2-1-7.clab.yml", name=LAB)
+    clab, hwmon = fig217.prepare(tmp_path_factory.mktemp("fig217"))
+    lab = Lab(clab, name=LAB)
     lab.down(quiet=True)  # a crashed earlier run
     lab.up(wait=True, timeout=60)
-    lab.hwmon = hw / "power1_input"
+    lab.hwmon = hwmon
     try:
         wait_for(lambda: len(ted_links(lab, "X", "0.0.0.1")) == 16, 30, "X's TED to hold all 16 link ends of area 1")
         yield lab
