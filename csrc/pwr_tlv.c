@@ -54,9 +54,11 @@ static void store_be32(uint8_t *p, float f)
 int pwr_f32_pack(const double *in, size_t n, uint8_t *out, size_t out_len,
                  unsigned flags, size_t *bad)
 {
-    size_t i;
+    size_t i, ignored;
     uint64_t limit, odd = 0;
     double fmax = FLT_MAX;
+    if (!bad)
+        bad = &ignored;
     *bad = 0;
     if (n > out_len / 4)
         return PWR_F32_ESPACE;

@@ -45,7 +45,7 @@
 #define PWR_F32_STRICT 2u
 
 /* Pack n doubles as big-endian binary32 into out (out_len >= 4n).
- * On error *bad is the index of the offending value. */
+ * On error *bad is the index of the offending value (bad may be NULL). */
 int pwr_f32_pack(const double *in, size_t n, uint8_t *out, size_t out_len,
                  unsigned flags, size_t *bad);
 /* Unpack in_len / 4 values (in_len must be a multiple of 4 and out_n large

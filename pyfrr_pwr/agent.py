@@ -86,11 +86,13 @@ class AgentCore:
         self.next_id = 1
         self.stats: Counter = Counter()
         self.ted_changed_at: dict = {}  # (adv, link_id, local) -> monotonic time of last TED change
+        self.resync_seen: set | None = None  # during an LSDB re-sync: (area, adv, lsid) reported
 
     # -- session -------------------------------------------------------------
 
     def session_reset(self) -> None:
-        """ospfd went away: it flushed everything we originated."""
+        """ospfd went away: it flushed everything we originated. The TEDs are
+        kept (stale but useful) until the next LSDB sync says what is gone."""
         self.ready.clear()
         self.ism.clear()
         self.nbrs.clear()
@@ -98,8 +100,20 @@ class AgentCore:
         for l in self.links.values():
             l.opaque_id, l.sent_key, l.tlv, l.band, l.pending = None, None, None, None, False
             l.last_sent = -math.inf
-        for t in self.teds.values():
-            t.lsas.clear()
+        self.resync_seen = set()
+
+    def resync_done(self) -> int:
+        """The LSDB sync after a (re)connect is complete: drop every LSA it
+        did not report. Returns how many were dropped."""
+        seen, self.resync_seen = self.resync_seen, None
+        if seen is None:
+            return 0
+        gone = 0
+        for area, ted in self.teds.items():
+            for key in [k for k in ted.lsas if (area, *k) not in seen]:
+                del ted.lsas[key]
+                gone += 1
+        return gone
 
     def _alloc(self) -> int:
         used = {l.opaque_id for l in self.links.values()} | {n.opaque_id for n in self.node_lsas.values()}
@@ -144,6 +158,8 @@ class AgentCore:
             if h.type != 10 or h.opaque_type != self.opaque_type:
                 return []
             ted = self.ted(m.area)
+            if isinstance(m, api.LsaUpdate) and self.resync_seen is not None:
+                self.resync_seen.add((m.area, h.adv_router, h.lsid))
             if isinstance(m, api.LsaUpdate):
                 if ted.apply(h.adv_router, h.lsid, m.body):
                     self._touch(ted, h.adv_router, h.lsid, now)
@@ -378,7 +394,13 @@ class Agent:
         await client.request(api.RegisterEvent(api.LsaFilter((10,), api.ORIGIN_ANY)))
         for req in (api.SyncRouterId(), api.SyncIsm(), api.SyncNsm(), api.SyncLsdb(api.LsaFilter((10,), api.ORIGIN_ANY))):
             await client.request(req)
-        log.info("%s: registered opaque type 10/%d, LSDB synced", self.name, ot)
+        # the sync's notifications travel on the other connection: let them land
+        n = -1
+        while n != client.stats["LsaUpdate"]:
+            n = client.stats["LsaUpdate"]
+            await asyncio.sleep(0.2)
+        gone = self.core.resync_done()
+        log.info("%s: registered opaque type 10/%d, LSDB synced (%d stale LSAs dropped)", self.name, ot, gone)
 
     async def _sender(self) -> None:
         while True:

@@ -197,6 +197,7 @@ TLV = Union[LinkTLV, TEEndpoint, AreaBorder, ReachabilityVector, UnknownTLV]
 
 
 _PACK_ERR = {-1: "is NaN", -2: "is negative", -3: "exceeds FLT_MAX", -4: "no room"}
+_pack, _from_buffer, _SATURATE = lib.pwr_f32_pack, ffi.from_buffer, lib.PWR_F32_SATURATE
 
 
 def pack_floats(values: Sequence[float], saturate: bool = False) -> bytes:
@@ -207,25 +208,26 @@ def pack_floats(values: Sequence[float], saturate: bool = False) -> bytes:
     of numbers or a float64 buffer (numpy array) without copying it.
     """
     buf = None
-    try:
-        mv = memoryview(values)
-        if mv.format == "d" and mv.c_contiguous and mv.ndim == 1:
-            buf = ffi.from_buffer("double[]", mv)  # float64 buffer: no copy
-    except TypeError:
-        pass
+    if type(values) is not list:
+        try:
+            mv = memoryview(values)
+            if mv.format == "d" and mv.c_contiguous and mv.ndim == 1:
+                buf = _from_buffer("double[]", mv)  # float64 buffer: no copy
+        except TypeError:
+            pass
     if buf is None:  # any other sequence: convert (array does it at C speed)
         try:
             arr = array.array("d", values)
         except TypeError:
             arr = array.array("d", [float(v) for v in values])
-        buf = ffi.from_buffer("double[]", arr)
+        buf = _from_buffer("double[]", arr)
     n = len(buf)
     out = bytearray(4 * n)
-    bad = ffi.new("size_t *")
-    rc = lib.pwr_f32_pack(
-        buf, n, ffi.from_buffer(out), len(out), lib.PWR_F32_SATURATE if saturate else 0, bad
-    )
-    if rc:
+    flags = _SATURATE if saturate else 0
+    rc = _pack(buf, n, _from_buffer(out), 4 * n, flags, ffi.NULL)
+    if rc:  # rare: ask again for the index of the value at fault
+        bad = ffi.new("size_t *")
+        _pack(buf, n, _from_buffer(out), 4 * n, flags, bad)
         raise ValueError(f"float #{bad[0]} ({buf[bad[0]]!r}) {_PACK_ERR.get(rc, rc)}")
     return bytes(out)
 

@@ -126,3 +126,17 @@ def test_notready_reply_marks_area_not_ready(core):
     reqs = bring_up(core)
     core.refused(originations(reqs)[0], api.ApiErr.NOTREADY)
     assert "0.0.0.1" not in core.ready
+
+
+def test_reconnect_keeps_the_ted_until_the_resync_says_what_is_gone(core):
+    bring_up(core)
+    body = wire.encode([wire.LinkTLV("1.1.1.1", local_addrs=("10.0.1.1",), remote_addrs=("10.0.1.0",), pwr_consumed=1e-9)])
+    for lsid in ("200.0.0.7", "200.0.0.8"):
+        hdr = api.LsaHeader(1, 0, 10, lsid, "2.2.2.2", 1, 0, 20 + len(body))
+        core.handle(api.LsaUpdate("0.0.0.0", "0.0.0.1", False, hdr, body), 1.0)
+    core.session_reset()  # ospfd restarted
+    assert len(core.teds["0.0.0.1"].lsas) == 2  # still answering queries meanwhile
+    hdr = api.LsaHeader(1, 0, 10, "200.0.0.7", "2.2.2.2", 2, 0, 20 + len(body))
+    core.handle(api.LsaUpdate("0.0.0.0", "0.0.0.1", False, hdr, body), 2.0)  # the re-sync
+    assert core.resync_done() == 1
+    assert list(core.teds["0.0.0.1"].lsas) == [("2.2.2.2", "200.0.0.7")]
