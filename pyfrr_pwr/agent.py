@@ -25,7 +25,7 @@ import os
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import advert, metric, wire
@@ -87,6 +87,7 @@ class AgentCore:
         self.stats: Counter = Counter()
         self.ted_changed_at: dict = {}  # (adv, link_id, local) -> monotonic time of last TED change
         self.resync_seen: set | None = None  # during an LSDB re-sync: (area, adv, lsid) reported
+        self.link_speed: dict = {}  # ifname -> negotiated bits/s (ethtool)
 
     # -- session -------------------------------------------------------------
 
@@ -306,6 +307,7 @@ class AgentCore:
                     "power_consumed": t.pwr_consumed if t else None,
                     "power_available": t.pwr_available if t else None,
                     "avail_bw": t.avail_bw if t else None,
+                    "link_speed": self.link_speed.get(l.ifname),
                     "pending": l.pending,
                 }
             )
@@ -443,7 +445,33 @@ class Agent:
                 if n and n not in addrs:
                     addrs[n] = a.get_attr("IFA_ADDRESS")
             self._addrs, self._names = addrs, set(names.values())
+            self._speeds()
         return self._addrs, tx
+
+    def _speeds(self) -> None:
+        """Negotiated link speed (pyroute2's ethtool); the configured speed
+        stays the capacity, a mismatch is logged once per value."""
+        from pyroute2.ethtool import Ethtool
+
+        try:
+            et = Ethtool()
+        except Exception as exc:  # no ethtool netlink family: nothing to compare
+            log.debug("%s: ethtool unavailable: %s", self.name, exc)
+            return
+        try:
+            for ifn, p in self.cfg.ports.items():
+                try:
+                    mbps = et.get_link_mode(ifn).speed
+                except Exception:
+                    continue
+                if not mbps or mbps < 0:
+                    continue
+                bps = mbps * 1e6
+                if self.core.link_speed.get(ifn) != bps and bps != p.speed:
+                    log.warning("%s: %s runs at %g Mb/s, configured speed is %g Mb/s", self.name, ifn, mbps, p.speed / 1e6)
+                self.core.link_speed[ifn] = bps
+        finally:
+            et.close()
 
     def _rates(self, tx: dict, now: float) -> dict:
         used = {}

@@ -67,6 +67,7 @@ def test_every_ted_holds_every_link_as_its_originator_computed_it(lab):
             if l["advertised"]:
                 advertised[(RID[n], l["neighbor"], l["address"])] = l
     assert len(advertised) == 20  # ten links, both ends
+    assert {l["link_speed"] for l in advertised.values()} == {10e9}  # veths negotiate 10G
     for reader in "ABCDEGHX":
         areas = agent(lab, reader, cmd="ted")
         seen = {(l["from"], l["to"], l["local"]): l for a in areas.values() for l in a["links"]}
