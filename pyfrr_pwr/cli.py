@@ -357,7 +357,7 @@ def cmd_lab(args) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     try:
-        lab = Lab(args.topology, name=args.name)
+        lab = Lab(args.topology, name=args.name, validate_schema=not args.no_schema)
         if args.action == "up":
             con = Console(stderr=True)
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=con, transient=False) as prog:
@@ -463,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         a = lsub.add_parser(action, help=hlp)
         a.add_argument("topology")
         a.add_argument("--name", help="lab name (default: the topology's)")
+        a.add_argument("--no-schema", action="store_true", help="skip containerlab schema validation (files newer than the schema)")
         if action == "up":
             a.add_argument("--wait", action="store_true", help="return once OSPF has converged")
             a.add_argument("--timeout", type=float, default=60.0)

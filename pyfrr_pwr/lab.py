@@ -118,8 +118,8 @@ class Node:
 
 
 class Lab:
-    def __init__(self, topology: str | Path, name: str | None = None, run_root: Path | None = None):
-        self.topo: Topology = load_topology(topology)
+    def __init__(self, topology: str | Path, name: str | None = None, run_root: Path | None = None, validate_schema: bool = True):
+        self.topo: Topology = load_topology(topology, validate_schema=validate_schema)
         self.name = name or self.topo.name
         self.root = (run_root or RUN_ROOT) / self.name
         self.state_file = self.root / "state.json"
