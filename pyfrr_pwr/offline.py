@@ -112,6 +112,22 @@ def build_teds(topo: Topology, profile: str = "draft", opaque_type: int = wire.D
     return teds
 
 
+def interarea(topo: Topology, teds: dict, k: int = 8, constraints: dict | None = None) -> dict:
+    """Every ABR's vectors, computed and flooded (installed in the area
+    TEDs) until stable; returns {abr router ID: {area: [vectors]}}."""
+    from .interarea import converge
+
+    abrs = {r.router_id: {a: teds[a] for a in r.areas if a in teds} for r in topo.routers.values() if r.abr and r.router_id}
+    return converge(abrs, k, constraints)
+
+
+def area_of_router(topo: Topology, teds: dict, rid: str) -> str | None:
+    """The (non-backbone if any) area a TE endpoint sits in."""
+    areas = sorted(a for a, t in teds.items() if rid in t.routers())
+    non_bb = [a for a in areas if a != "0.0.0.0"]
+    return (non_bb or areas or [None])[0]
+
+
 def whole_graph(teds: dict, area: str | None = None) -> nx.MultiDiGraph:
     """One area's CSPF graph, or (offline only, a central view no router
     has) the union of all areas."""

@@ -1,0 +1,311 @@
+"""Inter-area power-shortest paths without a PCE (draft sec. 2, 2.1.9, 2.2).
+
+Pure functions over TE databases (``ted.TED``):
+
+* ``abr_vectors``: what an ABR advertises. For every attached area A and
+  every other attached area B it originates into B a vector ``{ABR, [<e,
+  Path info>...]}`` with its k power-shortest paths to each TE endpoint e of
+  A. Vectors other ABRs originated into A are extended through A into B as
+  ``{ABR, ABR2, ...}`` (sec. 2.1.9: "the reachability vector advertised by
+  ABR1 also contains the reachability vector of ABR2"), combining each of
+  the ABR's k paths to ABR2 with ABR2's entries.
+* ``fragment`` / ``Reassembler``: a vector longer than one LSA body is split
+  over several LSAs of one generation; readers use a generation only once
+  it is complete and keep the previous one until then (no gap).
+* ``select``: the head-end's choice (sec. 2.2): its own k paths to each ABR
+  of its area combined with those ABRs' vectors, under the request's
+  constraints; the best, the runners-up, and the equal-PWR ECMP set (sec.
+  2.1.5).
+
+Path info holds aggregates only (sec. 2.1.9): PWR sum, minimum available
+bandwidth, TE-metric sum, hop count, OR of admin groups, delay sum.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import wire
+from .ksp import CompiledGraph
+
+__all__ = ["Aggregate", "abr_vectors", "fragment", "Reassembler", "Choice", "Selection", "select", "aggregate"]
+
+ECMP_EPS = 1e-9  # relative: PWR sums this close are equal (sec. 2.1.5)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    pwr: float
+    min_bw: float
+    te_metric: int
+    hops: int
+    admin: int
+    delay: float
+
+    def then(self, other: "Aggregate") -> "Aggregate":
+        return Aggregate(
+            self.pwr + other.pwr,
+            min(self.min_bw, other.min_bw),
+            min(self.te_metric + other.te_metric, 0xFFFFFFFF),
+            self.hops + other.hops,
+            self.admin | other.admin,
+            self.delay + other.delay,
+        )
+
+    @classmethod
+    def of(cls, p: wire.PathInfo) -> "Aggregate":
+        return cls(p.pwr_sum, p.min_avail_bw, p.te_metric_sum, p.hop_count, p.admin_groups, float(p.delay_us))
+
+    def info(self, endpoint: str) -> wire.PathInfo:
+        bw = self.min_bw if math.isfinite(self.min_bw) else 3.4028234663852886e38
+        return wire.PathInfo(endpoint, self.pwr, bw, self.te_metric, min(self.hops, 0xFFFF), self.admin, min(int(round(self.delay)), 0xFFFFFFFF))
+
+
+EMPTY = Aggregate(0.0, math.inf, 0, 0, 0, 0.0)
+
+
+def aggregate(G, path) -> Aggregate:
+    """Path info of one path in a TED graph (sec. 2.1.9)."""
+    pwr, bw, te, admin, delay = 0.0, math.inf, 0, 0, 0.0
+    for e in path.edges:
+        d = G.edges[e]
+        pwr += d["weight"]
+        bw = min(bw, d.get("avail_bw", math.inf))
+        te += d.get("te_metric") or 0
+        admin |= d.get("admin_group") or 0
+        delay += d.get("delay") or 0.0
+    return Aggregate(pwr, bw, te, len(path.edges), admin, delay)
+
+
+def _ksp_table(cg: CompiledGraph, G, src: str, targets: list, k: int, constraints: dict) -> dict:
+    """k aggregates src -> each target (one C batch call)."""
+    targets = [t for t in targets if t in cg.index]
+    if src not in cg.index or not targets:
+        return {}
+    res = cg.one_to_many(src, targets, k, **constraints)
+    return {t: [(aggregate(G, p), p) for p in ps] for t, ps in res.items() if ps}
+
+
+BACKBONE = "0.0.0.0"
+
+
+def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = None, compiled: dict | None = None, learnt: dict | None = None) -> dict:
+    """Vectors ``abr`` originates, as {area to originate into: [vectors]}.
+
+    ``teds`` maps each attached area ID to its TED. ``learnt`` maps an area
+    to the complete vectors other ABRs originated there, ``[(adv, vector)]``
+    (default: the unfragmented ones in the TED). Transit follows the draft's
+    two-level hierarchy (sec. 2): vectors learnt in the backbone are extended
+    into non-backbone areas, never the other way, so chains cannot grow in
+    circles. ``compiled`` receives the CompiledGraph of each area.
+    """
+    if learnt is None:
+        learnt = {a: [(adv, v) for adv, _, v in teds[a].vectors() if v.fragment is None] for a in teds}
+    constraints = constraints or {}
+    compiled = {} if compiled is None else compiled
+    areas = sorted(teds)
+    if len(areas) < 2:
+        return {}
+    graphs = {}
+    for a in areas:
+        G = teds[a].graph()
+        graphs[a] = G
+        compiled[a] = CompiledGraph.from_networkx(G)
+    out: dict = {a: [] for a in areas}
+    for a in areas:  # local vectors: paths to the endpoints of area a
+        eps = sorted(e for e in teds[a].endpoints() if e != abr)
+        table = _ksp_table(compiled[a], graphs[a], abr, eps, k, constraints)
+        entries = sorted(((agg.pwr, e, agg) for e, paths in table.items() for agg, _ in paths), key=lambda x: (x[0], x[1]))
+        if abr in teds[a].endpoints():
+            entries.insert(0, (0.0, abr, EMPTY))
+        if not entries:
+            continue
+        vec = wire.ReachabilityVector((abr,), a, tuple(agg.info(e) for _, e, agg in entries))
+        for b in areas:
+            if b != a:
+                out[b].append(vec)
+    for a in [BACKBONE] if BACKBONE in teds else []:  # transit through the backbone
+        heard = [(adv, v) for adv, v in learnt.get(a, []) if v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain]
+        if not heard:
+            continue
+        via = _ksp_table(compiled[a], graphs[a], abr, sorted({adv for adv, _ in heard}), k, constraints)
+        merged: dict = {}  # (chain, described area) -> {endpoint: [Aggregate]}
+        for adv, v in heard:
+            if v.area in teds:  # an area we are attached to: we reach it directly
+                continue
+            for agg, _ in via.get(adv, []):
+                for p in v.paths:
+                    merged.setdefault(((abr, *v.abr_chain), v.area), {}).setdefault(p.endpoint, []).append(agg.then(Aggregate.of(p)))
+        for (chain, area), per_ep in sorted(merged.items()):
+            entries = []
+            for ep, aggs in per_ep.items():
+                for agg in sorted(aggs, key=lambda g: g.pwr)[:k]:
+                    entries.append((agg.pwr, ep, agg))
+            entries.sort(key=lambda x: (x[0], x[1]))
+            vec = wire.ReachabilityVector(chain, area, tuple(agg.info(e) for _, e, agg in entries))
+            for b in areas:
+                if b != a:  # a is the backbone: into the non-backbone areas
+                    out[b].append(vec)
+    return {a: v for a, v in out.items() if v}
+
+
+def converge(teds_by_router: dict, k: int = 8, constraints: dict | None = None, rounds: int = 4) -> dict:
+    """Offline: run every ABR's computation until the vectors stop changing
+    (two rounds for a two-level hierarchy). ``teds_by_router`` maps each
+    ABR's router ID to {area: TED} (shared TED objects per area are fine:
+    vectors are installed into them). Returns {abr: {area: [vectors]}}."""
+    out: dict = {}
+    for _ in range(rounds):
+        new = {abr: abr_vectors(abr, teds, k, constraints) for abr, teds in sorted(teds_by_router.items())}
+        if new == out:
+            break
+        out = new
+        for abr, per_area in out.items():
+            for area, vecs in per_area.items():
+                ted = teds_by_router[abr][area]
+                for key in [kk for kk in ted.lsas if kk[0] == abr and kk[1].startswith("vector/")]:
+                    del ted.lsas[key]
+                for i, v in enumerate(vecs):
+                    ted.apply_tlvs(abr, f"vector/{i}", [v])
+    return out
+
+
+# ------------------------------------------------------------ fragments
+
+
+def fragment(vec: wire.ReachabilityVector, generation: int, max_body: int = wire.MAX_BODY) -> list:
+    """Split a vector over as many LSA bodies as it needs (same generation)."""
+    fixed = 4 + 4 + 4 + 4 * len(vec.abr_chain) + 8  # TLV header, area, counts, chain, fragment
+    per = max(1, (max_body - fixed) // wire.PATH_INFO_LEN)
+    chunks = [vec.paths[i : i + per] for i in range(0, len(vec.paths), per)] or [()]
+    if len(chunks) > 255:
+        raise ValueError(f"vector of {len(vec.paths)} paths needs more than 255 fragments")
+    return [
+        wire.ReachabilityVector(vec.abr_chain, vec.area, c, wire.Fragment(generation & 0xFFFFFFFF, i, len(chunks)))
+        for i, c in enumerate(chunks)
+    ]
+
+
+@dataclass
+class Reassembler:
+    """Fragments in, complete vectors out; a key keeps its last complete
+    generation until a newer one is complete."""
+
+    parts: dict = field(default_factory=dict)  # key -> {generation: {index: vector}}
+    complete: dict = field(default_factory=dict)  # key -> (generation, vector)
+
+    @staticmethod
+    def key(adv: str, v: wire.ReachabilityVector) -> tuple:
+        return (adv, v.abr_chain, v.area)
+
+    def add(self, adv: str, v: wire.ReachabilityVector) -> bool:
+        """Returns True when this fragment completed a newer generation."""
+        k = self.key(adv, v)
+        if v.fragment is None:
+            self.complete[k] = (None, v)
+            return True
+        f = v.fragment
+        gens = self.parts.setdefault(k, {})
+        gens.setdefault(f.generation, {})[f.index] = v
+        got = gens[f.generation]
+        if len(got) == f.count and all(i in got for i in range(f.count)):
+            paths = tuple(p for i in range(f.count) for p in got[i].paths)
+            self.complete[k] = (f.generation, wire.ReachabilityVector(v.abr_chain, v.area, paths))
+            for g in [g for g in gens if g != f.generation]:  # older ones are done with
+                del gens[g]
+            del gens[f.generation]
+            return True
+        return False
+
+    def drop(self, adv: str) -> None:
+        for k in [k for k in self.complete if k[0] == adv]:
+            del self.complete[k]
+        for k in [k for k in self.parts if k[0] == adv]:
+            del self.parts[k]
+
+    def vectors(self) -> list:
+        return [(k[0], v) for k, (_, v) in sorted(self.complete.items())]
+
+
+# ------------------------------------------------------------ head-end
+
+
+@dataclass(frozen=True)
+class Choice:
+    abr_chain: tuple
+    head_path: tuple  # nodes, head-end to the first ABR
+    head: Aggregate
+    rest: Aggregate  # from the first ABR to the tail-end (the vector's Path info)
+    total: Aggregate
+    area: str  # the tail-end's area
+
+
+@dataclass(frozen=True)
+class Selection:
+    choices: tuple  # best first
+    reason: str = ""
+
+    @property
+    def best(self) -> Choice | None:
+        return self.choices[0] if self.choices else None
+
+    @property
+    def ecmp(self) -> tuple:
+        """Alternatives with the best PWR sum (sec. 2.1.5)."""
+        if not self.choices:
+            return ()
+        b = self.choices[0].total.pwr
+        return tuple(c for c in self.choices if abs(c.total.pwr - b) <= ECMP_EPS * max(1.0, abs(b)))
+
+
+def _fits(agg: Aggregate, c: dict) -> bool:
+    if c.get("min_bandwidth") is not None and agg.min_bw < c["min_bandwidth"]:
+        return False
+    if c.get("max_delay") is not None and agg.delay > c["max_delay"]:
+        return False
+    if c.get("max_hops") is not None and agg.hops > c["max_hops"]:
+        return False
+    if agg.admin & (c.get("admin_exclude") or 0):
+        return False
+    return True
+
+
+def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: dict | None = None, limit: int = 8, compiled: CompiledGraph | None = None) -> Selection:
+    """The head-end's inter-area choice (sec. 2.2) from its own area's TED
+    and the vectors ABRs leaked into it (``[(adv, vector)]``)."""
+    constraints = dict(constraints or {})
+    G = ted.graph()
+    cg = compiled or CompiledGraph.from_networkx(G)
+    if head not in cg.index:
+        return Selection((), f"{head} is not in the TE database of area {ted.area}")
+    # what the intra-area search can enforce link by link
+    intra = {kk: v for kk, v in constraints.items() if kk in ("min_bandwidth", "admin_include_any", "admin_include_all", "admin_exclude", "exclude_nodes", "exclude_edges")}
+    if dest in cg.index:  # same area: plain CSPF
+        ps = cg.k_shortest_paths(head, dest, k, **constraints)
+        ch = tuple(Choice((), p.nodes, a, EMPTY, a, ted.area) for p in ps for a in [aggregate(G, p)])
+        return Selection(ch, "" if ch else f"no path from {head} to {dest} in area {ted.area} meets the constraints")
+    offers = [(adv, v, p) for adv, v in vectors for p in v.paths if p.endpoint == dest and v.abr_chain and v.abr_chain[0] == adv]
+    if not offers:
+        return Selection((), f"no ABR of area {ted.area} advertises a path to {dest}")
+    abrs = sorted({adv for adv, _, _ in offers})
+    table = _ksp_table(cg, G, head, [a for a in abrs if a != head], k, intra)
+    if head in abrs:
+        table[head] = [(EMPTY, None)]
+    cands = []
+    for adv, v, p in offers:
+        rest = Aggregate.of(p)
+        for agg, path in table.get(adv, []):
+            tot = agg.then(rest)
+            if _fits(tot, constraints):
+                nodes = path.nodes if path is not None else (head,)
+                cands.append(Choice(v.abr_chain, nodes, agg, rest, tot, v.area))
+    cands.sort(key=lambda c: (c.total.pwr, c.total.hops, c.abr_chain, c.head_path))
+    seen, out = set(), []
+    for c in cands:
+        key = (c.abr_chain, c.head_path, round(c.rest.pwr, 12))
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    if not out:
+        return Selection((), f"no inter-area path from {head} to {dest} meets the constraints ({len(offers)} offers from {len(abrs)} ABRs)")
+    return Selection(tuple(out[:limit]))

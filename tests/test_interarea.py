@@ -1,0 +1,174 @@
+"""Inter-area power-shortest paths (draft sec. 2, 2.1.9, 2.2), offline on
+the fig-2-0 topology files, against a central oracle."""
+import itertools
+import math
+
+import networkx as nx
+import pytest
+
+from conftest import ROOT
+from pyfrr_pwr import interarea as ia
+from pyfrr_pwr import wire
+from pyfrr_pwr.offline import area_of_router, build_teds, interarea
+from pyfrr_pwr.ted import TED
+from pyfrr_pwr.topology import load_topology
+
+FIG20 = ROOT / "containerlab/fig-2-0.clab.yml"
+HEADS = ["TEh1", "TEh2", "TEh3"]
+TAILS = ["TEt1", "TEt2", "TEt4"]
+
+
+def oracle(teds, src, dst, order, min_bw=None):
+    """Central computation over the whole topology: the cheapest path that
+    crosses areas only through ABRs, in the order head area -> backbone ->
+    tail area (a layered graph: one copy per area, zero-cost steps between
+    the copies of an ABR)."""
+    L = nx.DiGraph()
+    for a in order:
+        for u, v, d in teds[a].graph().edges(data=True):
+            if min_bw is not None and d["avail_bw"] < min_bw:
+                continue
+            w = d["weight"]
+            if not L.has_edge((u, a), (v, a)) or L[(u, a)][(v, a)]["weight"] > w:
+                L.add_edge((u, a), (v, a), weight=w)
+    for a, b in zip(order, order[1:]):
+        for r in teds[a].routers() & teds[b].routers():
+            L.add_edge((r, a), (r, b), weight=0.0)
+    try:
+        return nx.dijkstra_path_length(L, (src, order[0]), (dst, order[-1]))
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return math.inf
+
+
+@pytest.fixture(scope="module")
+def fig20():
+    topo = load_topology(FIG20)
+    teds = build_teds(topo)
+    interarea(topo, teds, k=8)
+    return topo, teds
+
+
+def choose(topo, teds, h, t, k=8, **c):
+    hr, tr = topo.resolve(h).router_id, topo.resolve(t).router_id
+    a = area_of_router(topo, teds, hr)
+    vecs = [(adv, v) for adv, _, v in teds[a].vectors()]
+    return ia.select(hr, tr, teds[a], vecs, k=k, constraints=c)
+
+
+@pytest.mark.parametrize("h,t", list(itertools.product(HEADS, TAILS)) + [(t, h) for h, t in itertools.product(HEADS, TAILS)])
+def test_every_pair_gets_the_central_optimum(fig20, h, t):
+    topo, teds = fig20
+    sel = choose(topo, teds, h, t)
+    assert sel.best is not None, sel.reason
+    order = ["0.0.0.1", "0.0.0.0", "0.0.0.2"] if h.startswith("TEh") else ["0.0.0.2", "0.0.0.0", "0.0.0.1"]
+    want = oracle(teds, topo.resolve(h).router_id, topo.resolve(t).router_id, order)
+    assert sel.best.total.pwr == pytest.approx(want, rel=1e-6)
+    # the head-end knows its own path and only the ABR sequence beyond it
+    assert sel.best.head_path[0] == topo.resolve(h).router_id
+    assert sel.best.head_path[-1] == sel.best.abr_chain[0]
+    assert len(sel.best.abr_chain) == 2
+    totals = [c.total.pwr for c in sel.choices]
+    assert totals == sorted(totals) and len(totals) > 1  # runners-up
+
+
+def oracle_hops(teds, src, dst, order, max_hops):
+    """The oracle under a hop bound: every simple path of the layered graph
+    (fig-2-0 is small enough to enumerate)."""
+    L = nx.DiGraph()
+    for a in order:
+        for u, v, d in teds[a].graph().edges(data=True):
+            L.add_edge((u, a), (v, a), weight=d["weight"], hop=1)
+    for a, b in zip(order, order[1:]):
+        for r in teds[a].routers() & teds[b].routers():
+            L.add_edge((r, a), (r, b), weight=0.0, hop=0)
+    best = math.inf
+    for p in nx.all_simple_paths(L, (src, order[0]), (dst, order[-1]), cutoff=max_hops + len(order)):
+        edges = list(zip(p, p[1:]))
+        if sum(L[u][v]["hop"] for u, v in edges) <= max_hops:
+            best = min(best, sum(L[u][v]["weight"] for u, v in edges))
+    return best
+
+
+@pytest.mark.parametrize("tail,max_hops,k1", [("TEt2", 6, "none"), ("TEt1", 7, "worse")])
+def test_small_k_loses_under_a_hop_bound_large_k_does_not(fig20, tail, max_hops, k1):
+    """Vectors carry only k paths per endpoint. When the cheapest ones are
+    too long for a request, k=1 has nothing (or only something worse) to
+    offer; with k=64 the choice is the bounded central optimum again."""
+    topo, teds = fig20
+    h, t = topo.resolve("TEh1").router_id, topo.resolve(tail).router_id
+    want = oracle_hops(build_teds(topo), h, t, ["0.0.0.1", "0.0.0.0", "0.0.0.2"], max_hops)
+    assert math.isfinite(want)
+    small = build_and_choose(topo, 1, "TEh1", tail, max_hops=max_hops)
+    if k1 == "none":
+        assert small.best is None and "meets the constraints" in small.reason
+    else:
+        assert small.best.total.pwr > want * (1 + 1e-6)
+    big = build_and_choose(topo, 64, "TEh1", tail, max_hops=max_hops)
+    assert big.best.total.pwr == pytest.approx(want, rel=1e-9)
+    assert big.best.total.hops <= max_hops
+
+
+def build_and_choose(topo, k, h, t, **c):
+    teds = build_teds(topo)
+    interarea(topo, teds, k=k)
+    return choose(topo, teds, h, t, k=k, **c)
+
+
+def test_no_offer_gives_a_clear_reason(fig20):
+    topo, teds = fig20
+    sel = ia.select(topo.resolve("TEh1").router_id, "192.0.2.1", teds["0.0.0.1"], [], k=4)
+    assert sel.best is None and "advertises a path to 192.0.2.1" in sel.reason
+
+
+def test_vectors_are_ordered_and_carry_the_abr_chain(fig20):
+    topo, teds = fig20
+    vecs = [v for _, _, v in teds["0.0.0.1"].vectors()]
+    assert vecs
+    for v in vecs:
+        pw = [p.pwr_sum for p in v.paths]
+        assert pw == sorted(pw)
+        assert len(v.abr_chain) == 2 and v.area == "0.0.0.2"  # {ABR1, ABR2, [...]}
+        assert all(p.endpoint in {topo.resolve(n).router_id for n in TAILS} for p in v.paths)
+
+
+def test_fragments_fit_lsas_and_reassemble_without_gaps():
+    paths = tuple(wire.PathInfo(f"10.0.{i // 250}.{i % 250 + 1}", float(i), 1e9, i, 3, 0, 10) for i in range(120))
+    vec = wire.ReachabilityVector(("1.1.1.1", "2.2.2.2"), "0.0.0.2", paths)
+    frags = ia.fragment(vec, generation=7)
+    assert len(frags) == 3
+    for f in frags:
+        assert len(wire.encode([f])) <= wire.MAX_BODY
+        assert wire.decode(wire.encode([f])) == [f]
+    r = ia.Reassembler()
+    assert not r.add("1.1.1.1", frags[2]) and not r.add("1.1.1.1", frags[0])
+    assert r.vectors() == []
+    assert r.add("1.1.1.1", frags[1])
+    assert r.vectors() == [("1.1.1.1", vec)]
+    # a new generation: the old one stays in use until the new is complete
+    vec2 = wire.ReachabilityVector(vec.abr_chain, vec.area, paths[:80])
+    new = ia.fragment(vec2, generation=8)
+    assert not r.add("1.1.1.1", new[0])
+    assert r.vectors() == [("1.1.1.1", vec)]
+    assert r.add("1.1.1.1", new[1])
+    assert r.vectors() == [("1.1.1.1", vec2)]
+    r.drop("1.1.1.1")
+    assert r.vectors() == []
+
+
+def test_equal_pwr_alternatives_form_an_ecmp_set():
+    ted = TED("0.0.0.1")
+    lsid = iter(range(1, 100))
+
+    def link(a, b, la, lb, pwr):
+        for x, y, lx, ly in ((a, b, la, lb), (b, a, lb, la)):
+            ted.apply(x, wire.make_lsid(200, next(lsid)), wire.encode([wire.LinkTLV(y, local_addrs=(lx,), remote_addrs=(ly,), pwr_consumed=pwr, avail_bw=1e9)]))
+
+    link("1.0.0.1", "2.0.0.1", "10.1.0.0", "10.1.0.1", 1.0)  # head - ABR a
+    link("1.0.0.1", "2.0.0.2", "10.2.0.0", "10.2.0.1", 1.0)  # head - ABR b
+    vecs = [
+        ("2.0.0.1", wire.ReachabilityVector(("2.0.0.1", "3.0.0.1"), "0.0.0.2", (wire.PathInfo("9.9.9.9", 2.0, 1e9),))),
+        ("2.0.0.2", wire.ReachabilityVector(("2.0.0.2", "3.0.0.2"), "0.0.0.2", (wire.PathInfo("9.9.9.9", 2.0, 1e9), wire.PathInfo("9.9.9.9", 5.0, 1e9)))),
+    ]
+    sel = ia.select("1.0.0.1", "9.9.9.9", ted, vecs, k=4)
+    assert {c.abr_chain for c in sel.ecmp} == {("2.0.0.1", "3.0.0.1"), ("2.0.0.2", "3.0.0.2")}
+    assert len(sel.choices) == 3 and sel.choices[-1].total.pwr == 6.0
