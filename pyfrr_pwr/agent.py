@@ -55,6 +55,13 @@ class OwnLink:
 
 
 @dataclass
+class VecLsa:
+    generation: int
+    opaque_ids: list
+    sig: tuple
+
+
+@dataclass
 class NodeLsa:
     area: str
     opaque_id: int
@@ -88,6 +95,11 @@ class AgentCore:
         self.ted_changed_at: dict = {}  # (adv, link_id, local) -> monotonic time of last TED change
         self.resync_seen: set | None = None  # during an LSDB re-sync: (area, adv, lsid) reported
         self.link_speed: dict = {}  # ifname -> negotiated bits/s (ethtool)
+        # ABR: vectors originated, (into area, chain, described area) -> VecLsa
+        self.vec_state: dict = {}
+        self.vec_gen = 0
+        self.vec_band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
+        self.vectors_dirty = True
 
     # -- session -------------------------------------------------------------
 
@@ -98,6 +110,8 @@ class AgentCore:
         self.ism.clear()
         self.nbrs.clear()
         self.node_lsas.clear()
+        self.vec_state.clear()
+        self.vectors_dirty = True
         for l in self.links.values():
             l.opaque_id, l.sent_key, l.tlv, l.band, l.pending = None, None, None, None, False
             l.last_sent = -math.inf
@@ -116,8 +130,9 @@ class AgentCore:
                 gone += 1
         return gone
 
-    def _alloc(self) -> int:
+    def _alloc(self, taken: set = frozenset()) -> int:
         used = {l.opaque_id for l in self.links.values()} | {n.opaque_id for n in self.node_lsas.values()}
+        used |= {i for v in self.vec_state.values() for i in v.opaque_ids} | taken
         while True:
             oid = self.next_id
             self.next_id = self.next_id + 1 if self.next_id < (1 << 24) - 1 else 1
@@ -159,6 +174,7 @@ class AgentCore:
             if h.type != 10 or h.opaque_type != self.opaque_type:
                 return []
             ted = self.ted(m.area)
+            self.vectors_dirty = True
             if isinstance(m, api.LsaUpdate) and self.resync_seen is not None:
                 self.resync_seen.add((m.area, h.adv_router, h.lsid))
             if isinstance(m, api.LsaUpdate):
@@ -288,6 +304,105 @@ class AgentCore:
             for a, n in list(self.node_lsas.items()):
                 if n.opaque_id == req.opaque_id:
                     del self.node_lsas[a]
+
+    # -- inter-area (draft sec. 2.1, 2.1.9) ---------------------------------------
+
+    def abr_areas(self) -> list:
+        return sorted(set(self.ism.values()) & self.ready)
+
+    def vector_snapshot(self):
+        """What an ABR's vector computation needs, copied so a worker thread
+        can compute while the event loop keeps changing the TEDs."""
+        areas = self.abr_areas()
+        if self.router_id is None or len(areas) < 2:
+            return None
+        from .interarea import complete_vectors
+
+        teds = {}
+        for a in areas:
+            t = TED(a, self.profile)
+            t.lsas = dict(self.ted(a).lsas)
+            teds[a] = t
+        learnt = {a: complete_vectors(teds[a]) for a in areas}
+        self.vectors_dirty = False
+        return (self.router_id, teds, learnt, self.cfg.k)
+
+    @staticmethod
+    def compute_vectors(snapshot) -> dict:
+        """Pure and thread-safe: the C core releases the GIL."""
+        from .interarea import abr_vectors
+
+        rid, teds, learnt, k = snapshot
+        return abr_vectors(rid, teds, k, learnt=learnt)
+
+    def apply_vectors(self, by_area: dict) -> list:
+        """Originate what changed by band (sec. 2.2), withdraw what is gone;
+        each vector's fragments under new IDs first, the old ones deleted
+        after (no gap for readers)."""
+        from .interarea import fragment, signature
+
+        wanted = {(into, v.abr_chain, v.area): v for into, vecs in by_area.items() if into in self.ready for v in vecs}
+        reqs = []
+        for key, v in sorted(wanted.items()):
+            sig = signature(v, self.vec_band)
+            cur = self.vec_state.get(key)
+            if cur is not None and cur.sig == sig:
+                self.stats["vectors_suppressed"] += 1
+                continue
+            self.vec_gen = (self.vec_gen + 1) & 0xFFFFFFFF
+            ids = []
+            for f in fragment(v, self.vec_gen):
+                oid = self._alloc(set(ids))
+                ids.append(oid)
+                reqs.append(api.OriginateRequest(10, self.opaque_type, oid, wire.encode([f], self.profile), area=key[0]))
+            if cur is not None:
+                reqs += [api.DeleteRequest(10, self.opaque_type, oid, key[0]) for oid in cur.opaque_ids]
+            self.vec_state[key] = VecLsa(self.vec_gen, ids, sig)
+            self.stats["vectors_originated"] += 1
+        for key in [k for k in self.vec_state if k not in wanted]:
+            if key[0] in self.ready:
+                reqs += [api.DeleteRequest(10, self.opaque_type, oid, key[0]) for oid in self.vec_state[key].opaque_ids]
+            del self.vec_state[key]
+            self.stats["vectors_withdrawn"] += 1
+        return reqs
+
+    def inter_area_path(self, dst: str, k: int | None = None, constraints: dict | None = None) -> dict:
+        """The head-end's request (sec. 2.2): the best path to dst over the
+        vectors ABRs leaked into our area(s), with runners-up and ECMP set."""
+        from .interarea import complete_vectors, select
+
+        if self.router_id is None:
+            raise ValueError("router ID not known yet (is ospfd up?)")
+        k = k or self.cfg.k
+        best = None
+        reasons = []
+        for area, ted in sorted(self.teds.items()):
+            if self.router_id not in ted.routers():
+                continue
+            sel = select(self.router_id, dst, ted, complete_vectors(ted), k=k, constraints=constraints)
+            if sel.best is None:
+                reasons.append(sel.reason)
+            elif best is None or sel.best.total.pwr < best.best.total.pwr:
+                best = sel
+        if best is None:
+            raise ValueError("; ".join(reasons) or f"{self.router_id} is in no TE database yet")
+
+        def js(c):
+            return {
+                "abr_chain": list(c.abr_chain),
+                "head_path": list(c.head_path),
+                "segments": [
+                    {"what": "head-end to first ABR", "pwr_w_per_gbps": metric.w_per_gbps(c.head.pwr), "hops": c.head.hops},
+                    {"what": "ABR vector to tail-end", "area": c.area, "pwr_w_per_gbps": metric.w_per_gbps(c.rest.pwr), "hops": c.rest.hops},
+                ],
+                "pwr": c.total.pwr,
+                "pwr_w_per_gbps": metric.w_per_gbps(c.total.pwr),
+                "min_avail_bw": c.total.min_bw if math.isfinite(c.total.min_bw) else None,
+                "hops": c.total.hops,
+                "delay_us": c.total.delay,
+            }
+
+        return {"to": dst, "best": js(best.best), "ecmp": [js(c) for c in best.ecmp], "runners_up": [js(c) for c in best.choices[1:]]}
 
     # -- views -------------------------------------------------------------------
 
@@ -503,6 +618,25 @@ class Agent:
                 log.exception("%s: measurement failed", self.name)
             await asyncio.sleep(self.interval)
 
+    async def _vector_loop(self, period: float = 0.3) -> None:
+        """ABR work off the event loop (draft sec. 2.3: extra cores): when a
+        TED changed, snapshot, compute on a worker thread, originate."""
+        while True:
+            await asyncio.sleep(period)
+            if not self.core.vectors_dirty or not self.client.connected:
+                continue
+            snap = self.core.vector_snapshot()
+            if snap is None:
+                continue
+            try:
+                res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
+            except Exception:
+                log.exception("%s: vector computation failed", self.name)
+                continue
+            reqs = self.core.apply_vectors(res)
+            if reqs:
+                self._queue.put_nowait(reqs)
+
     # -- control socket ------------------------------------------------------------
 
     async def _control(self, reader, writer) -> None:
@@ -554,7 +688,14 @@ class Agent:
             cons = {kk: v for kk, v in req.items() if kk in ("min_bandwidth", "max_hops", "max_delay", "admin_include_any", "admin_include_all", "admin_exclude", "exclude_nodes")}
             ps = k_shortest_paths(G, src, dst, k, **cons)
             return {"area": areas[0], "paths": [{"nodes": list(p.nodes), "pwr": p.cost, "pwr_w_per_gbps": metric.w_per_gbps(p.cost)} for p in ps]}
-        raise ValueError(f"unknown command {cmd!r} (status, links, ted, paths)")
+        if cmd == "path":
+            cons = {kk: req[kk] for kk in ("min_bandwidth", "max_delay", "max_hops", "admin_exclude") if req.get(kk) is not None}
+            return c.inter_area_path(req["to"], req.get("k"), cons)
+        if cmd == "vectors":
+            from .interarea import complete_vectors
+
+            return {a: [{"from": adv, "abr_chain": list(v.abr_chain), "area": v.area, "paths": [{"endpoint": p.endpoint, "pwr": p.pwr_sum, "min_avail_bw": p.min_avail_bw, "hops": p.hop_count} for p in v.paths]} for adv, v in complete_vectors(t)] for a, t in sorted(c.teds.items())}
+        raise ValueError(f"unknown command {cmd!r} (status, links, ted, paths, path, vectors)")
 
     async def run(self) -> None:
         path = Path(self.socket_path)
@@ -566,7 +707,7 @@ class Agent:
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
-        tasks = [asyncio.create_task(self.client.run()), asyncio.create_task(self._measure()), asyncio.create_task(self._sender())]
+        tasks = [asyncio.create_task(self.client.run()), asyncio.create_task(self._measure()), asyncio.create_task(self._sender()), asyncio.create_task(self._vector_loop())]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -348,6 +348,39 @@ def cmd_lsdb(args) -> int:
     return 0
 
 
+def cmd_path(args) -> int:
+    """The head-end request of draft sec. 2.2, answered by the local agent."""
+    req = {"cmd": "path", "to": args.to, "k": args.k}
+    if args.min_bw:
+        req["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
+    if args.max_delay is not None:
+        req["max_delay"] = args.max_delay
+    if args.max_hops is not None:
+        req["max_hops"] = args.max_hops
+    res = agent_request(args.socket, req)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    b = res["best"]
+    con = _out()
+    con.print(f"to {res['to']}: ABR sequence {' -> '.join(b['abr_chain']) or '(same area)'}, total PWR {b['pwr_w_per_gbps']:.4g} W per Gb/s")
+    t = Table(title="chosen path, by segment")
+    for col in ("segment", "area", "PWR (W per Gb/s)", "hops"):
+        t.add_column(col)
+    t.add_row("head-end: " + " ".join(b["head_path"]), "", f"{b['segments'][0]['pwr_w_per_gbps']:.4g}", str(b["segments"][0]["hops"]))
+    t.add_row(f"vector of {b['abr_chain'][0] if b['abr_chain'] else '-'}", str(b["segments"][1].get("area", "")), f"{b['segments'][1]['pwr_w_per_gbps']:.4g}", str(b["segments"][1]["hops"]))
+    con.print(t)
+    if len(res["ecmp"]) > 1:
+        con.print(f"equal-PWR alternatives (ECMP, sec. 2.1.5): {len(res['ecmp'])}")
+    r = Table(title="runners-up")
+    for col in ("#", "ABR sequence", "head-end path", "PWR (W per Gb/s)"):
+        r.add_column(col)
+    for i, c in enumerate(res["runners_up"]):
+        r.add_row(str(i + 2), " -> ".join(c["abr_chain"]), " ".join(c["head_path"]), f"{c['pwr_w_per_gbps']:.4g}")
+    con.print(r)
+    return 0
+
+
 def cmd_lab(args) -> int:
     import logging
 
@@ -440,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     ag.set_defaults(func=cmd_agent)
 
     sh = sub.add_parser("show", help="ask the local agent (links, ted, paths, status)")
-    sh.add_argument("what", choices=["links", "ted", "paths", "status"])
+    sh.add_argument("what", choices=["links", "ted", "paths", "status", "vectors"])
     sh.add_argument("--socket", default=DEFAULT_SOCKET)
     sh.add_argument("--to")
     sh.add_argument("--from", dest="src")
@@ -448,6 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--area")
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=cmd_show)
+
+    pt = sub.add_parser("path", help="inter-area power-shortest path to a TE endpoint (asks the local agent)")
+    pt.add_argument("to", help="tail-end router ID")
+    pt.add_argument("-k", type=int)
+    pt.add_argument("--min-bw")
+    pt.add_argument("--max-delay", type=float)
+    pt.add_argument("--max-hops", type=int)
+    pt.add_argument("--socket", default=DEFAULT_SOCKET)
+    pt.add_argument("--json", action="store_true")
+    pt.set_defaults(func=cmd_path)
 
     ls = sub.add_parser("lsdb", help="dump ospfd's LSDB through the OSPF API (decoding PWR LSAs)")
     ls.add_argument("--api", default="127.0.0.1:2607")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import wire
+from . import metric, wire
 from .ksp import CompiledGraph
 
 __all__ = ["Aggregate", "abr_vectors", "fragment", "Reassembler", "Choice", "Selection", "select", "aggregate"]
@@ -225,6 +225,37 @@ class Reassembler:
 
     def vectors(self) -> list:
         return [(k[0], v) for k, (_, v) in sorted(self.complete.items())]
+
+
+def complete_vectors(ted) -> list:
+    """[(adv, vector)] from a TED's LSAs: unfragmented vectors as they are,
+    fragmented ones reassembled, per (router, chain, area) the newest
+    generation that is complete (the originator deletes the old generation
+    only after the new one is out, so one is always complete)."""
+    from .ted import serial_newer
+
+    whole, groups = [], {}
+    for adv, _, v in ted.vectors():
+        if v.fragment is None:
+            whole.append((adv, v))
+        else:
+            groups.setdefault((adv, v.abr_chain, v.area), {}).setdefault(v.fragment.generation, {})[v.fragment.index] = v
+    for (adv, chain, area), gens in sorted(groups.items()):
+        best = None
+        for g, parts in gens.items():
+            count = next(iter(parts.values())).fragment.count
+            if len(parts) == count and all(i in parts for i in range(count)) and (best is None or serial_newer(g, best[0])):
+                best = (g, parts)
+        if best:
+            parts = best[1]
+            whole.append((adv, wire.ReachabilityVector(chain, area, tuple(p for i in range(len(parts)) for p in parts[i].paths))))
+    return whole
+
+
+def signature(v: wire.ReachabilityVector, band: "metric.Banding") -> tuple:
+    """What must change before a vector is re-advertised (sec. 2.2): the
+    endpoints, and each entry's PWR sum and bandwidth by band, not value."""
+    return tuple((p.endpoint, band.band_of(p.pwr_sum), band.band_of(p.min_avail_bw), p.hop_count) for p in v.paths)
 
 
 # ------------------------------------------------------------ head-end
