@@ -318,6 +318,11 @@ class PowerConfig:
                     avail_unit_w = max(card.max_power_w - card.power_w, 0.0) / cu
         if unit_w is None:
             raise ConfigError(f"{self.path}: ports.{ifname}: no power figure (power reader unreadable and no power_w)")
+        if avail_unit_w is not None and avail_unit_w <= 0.0:
+            # no power headroom: Available-POWER would be 0 and, as the lower
+            # of the two ratios (sec. 2.1.8.2), make a port at its limit look
+            # free; it is not advertised then and the consumed ratio counts
+            avail_unit_w = None
         max_Bps = metric.bps_to_Bps(p.speed)
         avail_Bps = metric.clamp_avail_bw(metric.bps_to_Bps(avail), max_Bps)
         consumed = metric.power_metric(unit_w, avail_Bps)

@@ -92,3 +92,11 @@ def test_shipped_example_config_loads():
     m = cfg.port_metrics("eth2")  # profile-driven card
     assert m.available is not None and m.consumed > 0
     assert cfg.port_metrics("eth3").mcast is not None
+
+
+def test_a_port_at_its_power_limit_does_not_look_free(tmp_path):
+    cfg = load_power(write(tmp_path, GOOD))
+    at_limit = cfg.port_metrics("eth1", measured_w={"LC1": 260.0})  # max_power_w is 260
+    assert at_limit.available is None and at_limit.effective == at_limit.consumed > 0
+    over = cfg.port_metrics("eth1", measured_w={"LC1": 300.0})
+    assert over.available is None and over.effective > at_limit.effective

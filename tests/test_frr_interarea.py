@@ -1,0 +1,116 @@
+"""Inter-area paths on real FRR (draft sec. 2, 2.2): fig-2-0 in namespaces,
+23 routers with ospfd -a and an agent each. ABR agents leak reachability
+vectors; head-end agents answer `path` requests. Checked against the central
+oracle of test_interarea on the same topology files."""
+import itertools
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from helpers.fig217 import wait_for
+from pyfrr_pwr.cli import agent_request
+from pyfrr_pwr.lab import Lab
+from pyfrr_pwr.offline import build_teds
+from pyfrr_pwr.topology import load_topology
+from test_interarea import HEADS, TAILS, oracle
+
+LAB = "pwtest20"
+R6_UNIT_W = 155 / 8  # R6's card: 155 W over eight 10G ports (tools/gen_topologies.py)
+
+
+def set_r6_port_power(d, **port):
+    """A port-level power figure on R6's port towards ABR4 (no max_power_w:
+    only the consumed ratio counts, so more power means a dearer link)."""
+    pf = d / "fig-2-0/R6/power.yml"
+    cfg = yaml.safe_load(pf.read_text())
+    cfg["ports"]["eth1"].update(port)  # eth1: R6's port towards ABR4
+    pf.write_text(yaml.safe_dump(cfg))
+
+
+def copy_fig20(d):
+    shutil.copytree(ROOT / "containerlab/fig-2-0", d / "fig-2-0")
+    shutil.copy(ROOT / "containerlab/fig-2-0.clab.yml", d / "fig-2-0.clab.yml")
+    return d / "fig-2-0.clab.yml"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fig20")
+    clab = copy_fig20(d)
+    hw = d / "power1_input"
+    hw.write_text(f"{int(R6_UNIT_W * 1e6)}\n")
+    set_r6_port_power(d, power_w=R6_UNIT_W, power_reader={"type": "hwmon", "path": str(hw)})
+    pf = d / "fig-2-0/R6/power.yml"
+    cfg = yaml.safe_load(pf.read_text())
+    cfg["agent"] = {"interval": 0.1, "min_interval": 0.5}
+    pf.write_text(yaml.safe_dump(cfg))
+    lab = Lab(clab, name=LAB)
+    lab.down(quiet=True)
+    lab.up(wait=True, timeout=90)
+    lab.hwmon, lab.dir, lab.clab = hw, d, clab
+    try:
+        yield lab
+    finally:
+        lab.down(quiet=True)
+        assert f"clab-{LAB}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def rid(lab, name):
+    return lab.topo.resolve(name).router_id
+
+
+def ask(lab, head, tail, **kw):
+    return agent_request(str(lab.nodes[head].rundir / "agent.sock"), {"cmd": "path", "to": rid(lab, tail), **kw})
+
+
+def central(topo_file, h, t):
+    topo = load_topology(topo_file)
+    teds = build_teds(topo)
+    order = ["0.0.0.1", "0.0.0.0", "0.0.0.2"] if h.startswith("TEh") else ["0.0.0.2", "0.0.0.0", "0.0.0.1"]
+    return oracle(teds, topo.resolve(h).router_id, topo.resolve(t).router_id, order)
+
+
+def test_every_head_tail_pair_gets_the_central_optimum(lab):
+    for h, t in list(itertools.product(HEADS, TAILS)) + [(t, h) for h, t in itertools.product(HEADS, TAILS)]:
+        want = central(lab.clab, h, t)
+        res = wait_for(lambda: (r := ask(lab, h, t)) and abs(r["best"]["pwr"] - want) <= 1e-5 * want and r, 60, f"{h} -> {t} to reach the optimum {want:.4g}", step=0.5)
+        b = res["best"]
+        assert b["head_path"][0] == rid(lab, h) and b["head_path"][-1] == b["abr_chain"][0]
+        assert len(b["abr_chain"]) == 2  # {ABR of the head's area, ABR of the tail's area}
+        assert res["runners_up"] and res["runners_up"][0]["pwr"] >= b["pwr"]
+
+
+def test_a_power_change_in_area_2_moves_the_choice_in_area_1_only_when_it_should(lab):
+    before = ask(lab, "TEh1", "TEt4")["best"]
+    assert before["abr_chain"][1] == rid(lab, "ABR4")  # via ABR4-R6
+    orig = agent_request(str(lab.nodes["R6"].rundir / "agent.sock"), {"cmd": "status"})["stats"].get("originations", 0)
+    lab.hwmon.write_text(f"{int(R6_UNIT_W * 1.02 * 1e6)}\n")  # +2 %: inside the band
+    import time
+
+    time.sleep(2.0)
+    assert agent_request(str(lab.nodes["R6"].rundir / "agent.sock"), {"cmd": "status"})["stats"].get("originations", 0) == orig
+    assert ask(lab, "TEh1", "TEt4")["best"] == before
+    # ten times the power on R6's port towards ABR4: what should the choice be?
+    d = lab.dir / "expected"
+    d.mkdir()
+    clab = copy_fig20(d)
+    set_r6_port_power(d, power_w=R6_UNIT_W * 10)
+    want = central(clab, "TEh1", "TEt4")
+    assert want > before["pwr"]
+    lab.hwmon.write_text(f"{int(R6_UNIT_W * 10 * 1e6)}\n")
+    after = wait_for(lambda: (r := ask(lab, "TEh1", "TEt4")["best"]) and abs(r["pwr"] - want) <= 1e-5 * want and r, 60, f"TEh1's choice to move to {want:.4g}", step=0.5)
+    assert after["abr_chain"] != before["abr_chain"]
+    # pairs that never used that link keep their choice
+    assert ask(lab, "TEh1", "TEt1")["best"]["pwr"] == pytest.approx(central(lab.clab, "TEh1", "TEt1"), rel=1e-5)
+    lab.hwmon.write_text(f"{int(R6_UNIT_W * 1e6)}\n")
+    wait_for(lambda: abs(ask(lab, "TEh1", "TEt4")["best"]["pwr"] - before["pwr"]) <= 1e-5 * before["pwr"], 60, "the original choice to return", step=0.5)
+
+
+def test_unknown_tail_end_fails_with_a_reason(lab):
+    from pyfrr_pwr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="advertises a path to 192.0.2.1"):
+        agent_request(str(lab.nodes["TEh2"].rundir / "agent.sock"), {"cmd": "path", "to": "192.0.2.1"})
