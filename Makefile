@@ -38,21 +38,18 @@ test: install
 	$(VPY) -m pytest
 
 LAB := $(VENV)/bin/pyfrr-pwr lab
-DEMO := containerlab/fig-2-1-7.clab.yml
+FIG7 := containerlab/fig-2-1-7.clab.yml
+FIG20 := containerlab/fig-2-0.clab.yml
 
-# Offline: the draft's sec. 2.1.7 area from its files. Then live: the same
-# area on real FRR in namespaces, agents flooding PWR LSAs, the path asked
-# of B's agent, and the lab taken down again.
+# The main job. Offline, the draft's sec. 2.1.7 area from its files. Then
+# live, figure 2.0 of sec. 2.2 on real FRR in network namespaces: 23 routers,
+# an agent beside every ospfd, ABRs leaking reachability vectors, and every
+# head-end asked for its path to every tail-end; then the lab goes down.
 demo: install deps
-	$(VENV)/bin/pyfrr-pwr metric $(DEMO)
-	$(VENV)/bin/pyfrr-pwr paths $(DEMO) --from B --to X -k 4
-	$(LAB) down $(DEMO) >/dev/null
-	$(LAB) up $(DEMO) --wait
-	@sleep 3
-	$(LAB) status $(DEMO)
-	$(LAB) exec $(DEMO) X -- $(abspath $(VENV))/bin/pyfrr-pwr show ted --socket /run/pyfrr-pwr/fig-2-1-7/X/agent.sock
-	$(LAB) exec $(DEMO) B -- $(abspath $(VENV))/bin/pyfrr-pwr show paths --to 10.17.255.8 -k 3 --socket /run/pyfrr-pwr/fig-2-1-7/B/agent.sock
-	$(LAB) down $(DEMO)
+	$(VENV)/bin/pyfrr-pwr paths $(FIG7) --from B --to X -k 3
+	$(LAB) down $(FIG20) >/dev/null
+	$(LAB) up $(FIG20) --wait --timeout 120
+	$(LAB) paths $(FIG20) --timeout 90; rc=$$?; $(LAB) down $(FIG20); exit $$rc
 
 bench: install
 	$(VPY) -m pytest bench -q --benchmark-only --benchmark-json=bench/results.json

@@ -381,6 +381,57 @@ def cmd_path(args) -> int:
     return 0
 
 
+def lab_paths(lab, args) -> int:
+    """Every TE endpoint's inter-area choice to every TE endpoint of another
+    area, asked of the endpoints' agents (draft sec. 2.2)."""
+    import time
+
+    topo = lab.topo
+    eps = [r for r in topo.routers.values() if r.power is not None and r.power.te_endpoint and r.router_id]
+    pairs = [(h, t) for h in eps for t in eps if h is not t and not (h.areas & t.areas)]
+    results: dict = {}
+    end = time.monotonic() + args.timeout
+    while len(results) < len(pairs) and time.monotonic() < end:
+        for h, t in pairs:
+            if (h.name, t.name) in results:
+                continue
+            try:
+                results[(h.name, t.name)] = agent_request(str(lab.nodes[h.name].rundir / "agent.sock"), {"cmd": "path", "to": t.router_id})
+            except (ConfigError, OSError, ValueError):
+                pass
+        if len(results) < len(pairs):
+            time.sleep(0.5)
+    if args.json:
+        print(json.dumps({f"{h}->{t}": r for (h, t), r in results.items()}, indent=2))
+        return 0 if len(results) == len(pairs) else 1
+    name = topo.name_of
+    t = Table(title=f"lab {lab.name}: inter-area power-shortest paths (W per Gb/s), chosen by each head-end from the ABRs' vectors")
+    for col in ("head-end", "tail-end", "ABR sequence", "head-end path", "head PWR", "vector PWR", "total", "runners-up"):
+        t.add_column(col, justify="right" if "PWR" in col or col in ("total", "runners-up") else "left")
+    for h, tl in pairs:
+        r = results.get((h.name, tl.name))
+        if r is None:
+            t.add_row(h.name, tl.name, "(no answer)", "", "", "", "", "")
+            continue
+        b = r["best"]
+        ecmp = f" (+{len(r['ecmp']) - 1} ECMP)" if len(r["ecmp"]) > 1 else ""
+        t.add_row(
+            h.name,
+            tl.name,
+            " -> ".join(name(x) for x in b["abr_chain"]) + ecmp,
+            "-".join(name(x) for x in b["head_path"]),
+            f"{b['segments'][0]['pwr_w_per_gbps']:.4g}",
+            f"{b['segments'][1]['pwr_w_per_gbps']:.4g}",
+            f"{b['pwr_w_per_gbps']:.4g}",
+            str(len(r["runners_up"])),
+        )
+    _out().print(t)
+    missing = len(pairs) - len(results)
+    if missing:
+        print(f"{missing} pair(s) got no answer within {args.timeout:.0f}s", file=sys.stderr)
+    return 0 if not missing else 1
+
+
 def cmd_lab(args) -> int:
     import logging
 
@@ -416,6 +467,8 @@ def cmd_lab(args) -> int:
                 t.add_row(node, s["namespace"], "yes" if s["up"] else "no", procs or "-", full)
             _out().print(t)
             return 0
+        if args.action == "paths":
+            return lab_paths(lab, args)
         if args.action == "exec":
             argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
             if not argv:
@@ -502,7 +555,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     lb = sub.add_parser("lab", help="run a containerlab topology on network namespaces (no Docker)")
     lsub = lb.add_subparsers(dest="action", required=True)
-    for action, hlp in (("up", "bring a lab up"), ("down", "stop its processes, delete its namespaces"), ("status", "nodes, processes, OSPF adjacencies"), ("exec", "run a command in a node")):
+    for action, hlp in (
+        ("up", "bring a lab up"),
+        ("down", "stop its processes, delete its namespaces"),
+        ("status", "nodes, processes, OSPF adjacencies"),
+        ("exec", "run a command in a node"),
+        ("paths", "every TE endpoint's inter-area path to the endpoints of other areas"),
+    ):
         a = lsub.add_parser(action, help=hlp)
         a.add_argument("topology")
         a.add_argument("--name", help="lab name (default: the topology's)")
@@ -511,8 +570,10 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--wait", action="store_true", help="return once OSPF has converged")
             a.add_argument("--timeout", type=float, default=60.0)
             a.add_argument("--no-agents", action="store_true")
-        if action == "status":
+        if action in ("status", "paths"):
             a.add_argument("--json", action="store_true")
+        if action == "paths":
+            a.add_argument("--timeout", type=float, default=60.0)
         if action == "exec":
             a.add_argument("node")
             a.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
