@@ -22,6 +22,7 @@ bandwidth, TE-metric sum, hop count, OR of admin groups, delay sum.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -89,6 +90,25 @@ def _ksp_table(cg: CompiledGraph, G, src: str, targets: list, k: int, constraint
 BACKBONE = "0.0.0.0"
 
 
+def _k_smallest_sums(xs: list, ys: list, k: int) -> list:
+    """Index pairs (i, j) of the k smallest xs[i] + ys[j], both lists sorted
+    ascending: a heap walk over the sum matrix, O(k log k) instead of the
+    k x k products."""
+    if not xs or not ys:
+        return []
+    heap = [(xs[0] + ys[0], 0, 0)]
+    seen = {(0, 0)}
+    out = []
+    while heap and len(out) < k:
+        _, i, j = heapq.heappop(heap)
+        out.append((i, j))
+        for ni, nj in ((i + 1, j), (i, j + 1)):
+            if ni < len(xs) and nj < len(ys) and (ni, nj) not in seen:
+                seen.add((ni, nj))
+                heapq.heappush(heap, (xs[ni] + ys[nj], ni, nj))
+    return out
+
+
 def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = None, compiled: dict | None = None, learnt: dict | None = None) -> dict:
     """Vectors ``abr`` originates, as {area to originate into: [vectors]}.
 
@@ -129,19 +149,20 @@ def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = Non
         if not heard:
             continue
         via = _ksp_table(compiled[a], graphs[a], abr, sorted({adv for adv, _ in heard}), k, constraints)
-        merged: dict = {}  # (chain, described area) -> {endpoint: [Aggregate]}
         for adv, v in heard:
-            if v.area in teds:  # an area we are attached to: we reach it directly
+            vias = via.get(adv)
+            if not vias or v.area in teds:  # an area we are attached to: reached directly
                 continue
-            for agg, _ in via.get(adv, []):
-                for p in v.paths:
-                    merged.setdefault(((abr, *v.abr_chain), v.area), {}).setdefault(p.endpoint, []).append(agg.then(Aggregate.of(p)))
-        for (chain, area), per_ep in sorted(merged.items()):
+            by_ep: dict = {}
+            for p in v.paths:  # already in increasing PWR order
+                by_ep.setdefault(p.endpoint, []).append(p)
             entries = []
-            for ep, aggs in per_ep.items():
-                for agg in sorted(aggs, key=lambda g: g.pwr)[:k]:
+            for ep, plist in by_ep.items():
+                for i, j in _k_smallest_sums([g.pwr for g, _ in vias], [p.pwr_sum for p in plist], k):
+                    agg = vias[i][0].then(Aggregate.of(plist[j]))
                     entries.append((agg.pwr, ep, agg))
             entries.sort(key=lambda x: (x[0], x[1]))
+            chain, area = (abr, *v.abr_chain), v.area
             vec = wire.ReachabilityVector(chain, area, tuple(agg.info(e) for _, e, agg in entries))
             for b in areas:
                 if b != a:  # a is the backbone: into the non-backbone areas
@@ -150,15 +171,16 @@ def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = Non
 
 
 def converge(teds_by_router: dict, k: int = 8, constraints: dict | None = None, rounds: int = 4) -> dict:
-    """Offline: run every ABR's computation until the vectors stop changing
-    (two rounds for a two-level hierarchy). ``teds_by_router`` maps each
-    ABR's router ID to {area: TED} (shared TED objects per area are fine:
-    vectors are installed into them). Returns {abr: {area: [vectors]}}."""
+    """Offline: run every ABR's computation until the vectors stop changing.
+    ``teds_by_router`` maps each ABR's router ID to {area: TED} (shared TED
+    objects per area are fine: vectors are installed into them). The only
+    input one ABR takes from another is what it put into the backbone, so a
+    two-level hierarchy is done after two rounds: local vectors, then
+    transit. Returns {abr: {area: [vectors]}}."""
     out: dict = {}
     for _ in range(rounds):
         new = {abr: abr_vectors(abr, teds, k, constraints) for abr, teds in sorted(teds_by_router.items())}
-        if new == out:
-            break
+        done = out and all(new[a].get(BACKBONE) == out[a].get(BACKBONE) for a in new)
         out = new
         for abr, per_area in out.items():
             for area, vecs in per_area.items():
@@ -167,6 +189,8 @@ def converge(teds_by_router: dict, k: int = 8, constraints: dict | None = None, 
                     del ted.lsas[key]
                 for i, v in enumerate(vecs):
                     ted.apply_tlvs(abr, f"vector/{i}", [v])
+        if done:
+            break
     return out
 
 

@@ -1,0 +1,92 @@
+"""Inter-area at scale, offline (no FRR): a generated AS of 10 areas x 200
+routers, 4 ABRs per area joined by a 100-router backbone, 50 TE endpoints
+per area, k=8. Every ABR's vectors until stable (local vectors, then
+backbone transit), then the time to redo one area's ABRs after one link
+change. Time and peak memory are recorded (no peer: there is no other
+implementation of the draft to compare with)."""
+import random
+import resource
+import time
+
+import networkx as nx
+
+from pyfrr_pwr import interarea as ia
+from pyfrr_pwr import wire
+from pyfrr_pwr.ted import TED
+
+AREAS, ROUTERS, ABRS, ENDPOINTS, K = 10, 200, 4, 50, 8
+
+
+def rid(area, i):
+    return f"10.{area}.{i // 250}.{i % 250 + 1}"
+
+
+def build(seed=1):
+    rnd = random.Random(seed)
+    teds = {f"0.0.0.{a}": TED(f"0.0.0.{a}") for a in range(AREAS + 1)}
+    lsid = [0]
+
+    def link(area, u, v):
+        for x, y in ((u, v), (v, u)):
+            lsid[0] += 1
+            t = wire.LinkTLV(y, local_addrs=(f"172.{lsid[0] >> 16 & 255}.{lsid[0] >> 8 & 255}.{lsid[0] & 255}",), pwr_consumed=rnd.uniform(1e-9, 1e-8), avail_bw=rnd.uniform(1e8, 1.25e9))
+            teds[area].apply_tlvs(x, f"200.0.{lsid[0] >> 8 & 255}.{lsid[0] & 255}/{lsid[0]}", [t])
+
+    abrs = {}
+    for a in range(1, AREAS + 1):
+        g = nx.connected_watts_strogatz_graph(ROUTERS, 4, 0.2, seed=seed + a)
+        area = f"0.0.0.{a}"
+        for u, v in g.edges:
+            link(area, rid(a, u), rid(a, v))
+        abrs[a] = [rid(a, i) for i in range(ABRS)]
+        for i in range(ABRS, ABRS + ENDPOINTS):
+            teds[area].apply_tlvs(rid(a, i), "ep", [wire.TEEndpoint(rid(a, i))])
+    bb = nx.connected_watts_strogatz_graph(100, 4, 0.2, seed=seed)
+    names = {i: rid(0, i) for i in range(100)}
+    i = 0
+    for a in range(1, AREAS + 1):  # ABRs take 40 of the backbone's 100 places
+        for r in abrs[a]:
+            names[i] = r
+            i += 1
+    for u, v in bb.edges:
+        link("0.0.0.0", names[u], names[v])
+    by_abr = {r: {f"0.0.0.{a}": teds[f"0.0.0.{a}"], "0.0.0.0": teds["0.0.0.0"]} for a in range(1, AREAS + 1) for r in abrs[a]}
+    return teds, by_abr, abrs
+
+
+def test_all_vectors_at_scale(benchmark):
+    teds, by_abr, abrs = build()
+    benchmark.group = "inter-area: 10 areas x 200 routers, 4 ABRs and 50 endpoints per area, k=8"
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def run():
+        for t in teds.values():  # start from no vectors at all
+            for key in [k for k in t.lsas if k[1].startswith("vector/")]:
+                del t.lsas[key]
+        return ia.converge(by_abr, K)
+
+    out = benchmark.pedantic(run, rounds=1, iterations=1)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    nvec = sum(len(v) for per in out.values() for v in per.values())
+    entries = sum(len(x.paths) for per in out.values() for v in per.values() for x in v)
+    lsas = sum(len(ia.fragment(x, 1)) for per in out.values() for v in per.values() for x in v)
+    # one link in area 3 changes: its 4 ABRs redo their vectors
+    a3 = "0.0.0.3"
+    key = next(k for k in teds[a3].lsas if not k[1].startswith(("vector/", "ep")))
+    (tlv,) = teds[a3].lsas[key]
+    teds[a3].apply_tlvs(key[0], key[1], [wire.LinkTLV(tlv.link_id, local_addrs=tlv.local_addrs, pwr_consumed=tlv.pwr_consumed * 10, avail_bw=tlv.avail_bw)])
+    t0 = time.perf_counter()
+    for r in abrs[3]:
+        ia.abr_vectors(r, by_abr[r], K)
+    incr = time.perf_counter() - t0
+    benchmark.extra_info.update(
+        impl="pyfrr_pwr",
+        max_rss_mib=rss1 / 1024,
+        rss_growth_mib=(rss1 - rss0) / 1024,
+        abrs=len(by_abr),
+        vectors=nvec,
+        path_entries=entries,
+        lsas=lsas,
+        one_link_change_area_abrs_seconds=incr,
+    )
+    assert nvec > 0 and entries > 0
