@@ -100,6 +100,8 @@ class AgentCore:
         self.vec_gen = 0
         self.vec_band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
         self.vectors_dirty = True
+        # bandwidth reservations on our own links (draft sec. 2.2), bytes/s
+        self.reservations: dict = {}  # id -> {"ifname": str|None, "bw": float, "next": router ID|None}
 
     # -- session -------------------------------------------------------------
 
@@ -216,13 +218,18 @@ class AgentCore:
         else:
             l.nbr_id = l.nbr_addr = None
 
+    def reserved_bps(self, ifname: str) -> float:
+        return sum(r["bw"] * 8 for r in self.reservations.values() if r["ifname"] == ifname)
+
     def _available(self, ifname: str) -> float | None:
         p = self.cfg.ports[ifname]
         if p.available is not None:
-            return p.available  # a configured figure wins (labs model the draft's table)
-        if ifname in self.used_bps:
-            return max(p.speed - self.used_bps[ifname], 0.0)
-        return None
+            avail = p.available  # a configured figure wins (labs model the draft's table)
+        elif ifname in self.used_bps:
+            avail = max(p.speed - self.used_bps[ifname], 0.0)
+        else:
+            avail = p.speed
+        return max(avail - self.reserved_bps(ifname), 0.0)
 
     def _originate(self, area: str, tlvs: list, old_id: int | None) -> tuple[int, list]:
         oid = self._alloc()
@@ -237,7 +244,9 @@ class AgentCore:
         reqs: list = []
         for l in self.links.values():
             self._link_state(l)
-            key = (l.area, l.nbr_id, l.nbr_addr, l.ifaddr)
+            # a reservation changes the key: bandwidth is a hard constraint,
+            # flooded at once, past banding and min_interval
+            key = (l.area, l.nbr_id, l.nbr_addr, l.ifaddr, self.reserved_bps(l.ifname))
             up = l.area is not None and l.nbr_id is not None and l.area in self.ready
             if not up:
                 if l.opaque_id is not None and l.sent_key and l.sent_key[0] in self.ready:
@@ -404,6 +413,49 @@ class AgentCore:
 
         return {"to": dst, "best": js(best.best), "ecmp": [js(c) for c in best.ecmp], "runners_up": [js(c) for c in best.choices[1:]]}
 
+    # -- reservations (draft sec. 2.2) ----------------------------------------
+
+    def reserve_hop(self, rid: str, bw: float, hops: list, plan: list) -> dict:
+        """One hop of a reservation along an explicit route. ``hops`` starts
+        with us; ``plan`` lists the later segments [{"area", "to"}], which an
+        ABR expands with CSPF at the requested bandwidth. Reserves on our own
+        link to the next hop and says where the request goes next:
+        {"next": router ID, "hops", "plan"} or {"next": None} at the end."""
+        from .ksp import k_shortest_paths
+
+        if rid in self.reservations:
+            raise ValueError(f"reservation {rid} exists already")
+        if len(hops) <= 1:
+            if not plan:
+                self.reservations[rid] = {"ifname": None, "bw": bw, "next": None}
+                return {"next": None}
+            seg, plan = plan[0], plan[1:]
+            ted = self.teds.get(seg["area"])
+            if ted is None:
+                raise ValueError(f"{self.router_id}: no TE database for area {seg['area']}")
+            G = ted.graph()
+            ps = k_shortest_paths(G, self.router_id, seg["to"], 1, min_bandwidth=bw) if self.router_id in G and seg["to"] in G else []
+            if not ps:
+                raise ValueError(f"{self.router_id}: no path to {seg['to']} in area {seg['area']} with {bw * 8 / 1e9:g} Gb/s available")
+            hops = list(ps[0].nodes)
+        nxt = hops[1]
+        cands = sorted(
+            ((self._available(l.ifname) or 0.0, l.ifname) for l in self.links.values() if l.nbr_id == nxt and l.opaque_id is not None),
+            reverse=True,
+        )
+        if not cands:
+            raise ValueError(f"{self.router_id}: no link to {nxt}")
+        avail_bps, ifn = cands[0]
+        if avail_bps < bw * 8:
+            raise ValueError(f"{self.router_id}: link {ifn} to {nxt} has {avail_bps / 1e9:g} Gb/s available, {bw * 8 / 1e9:g} Gb/s requested")
+        self.reservations[rid] = {"ifname": ifn, "bw": bw, "next": nxt}
+        return {"next": nxt, "hops": hops[1:], "plan": plan}
+
+    def release_hop(self, rid: str) -> str | None:
+        """Give a reservation's bandwidth back; returns the next hop."""
+        r = self.reservations.pop(rid, None)
+        return r["next"] if r else None
+
     # -- views -------------------------------------------------------------------
 
     def show_links(self) -> list:
@@ -478,6 +530,8 @@ class Agent:
         self.samples: dict = {}  # ifname -> list[(t, tx_bytes)]
         self._ipr = None
         self._polls = 0
+        self.signal_port = cfg.agent.get("signal_port", 2700)
+        self.res_counter = 0
         self._addrs: dict | None = None
         self._names: set = set()
         self.readers = self._readers()
@@ -618,6 +672,76 @@ class Agent:
                 log.exception("%s: measurement failed", self.name)
             await asyncio.sleep(self.interval)
 
+    # -- reservation signalling between agents ---------------------------------
+
+    async def _signal(self, reader, writer) -> None:
+        try:
+            line = await reader.readline()
+            req = json.loads(line)
+            try:
+                res = await self._signal_request(req)
+                out = {"ok": True, "result": res}
+            except Exception as exc:
+                out = {"ok": False, "error": str(exc)}
+            writer.write((json.dumps(out) + "\n").encode())
+            await writer.drain()
+        except (ValueError, ConnectionError):
+            self.core.stats["bad_signal"] += 1
+        finally:
+            writer.close()
+
+    async def _send_signal(self, router_id: str, req: dict) -> dict:
+        r, w = await asyncio.wait_for(asyncio.open_connection(router_id, self.signal_port), 5)
+        try:
+            w.write((json.dumps(req) + "\n").encode())
+            await w.drain()
+            rep = json.loads(await asyncio.wait_for(r.readline(), 30))
+        finally:
+            w.close()
+        if not rep.get("ok"):
+            raise ValueError(rep.get("error"))
+        return rep["result"]
+
+    async def _signal_request(self, req: dict):
+        c = self.core
+        if req.get("cmd") == "reserve":
+            step = c.reserve_hop(req["id"], float(req["bw"]), req["hops"], req["plan"])
+            self._queue.put_nowait(c.evaluate(time.monotonic()))
+            if step["next"] is None:
+                return {"route": [c.router_id]}
+            try:
+                res = await self._send_signal(step["next"], {"cmd": "reserve", "id": req["id"], "bw": req["bw"], "hops": step["hops"], "plan": step["plan"]})
+            except Exception as exc:
+                c.release_hop(req["id"])
+                self._queue.put_nowait(c.evaluate(time.monotonic()))
+                raise ValueError(str(exc)) from None
+            return {"route": [c.router_id, *res["route"]]}
+        if req.get("cmd") == "release":
+            if req.get("origin", True) and req["id"] not in c.reservations:
+                raise ValueError(f"no reservation {req['id']} here")
+            req = {**req, "origin": False}
+            nxt = c.release_hop(req["id"])
+            self._queue.put_nowait(c.evaluate(time.monotonic()))
+            if nxt:
+                await self._send_signal(nxt, req)
+            return {"released": req["id"]}
+        raise ValueError(f"unknown signal {req.get('cmd')!r}")
+
+    async def reserve_path(self, dst: str, bw: float, k: int | None = None, constraints: dict | None = None) -> dict:
+        """Choose (with min_bandwidth=bw) and reserve an inter-area path."""
+        cons = dict(constraints or {}, min_bandwidth=bw)
+        sel = self.core.inter_area_path(dst, k, cons)
+        b = sel["best"]
+        self.res_counter += 1
+        rid = f"{self.core.router_id}/{self.res_counter}"
+        plan = []
+        if b["abr_chain"]:
+            if len(b["abr_chain"]) > 1:
+                plan.append({"area": "0.0.0.0", "to": b["abr_chain"][1]})
+            plan.append({"area": b["segments"][1]["area"], "to": dst})
+        res = await self._signal_request({"cmd": "reserve", "id": rid, "bw": bw, "hops": b["head_path"], "plan": plan})
+        return {"id": rid, "bw": bw, "route": res["route"], "path": sel}
+
     async def _vector_loop(self, period: float = 0.3) -> None:
         """ABR work off the event loop (draft sec. 2.3: extra cores): when a
         TED changed, snapshot, compute on a worker thread, originate."""
@@ -644,7 +768,12 @@ class Agent:
             while line := await reader.readline():
                 try:
                     req = json.loads(line)
-                    res = self.command(req)
+                    if req.get("cmd") == "reserve":
+                        res = await self.reserve_path(req["to"], float(req["bw"]), req.get("k"), {kk: req[kk] for kk in ("max_delay", "max_hops") if req.get(kk) is not None})
+                    elif req.get("cmd") == "release":
+                        res = await self._signal_request({"cmd": "release", "id": req["id"]})
+                    else:
+                        res = self.command(req)
                     out = {"ok": True, "result": res}
                 except Exception as exc:  # report, never die
                     out = {"ok": False, "error": str(exc)}
@@ -691,6 +820,8 @@ class Agent:
         if cmd == "path":
             cons = {kk: req[kk] for kk in ("min_bandwidth", "max_delay", "max_hops", "admin_exclude") if req.get(kk) is not None}
             return c.inter_area_path(req["to"], req.get("k"), cons)
+        if cmd == "reservations":
+            return c.reservations
         if cmd == "vectors":
             from .interarea import complete_vectors
 
@@ -707,6 +838,9 @@ class Agent:
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
+        # reservation signalling between agents (no RSVP-TE here): inside the
+        # router's namespace, reached over the routed network by router ID
+        signal_server = await asyncio.start_server(self._signal, host="0.0.0.0", port=self.signal_port, reuse_address=True)
         tasks = [asyncio.create_task(self.client.run()), asyncio.create_task(self._measure()), asyncio.create_task(self._sender()), asyncio.create_task(self._vector_loop())]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -722,6 +856,7 @@ class Agent:
         finally:
             for t in tasks:
                 t.cancel()
+            signal_server.close()
             await self.client.close()
             path.unlink(missing_ok=True)
             log.info("%s: stopped", self.name)

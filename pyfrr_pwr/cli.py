@@ -350,17 +350,28 @@ def cmd_lsdb(args) -> int:
 
 def cmd_path(args) -> int:
     """The head-end request of draft sec. 2.2, answered by the local agent."""
+    if args.release:
+        res = agent_request(args.socket, {"cmd": "release", "id": args.release}, timeout=30)
+        print(json.dumps(res) if args.json else f"released {res['released']}")
+        return 0
+    if args.to is None:
+        raise ConfigError("path: give a tail-end router ID (or --release ID)")
     req = {"cmd": "path", "to": args.to, "k": args.k}
+    if args.reserve:
+        req = {"cmd": "reserve", "to": args.to, "k": args.k, "bw": metric.bps_to_Bps(parse_rate(args.reserve))}
     if args.min_bw:
         req["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
     if args.max_delay is not None:
         req["max_delay"] = args.max_delay
     if args.max_hops is not None:
         req["max_hops"] = args.max_hops
-    res = agent_request(args.socket, req)
+    res = agent_request(args.socket, req, timeout=30)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
+    if args.reserve:
+        print(f"reserved {args.reserve} as {res['id']} along {' '.join(res['route'])}")
+        res = res["path"]
     b = res["best"]
     con = _out()
     con.print(f"to {res['to']}: ABR sequence {' -> '.join(b['abr_chain']) or '(same area)'}, total PWR {b['pwr_w_per_gbps']:.4g} W per Gb/s")
@@ -536,7 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     sh.set_defaults(func=cmd_show)
 
     pt = sub.add_parser("path", help="inter-area power-shortest path to a TE endpoint (asks the local agent)")
-    pt.add_argument("to", help="tail-end router ID")
+    pt.add_argument("to", nargs="?", help="tail-end router ID")
+    pt.add_argument("--reserve", metavar="BW", help="reserve this bandwidth along the chosen path (e.g. 1G)")
+    pt.add_argument("--release", metavar="ID", help="give a reservation back")
     pt.add_argument("-k", type=int)
     pt.add_argument("--min-bw")
     pt.add_argument("--max-delay", type=float)

@@ -130,6 +130,7 @@ SCHEMA = {
                 "opaque_type": {"type": "integer", "minimum": 128, "maximum": 255},
                 "profile": {"enum": ["draft", "experimental"]},
                 "api": {"type": "string"},
+                "signal_port": {"type": "integer", "minimum": 1, "maximum": 65535},
             },
         },
         "banding": {

@@ -362,5 +362,6 @@ def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: di
             seen.add(key)
             out.append(c)
     if not out:
-        return Selection((), f"no inter-area path from {head} to {dest} meets the constraints ({len(offers)} offers from {len(abrs)} ABRs)")
+        asked = ", ".join(f"{k}={v / 1.25e8:g} Gb/s" if k == "min_bandwidth" else f"{k}={v}" for k, v in sorted(constraints.items()))
+        return Selection((), f"no inter-area path from {head} to {dest} meets the constraints ({asked}; {len(offers)} offers from {len(abrs)} ABRs)")
     return Selection(tuple(out[:limit]))

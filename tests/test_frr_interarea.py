@@ -5,6 +5,7 @@ oracle of test_interarea on the same topology files."""
 import itertools
 import shutil
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -88,8 +89,6 @@ def test_a_power_change_in_area_2_moves_the_choice_in_area_1_only_when_it_should
     assert before["abr_chain"][1] == rid(lab, "ABR4")  # via ABR4-R6
     orig = agent_request(str(lab.nodes["R6"].rundir / "agent.sock"), {"cmd": "status"})["stats"].get("originations", 0)
     lab.hwmon.write_text(f"{int(R6_UNIT_W * 1.02 * 1e6)}\n")  # +2 %: inside the band
-    import time
-
     time.sleep(2.0)
     assert agent_request(str(lab.nodes["R6"].rundir / "agent.sock"), {"cmd": "status"})["stats"].get("originations", 0) == orig
     assert ask(lab, "TEh1", "TEt4")["best"] == before
@@ -114,3 +113,33 @@ def test_unknown_tail_end_fails_with_a_reason(lab):
 
     with pytest.raises(ConfigError, match="advertises a path to 192.0.2.1"):
         agent_request(str(lab.nodes["TEh2"].rundir / "agent.sock"), {"cmd": "path", "to": "192.0.2.1"})
+
+
+def test_reservations_take_bandwidth_until_requests_fail_clearly(lab):
+    """sec. 2.2: a reserved path's bandwidth is taken (the links it crosses
+    re-advertise less, the ABRs recompute), later requests move elsewhere,
+    and once no path has the bandwidth they fail with a reason."""
+    from pyfrr_pwr.config import ConfigError
+
+    sock = str(lab.nodes["TEh1"].rundir / "agent.sock")
+    first = ask(lab, "TEh1", "TEt4")["best"]
+    ids, routes = [], []
+    reason = None
+    for _ in range(12):
+        try:
+            r = agent_request(sock, {"cmd": "reserve", "to": rid(lab, "TEt4"), "bw": 1.25e8}, timeout=30)  # 1 Gb/s
+        except ConfigError as exc:
+            reason = str(exc)
+            break
+        ids.append(r["id"])
+        routes.append(tuple(r["route"]))
+        assert r["route"][0] == rid(lab, "TEh1") and r["route"][-1] == rid(lab, "TEt4")
+        time.sleep(2.0)  # flooding and the ABRs' recomputation
+    assert ids and reason, "bandwidth never ran out"
+    assert "no inter-area path" in reason and "min_bandwidth=1 Gb/s" in reason
+    assert len(set(routes)) > 1  # later reservations went elsewhere
+    with pytest.raises(ConfigError, match="no reservation"):
+        agent_request(sock, {"cmd": "release", "id": "10.20.255.1/999"})
+    for i in ids:
+        agent_request(sock, {"cmd": "release", "id": i}, timeout=30)
+    wait_for(lambda: abs(ask(lab, "TEh1", "TEt4")["best"]["pwr"] - first["pwr"]) <= 1e-5 * first["pwr"], 60, "the unreserved choice to return", step=0.5)
