@@ -100,6 +100,7 @@ class AgentCore:
         self.vec_gen = 0
         self.vec_band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
         self.vectors_dirty = True
+        self.vcomp = None  # interarea.VectorComputer: incremental ABR state
         # bandwidth reservations on our own links (draft sec. 2.2), bytes/s
         self.reservations: dict = {}  # id -> {"ifname": str|None, "bw": float, "next": router ID|None}
 
@@ -334,15 +335,18 @@ class AgentCore:
             teds[a] = t
         learnt = {a: complete_vectors(teds[a]) for a in areas}
         self.vectors_dirty = False
-        return (self.router_id, teds, learnt, self.cfg.k)
+        if self.vcomp is None or self.vcomp.abr != self.router_id:
+            from .interarea import VectorComputer
+
+            self.vcomp = VectorComputer(self.router_id, self.cfg.k)
+        return (self.vcomp, teds, learnt)
 
     @staticmethod
     def compute_vectors(snapshot) -> dict:
-        """Pure and thread-safe: the C core releases the GIL."""
-        from .interarea import abr_vectors
-
-        rid, teds, learnt, k = snapshot
-        return abr_vectors(rid, teds, k, learnt=learnt)
+        """Runs on a worker thread (the C core releases the GIL); the
+        VectorComputer is touched by one computation at a time."""
+        vcomp, teds, learnt = snapshot
+        return vcomp.compute(teds, learnt)
 
     def apply_vectors(self, by_area: dict) -> list:
         """Originate what changed by band (sec. 2.2), withdraw what is gone;

@@ -194,6 +194,122 @@ def converge(teds_by_router: dict, k: int = 8, constraints: dict | None = None, 
     return out
 
 
+def _edge_state(G) -> dict:
+    return {(u, v, k): (d["weight"], d.get("avail_bw"), d.get("admin_group"), d.get("delay"), d.get("te_metric")) for u, v, k, d in G.edges(keys=True, data=True)}
+
+
+def _diff(old: dict, new: dict) -> tuple[set, bool]:
+    """Edges that got worse or vanished, and whether any got better or
+    appeared (then any path may now be beaten by a new one)."""
+    worse, better = set(), False
+    for e, st in old.items():
+        n = new.get(e)
+        if n is None:
+            worse.add(e)
+        elif n != st:
+            if n[0] > st[0] or (n[1] or 0) < (st[1] or 0) or n[2] != st[2] or (n[3] or 0) > (st[3] or 0) or n[4] != st[4]:
+                worse.add(e)
+            if n[0] < st[0] or (n[1] or 0) > (st[1] or 0) or (n[3] or 0) < (st[3] or 0):
+                better = True
+    if any(e not in old for e in new):
+        better = True
+    return worse, better
+
+
+class VectorComputer:
+    """One ABR's vectors, recomputed incrementally (draft sec. 2.2).
+
+    Per area it keeps the last graph's edges and the k paths to each
+    endpoint. After a change only the endpoints whose paths used a link that
+    got worse (or vanished) are searched again; a link that got better (or
+    appeared) can shorten any path, so then the whole area is. Transit
+    entries are recombined only for learnt vectors that changed, or whose
+    backbone paths did. ``stats`` counts the KSP targets searched.
+    """
+
+    def __init__(self, abr: str, k: int = 8, constraints: dict | None = None):
+        self.abr, self.k, self.constraints = abr, k, dict(constraints or {})
+        self.areas: dict = {}  # area -> {"edges", "table": {ep: [(agg, path)]}}
+        self.transit: dict = {}  # (adv, chain, area) -> (vector, via tuple, entries)
+        self.stats = {"targets_searched": 0, "full_area_searches": 0}
+
+    def _table(self, area: str, G, cg, targets: list) -> dict:
+        st = self.areas.get(area)
+        edges = _edge_state(G)
+        if st is None:
+            todo, keep = list(targets), {}
+            self.stats["full_area_searches"] += 1
+        else:
+            worse, better = _diff(st["edges"], edges)
+            if better:
+                todo, keep = list(targets), {}
+                self.stats["full_area_searches"] += 1
+            else:
+                keep = {t: ps for t, ps in st["table"].items() if t in targets and not any(e in worse for _, p in ps for e in p.edges)}
+                todo = [t for t in targets if t not in keep]
+        fresh = _ksp_table(cg, G, self.abr, todo, self.k, self.constraints) if todo else {}
+        self.stats["targets_searched"] += len(todo)
+        table = {**keep, **fresh}
+        self.areas[area] = {"edges": edges, "table": table}
+        return table
+
+    def compute(self, teds: dict, learnt: dict | None = None) -> dict:
+        """Same answer as ``abr_vectors``, from the previous state."""
+        abr, k = self.abr, self.k
+        if learnt is None:
+            learnt = {a: [(adv, v) for adv, _, v in teds[a].vectors() if v.fragment is None] for a in teds}
+        areas = sorted(teds)
+        if len(areas) < 2:
+            return {}
+        graphs = {a: teds[a].graph() for a in areas}
+        compiled = {a: CompiledGraph.from_networkx(graphs[a]) for a in areas}
+        out: dict = {a: [] for a in areas}
+        for a in areas:
+            eps = sorted(e for e in teds[a].endpoints() if e != abr)
+            heard = [(adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain and v.area not in teds]
+            targets = sorted(set(eps) | {adv for adv, _ in heard})
+            table = self._table(a, graphs[a], compiled[a], targets)
+            entries = sorted(((agg.pwr, e, agg) for e in eps for agg, _ in table.get(e, [])), key=lambda x: (x[0], x[1]))
+            if abr in teds[a].endpoints():
+                entries.insert(0, (0.0, abr, EMPTY))
+            if entries:
+                vec = wire.ReachabilityVector((abr,), a, tuple(agg.info(e) for _, e, agg in entries))
+                for b in areas:
+                    if b != a:
+                        out[b].append(vec)
+            if a != BACKBONE:
+                continue
+            live = set()
+            for adv, v in heard:
+                key = (adv, v.abr_chain, v.area)
+                live.add(key)
+                vias = tuple(agg for agg, _ in table.get(adv, []))
+                cached = self.transit.get(key)
+                if cached and cached[1] == vias and (cached[0] is v or cached[0] == v):
+                    vec = cached[2]  # unchanged: the vector object itself is reused
+                else:
+                    by_ep: dict = {}
+                    for p in v.paths:
+                        by_ep.setdefault(p.endpoint, []).append(p)
+                    entries = []
+                    for ep, plist in by_ep.items():
+                        for i, j in _k_smallest_sums([g.pwr for g in vias], [p.pwr_sum for p in plist], k):
+                            agg = vias[i].then(Aggregate.of(plist[j]))
+                            entries.append((agg.pwr, ep, agg))
+                    entries.sort(key=lambda x: (x[0], x[1]))
+                    vec = wire.ReachabilityVector((abr, *v.abr_chain), v.area, tuple(agg.info(e) for _, e, agg in entries)) if entries else None
+                    self.transit[key] = (v, vias, vec)
+                if vec is not None:
+                    for b in areas:
+                        if b != a:
+                            out[b].append(vec)
+            for key in [kk for kk in self.transit if kk not in live]:
+                del self.transit[key]
+        for b in out:  # the order abr_vectors produces
+            out[b].sort(key=lambda v: (len(v.abr_chain) > 1, v.abr_chain, v.area))
+        return {a: v for a, v in out.items() if v}
+
+
 # ------------------------------------------------------------ fragments
 
 

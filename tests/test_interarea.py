@@ -1,10 +1,14 @@
 """Inter-area power-shortest paths (draft sec. 2, 2.1.9, 2.2), offline on
 the fig-2-0 topology files, against a central oracle."""
+import dataclasses
 import itertools
 import math
 
 import networkx as nx
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 from pyfrr_pwr import interarea as ia
@@ -172,3 +176,70 @@ def test_equal_pwr_alternatives_form_an_ecmp_set():
     sel = ia.select("1.0.0.1", "9.9.9.9", ted, vecs, k=4)
     assert {c.abr_chain for c in sel.ecmp} == {("2.0.0.1", "3.0.0.1"), ("2.0.0.2", "3.0.0.2")}
     assert len(sel.choices) == 3 and sel.choices[-1].total.pwr == 6.0
+
+
+@pytest.fixture(scope="module")
+def fig20_fresh():
+    topo = load_topology(FIG20)
+    teds = build_teds(topo)
+    interarea(topo, teds, k=4)
+    return topo, teds
+
+
+def norm(d):
+    return {a: sorted(v, key=lambda x: (x.abr_chain, x.area)) for a, v in d.items()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from([0.25, 0.5, 0.99, 1.01, 2.0, 8.0]), st.booleans()), min_size=1, max_size=4))
+def test_incremental_vectors_equal_a_full_recomputation(fig20_fresh, changes):
+    import copy
+
+    topo, base = fig20_fresh
+    teds = {a: copy.copy(t) for a, t in base.items()}
+    for t in teds.values():
+        t.lsas = dict(t.lsas)
+    abrs = {r.router_id: {a: teds[a] for a in r.areas} for r in topo.routers.values() if r.abr}
+    comps = {abr: ia.VectorComputer(abr, 4) for abr in abrs}
+    for abr, mine in abrs.items():
+        assert norm(comps[abr].compute(mine)) == norm(ia.abr_vectors(abr, mine, 4))
+    for pick, factor, on_bw in changes:
+        area = sorted(teds)[pick % len(teds)]
+        keys = sorted(k for k, v in teds[area].lsas.items() if isinstance(v[0], wire.LinkTLV))
+        key = keys[pick % len(keys)]
+        (t,) = teds[area].lsas[key]
+        if on_bw:
+            t2 = dataclasses.replace(t, avail_bw=float(np.float32(t.avail_bw * factor)))
+        else:
+            t2 = dataclasses.replace(t, pwr_consumed=float(np.float32(t.pwr_consumed * factor)))
+        teds[area].lsas[key] = [t2]
+        for abr, mine in abrs.items():
+            before = comps[abr].stats["targets_searched"]
+            assert norm(comps[abr].compute(mine)) == norm(ia.abr_vectors(abr, mine, 4))
+            if area not in mine:
+                assert comps[abr].stats["targets_searched"] == before  # untouched areas: no search
+
+
+def test_a_worse_link_off_every_path_searches_nothing(fig20_fresh):
+    import copy
+
+    topo, base = fig20_fresh
+    teds = {a: copy.copy(t) for a, t in base.items()}
+    for t in teds.values():
+        t.lsas = dict(t.lsas)
+    abr = topo.resolve("ABR2").router_id
+    mine = {a: teds[a] for a in topo.resolve("ABR2").areas}
+    vc = ia.VectorComputer(abr, 1)
+    vc.compute(mine)
+    used = {e for ps in vc.areas["0.0.0.2"]["table"].values() for _, p in ps for e in p.edges}
+    G = teds["0.0.0.2"].graph()
+    off = [(u, v, k) for u, v, k in G.edges(keys=True) if (u, v, k) not in used and (v, u) not in {(e[0], e[1]) for e in used}]
+    assert off
+    u, v, key = off[0]
+    lk = next(k for k, tl in teds["0.0.0.2"].lsas.items() if k[0] == u and isinstance(tl[0], wire.LinkTLV) and tl[0].local_addrs[0] == key)
+    (t,) = teds["0.0.0.2"].lsas[lk]
+    teds["0.0.0.2"].lsas[lk] = [dataclasses.replace(t, pwr_consumed=t.pwr_consumed * 4)]
+    before = dict(vc.stats)
+    assert norm(vc.compute(mine)) == norm(ia.abr_vectors(abr, mine, 1))
+    assert vc.stats["full_area_searches"] == before["full_area_searches"]
+    assert vc.stats["targets_searched"] - before["targets_searched"] < len(vc.areas["0.0.0.2"]["table"])
