@@ -338,7 +338,7 @@ class AgentCore:
         if self.vcomp is None or self.vcomp.abr != self.router_id:
             from .interarea import VectorComputer
 
-            self.vcomp = VectorComputer(self.router_id, self.cfg.k)
+            self.vcomp = VectorComputer(self.router_id, self.cfg.k, self.cfg.ksp_constraints)
         return (self.vcomp, teds, learnt)
 
     @staticmethod

@@ -118,7 +118,22 @@ SCHEMA = {
         "ksp": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"k": {"type": "integer", "minimum": 1, "maximum": 1024}},
+            "properties": {
+                "k": {"type": "integer", "minimum": 1, "maximum": 1024},
+                # constraints an ABR applies to the paths it leaks (draft sec. 2.1)
+                "constraints": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "min_bandwidth": _rate,
+                        "max_hops": {"type": "integer", "minimum": 0},
+                        "max_delay": {"type": "number", "minimum": 0},
+                        "admin_include_any": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                        "admin_include_all": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                        "admin_exclude": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                    },
+                },
+            },
         },
         "agent": {
             "type": "object",
@@ -253,6 +268,7 @@ class PowerConfig:
     band_ratio: float
     hysteresis: float
     agent: dict = field(default_factory=dict)
+    ksp_constraints: dict = field(default_factory=dict)  # ksp.k{...} keywords, bandwidth in bytes/s
 
     @property
     def te_endpoint(self) -> bool:
@@ -431,6 +447,9 @@ def load_power(path: str | Path) -> PowerConfig:
                 raise err(["line_cards", name, "port_speeds"], f"lists {len(c.port_speeds)} ports but {listed} ports use this card")
     te = data.get("te_endpoint") or {}
     band = data.get("banding") or {}
+    kc = dict((data.get("ksp") or {}).get("constraints") or {})
+    if "min_bandwidth" in kc:
+        kc["min_bandwidth"] = rate(kc["min_bandwidth"], ["ksp", "constraints", "min_bandwidth"]) / 8.0
     return PowerConfig(
         path=fname,
         router=data.get("router"),
@@ -443,4 +462,5 @@ def load_power(path: str | Path) -> PowerConfig:
         band_ratio=band.get("ratio", 1.25),
         hysteresis=band.get("hysteresis", 0.05),
         agent=dict(data.get("agent") or {}),
+        ksp_constraints=kc,
     )
