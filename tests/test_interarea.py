@@ -243,3 +243,23 @@ def test_a_worse_link_off_every_path_searches_nothing(fig20_fresh):
     assert norm(vc.compute(mine)) == norm(ia.abr_vectors(abr, mine, 1))
     assert vc.stats["full_area_searches"] == before["full_area_searches"]
     assert vc.stats["targets_searched"] - before["targets_searched"] < len(vc.areas["0.0.0.2"]["table"])
+
+
+def test_readers_use_the_newest_complete_generation_from_the_lsdb():
+    """What an agent reads from its TED while an ABR replaces a long vector:
+    the old generation until every fragment of the new one has arrived."""
+    paths = tuple(wire.PathInfo(f"10.9.{i // 250}.{i % 250 + 1}", float(i), 1e9) for i in range(120))
+    old = wire.ReachabilityVector(("1.1.1.1", "2.2.2.2"), "0.0.0.2", paths)
+    new = wire.ReachabilityVector(old.abr_chain, old.area, paths[:100])
+    ted = TED("0.0.0.1")
+    for i, f in enumerate(ia.fragment(old, 7)):
+        ted.apply("1.1.1.1", f"200.0.1.{i}", wire.encode([f]))
+    fr = ia.fragment(new, 8)
+    assert len(fr) == 2
+    ted.apply("1.1.1.1", "200.0.2.0", wire.encode([fr[0]]))
+    assert ia.complete_vectors(ted) == [("1.1.1.1", old)]  # no gap
+    ted.apply("1.1.1.1", "200.0.2.1", wire.encode([fr[1]]))
+    assert ia.complete_vectors(ted) == [("1.1.1.1", new)]
+    for i in range(3):  # the originator deletes the old generation
+        ted.withdraw("1.1.1.1", f"200.0.1.{i}")
+    assert ia.complete_vectors(ted) == [("1.1.1.1", new)]
