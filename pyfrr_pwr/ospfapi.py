@@ -285,7 +285,9 @@ class ReadyNotify:
 
 
 @dataclass(frozen=True)
-class LsaUpdate:
+class LsaChange:
+    """An LSA notification: which LSA, where, and its body."""
+
     ifaddr: str
     area: str
     self_originated: bool
@@ -295,13 +297,13 @@ class LsaUpdate:
 
 
 @dataclass(frozen=True)
-class LsaDelete:
-    ifaddr: str
-    area: str
-    self_originated: bool
-    header: LsaHeader
-    body: bytes
-    seq: int = 0
+class LsaUpdate(LsaChange):
+    pass
+
+
+@dataclass(frozen=True)
+class LsaDelete(LsaChange):
+    pass
 
 
 @dataclass(frozen=True)

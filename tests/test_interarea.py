@@ -22,11 +22,10 @@ HEADS = ["TEh1", "TEh2", "TEh3"]
 TAILS = ["TEt1", "TEt2", "TEt4"]
 
 
-def oracle(teds, src, dst, order, min_bw=None):
-    """Central computation over the whole topology: the cheapest path that
-    crosses areas only through ABRs, in the order head area -> backbone ->
-    tail area (a layered graph: one copy per area, zero-cost steps between
-    the copies of an ABR)."""
+def layered(teds, order, min_bw=None):
+    """One copy of each area's graph, in the order head area -> backbone ->
+    tail area, joined by zero-cost, zero-hop steps between an ABR's copies:
+    every path through it crosses areas only at ABRs."""
     L = nx.DiGraph()
     for a in order:
         for u, v, d in teds[a].graph().edges(data=True):
@@ -34,12 +33,18 @@ def oracle(teds, src, dst, order, min_bw=None):
                 continue
             w = d["weight"]
             if not L.has_edge((u, a), (v, a)) or L[(u, a)][(v, a)]["weight"] > w:
-                L.add_edge((u, a), (v, a), weight=w)
+                L.add_edge((u, a), (v, a), weight=w, hop=1)
     for a, b in zip(order, order[1:]):
         for r in teds[a].routers() & teds[b].routers():
-            L.add_edge((r, a), (r, b), weight=0.0)
+            L.add_edge((r, a), (r, b), weight=0.0, hop=0)
+    return L
+
+
+def oracle(teds, src, dst, order, min_bw=None):
+    """Central computation over the whole topology: the cheapest path that
+    crosses areas only through ABRs."""
     try:
-        return nx.dijkstra_path_length(L, (src, order[0]), (dst, order[-1]))
+        return nx.dijkstra_path_length(layered(teds, order, min_bw), (src, order[0]), (dst, order[-1]))
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         return math.inf
 
@@ -78,13 +83,7 @@ def test_every_pair_gets_the_central_optimum(fig20, h, t):
 def oracle_hops(teds, src, dst, order, max_hops):
     """The oracle under a hop bound: every simple path of the layered graph
     (fig-2-0 is small enough to enumerate)."""
-    L = nx.DiGraph()
-    for a in order:
-        for u, v, d in teds[a].graph().edges(data=True):
-            L.add_edge((u, a), (v, a), weight=d["weight"], hop=1)
-    for a, b in zip(order, order[1:]):
-        for r in teds[a].routers() & teds[b].routers():
-            L.add_edge((r, a), (r, b), weight=0.0, hop=0)
+    L = layered(teds, order)
     best = math.inf
     for p in nx.all_simple_paths(L, (src, order[0]), (dst, order[-1]), cutoff=max_hops + len(order)):
         edges = list(zip(p, p[1:]))
