@@ -9,9 +9,10 @@ Pure functions over TE databases (``ted.TED``):
   ``{ABR, ABR2, ...}`` (sec. 2.1.9: "the reachability vector advertised by
   ABR1 also contains the reachability vector of ABR2"), combining each of
   the ABR's k paths to ABR2 with ABR2's entries.
-* ``fragment`` / ``Reassembler``: a vector longer than one LSA body is split
-  over several LSAs of one generation; readers use a generation only once
-  it is complete and keep the previous one until then (no gap).
+* ``fragment`` / ``complete_vectors``: a vector longer than one LSA body is
+  split over several LSAs of one generation; readers use a generation only
+  once it is complete and keep the previous one until then (no gap).
+* ``VectorComputer``: the same computation, incremental between changes.
 * ``select``: the head-end's choice (sec. 2.2): its own k paths to each ABR
   of its area combined with those ABRs' vectors, under the request's
   constraints; the best, the runners-up, and the equal-PWR ECMP set (sec.
@@ -24,12 +25,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import metric, wire
 from .ksp import CompiledGraph
 
-__all__ = ["Aggregate", "abr_vectors", "fragment", "Reassembler", "Choice", "Selection", "select", "aggregate"]
+__all__ = ["Aggregate", "abr_vectors", "VectorComputer", "converge", "fragment", "complete_vectors", "Choice", "Selection", "select", "aggregate"]
 
 ECMP_EPS = 1e-9  # relative: PWR sums this close are equal (sec. 2.1.5)
 
@@ -109,65 +110,20 @@ def _k_smallest_sums(xs: list, ys: list, k: int) -> list:
     return out
 
 
-def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = None, compiled: dict | None = None, learnt: dict | None = None) -> dict:
+def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = None, learnt: dict | None = None) -> dict:
     """Vectors ``abr`` originates, as {area to originate into: [vectors]}.
 
     ``teds`` maps each attached area ID to its TED. ``learnt`` maps an area
     to the complete vectors other ABRs originated there, ``[(adv, vector)]``
-    (default: the unfragmented ones in the TED). Transit follows the draft's
-    two-level hierarchy (sec. 2): vectors learnt in the backbone are extended
-    into non-backbone areas, never the other way, so chains cannot grow in
-    circles. ``compiled`` receives the CompiledGraph of each area.
+    (default: the unfragmented ones in the TED). For every attached area A
+    and every other attached area B, a local vector ``{ABR, [...]}`` with
+    the k paths to each endpoint of A goes into B. Transit follows the
+    draft's two-level hierarchy (sec. 2): vectors learnt in the backbone are
+    extended into the non-backbone areas as ``{ABR, ABR2, [...]}``, never
+    the other way, so chains cannot grow in circles. A one-off computation;
+    ``VectorComputer`` keeps state between changes.
     """
-    if learnt is None:
-        learnt = {a: [(adv, v) for adv, _, v in teds[a].vectors() if v.fragment is None] for a in teds}
-    constraints = constraints or {}
-    compiled = {} if compiled is None else compiled
-    areas = sorted(teds)
-    if len(areas) < 2:
-        return {}
-    graphs = {}
-    for a in areas:
-        G = teds[a].graph()
-        graphs[a] = G
-        compiled[a] = CompiledGraph.from_networkx(G)
-    out: dict = {a: [] for a in areas}
-    for a in areas:  # local vectors: paths to the endpoints of area a
-        eps = sorted(e for e in teds[a].endpoints() if e != abr)
-        table = _ksp_table(compiled[a], graphs[a], abr, eps, k, constraints)
-        entries = sorted(((agg.pwr, e, agg) for e, paths in table.items() for agg, _ in paths), key=lambda x: (x[0], x[1]))
-        if abr in teds[a].endpoints():
-            entries.insert(0, (0.0, abr, EMPTY))
-        if not entries:
-            continue
-        vec = wire.ReachabilityVector((abr,), a, tuple(agg.info(e) for _, e, agg in entries))
-        for b in areas:
-            if b != a:
-                out[b].append(vec)
-    for a in [BACKBONE] if BACKBONE in teds else []:  # transit through the backbone
-        heard = [(adv, v) for adv, v in learnt.get(a, []) if v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain]
-        if not heard:
-            continue
-        via = _ksp_table(compiled[a], graphs[a], abr, sorted({adv for adv, _ in heard}), k, constraints)
-        for adv, v in heard:
-            vias = via.get(adv)
-            if not vias or v.area in teds:  # an area we are attached to: reached directly
-                continue
-            by_ep: dict = {}
-            for p in v.paths:  # already in increasing PWR order
-                by_ep.setdefault(p.endpoint, []).append(p)
-            entries = []
-            for ep, plist in by_ep.items():
-                for i, j in _k_smallest_sums([g.pwr for g, _ in vias], [p.pwr_sum for p in plist], k):
-                    agg = vias[i][0].then(Aggregate.of(plist[j]))
-                    entries.append((agg.pwr, ep, agg))
-            entries.sort(key=lambda x: (x[0], x[1]))
-            chain, area = (abr, *v.abr_chain), v.area
-            vec = wire.ReachabilityVector(chain, area, tuple(agg.info(e) for _, e, agg in entries))
-            for b in areas:
-                if b != a:  # a is the backbone: into the non-backbone areas
-                    out[b].append(vec)
-    return {a: v for a, v in out.items() if v}
+    return VectorComputer(abr, k, constraints).compute(teds, learnt)
 
 
 def converge(teds_by_router: dict, k: int = 8, constraints: dict | None = None, rounds: int = 4) -> dict:
@@ -324,47 +280,6 @@ def fragment(vec: wire.ReachabilityVector, generation: int, max_body: int = wire
         wire.ReachabilityVector(vec.abr_chain, vec.area, c, wire.Fragment(generation & 0xFFFFFFFF, i, len(chunks)))
         for i, c in enumerate(chunks)
     ]
-
-
-@dataclass
-class Reassembler:
-    """Fragments in, complete vectors out; a key keeps its last complete
-    generation until a newer one is complete."""
-
-    parts: dict = field(default_factory=dict)  # key -> {generation: {index: vector}}
-    complete: dict = field(default_factory=dict)  # key -> (generation, vector)
-
-    @staticmethod
-    def key(adv: str, v: wire.ReachabilityVector) -> tuple:
-        return (adv, v.abr_chain, v.area)
-
-    def add(self, adv: str, v: wire.ReachabilityVector) -> bool:
-        """Returns True when this fragment completed a newer generation."""
-        k = self.key(adv, v)
-        if v.fragment is None:
-            self.complete[k] = (None, v)
-            return True
-        f = v.fragment
-        gens = self.parts.setdefault(k, {})
-        gens.setdefault(f.generation, {})[f.index] = v
-        got = gens[f.generation]
-        if len(got) == f.count and all(i in got for i in range(f.count)):
-            paths = tuple(p for i in range(f.count) for p in got[i].paths)
-            self.complete[k] = (f.generation, wire.ReachabilityVector(v.abr_chain, v.area, paths))
-            for g in [g for g in gens if g != f.generation]:  # older ones are done with
-                del gens[g]
-            del gens[f.generation]
-            return True
-        return False
-
-    def drop(self, adv: str) -> None:
-        for k in [k for k in self.complete if k[0] == adv]:
-            del self.complete[k]
-        for k in [k for k in self.parts if k[0] == adv]:
-            del self.parts[k]
-
-    def vectors(self) -> list:
-        return [(k[0], v) for k, (_, v) in sorted(self.complete.items())]
 
 
 def complete_vectors(ted) -> list:

@@ -134,7 +134,7 @@ def test_vectors_are_ordered_and_carry_the_abr_chain(fig20):
         assert all(p.endpoint in {topo.resolve(n).router_id for n in TAILS} for p in v.paths)
 
 
-def test_fragments_fit_lsas_and_reassemble_without_gaps():
+def test_fragments_fit_lsas():
     paths = tuple(wire.PathInfo(f"10.0.{i // 250}.{i % 250 + 1}", float(i), 1e9, i, 3, 0, 10) for i in range(120))
     vec = wire.ReachabilityVector(("1.1.1.1", "2.2.2.2"), "0.0.0.2", paths)
     frags = ia.fragment(vec, generation=7)
@@ -142,20 +142,7 @@ def test_fragments_fit_lsas_and_reassemble_without_gaps():
     for f in frags:
         assert len(wire.encode([f])) <= wire.MAX_BODY
         assert wire.decode(wire.encode([f])) == [f]
-    r = ia.Reassembler()
-    assert not r.add("1.1.1.1", frags[2]) and not r.add("1.1.1.1", frags[0])
-    assert r.vectors() == []
-    assert r.add("1.1.1.1", frags[1])
-    assert r.vectors() == [("1.1.1.1", vec)]
-    # a new generation: the old one stays in use until the new is complete
-    vec2 = wire.ReachabilityVector(vec.abr_chain, vec.area, paths[:80])
-    new = ia.fragment(vec2, generation=8)
-    assert not r.add("1.1.1.1", new[0])
-    assert r.vectors() == [("1.1.1.1", vec)]
-    assert r.add("1.1.1.1", new[1])
-    assert r.vectors() == [("1.1.1.1", vec2)]
-    r.drop("1.1.1.1")
-    assert r.vectors() == []
+    # reassembly by readers: test_readers_use_the_newest_complete_generation_from_the_lsdb
 
 
 def test_equal_pwr_alternatives_form_an_ecmp_set():
