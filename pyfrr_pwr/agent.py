@@ -25,7 +25,7 @@ import os
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import advert, metric, wire
@@ -262,7 +262,7 @@ class AgentCore:
                 self.stats["metric_errors"] += 1
                 log.warning("%s: cannot compute POWER: %s", l.ifname, exc)
                 continue
-            value = tlv.pwr_available if tlv.pwr_available is not None and tlv.pwr_available < tlv.pwr_consumed else tlv.pwr_consumed
+            value = metric.effective_metric(tlv.pwr_consumed, tlv.pwr_available)
             if l.sent_key != key or l.band is None:
                 l.band = metric.Banding.geometric(1e-15, 1e3, self.cfg.band_ratio, self.cfg.hysteresis)
                 l.band.update(value)
@@ -274,11 +274,11 @@ class AgentCore:
                     l.pending = True  # sec. 2.1.6: not more often than min_interval
                     self.stats["deferred"] += 1
                     continue
-                if not moved and not l.pending:
-                    self.stats["suppressed"] += 1 if tlv != l.tlv else 0
+                if not moved and not l.pending and replace(tlv, generation=l.generation) != l.tlv:
+                    self.stats["suppressed"] += 1  # changed, but inside its band
             if send:
                 l.generation = (l.generation + 1) & 0xFFFFFFFF
-                tlv = advert.link_tlv(self.cfg, l.ifname, l.nbr_id, l.ifaddr, l.nbr_addr, self._available(l.ifname), self.used_bps, generation=l.generation, measured_w=self.measured_w)
+                tlv = replace(tlv, generation=l.generation)
                 old = l.opaque_id if l.sent_key and l.sent_key[0] == l.area else None
                 if l.opaque_id is not None and old is None and l.sent_key and l.sent_key[0] in self.ready:
                     reqs.append(api.DeleteRequest(10, self.opaque_type, l.opaque_id, l.sent_key[0]))
@@ -526,11 +526,9 @@ class Agent:
         self.window = a.get("window", window)
         self.socket_path = socket_path
         self.name = name
-        self.client = api_client = None
         from .apiclient import OspfApiClient
 
-        self.client = api_client = OspfApiClient(api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi")
-        del api_client
+        self.client = OspfApiClient(api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi")
         self.samples: dict = {}  # ifname -> list[(t, tx_bytes)]
         self._ipr = None
         self._polls = 0

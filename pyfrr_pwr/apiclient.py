@@ -35,7 +35,7 @@ class ApiConnectionError(ConnectionError):
     pass
 
 
-def _bind_pair(host: str) -> tuple[socket.socket, socket.socket]:
+def _bind_pair() -> tuple[socket.socket, socket.socket]:
     """A sync socket bound to P and a listener on P + 1 (ospfd connects back
     to the client's source port plus one, ospf_apiserver.c)."""
     for _ in range(200):
@@ -88,7 +88,7 @@ class OspfApiClient:
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
-        s, ls = _bind_pair(self.host)
+        s, ls = _bind_pair()
         try:
             await asyncio.wait_for(loop.sock_connect(s, (self.host, self.port)), self.timeout)
             a, _ = await asyncio.wait_for(loop.sock_accept(ls), self.timeout)
