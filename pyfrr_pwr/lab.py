@@ -230,17 +230,25 @@ class Lab:
         else:
             conf.write_text(f"hostname {n.name}\n")
         shutil.chown(conf, "frr", "frr")
-        zserv = n.rundir / "zserv.api"
         for d in n.daemons:
-            pidf = n.rundir / f"{d}.pid"
-            args = [str(FRR_LIB / d), "-d", "-i", str(pidf), "--vty_socket", str(n.rundir), "-f", str(conf), "--log", f"file:{n.rundir / d}.log"]
-            args += ["-z", str(zserv)]
-            args += n.options.get(d, [])
-            r = subprocess.run(["ip", "netns", "exec", n.ns, *args], capture_output=True, text=True)
-            if r.returncode:
-                raise LabError(f"{n.name}: {d} failed to start: {(r.stderr or r.stdout).strip()[:400]}")
-            pid = self._read_pid(pidf)
-            self._record(st, n.name, d, pid)
+            self._run_daemon(n, d, st)
+
+    def _run_daemon(self, n: Node, d: str, st: dict) -> int:
+        """Start one FRR daemon in its node with the node's own pid file,
+        vty and zserv sockets, config copy and log; record its pid."""
+        pidf = n.rundir / f"{d}.pid"
+        pidf.unlink(missing_ok=True)
+        args = [
+            str(FRR_LIB / d), "-d", "-i", str(pidf), "--vty_socket", str(n.rundir),
+            "-f", str(n.rundir / "frr.conf"), "--log", f"file:{n.rundir / d}.log",
+            "-z", str(n.rundir / "zserv.api"), *n.options.get(d, []),
+        ]  # fmt: skip
+        r = subprocess.run(["ip", "netns", "exec", n.ns, *args], capture_output=True, text=True)
+        if r.returncode:
+            raise LabError(f"{n.name}: {d} failed to start: {(r.stderr or r.stdout).strip()[:400]}")
+        pid = self._read_pid(pidf)
+        self._record(st, n.name, d, pid)
+        return pid
 
     @staticmethod
     def _read_pid(pidf: Path, timeout: float = 5.0) -> int:
@@ -281,17 +289,7 @@ class Lab:
         return hit
 
     def restart_daemon(self, node: str, daemon: str) -> int:
-        n = self.nodes[node]
-        st = self._load_state()
-        pidf = n.rundir / f"{daemon}.pid"
-        pidf.unlink(missing_ok=True)
-        args = [str(FRR_LIB / daemon), "-d", "-i", str(pidf), "--vty_socket", str(n.rundir), "-f", str(n.rundir / "frr.conf"), "--log", f"file:{n.rundir / daemon}.log", "-z", str(n.rundir / "zserv.api"), *n.options.get(daemon, [])]
-        r = subprocess.run(["ip", "netns", "exec", n.ns, *args], capture_output=True, text=True)
-        if r.returncode:
-            raise LabError(f"{node}: {daemon} failed to restart: {r.stderr.strip()}")
-        pid = self._read_pid(pidf)
-        self._record(st, node, daemon, pid)
-        return pid
+        return self._run_daemon(self.nodes[node], daemon, self._load_state())
 
     # -- down / status / exec ---------------------------------------------
 
