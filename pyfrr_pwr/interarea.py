@@ -185,13 +185,14 @@ class VectorComputer:
 
     def __init__(self, abr: str, k: int = 8, constraints: dict | None = None):
         self.abr, self.k, self.constraints = abr, k, dict(constraints or {})
-        self.areas: dict = {}  # area -> {"edges", "table": {ep: [(agg, path)]}}
-        self.transit: dict = {}  # (adv, chain, area) -> (vector, via tuple, entries)
-        self.stats = {"targets_searched": 0, "full_area_searches": 0}
+        # area -> {"edges", "nodes", "cg": CompiledGraph | None, "table": {ep: [(agg, path)]}}
+        self.areas: dict = {}
+        self.transit: dict = {}  # (adv, chain, area) -> (learnt vector, via aggregates, our vector)
+        self.stats = {"targets_searched": 0, "full_area_searches": 0, "compiles": 0}
 
-    def _table(self, area: str, G, cg, targets: list) -> dict:
+    def _table(self, area: str, G, targets: list) -> dict:
         st = self.areas.get(area)
-        edges = _edge_state(G)
+        edges, nodes = _edge_state(G), frozenset(G)
         if st is None:
             todo, keep = list(targets), {}
             self.stats["full_area_searches"] += 1
@@ -203,10 +204,16 @@ class VectorComputer:
             else:
                 keep = {t: ps for t, ps in st["table"].items() if t in targets and not any(e in worse for _, p in ps for e in p.edges)}
                 todo = [t for t in targets if t not in keep]
+        # the CSR form is compiled only when there is a search to run, and
+        # reused while the area's links stay as they were
+        cg = st["cg"] if st and st["edges"] == edges and st["nodes"] == nodes else None
+        if todo and cg is None:
+            cg = CompiledGraph.from_networkx(G)
+            self.stats["compiles"] += 1
         fresh = _ksp_table(cg, G, self.abr, todo, self.k, self.constraints) if todo else {}
         self.stats["targets_searched"] += len(todo)
         table = {**keep, **fresh}
-        self.areas[area] = {"edges": edges, "table": table}
+        self.areas[area] = {"edges": edges, "nodes": nodes, "cg": cg, "table": table}
         return table
 
     def compute(self, teds: dict, learnt: dict | None = None) -> dict:
@@ -218,13 +225,12 @@ class VectorComputer:
         if len(areas) < 2:
             return {}
         graphs = {a: teds[a].graph() for a in areas}
-        compiled = {a: CompiledGraph.from_networkx(graphs[a]) for a in areas}
         out: dict = {a: [] for a in areas}
         for a in areas:
             eps = sorted(e for e in teds[a].endpoints() if e != abr)
             heard = [(adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain and v.area not in teds]
             targets = sorted(set(eps) | {adv for adv, _ in heard})
-            table = self._table(a, graphs[a], compiled[a], targets)
+            table = self._table(a, graphs[a], targets)
             entries = sorted(((agg.pwr, e, agg) for e in eps for agg, _ in table.get(e, [])), key=lambda x: (x[0], x[1]))
             if abr in teds[a].endpoints():
                 entries.insert(0, (0.0, abr, EMPTY))
