@@ -14,7 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import fig217  # noqa: E402
-from helpers.fig217 import RID, wait_for  # noqa: E402
+from helpers import wait_for  # noqa: E402
+from helpers.fig217 import RID  # noqa: E402
 
 from pyfrr_pwr.cli import agent_request  # noqa: E402
 from pyfrr_pwr.lab import Lab  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from helpers.fig217 import wait_for
+from helpers import wait_for
 from pyfrr_pwr.cli import agent_request
 from pyfrr_pwr.lab import Lab
 from pyfrr_pwr.offline import build_teds

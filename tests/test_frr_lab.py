@@ -16,7 +16,8 @@ import pytest
 
 from conftest import ROOT
 from helpers import fig217
-from helpers.fig217 import GBPS, NAME, RID, wait_for
+from helpers import wait_for
+from helpers.fig217 import GBPS, NAME, RID
 from pyfrr_pwr.cli import agent_request
 from pyfrr_pwr.lab import Lab
 

@@ -49,12 +49,17 @@ def oracle(teds, src, dst, order, min_bw=None):
         return math.inf
 
 
-@pytest.fixture(scope="module")
-def fig20():
+def computed_fig20(k):
+    """fig-2-0's TEDs with every ABR's vectors flooded into them."""
     topo = load_topology(FIG20)
     teds = build_teds(topo)
-    interarea(topo, teds, k=8)
+    interarea(topo, teds, k=k)
     return topo, teds
+
+
+@pytest.fixture(scope="module")
+def fig20():
+    return computed_fig20(8)
 
 
 def choose(topo, teds, h, t, k=8, **c):
@@ -112,8 +117,7 @@ def test_small_k_loses_under_a_hop_bound_large_k_does_not(fig20, tail, max_hops,
 
 
 def build_and_choose(topo, k, h, t, **c):
-    teds = build_teds(topo)
-    interarea(topo, teds, k=k)
+    _, teds = computed_fig20(k)
     return choose(topo, teds, h, t, k=k, **c)
 
 
@@ -166,10 +170,7 @@ def test_equal_pwr_alternatives_form_an_ecmp_set():
 
 @pytest.fixture(scope="module")
 def fig20_fresh():
-    topo = load_topology(FIG20)
-    teds = build_teds(topo)
-    interarea(topo, teds, k=4)
-    return topo, teds
+    return computed_fig20(4)
 
 
 def norm(d):

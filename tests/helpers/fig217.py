@@ -4,7 +4,6 @@ G's port towards H (eth2, the G-H link, PWRLINK 0.2) reads its power from a
 sysfs-like file, so a power change can be made as a sensor would report it.
 """
 import shutil
-import time
 from pathlib import Path
 
 import yaml
@@ -29,18 +28,3 @@ def prepare(dst: Path, interval: float = 0.05, min_interval: float = 0.5) -> tup
     cfg["agent"] = {"interval": interval, "min_interval": min_interval}
     pf.write_text(yaml.safe_dump(cfg))
     return dst / "fig-2-1-7.clab.yml", hw / "power1_input"
-
-
-def wait_for(cond, timeout=20.0, what="condition", step=0.1):
-    """Poll cond() until it is truthy (returned) or the deadline passes."""
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (ConnectionError, OSError, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
