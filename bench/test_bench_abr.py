@@ -6,7 +6,7 @@ import random
 import networkx as nx
 import pytest
 
-from pyfrr_pwr.ksp import CompiledGraph
+from pyfrr_pwr.paths.ksp import CompiledGraph
 
 
 @pytest.fixture(scope="module")

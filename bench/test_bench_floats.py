@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from pyfrr_pwr import wire
+from pyfrr_pwr.proto import wire
 
 STRUCT_DT = np.dtype([("v", ">f4")])
 

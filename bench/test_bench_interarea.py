@@ -10,9 +10,9 @@ import time
 
 import networkx as nx
 
-from pyfrr_pwr import interarea as ia
-from pyfrr_pwr import wire
-from pyfrr_pwr.ted import TED
+from pyfrr_pwr.paths import interarea as ia
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.model.ted import TED
 
 AREAS, ROUTERS, ABRS, ENDPOINTS, K = 10, 200, 4, 50, 8
 

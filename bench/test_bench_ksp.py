@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import yen
 
-from pyfrr_pwr.ksp import CompiledGraph
+from pyfrr_pwr.paths.ksp import CompiledGraph
 
 GRAPH_NAMES = ["grid30x30", "waxman1000", "ba2000", "area50"]
 KS = [1, 8, 32, 128]

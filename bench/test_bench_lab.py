@@ -17,8 +17,8 @@ from helpers import fig217  # noqa: E402
 from helpers import wait_for  # noqa: E402
 from helpers.fig217 import RID  # noqa: E402
 
-from pyfrr_pwr.cli import agent_request  # noqa: E402
-from pyfrr_pwr.lab import Lab  # noqa: E402
+from pyfrr_pwr.cli.agentctl import agent_request  # noqa: E402
+from pyfrr_pwr.lab.runner import Lab  # noqa: E402
 
 ROOT = fig217.ROOT
 

@@ -5,8 +5,8 @@ import sys
 
 
 from conftest import ROOT
-from pyfrr_pwr import wire
-from pyfrr_pwr.cli import main
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.cli.main import main
 
 FIG7 = str(ROOT / "containerlab/fig-2-1-7.clab.yml")
 

@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from pyfrr_pwr.config import ConfigError, load_power, parse_rate
+from pyfrr_pwr.files.power import ConfigError, load_power, parse_rate
 
 GOOD = """\
 router: r1

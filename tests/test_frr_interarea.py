@@ -12,10 +12,10 @@ import yaml
 
 from conftest import ROOT
 from helpers import wait_for
-from pyfrr_pwr.cli import agent_request
-from pyfrr_pwr.lab import Lab
-from pyfrr_pwr.offline import build_teds
-from pyfrr_pwr.topology import load_topology
+from pyfrr_pwr.cli.agentctl import agent_request
+from pyfrr_pwr.lab.runner import Lab
+from pyfrr_pwr.offline.pipeline import build_teds
+from pyfrr_pwr.files.topology import load_topology
 from test_interarea import HEADS, TAILS, oracle
 
 LAB = "pwtest20"
@@ -109,7 +109,7 @@ def test_a_power_change_in_area_2_moves_the_choice_in_area_1_only_when_it_should
 
 
 def test_unknown_tail_end_fails_with_a_reason(lab):
-    from pyfrr_pwr.config import ConfigError
+    from pyfrr_pwr.files.power import ConfigError
 
     with pytest.raises(ConfigError, match="advertises a path to 192.0.2.1"):
         agent_request(str(lab.nodes["TEh2"].rundir / "agent.sock"), {"cmd": "path", "to": "192.0.2.1"})
@@ -119,7 +119,7 @@ def test_reservations_take_bandwidth_until_requests_fail_clearly(lab):
     """sec. 2.2: a reserved path's bandwidth is taken (the links it crosses
     re-advertise less, the ABRs recompute), later requests move elsewhere,
     and once no path has the bandwidth they fail with a reason."""
-    from pyfrr_pwr.config import ConfigError
+    from pyfrr_pwr.files.power import ConfigError
 
     sock = str(lab.nodes["TEh1"].rundir / "agent.sock")
     first = ask(lab, "TEh1", "TEt4")["best"]

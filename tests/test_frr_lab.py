@@ -18,8 +18,8 @@ from conftest import ROOT
 from helpers import fig217
 from helpers import wait_for
 from helpers.fig217 import GBPS, NAME, RID
-from pyfrr_pwr.cli import agent_request
-from pyfrr_pwr.lab import Lab
+from pyfrr_pwr.cli.agentctl import agent_request
+from pyfrr_pwr.lab.runner import Lab
 
 LAB = "pwrtest"
 

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from pyfrr_pwr import interarea as ia
-from pyfrr_pwr import wire
-from pyfrr_pwr.offline import area_of_router, build_teds, interarea
-from pyfrr_pwr.ted import TED
-from pyfrr_pwr.topology import load_topology
+from pyfrr_pwr.paths import interarea as ia
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.offline.pipeline import area_of_router, build_teds, interarea
+from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.files.topology import load_topology
 
 FIG20 = ROOT / "containerlab/fig-2-0.clab.yml"
 HEADS = ["TEh1", "TEh2", "TEh3"]

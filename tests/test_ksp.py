@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pyfrr_pwr.ksp import CompiledGraph, Path, k_shortest_paths
+from pyfrr_pwr.paths.ksp import CompiledGraph, Path, k_shortest_paths
 
 WEIGHTS = st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 3.5])
 

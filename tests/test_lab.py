@@ -7,8 +7,8 @@ import time
 import pytest
 
 from conftest import ROOT
-from pyfrr_pwr.lab import Lab, LabError, parse_daemons
-from pyfrr_pwr.topology import _resolve_node, load_topology
+from pyfrr_pwr.lab.runner import Lab, LabError, parse_daemons
+from pyfrr_pwr.files.topology import _resolve_node, load_topology
 
 MINI = ROOT / "tests/data/mini/mini.clab.yml"
 

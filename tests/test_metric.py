@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyfrr_pwr import metric, wire
-from pyfrr_pwr.metric import Banding, PowerProfile
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.model.metric import Banding, PowerProfile
 
 
 def test_power_bias_example_sec_2_1_3():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyfrr_pwr import ospfapi as api
+from pyfrr_pwr.proto import ospfapi as api
 
 
 def test_register_opaque_type_bytes():

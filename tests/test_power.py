@@ -3,8 +3,8 @@ import textwrap
 
 import pytest
 
-from pyfrr_pwr.config import load_power
-from pyfrr_pwr.power import HwmonReader, RaplReader, make_reader
+from pyfrr_pwr.files.power import load_power
+from pyfrr_pwr.telemetry.sensors import HwmonReader, RaplReader, make_reader
 
 
 def test_hwmon_microwatts(tmp_path):
@@ -50,7 +50,7 @@ def test_make_reader_and_config_hook(tmp_path):
     assert m.unit_power_w == pytest.approx(10.0)  # 30 W over three 10G units
     with pytest.raises(ValueError, match="unknown power reader"):
         make_reader({"type": "ipmi", "path": "x"})
-    from pyfrr_pwr.config import ConfigError
+    from pyfrr_pwr.files.power import ConfigError
 
     with pytest.raises(ConfigError, match="no power figure"):
         cfg.port_metrics("eth1")  # reader unreadable and no static figure

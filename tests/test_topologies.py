@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from pyfrr_pwr import metric
-from pyfrr_pwr.ksp import k_shortest_paths
-from pyfrr_pwr.offline import build_teds, link_rows, whole_graph
-from pyfrr_pwr.topology import POWER_TARGET, load_topology
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.paths.ksp import k_shortest_paths
+from pyfrr_pwr.offline.pipeline import build_teds, link_rows, whole_graph
+from pyfrr_pwr.files.topology import POWER_TARGET, load_topology
 
 SCHEMA = ROOT.parent / "shared/data/containerlab/clab.schema.json"
 TOPOS = sorted((ROOT / "containerlab").glob("*.clab.yml"))

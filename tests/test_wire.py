@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyfrr_pwr import wire
+from pyfrr_pwr.proto import wire
 
 LINK = wire.LinkTLV(
     link_id="10.0.0.2",

@@ -35,7 +35,7 @@ import struct
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence, Union
 
-from ._core import ffi, lib
+from pyfrr_pwr._core import ffi, lib
 
 __all__ = [
     "DecodeError",

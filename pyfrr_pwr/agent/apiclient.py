@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from typing import Awaitable, Callable
 
-from . import ospfapi as api
+from pyfrr_pwr.proto import ospfapi as api
 
 __all__ = ["OspfApiClient", "ApiReplyError", "ApiConnectionError"]
 

@@ -29,7 +29,7 @@ from typing import Any, Hashable, Iterable, NamedTuple
 import networkx as nx
 import numpy as np
 
-from ._core import ffi, lib
+from pyfrr_pwr._core import ffi, lib
 
 __all__ = ["Path", "CompiledGraph", "k_shortest_paths", "CONSTRAINTS"]
 

@@ -27,8 +27,9 @@ import heapq
 import math
 from dataclasses import dataclass
 
-from . import metric, wire
-from .ksp import CompiledGraph
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.paths.ksp import CompiledGraph
 
 __all__ = ["Aggregate", "abr_vectors", "VectorComputer", "converge", "fragment", "complete_vectors", "Choice", "Selection", "select", "aggregate"]
 
@@ -293,7 +294,7 @@ def complete_vectors(ted) -> list:
     fragmented ones reassembled, per (router, chain, area) the newest
     generation that is complete (the originator deletes the old generation
     only after the new one is out, so one is always complete)."""
-    from .ted import serial_newer
+    from pyfrr_pwr.model.ted import serial_newer
 
     whole, groups = [], {}
     for adv, _, v in ted.vectors():

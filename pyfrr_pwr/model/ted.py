@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from . import metric, wire
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.proto import wire
 
 __all__ = ["TED", "LinkEnd", "TEDLink", "serial_newer"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from . import metric
+from pyfrr_pwr.model import metric
 
 __all__ = ["ConfigError", "PowerConfig", "Port", "LineCard", "PortMetrics", "parse_rate", "load_power"]
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from . import advert, wire
-from .config import ConfigError
-from .ted import TED
-from .topology import Topology
+from pyfrr_pwr.model import advert
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.files.power import ConfigError
+from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.files.topology import Topology
 
 __all__ = ["PortRow", "LinkRow", "link_rows", "build_teds", "whole_graph"]
 
@@ -115,7 +116,7 @@ def build_teds(topo: Topology, profile: str = "draft", opaque_type: int = wire.D
 def interarea(topo: Topology, teds: dict, k: int = 8, constraints: dict | None = None) -> dict:
     """Every ABR's vectors, computed and flooded (installed in the area
     TEDs) until stable; returns {abr router ID: {area: [vectors]}}."""
-    from .interarea import converge
+    from pyfrr_pwr.paths.interarea import converge
 
     abrs = {r.router_id: {a: teds[a] for a in r.areas if a in teds} for r in topo.routers.values() if r.abr and r.router_id}
     return converge(abrs, k, constraints)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from .config import ConfigError, PowerConfig, _line_of, load_power, load_yaml, schema_errors
+from pyfrr_pwr.files.power import ConfigError, PowerConfig, _line_of, load_power, load_yaml, schema_errors
 
 __all__ = ["Topology", "Router", "Link", "Interface", "load_topology", "POWER_TARGET", "find_clab_schema"]
 
@@ -90,7 +90,7 @@ def find_clab_schema() -> Path | None:
     project's shared data beside the repository."""
     env = os.environ.get("PYFRR_PWR_CLAB_SCHEMA")
     cands = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # the repository root
     cands += [here.parent / "shared/data/containerlab/clab.schema.json", here / "shared/data/containerlab/clab.schema.json"]
     for c in cands:
         if c.is_file():

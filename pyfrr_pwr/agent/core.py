@@ -28,10 +28,12 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import advert, metric, wire
-from . import ospfapi as api
-from .config import PowerConfig, load_power
-from .ted import TED
+from pyfrr_pwr.model import advert
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.proto import wire
+from pyfrr_pwr.proto import ospfapi as api
+from pyfrr_pwr.files.power import PowerConfig, load_power
+from pyfrr_pwr.model.ted import TED
 
 __all__ = ["AgentCore", "Agent", "OwnLink"]
 
@@ -326,7 +328,7 @@ class AgentCore:
         areas = self.abr_areas()
         if self.router_id is None or len(areas) < 2:
             return None
-        from .interarea import complete_vectors
+        from pyfrr_pwr.paths.interarea import complete_vectors
 
         teds = {}
         for a in areas:
@@ -336,7 +338,7 @@ class AgentCore:
         learnt = {a: complete_vectors(teds[a]) for a in areas}
         self.vectors_dirty = False
         if self.vcomp is None or self.vcomp.abr != self.router_id:
-            from .interarea import VectorComputer
+            from pyfrr_pwr.paths.interarea import VectorComputer
 
             self.vcomp = VectorComputer(self.router_id, self.cfg.k, self.cfg.ksp_constraints)
         return (self.vcomp, teds, learnt)
@@ -352,7 +354,7 @@ class AgentCore:
         """Originate what changed by band (sec. 2.2), withdraw what is gone;
         each vector's fragments under new IDs first, the old ones deleted
         after (no gap for readers)."""
-        from .interarea import fragment, signature
+        from pyfrr_pwr.paths.interarea import fragment, signature
 
         wanted = {(into, v.abr_chain, v.area): v for into, vecs in by_area.items() if into in self.ready for v in vecs}
         reqs = []
@@ -382,7 +384,7 @@ class AgentCore:
     def inter_area_path(self, dst: str, k: int | None = None, constraints: dict | None = None) -> dict:
         """The head-end's request (sec. 2.2): the best path to dst over the
         vectors ABRs leaked into our area(s), with runners-up and ECMP set."""
-        from .interarea import complete_vectors, select
+        from pyfrr_pwr.paths.interarea import complete_vectors, select
 
         if self.router_id is None:
             raise ValueError("router ID not known yet (is ospfd up?)")
@@ -425,7 +427,7 @@ class AgentCore:
         ABR expands with CSPF at the requested bandwidth. Reserves on our own
         link to the next hop and says where the request goes next:
         {"next": router ID, "hops", "plan"} or {"next": None} at the end."""
-        from .ksp import k_shortest_paths
+        from pyfrr_pwr.paths.ksp import k_shortest_paths
 
         if rid in self.reservations:
             raise ValueError(f"reservation {rid} exists already")
@@ -526,7 +528,7 @@ class Agent:
         self.window = a.get("window", window)
         self.socket_path = socket_path
         self.name = name
-        from .apiclient import OspfApiClient
+        from pyfrr_pwr.agent.apiclient import OspfApiClient
 
         self.client = OspfApiClient(api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi")
         self.samples: dict = {}  # ifname -> list[(t, tx_bytes)]
@@ -541,7 +543,7 @@ class Agent:
         self._queue: asyncio.Queue = asyncio.Queue()
 
     def _readers(self) -> dict:
-        from .power import make_reader
+        from pyfrr_pwr.telemetry.sensors import make_reader
 
         out = {}
         for name, c in self.cfg.line_cards.items():
@@ -805,7 +807,7 @@ class Agent:
         if cmd == "ted_times":
             return [[list(k), v] for k, v in c.ted_changed_at.items()]
         if cmd == "paths":
-            from .ksp import k_shortest_paths
+            from pyfrr_pwr.paths.ksp import k_shortest_paths
 
             src = req.get("from") or c.router_id
             dst = req["to"]
@@ -825,7 +827,7 @@ class Agent:
         if cmd == "reservations":
             return c.reservations
         if cmd == "vectors":
-            from .interarea import complete_vectors
+            from pyfrr_pwr.paths.interarea import complete_vectors
 
             return {a: [{"from": adv, "abr_chain": list(v.abr_chain), "area": v.area, "paths": [{"endpoint": p.endpoint, "pwr": p.pwr_sum, "min_avail_bw": p.min_avail_bw, "hops": p.hop_count} for p in v.paths]} for adv, v in complete_vectors(t)] for a, t in sorted(c.teds.items())}
         raise ValueError(f"unknown command {cmd!r} (status, links, ted, paths, path, vectors)")

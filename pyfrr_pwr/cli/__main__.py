@@ -1,0 +1,5 @@
+import sys
+
+from pyfrr_pwr.cli import main
+
+sys.exit(main())

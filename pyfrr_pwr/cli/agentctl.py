@@ -1,0 +1,172 @@
+"""Commands that run or ask the local agent: agent, show, path."""
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+
+from pyfrr_pwr.cli.render import console as _out
+from pyfrr_pwr.cli.render import fmt as _fmt
+from pyfrr_pwr.files.power import ConfigError, parse_rate
+from pyfrr_pwr.model import metric
+
+DEFAULT_SOCKET = "/run/pyfrr-pwr/agent.sock"
+
+
+def cmd_agent(args) -> int:
+    import logging
+
+    from pyfrr_pwr.agent.core import run_agent
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format=f"%(asctime)s pyfrr-pwr[{args.name or 'agent'}] %(levelname)s %(name)s: %(message)s",
+        filename=args.log_file,
+    )
+    return run_agent(args.config, args.socket, args.api, args.name)
+
+
+def agent_request(sock: str, req: dict, timeout: float = 5.0):
+    """One request to a running agent's control socket."""
+    import socket as so
+
+    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+    except OSError as exc:
+        raise ConfigError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
+    with s:
+        s.sendall((json.dumps(req) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    rep = json.loads(buf)
+    if not rep.get("ok"):
+        raise ConfigError(f"agent: {rep.get('error')}")
+    return rep["result"]
+
+
+def cmd_show(args) -> int:
+    req = {"cmd": args.what}
+    if args.what == "paths":
+        if not args.to:
+            raise ConfigError("show paths: --to is required")
+        req.update({"to": args.to, "k": args.k})
+        if args.src:
+            req["from"] = args.src
+    if args.area:
+        req["area"] = args.area
+    res = agent_request(args.socket, req)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    con = _out()
+    if args.what == "links":
+        t = Table(title="links advertised by this router (POWER in W per Gb/s)")
+        for col in ("interface", "address", "area", "neighbor", "LS ID", "gen", "consumed", "available", "avail bw"):
+            t.add_column(col)
+        for l in res:
+            t.add_row(l["interface"], str(l["address"] or "-"), str(l["area"] or "-"), str(l["neighbor"] or "-"), str(l["lsid"] or "-"), str(l["generation"]), _fmt(l["power_consumed"]), _fmt(l["power_available"]), f"{l['avail_bw'] / metric.GBPS:.3g}G" if l["avail_bw"] else "-")
+        con.print(t)
+    elif args.what == "ted":
+        for area, d in res.items():
+            t = Table(title=f"area {area}: TE database (PWRLINK in W per Gb/s)")
+            for col in ("from", "to", "local", "LS ID", "gen", "POWER near", "PWRLINK", "one-sided"):
+                t.add_column(col)
+            for l in d["links"]:
+                near = metric.effective_metric(l["power_consumed"], l["power_available"])
+                t.add_row(l["from"], l["to"], str(l["local"]), l["lsid"], str(l["generation"]), _fmt(near), _fmt(l["pwrlink"]), "yes" if l["one_sided"] else "")
+            con.print(t)
+            con.print(f"TE endpoints: {', '.join(d['endpoints']) or '-'}; area border routers: {', '.join(d['area_borders']) or '-'}")
+    elif args.what == "paths":
+        t = Table(title=f"power-shortest paths in area {res['area']}")
+        for col in ("#", "path", "PWR (W per Gb/s)"):
+            t.add_column(col)
+        for i, p in enumerate(res["paths"]):
+            t.add_row(str(i + 1), " ".join(p["nodes"]), f"{p['pwr_w_per_gbps']:.4g}")
+        con.print(t)
+    else:
+        con.print_json(data=res)
+    return 0
+
+
+def cmd_path(args) -> int:
+    """The head-end request of draft sec. 2.2, answered by the local agent."""
+    if args.release:
+        res = agent_request(args.socket, {"cmd": "release", "id": args.release}, timeout=30)
+        print(json.dumps(res) if args.json else f"released {res['released']}")
+        return 0
+    if args.to is None:
+        raise ConfigError("path: give a tail-end router ID (or --release ID)")
+    req = {"cmd": "path", "to": args.to, "k": args.k}
+    if args.reserve:
+        req = {"cmd": "reserve", "to": args.to, "k": args.k, "bw": metric.bps_to_Bps(parse_rate(args.reserve))}
+    if args.min_bw:
+        req["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
+    if args.max_delay is not None:
+        req["max_delay"] = args.max_delay
+    if args.max_hops is not None:
+        req["max_hops"] = args.max_hops
+    res = agent_request(args.socket, req, timeout=30)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    if args.reserve:
+        print(f"reserved {args.reserve} as {res['id']} along {' '.join(res['route'])}")
+        res = res["path"]
+    b = res["best"]
+    con = _out()
+    con.print(f"to {res['to']}: ABR sequence {' -> '.join(b['abr_chain']) or '(same area)'}, total PWR {b['pwr_w_per_gbps']:.4g} W per Gb/s")
+    t = Table(title="chosen path, by segment")
+    for col in ("segment", "area", "PWR (W per Gb/s)", "hops"):
+        t.add_column(col)
+    t.add_row("head-end: " + " ".join(b["head_path"]), "", f"{b['segments'][0]['pwr_w_per_gbps']:.4g}", str(b["segments"][0]["hops"]))
+    t.add_row(f"vector of {b['abr_chain'][0] if b['abr_chain'] else '-'}", str(b["segments"][1].get("area", "")), f"{b['segments'][1]['pwr_w_per_gbps']:.4g}", str(b["segments"][1]["hops"]))
+    con.print(t)
+    if len(res["ecmp"]) > 1:
+        con.print(f"equal-PWR alternatives (ECMP, sec. 2.1.5): {len(res['ecmp'])}")
+    r = Table(title="runners-up")
+    for col in ("#", "ABR sequence", "head-end path", "PWR (W per Gb/s)"):
+        r.add_column(col)
+    for i, c in enumerate(res["runners_up"]):
+        r.add_row(str(i + 2), " -> ".join(c["abr_chain"]), " ".join(c["head_path"]), f"{c['pwr_w_per_gbps']:.4g}")
+    con.print(r)
+    return 0
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    ag = sub.add_parser("agent", help="run the per-router agent beside ospfd")
+    ag.add_argument("-c", "--config", required=True, help="power configuration YAML")
+    ag.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket path")
+    ag.add_argument("--api", default="127.0.0.1:2607", help="ospfd API server HOST:PORT")
+    ag.add_argument("--name")
+    ag.add_argument("--log-file")
+    ag.add_argument("--debug", action="store_true")
+    ag.set_defaults(func=cmd_agent)
+
+    sh = sub.add_parser("show", help="ask the local agent (links, ted, paths, status)")
+    sh.add_argument("what", choices=["links", "ted", "paths", "status", "vectors"])
+    sh.add_argument("--socket", default=DEFAULT_SOCKET)
+    sh.add_argument("--to")
+    sh.add_argument("--from", dest="src")
+    sh.add_argument("-k", type=int, default=3)
+    sh.add_argument("--area")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=cmd_show)
+
+    pt = sub.add_parser("path", help="inter-area power-shortest path to a TE endpoint (asks the local agent)")
+    pt.add_argument("to", nargs="?", help="tail-end router ID")
+    pt.add_argument("--reserve", metavar="BW", help="reserve this bandwidth along the chosen path (e.g. 1G)")
+    pt.add_argument("--release", metavar="ID", help="give a reservation back")
+    pt.add_argument("-k", type=int)
+    pt.add_argument("--min-bw")
+    pt.add_argument("--max-delay", type=float)
+    pt.add_argument("--max-hops", type=int)
+    pt.add_argument("--socket", default=DEFAULT_SOCKET)
+    pt.add_argument("--json", action="store_true")
+    pt.set_defaults(func=cmd_path)

@@ -1,0 +1,142 @@
+"""``lab``: containerlab topologies on network namespaces (no Docker)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from pyfrr_pwr.cli.agentctl import agent_request
+from pyfrr_pwr.cli.render import console as _out
+from pyfrr_pwr.files.power import ConfigError
+
+
+def lab_paths(lab, args) -> int:
+    """Every TE endpoint's inter-area choice to every TE endpoint of another
+    area, asked of the endpoints' agents (draft sec. 2.2)."""
+    import time
+
+    topo = lab.topo
+    eps = [r for r in topo.routers.values() if r.power is not None and r.power.te_endpoint and r.router_id]
+    pairs = [(h, t) for h in eps for t in eps if h is not t and not (h.areas & t.areas)]
+    results: dict = {}
+    end = time.monotonic() + args.timeout
+    while len(results) < len(pairs) and time.monotonic() < end:
+        for h, t in pairs:
+            if (h.name, t.name) in results:
+                continue
+            try:
+                results[(h.name, t.name)] = agent_request(str(lab.nodes[h.name].rundir / "agent.sock"), {"cmd": "path", "to": t.router_id})
+            except (ConfigError, OSError, ValueError):
+                pass
+        if len(results) < len(pairs):
+            time.sleep(0.5)
+    if args.json:
+        print(json.dumps({f"{h}->{t}": r for (h, t), r in results.items()}, indent=2))
+        return 0 if len(results) == len(pairs) else 1
+    name = topo.name_of
+    t = Table(title=f"lab {lab.name}: inter-area power-shortest paths (W per Gb/s), chosen by each head-end from the ABRs' vectors")
+    for col in ("head-end", "tail-end", "ABR sequence", "head-end path", "head PWR", "vector PWR", "total", "runners-up"):
+        t.add_column(col, justify="right" if "PWR" in col or col in ("total", "runners-up") else "left")
+    for h, tl in pairs:
+        r = results.get((h.name, tl.name))
+        if r is None:
+            t.add_row(h.name, tl.name, "(no answer)", "", "", "", "", "")
+            continue
+        b = r["best"]
+        ecmp = f" (+{len(r['ecmp']) - 1} ECMP)" if len(r["ecmp"]) > 1 else ""
+        t.add_row(
+            h.name,
+            tl.name,
+            " -> ".join(name(x) for x in b["abr_chain"]) + ecmp,
+            "-".join(name(x) for x in b["head_path"]),
+            f"{b['segments'][0]['pwr_w_per_gbps']:.4g}",
+            f"{b['segments'][1]['pwr_w_per_gbps']:.4g}",
+            f"{b['pwr_w_per_gbps']:.4g}",
+            str(len(r["runners_up"])),
+        )
+    _out().print(t)
+    missing = len(pairs) - len(results)
+    if missing:
+        print(f"{missing} pair(s) got no answer within {args.timeout:.0f}s", file=sys.stderr)
+    return 0 if not missing else 1
+
+
+def cmd_lab(args) -> int:
+    import logging
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from pyfrr_pwr.lab.runner import Lab, LabError
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        lab = Lab(args.topology, name=args.name, validate_schema=not args.no_schema)
+        if args.action == "up":
+            con = Console(stderr=True)
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=con, transient=False) as prog:
+                task = prog.add_task(f"lab {lab.name}: starting", total=None)
+                lab.up(agents=not args.no_agents, wait=args.wait, timeout=args.timeout, progress=lambda m: prog.update(task, description=f"lab {lab.name}: {m}"))
+                prog.update(task, description=f"lab {lab.name}: up" + (" and converged" if args.wait else ""))
+            return 0
+        if args.action == "down":
+            n = lab.down()
+            print(f"lab {lab.name}: down, {n} process(es) stopped")
+            return 0
+        if args.action == "status":
+            st = lab.status()
+            if args.json:
+                print(json.dumps(st, indent=2))
+                return 0
+            t = Table(title=f"lab {lab.name}")
+            for col in ("node", "namespace", "up", "processes", "OSPF Full"):
+                t.add_column(col)
+            for node, s in st.items():
+                procs = " ".join(f"{k}{'' if v else '(dead)'}" for k, v in s["processes"].items())
+                full = f"{s['ospf_full']}/{s['ospf_expected']}" if "ospf_full" in s else "-"
+                t.add_row(node, s["namespace"], "yes" if s["up"] else "no", procs or "-", full)
+            _out().print(t)
+            return 0
+        if args.action == "paths":
+            return lab_paths(lab, args)
+        if args.action == "exec":
+            argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+            if not argv:
+                raise ConfigError("usage: pyfrr-pwr lab exec TOPOLOGY NODE -- COMMAND...")
+            return lab.exec(args.node, argv).returncode
+    except LabError as exc:
+        print(f"pyfrr-pwr lab: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    lb = sub.add_parser("lab", help="run a containerlab topology on network namespaces (no Docker)")
+    lsub = lb.add_subparsers(dest="action", required=True)
+    for action, hlp in (
+        ("up", "bring a lab up"),
+        ("down", "stop its processes, delete its namespaces"),
+        ("status", "nodes, processes, OSPF adjacencies"),
+        ("exec", "run a command in a node"),
+        ("paths", "every TE endpoint's inter-area path to the endpoints of other areas"),
+    ):
+        a = lsub.add_parser(action, help=hlp)
+        a.add_argument("topology")
+        a.add_argument("--name", help="lab name (default: the topology's)")
+        a.add_argument("--no-schema", action="store_true", help="skip containerlab schema validation (files newer than the schema)")
+        if action == "up":
+            a.add_argument("--wait", action="store_true", help="return once OSPF has converged")
+            a.add_argument("--timeout", type=float, default=60.0)
+            a.add_argument("--no-agents", action="store_true")
+        if action in ("status", "paths"):
+            a.add_argument("--json", action="store_true")
+        if action == "paths":
+            a.add_argument("--timeout", type=float, default=60.0)
+        if action == "exec":
+            a.add_argument("node")
+            a.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
+        a.set_defaults(func=cmd_lab)
+
