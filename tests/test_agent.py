@@ -3,10 +3,10 @@ import textwrap
 
 import pytest
 
-from pyfrr_pwr.proto import ospfapi as api
-from pyfrr_pwr.proto import wire
 from pyfrr_pwr.agent.core import AgentCore
 from pyfrr_pwr.files.power import load_power
+from pyfrr_pwr.proto import ospfapi as api
+from pyfrr_pwr.proto import wire
 
 
 @pytest.fixture

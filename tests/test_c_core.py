@@ -1,7 +1,6 @@
 """The C core builds warning-free as C99 and survives ASan and UBSan."""
 import subprocess
 
-
 from conftest import ROOT
 
 CSRC = ROOT / "csrc"

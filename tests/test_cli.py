@@ -3,10 +3,10 @@ import json
 import subprocess
 import sys
 
-
 from conftest import ROOT
-from pyfrr_pwr.proto import wire
+
 from pyfrr_pwr.cli.main import main
+from pyfrr_pwr.proto import wire
 
 FIG7 = str(ROOT / "containerlab/fig-2-1-7.clab.yml")
 

@@ -4,6 +4,7 @@ import textwrap
 import pytest
 
 from pyfrr_pwr.files.power import ConfigError, load_power, parse_rate
+from pyfrr_pwr.model.constraints import Constraints
 
 GOOD = """\
 router: r1
@@ -88,7 +89,7 @@ def test_shipped_example_config_loads():
 
     cfg = load_power(ROOT / "frr-config/power.example.yml")
     assert cfg.te_head and cfg.te_tail and cfg.k == 8
-    assert cfg.ksp_constraints == {"min_bandwidth": 1.25e8, "max_hops": 16}
+    assert cfg.ksp_constraints == Constraints(min_bandwidth=1.25e8, max_hops=16)
     assert cfg.ports["eth1"].admin_group == 1
     m = cfg.port_metrics("eth2")  # profile-driven card
     assert m.available is not None and m.consumed > 0

@@ -9,14 +9,14 @@ import time
 
 import pytest
 import yaml
-
 from conftest import ROOT
 from helpers import wait_for
+from test_interarea import HEADS, TAILS, oracle
+
 from pyfrr_pwr.cli.agentctl import agent_request
+from pyfrr_pwr.files.topology import load_topology
 from pyfrr_pwr.lab.runner import Lab
 from pyfrr_pwr.offline.pipeline import build_teds
-from pyfrr_pwr.files.topology import load_topology
-from test_interarea import HEADS, TAILS, oracle
 
 LAB = "pwtest20"
 R6_UNIT_W = 155 / 8  # R6's card: 155 W over eight 10G ports (tools/gen_topologies.py)

@@ -13,11 +13,10 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
-from helpers import fig217
-from helpers import wait_for
+from helpers import fig217, wait_for
 from helpers.fig217 import GBPS, NAME, RID
+
 from pyfrr_pwr.cli.agentctl import agent_request
 from pyfrr_pwr.lab.runner import Lab
 

@@ -7,15 +7,16 @@ import math
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from pyfrr_pwr.files.topology import load_topology
+from pyfrr_pwr.model.constraints import Constraints
+from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.offline.pipeline import area_of_router, build_teds, interarea
 from pyfrr_pwr.paths import interarea as ia
 from pyfrr_pwr.proto import wire
-from pyfrr_pwr.offline.pipeline import area_of_router, build_teds, interarea
-from pyfrr_pwr.model.ted import TED
-from pyfrr_pwr.files.topology import load_topology
 
 FIG20 = ROOT / "containerlab/fig-2-0.clab.yml"
 HEADS = ["TEh1", "TEh2", "TEh3"]
@@ -66,7 +67,7 @@ def choose(topo, teds, h, t, k=8, **c):
     hr, tr = topo.resolve(h).router_id, topo.resolve(t).router_id
     a = area_of_router(topo, teds, hr)
     vecs = [(adv, v) for adv, _, v in teds[a].vectors()]
-    return ia.select(hr, tr, teds[a], vecs, k=k, constraints=c)
+    return ia.select(hr, tr, teds[a], vecs, k=k, constraints=Constraints(**c))
 
 
 @pytest.mark.parametrize("h,t", list(itertools.product(HEADS, TAILS)) + [(t, h) for h, t in itertools.product(HEADS, TAILS)])

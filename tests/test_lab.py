@@ -5,10 +5,10 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import ROOT
-from pyfrr_pwr.lab.runner import Lab, LabError, parse_daemons
+
 from pyfrr_pwr.files.topology import _resolve_node, load_topology
+from pyfrr_pwr.lab.runner import Lab, LabError, parse_daemons
 
 MINI = ROOT / "tests/data/mini/mini.clab.yml"
 

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyfrr_pwr.model import metric
-from pyfrr_pwr.proto import wire
 from pyfrr_pwr.model.metric import Banding, PowerProfile
+from pyfrr_pwr.proto import wire
 
 
 def test_power_bias_example_sec_2_1_3():

@@ -3,9 +3,9 @@ malformed LSAs dropped without losing state."""
 
 import pytest
 
-from pyfrr_pwr.proto import wire
-from pyfrr_pwr.paths.ksp import k_shortest_paths
 from pyfrr_pwr.model.ted import TED, serial_newer
+from pyfrr_pwr.paths.ksp import k_shortest_paths
+from pyfrr_pwr.proto import wire
 
 
 def link(nbr, local, remote, pwr, gen=None, avail=1e9):

@@ -6,12 +6,12 @@ import math
 import jsonschema
 import pytest
 import yaml
-
 from conftest import ROOT
-from pyfrr_pwr.model import metric
-from pyfrr_pwr.paths.ksp import k_shortest_paths
-from pyfrr_pwr.offline.pipeline import build_teds, link_rows, whole_graph
+
 from pyfrr_pwr.files.topology import POWER_TARGET, load_topology
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.offline.pipeline import build_teds, link_rows, whole_graph
+from pyfrr_pwr.paths.ksp import k_shortest_paths
 
 SCHEMA = ROOT.parent / "shared/data/containerlab/clab.schema.json"
 TOPOS = sorted((ROOT / "containerlab").glob("*.clab.yml"))

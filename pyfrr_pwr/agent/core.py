@@ -28,12 +28,12 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pyfrr_pwr.model import advert
-from pyfrr_pwr.model import metric
-from pyfrr_pwr.proto import wire
-from pyfrr_pwr.proto import ospfapi as api
 from pyfrr_pwr.files.power import PowerConfig, load_power
+from pyfrr_pwr.model import advert, metric
+from pyfrr_pwr.model.constraints import NAMES, Constraints
 from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.proto import ospfapi as api
+from pyfrr_pwr.proto import wire
 
 __all__ = ["AgentCore", "Agent", "OwnLink"]
 
@@ -381,7 +381,7 @@ class AgentCore:
             self.stats["vectors_withdrawn"] += 1
         return reqs
 
-    def inter_area_path(self, dst: str, k: int | None = None, constraints: dict | None = None) -> dict:
+    def inter_area_path(self, dst: str, k: int | None = None, constraints: Constraints | None = None) -> dict:
         """The head-end's request (sec. 2.2): the best path to dst over the
         vectors ABRs leaked into our area(s), with runners-up and ECMP set."""
         from pyfrr_pwr.paths.interarea import complete_vectors, select
@@ -731,9 +731,9 @@ class Agent:
             return {"released": req["id"]}
         raise ValueError(f"unknown signal {req.get('cmd')!r}")
 
-    async def reserve_path(self, dst: str, bw: float, k: int | None = None, constraints: dict | None = None) -> dict:
+    async def reserve_path(self, dst: str, bw: float, k: int | None = None, constraints: Constraints | None = None) -> dict:
         """Choose (with min_bandwidth=bw) and reserve an inter-area path."""
-        cons = dict(constraints or {}, min_bandwidth=bw)
+        cons = Constraints.of(constraints, min_bandwidth=bw)
         sel = self.core.inter_area_path(dst, k, cons)
         b = sel["best"]
         self.res_counter += 1
@@ -773,7 +773,7 @@ class Agent:
                 try:
                     req = json.loads(line)
                     if req.get("cmd") == "reserve":
-                        res = await self.reserve_path(req["to"], float(req["bw"]), req.get("k"), {kk: req[kk] for kk in ("max_delay", "max_hops") if req.get(kk) is not None})
+                        res = await self.reserve_path(req["to"], float(req["bw"]), req.get("k"), Constraints.of({kk: req[kk] for kk in ("max_delay", "max_hops") if req.get(kk) is not None}))
                     elif req.get("cmd") == "release":
                         res = await self._signal_request({"cmd": "release", "id": req["id"]})
                     else:
@@ -818,11 +818,11 @@ class Agent:
             if not areas:
                 raise ValueError(f"no area's TED holds both {src} and {dst}")
             G = c.ted(areas[0]).graph()
-            cons = {kk: v for kk, v in req.items() if kk in ("min_bandwidth", "max_hops", "max_delay", "admin_include_any", "admin_include_all", "admin_exclude", "exclude_nodes")}
-            ps = k_shortest_paths(G, src, dst, k, **cons)
+            cons = Constraints.of({kk: v for kk, v in req.items() if kk in NAMES and v is not None})
+            ps = k_shortest_paths(G, src, dst, k, cons)
             return {"area": areas[0], "paths": [{"nodes": list(p.nodes), "pwr": p.cost, "pwr_w_per_gbps": metric.w_per_gbps(p.cost)} for p in ps]}
         if cmd == "path":
-            cons = {kk: req[kk] for kk in ("min_bandwidth", "max_delay", "max_hops", "admin_exclude") if req.get(kk) is not None}
+            cons = Constraints.of({kk: v for kk, v in req.items() if kk in NAMES and v is not None})
             return c.inter_area_path(req["to"], req.get("k"), cons)
         if cmd == "reservations":
             return c.reservations

@@ -14,8 +14,8 @@ async def dump_lsdb(host: str, port: int, types: tuple, settle: float = 0.3) -> 
     import asyncio
     import time
 
-    from pyfrr_pwr.proto import ospfapi as api
     from pyfrr_pwr.agent.apiclient import OspfApiClient
+    from pyfrr_pwr.proto import ospfapi as api
 
     got: dict = {}
     last = [time.monotonic()]

@@ -9,6 +9,7 @@ Tables use rich; --json prints machine-readable output instead.
 Errors go to stderr, name the file/field at fault, and exit 2.
 """
 from __future__ import annotations
+
 import argparse
 import sys
 

@@ -10,12 +10,13 @@ from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.cli.render import fmt as _fmt
 from pyfrr_pwr.files.power import ConfigError, parse_rate
 from pyfrr_pwr.model import metric
+from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.proto import wire
 
 
 def cmd_metric(args) -> int:
-    from pyfrr_pwr.offline.pipeline import link_rows
     from pyfrr_pwr.files.topology import load_topology
+    from pyfrr_pwr.offline.pipeline import link_rows
 
     topo = load_topology(args.topology)
     rows = link_rows(topo)
@@ -67,8 +68,8 @@ def cmd_metric(args) -> int:
     return 0
 
 
-def _constraints(args) -> dict:
-    c = {}
+def _constraints(args, exclude_nodes=()) -> Constraints:
+    c: dict = {"exclude_nodes": tuple(exclude_nodes)}
     if args.min_bw is not None:
         c["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
     if args.max_hops is not None:
@@ -79,25 +80,23 @@ def _constraints(args) -> dict:
         v = getattr(args, k)
         if v is not None:
             c[f"admin_{k}"] = int(v, 0)
-    return c
+    return Constraints(**c)
 
 
 def cmd_paths(args) -> int:
-    from pyfrr_pwr.paths.ksp import k_shortest_paths
-    from pyfrr_pwr.offline.pipeline import build_teds, whole_graph
     from pyfrr_pwr.files.topology import load_topology
+    from pyfrr_pwr.offline.pipeline import build_teds, whole_graph
+    from pyfrr_pwr.paths.ksp import k_shortest_paths
 
     topo = load_topology(args.topology)
     src, dst = topo.resolve(args.src), topo.resolve(args.dst)
     teds = build_teds(topo)
     G = whole_graph(teds, args.area)
-    c = _constraints(args)
-    if args.exclude_node:
-        c["exclude_nodes"] = [topo.resolve(n).router_id for n in args.exclude_node]
+    c = _constraints(args, [topo.resolve(n).router_id for n in args.exclude_node or ()])
     for r in (src, dst):
         if r.router_id not in G:
             raise ConfigError(f"{args.topology}: {r.name} ({r.router_id}) has no power-aware links" + (f" in area {args.area}" if args.area else ""))
-    paths = k_shortest_paths(G, src.router_id, dst.router_id, args.k, **c)
+    paths = k_shortest_paths(G, src.router_id, dst.router_id, args.k, c)
     name = topo.name_of
     if args.json:
         print(

@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from pyfrr_pwr.model import metric
+from pyfrr_pwr.model.constraints import Constraints
 
 __all__ = ["ConfigError", "PowerConfig", "Port", "LineCard", "PortMetrics", "parse_rate", "load_power"]
 
@@ -268,7 +269,7 @@ class PowerConfig:
     band_ratio: float
     hysteresis: float
     agent: dict = field(default_factory=dict)
-    ksp_constraints: dict = field(default_factory=dict)  # ksp.k{...} keywords, bandwidth in bytes/s
+    ksp_constraints: Constraints = field(default_factory=Constraints)  # what an ABR's vectors must meet (bandwidth in bytes/s)
 
     @property
     def te_endpoint(self) -> bool:
@@ -462,5 +463,5 @@ def load_power(path: str | Path) -> PowerConfig:
         band_ratio=band.get("ratio", 1.25),
         hysteresis=band.get("hysteresis", 0.05),
         agent=dict(data.get("agent") or {}),
-        ksp_constraints=kc,
+        ksp_constraints=Constraints(**kc),
     )

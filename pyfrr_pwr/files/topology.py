@@ -19,8 +19,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-from pyfrr_pwr.files.power import ConfigError, PowerConfig, _line_of, load_power, load_yaml, schema_errors
+from pyfrr_pwr.files.power import (
+    ConfigError,
+    PowerConfig,
+    _line_of,
+    load_power,
+    load_yaml,
+    schema_errors,
+)
 
 __all__ = ["Topology", "Router", "Link", "Interface", "load_topology", "POWER_TARGET", "find_clab_schema"]
 

@@ -29,7 +29,13 @@ from pathlib import Path
 from pyroute2 import IPRoute, netns
 
 from pyfrr_pwr.files.power import ConfigError
-from pyfrr_pwr.files.topology import DAEMONS_TARGET, FRR_CONF_TARGET, POWER_TARGET, Topology, load_topology
+from pyfrr_pwr.files.topology import (
+    DAEMONS_TARGET,
+    FRR_CONF_TARGET,
+    POWER_TARGET,
+    Topology,
+    load_topology,
+)
 
 __all__ = ["Lab", "LabError", "parse_daemons", "RUN_ROOT"]
 

@@ -6,8 +6,8 @@ bandwidth; the offline CLI with the configured figures. Pure functions.
 """
 from __future__ import annotations
 
-from pyfrr_pwr.proto import wire
 from pyfrr_pwr.files.power import PowerConfig
+from pyfrr_pwr.proto import wire
 
 __all__ = ["link_tlv", "node_tlvs"]
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from pyfrr_pwr.model import advert
-from pyfrr_pwr.proto import wire
 from pyfrr_pwr.files.power import ConfigError
-from pyfrr_pwr.model.ted import TED
 from pyfrr_pwr.files.topology import Topology
+from pyfrr_pwr.model import advert
+from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.proto import wire
 
 __all__ = ["PortRow", "LinkRow", "link_rows", "build_teds", "whole_graph"]
 

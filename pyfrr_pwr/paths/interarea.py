@@ -28,8 +28,9 @@ import math
 from dataclasses import dataclass
 
 from pyfrr_pwr.model import metric
-from pyfrr_pwr.proto import wire
+from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.paths.ksp import CompiledGraph
+from pyfrr_pwr.proto import wire
 
 __all__ = ["Aggregate", "abr_vectors", "VectorComputer", "converge", "fragment", "complete_vectors", "Choice", "Selection", "select", "aggregate"]
 
@@ -80,12 +81,12 @@ def aggregate(G, path) -> Aggregate:
     return Aggregate(pwr, bw, te, len(path.edges), admin, delay)
 
 
-def _ksp_table(cg: CompiledGraph, G, src: str, targets: list, k: int, constraints: dict) -> dict:
+def _ksp_table(cg: CompiledGraph, G, src: str, targets: list, k: int, constraints: Constraints) -> dict:
     """k aggregates src -> each target (one C batch call)."""
     targets = [t for t in targets if t in cg.index]
     if src not in cg.index or not targets:
         return {}
-    res = cg.one_to_many(src, targets, k, **constraints)
+    res = cg.one_to_many(src, targets, k, constraints)
     return {t: [(aggregate(G, p), p) for p in ps] for t, ps in res.items() if ps}
 
 
@@ -111,7 +112,7 @@ def _k_smallest_sums(xs: list, ys: list, k: int) -> list:
     return out
 
 
-def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = None, learnt: dict | None = None) -> dict:
+def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: Constraints | None = None, learnt: dict | None = None) -> dict:
     """Vectors ``abr`` originates, as {area to originate into: [vectors]}.
 
     ``teds`` maps each attached area ID to its TED. ``learnt`` maps an area
@@ -127,7 +128,7 @@ def abr_vectors(abr: str, teds: dict, k: int = 8, constraints: dict | None = Non
     return VectorComputer(abr, k, constraints).compute(teds, learnt)
 
 
-def converge(teds_by_router: dict, k: int = 8, constraints: dict | None = None, rounds: int = 4) -> dict:
+def converge(teds_by_router: dict, k: int = 8, constraints: Constraints | None = None, rounds: int = 4) -> dict:
     """Offline: run every ABR's computation until the vectors stop changing.
     ``teds_by_router`` maps each ABR's router ID to {area: TED} (shared TED
     objects per area are fine: vectors are installed into them). The only
@@ -184,8 +185,8 @@ class VectorComputer:
     backbone paths did. ``stats`` counts the KSP targets searched.
     """
 
-    def __init__(self, abr: str, k: int = 8, constraints: dict | None = None):
-        self.abr, self.k, self.constraints = abr, k, dict(constraints or {})
+    def __init__(self, abr: str, k: int = 8, constraints: Constraints | None = None):
+        self.abr, self.k, self.constraints = abr, k, constraints or Constraints()
         # area -> {"edges", "nodes", "cg": CompiledGraph | None, "table": {ep: [(agg, path)]}}
         self.areas: dict = {}
         self.transit: dict = {}  # (adv, chain, area) -> (learnt vector, via aggregates, our vector)
@@ -351,30 +352,31 @@ class Selection:
         return tuple(c for c in self.choices if abs(c.total.pwr - b) <= ECMP_EPS * max(1.0, abs(b)))
 
 
-def _fits(agg: Aggregate, c: dict) -> bool:
-    if c.get("min_bandwidth") is not None and agg.min_bw < c["min_bandwidth"]:
+def _fits(agg: Aggregate, c: Constraints) -> bool:
+    """A whole inter-area path against the request; a vector carries only
+    aggregates, so the include-any/all groups are checked link by link on
+    the head-end's own segment alone."""
+    if c.min_bandwidth is not None and agg.min_bw < c.min_bandwidth:
         return False
-    if c.get("max_delay") is not None and agg.delay > c["max_delay"]:
+    if c.max_delay is not None and agg.delay > c.max_delay:
         return False
-    if c.get("max_hops") is not None and agg.hops > c["max_hops"]:
+    if c.max_hops is not None and agg.hops > c.max_hops:
         return False
-    if agg.admin & (c.get("admin_exclude") or 0):
-        return False
-    return True
+    return not agg.admin & c.admin_exclude
 
 
-def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: dict | None = None, limit: int = 8, compiled: CompiledGraph | None = None) -> Selection:
+def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: Constraints | None = None, limit: int = 8, compiled: CompiledGraph | None = None) -> Selection:
     """The head-end's inter-area choice (sec. 2.2) from its own area's TED
     and the vectors ABRs leaked into it (``[(adv, vector)]``)."""
-    constraints = dict(constraints or {})
+    constraints = constraints or Constraints()
     G = ted.graph()
     cg = compiled or CompiledGraph.from_networkx(G)
     if head not in cg.index:
         return Selection((), f"{head} is not in the TE database of area {ted.area}")
     # what the intra-area search can enforce link by link
-    intra = {kk: v for kk, v in constraints.items() if kk in ("min_bandwidth", "admin_include_any", "admin_include_all", "admin_exclude", "exclude_nodes", "exclude_edges")}
+    intra = constraints.link_local()
     if dest in cg.index:  # same area: plain CSPF
-        ps = cg.k_shortest_paths(head, dest, k, **constraints)
+        ps = cg.k_shortest_paths(head, dest, k, constraints)
         ch = tuple(Choice((), p.nodes, a, EMPTY, a, ted.area) for p in ps for a in [aggregate(G, p)])
         return Selection(ch, "" if ch else f"no path from {head} to {dest} in area {ted.area} meets the constraints")
     offers = [(adv, v, p) for adv, v in vectors for p in v.paths if p.endpoint == dest and v.abr_chain and v.abr_chain[0] == adv]
@@ -400,6 +402,5 @@ def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: di
             seen.add(key)
             out.append(c)
     if not out:
-        asked = ", ".join(f"{k}={v / 1.25e8:g} Gb/s" if k == "min_bandwidth" else f"{k}={v}" for k, v in sorted(constraints.items()))
-        return Selection((), f"no inter-area path from {head} to {dest} meets the constraints ({asked}; {len(offers)} offers from {len(abrs)} ABRs)")
+        return Selection((), f"no inter-area path from {head} to {dest} meets the constraints ({constraints.describe()}; {len(offers)} offers from {len(abrs)} ABRs)")
     return Selection(tuple(out[:limit]))

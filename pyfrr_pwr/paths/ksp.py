@@ -30,21 +30,11 @@ import networkx as nx
 import numpy as np
 
 from pyfrr_pwr._core import ffi, lib
+from pyfrr_pwr.model.constraints import NAMES, Constraints
 
 __all__ = ["Path", "CompiledGraph", "k_shortest_paths", "CONSTRAINTS"]
 
-CONSTRAINTS = frozenset(
-    {
-        "min_bandwidth",
-        "max_hops",
-        "max_delay",
-        "admin_include_any",
-        "admin_include_all",
-        "admin_exclude",
-        "exclude_nodes",
-        "exclude_edges",
-    }
-)
+CONSTRAINTS = NAMES  # the keyword names; the set itself is model.constraints
 
 _ERR = {-1: "invalid argument", -2: "out of memory"}
 
@@ -175,45 +165,31 @@ class CompiledGraph:
         except (KeyError, TypeError):
             raise ValueError(f"exclude_edges: edge {e!r} not in graph") from None
 
-    def _constraints(self, kw: dict):
-        unknown = set(kw) - CONSTRAINTS
-        if unknown:
-            raise TypeError(
-                f"unknown constraint(s) {sorted(unknown)}; known: {sorted(CONSTRAINTS)}"
-            )
+    def _constraints(self, cons: Constraints):
         c = ffi.new("pwr_constraints *")
         keep = []
-        mb = kw.get("min_bandwidth")
-        c.min_bw = 0.0 if mb is None else float(mb)
-        if mb is not None and (math.isnan(c.min_bw) or c.min_bw < 0):
-            raise ValueError(f"min_bandwidth must be >= 0, got {mb!r}")
-        c.include_any = _mask("admin_include_any", kw.get("admin_include_any") or 0)
-        c.include_all = _mask("admin_include_all", kw.get("admin_include_all") or 0)
-        c.exclude = _mask("admin_exclude", kw.get("admin_exclude") or 0)
-        mh = kw.get("max_hops")
-        if mh is not None and (not isinstance(mh, int) or mh < 0 or mh >= 2**31):
-            raise ValueError(f"max_hops must be a non-negative integer, got {mh!r}")
-        c.max_hops = -1 if mh is None else mh
-        md = kw.get("max_delay")
-        if md is not None and not (0 <= float(md) < math.inf):
-            raise ValueError(f"max_delay must be finite and >= 0, got {md!r}")
-        c.max_delay = -1.0 if md is None else float(md)
-        xn = [self._node(n) for n in (kw.get("exclude_nodes") or ())]
+        c.min_bw = 0.0 if cons.min_bandwidth is None else cons.min_bandwidth
+        c.include_any = _mask("admin_include_any", cons.admin_include_any)
+        c.include_all = _mask("admin_include_all", cons.admin_include_all)
+        c.exclude = _mask("admin_exclude", cons.admin_exclude)
+        c.max_hops = -1 if cons.max_hops is None else cons.max_hops
+        c.max_delay = -1.0 if cons.max_delay is None else cons.max_delay
+        xn = [self._node(n) for n in cons.exclude_nodes]
         if xn:
             arr = ffi.new("int32_t[]", xn)
             keep.append(arr)
             c.excl_nodes, c.n_excl_nodes = arr, len(xn)
-        xa = sorted({a for e in (kw.get("exclude_edges") or ()) for a in self._arcs_for(e)})
+        xa = sorted({a for e in cons.exclude_edges for a in self._arcs_for(e)})
         if xa:
             arr = ffi.new("int32_t[]", xa)
             keep.append(arr)
             c.excl_arcs, c.n_excl_arcs = arr, len(xa)
         return c, keep
 
-    def _run(self, srcs: list[int], dsts: list[int], k: int, kw: dict) -> list[list[Path]]:
+    def _run(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints) -> list[list[Path]]:
         if not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        c, keep = self._constraints(kw)
+        c, keep = self._constraints(cons)
         ws = self._ws()
         nq = len(srcs)
         s = ffi.new("int32_t[]", srcs)
@@ -256,40 +232,37 @@ class CompiledGraph:
 
     # -- queries -----------------------------------------------------------
 
-    def k_shortest_paths(self, source, target, k: int, **constraints) -> list[Path]:
+    def k_shortest_paths(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[Path]:
         """The k cheapest loopless paths source -> target, sorted by cost.
 
-        Returns fewer than k (possibly none) when fewer feasible paths exist.
+        Constraints come as a ``Constraints`` or as its field names as
+        keywords. Returns fewer than k (possibly none) when fewer feasible
+        paths exist.
         """
-        return self._run([self._node(source)], [self._node(target)], k, constraints)[0]
+        return self._run([self._node(source)], [self._node(target)], k, Constraints.of(constraints, **kw))[0]
 
-    def batch(self, pairs: Iterable[tuple], k: int, **constraints) -> list[list[Path]]:
+    def batch(self, pairs: Iterable[tuple], k: int, constraints: Constraints | None = None, **kw) -> list[list[Path]]:
         """k paths for each (source, target) pair, in one call into C.
 
         Consecutive pairs with the same target share one reverse search.
         """
         pairs = list(pairs)
-        return self._run(
-            [self._node(s) for s, _ in pairs], [self._node(t) for _, t in pairs], k, constraints
-        )
+        return self._run([self._node(s) for s, _ in pairs], [self._node(t) for _, t in pairs], k, Constraints.of(constraints, **kw))
 
-    def one_to_many(self, source, targets: Iterable, k: int, **constraints) -> dict:
+    def one_to_many(self, source, targets: Iterable, k: int, constraints: Constraints | None = None, **kw) -> dict:
         targets = list(targets)
-        res = self.batch([(source, t) for t in targets], k, **constraints)
-        return dict(zip(targets, res))
+        return dict(zip(targets, self.batch([(source, t) for t in targets], k, constraints, **kw)))
 
-    def many_to_one(self, sources: Iterable, target, k: int, **constraints) -> dict:
+    def many_to_one(self, sources: Iterable, target, k: int, constraints: Constraints | None = None, **kw) -> dict:
         sources = list(sources)
-        res = self.batch([(s, target) for s in sources], k, **constraints)
-        return dict(zip(sources, res))
+        return dict(zip(sources, self.batch([(s, target) for s in sources], k, constraints, **kw)))
 
 
-def k_shortest_paths(G, source, target, k: int, weight: str = "weight", **constraints) -> list[Path]:
+def k_shortest_paths(G, source, target, k: int, constraints: Constraints | None = None, *, weight: str = "weight", **kw) -> list[Path]:
     """k power-shortest loopless paths in a networkx (Multi)DiGraph.
 
-    See the module docstring for edge attributes and ``CONSTRAINTS`` for the
-    keywords; unknown keywords raise ``TypeError``.
+    See the module docstring for edge attributes and ``model.constraints``
+    for the constraints (a ``Constraints`` or its field names as keywords;
+    unknown keywords raise ``TypeError``).
     """
-    return CompiledGraph.from_networkx(G, weight=weight).k_shortest_paths(
-        source, target, k, **constraints
-    )
+    return CompiledGraph.from_networkx(G, weight=weight).k_shortest_paths(source, target, k, constraints, **kw)
