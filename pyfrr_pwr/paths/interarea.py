@@ -230,7 +230,11 @@ class VectorComputer:
         out: dict = {a: [] for a in areas}
         for a in areas:
             eps = sorted(e for e in teds[a].endpoints() if e != abr)
-            heard = [(adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain and v.area not in teds]
+            # backbone vectors of other ABRs, also those describing an area
+            # we are attached to ourselves: a TE path has no reason to prefer
+            # our intra-area route to that area over the detour through the
+            # backbone and another of its ABRs (issue 11 sec. 6)
+            heard = [(adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain]
             targets = sorted(set(eps) | {adv for adv, _ in heard})
             table = self._table(a, graphs[a], targets)
             entries = sorted(((agg.pwr, e, agg) for e in eps for agg, _ in table.get(e, [])), key=lambda x: (x[0], x[1]))
@@ -265,7 +269,7 @@ class VectorComputer:
                     self.transit[key] = (v, vias, vec)
                 if vec is not None:
                     for b in areas:
-                        if b != a:
+                        if b not in (a, v.area):  # never back into the area it describes
                             out[b].append(vec)
             for key in [kk for kk in self.transit if kk not in live]:
                 del self.transit[key]
