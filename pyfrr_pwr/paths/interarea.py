@@ -47,8 +47,11 @@ class Aggregate:
     delay: float
 
     def then(self, other: "Aggregate") -> "Aggregate":
+        # sums saturate at the wire's float32 range: a hostile (or merely
+        # huge) PWR learnt from the network must not make our own vector
+        # unencodable (issue 11 sec. 1); FLT_MAX still sorts last
         return Aggregate(
-            self.pwr + other.pwr,
+            min(self.pwr + other.pwr, metric.FLT_MAX),
             min(self.min_bw, other.min_bw),
             min(self.te_metric + other.te_metric, 0xFFFFFFFF),
             self.hops + other.hops,
@@ -61,8 +64,11 @@ class Aggregate:
         return cls(p.pwr_sum, p.min_avail_bw, p.te_metric_sum, p.hop_count, p.admin_groups, float(p.delay_us))
 
     def info(self, endpoint: str) -> wire.PathInfo:
-        bw = self.min_bw if math.isfinite(self.min_bw) else 3.4028234663852886e38
-        return wire.PathInfo(endpoint, self.pwr, bw, self.te_metric, min(self.hops, 0xFFFF), self.admin, min(int(round(self.delay)), 0xFFFFFFFF))
+        """The wire form, every field saturated into its range."""
+        pwr = min(self.pwr, metric.FLT_MAX)
+        bw = min(self.min_bw, metric.FLT_MAX)
+        delay = min(self.delay, float(0xFFFFFFFF))
+        return wire.PathInfo(endpoint, pwr, bw, min(self.te_metric, 0xFFFFFFFF), min(self.hops, 0xFFFF), self.admin & 0xFFFFFFFF, int(round(delay)))
 
 
 EMPTY = Aggregate(0.0, math.inf, 0, 0, 0, 0.0)
