@@ -26,9 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Return codes of the KSP functions (lib.PWR_* in Python). */
 #define PWR_OK 0
-#define PWR_EINVAL (-1)
-#define PWR_ENOMEM (-2)
+#define PWR_EINVAL (-1) /* invalid argument (a bad arc: see pwr_graph_new) */
+#define PWR_ENOMEM (-2) /* out of memory */
 
 typedef struct pwr_graph pwr_graph;
 typedef struct pwr_ws pwr_ws;

@@ -94,7 +94,9 @@ int pwr_f32_pack(const double *in, size_t n, uint8_t *out, size_t out_len,
 int pwr_f32_unpack(const uint8_t *in, size_t in_len, double *out,
                    size_t out_n, unsigned flags, size_t *bad)
 {
-    size_t i, n = in_len / 4;
+    size_t i, n = in_len / 4, ignored;
+    if (!bad)
+        bad = &ignored;
     *bad = 0;
     if (in_len % 4 || n > out_n)
         return PWR_F32_ESPACE;

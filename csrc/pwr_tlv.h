@@ -20,6 +20,9 @@
  *                                  underflow: a subnormal, or +0.0 below
  *                                  half the smallest subnormal
  *  - On an error return the contents of out are unspecified.
+ *  - This policy binds every path a float takes: pyfrr_pwr/proto/wire.py
+ *    packs single values with Python's struct under the same rules, and
+ *    tests/test_wire.py checks that both paths agree value for value.
  *  - Doubles are IEEE-754 binary64 with the byte order of uint64_t (true of
  *    every platform FRR runs on); the fast path relies on it.
  *  - Unpacking converts exactly (every binary32 is a double). With
@@ -34,12 +37,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Return codes of pwr_f32_pack / pwr_f32_unpack. Python reads them as
+ * lib.PWR_F32_* (pyfrr_pwr/_build_core.py declares them), never as
+ * retyped integers. */
 #define PWR_F32_OK 0
-#define PWR_F32_ENAN (-1)
-#define PWR_F32_ENEG (-2)
-#define PWR_F32_ERANGE (-3)
-#define PWR_F32_ESPACE (-4)
-#define PWR_F32_EINF (-5)
+#define PWR_F32_ENAN (-1)   /* a NaN */
+#define PWR_F32_ENEG (-2)   /* a value < 0 (-0.0 is not negative) */
+#define PWR_F32_ERANGE (-3) /* pack: > FLT_MAX or +inf, without SATURATE */
+#define PWR_F32_ESPACE (-4) /* out too short, or in_len not a multiple of 4 */
+#define PWR_F32_EINF (-5)   /* unpack, STRICT: +inf (-inf is ENEG) */
 
 #define PWR_F32_SATURATE 1u
 #define PWR_F32_STRICT 2u
@@ -49,10 +55,11 @@
 int pwr_f32_pack(const double *in, size_t n, uint8_t *out, size_t out_len,
                  unsigned flags, size_t *bad);
 /* Unpack in_len / 4 values (in_len must be a multiple of 4 and out_n large
- * enough). */
+ * enough). bad may be NULL. */
 int pwr_f32_unpack(const uint8_t *in, size_t in_len, double *out,
                    size_t out_n, unsigned flags, size_t *bad);
 
+/* Return codes of pwr_tlv_walk (a count >= 0 on success), lib.PWR_TLV_*. */
 #define PWR_TLV_OK 0
 #define PWR_TLV_ETRUNC_HDR (-1) /* fewer than 4 octets left for a header */
 #define PWR_TLV_ETRUNC_VAL (-2) /* value runs past the buffer */

@@ -1,4 +1,6 @@
-"""The C core builds warning-free as C99 and survives ASan and UBSan."""
+"""The C core builds warning-free as C99 and survives ASan and UBSan; its
+return codes reach Python by name."""
+import re
 import subprocess
 
 from conftest import ROOT
@@ -33,3 +35,14 @@ def test_c_core_under_address_and_undefined_sanitizers(tmp_path):
     run = subprocess.run([str(exe), "3000", "11"], capture_output=True, text=True, env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"})
     assert run.returncode == 0, run.stderr[-4000:]
     assert "passed" in run.stdout
+
+
+def test_every_return_code_of_the_headers_is_exported_by_name():
+    from pyfrr_pwr._core import lib
+
+    codes = {}
+    for h in ("pwr_ksp.h", "pwr_tlv.h"):
+        for name, val in re.findall(r"^#define (PWR_(?:\w+_)?(?:OK|E[A-Z_]+))\s+\(?(-?\d+)\)?", (CSRC / h).read_text(), re.M):
+            codes[name] = int(val)
+    assert {"PWR_OK", "PWR_EINVAL", "PWR_ENOMEM", "PWR_F32_ENAN", "PWR_F32_EINF", "PWR_TLV_ETOOMANY"} <= set(codes)
+    assert {n: getattr(lib, n, None) for n in codes} == codes

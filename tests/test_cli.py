@@ -6,7 +6,7 @@ import sys
 from conftest import ROOT
 
 from pyfrr_pwr.cli.main import main
-from pyfrr_pwr.proto import wire
+from pyfrr_pwr.proto import wire, wirejson
 
 FIG7 = str(ROOT / "containerlab/fig-2-1-7.clab.yml")
 
@@ -51,7 +51,7 @@ def test_errors_name_the_thing_at_fault(capsys, tmp_path):
 
 
 def test_encode_decode_round_trip(capsys, tmp_path):
-    tlvs = [wire.to_dict(wire.TEEndpoint("10.0.0.1", 1))]
+    tlvs = [wirejson.to_dict(wire.TEEndpoint("10.0.0.1", 1))]
     f = tmp_path / "t.json"
     f.write_text(json.dumps(tlvs))
     rc, out, _ = run(capsys, "encode", f"@{f}")

@@ -1,12 +1,15 @@
 """PWR LSA bodies: golden bytes, round trips, and hostile input."""
+import dataclasses
 import math
 import struct
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from pyfrr_pwr.proto import wire
+from pyfrr_pwr._core import ffi, lib
+from pyfrr_pwr.proto import f32 as wf32
+from pyfrr_pwr.proto import wire, wirejson
 
 LINK = wire.LinkTLV(
     link_id="10.0.0.2",
@@ -47,6 +50,76 @@ def test_golden_link_tlv_experimental_profile_avoids_iana_collisions():
     assert t.pwr_consumed is None and (11, bytes.fromhex("3f800000")) in t.unknown
 
 
+# a multi-capacity port running at 10 Gb/s of its 20 (sec. 2.1.1): sub-TLV
+# 32772 follows max bw, in both profiles
+LINK_HB = dataclasses.replace(LINK, highest_bw=2.5e9)
+LINK_HB_DRAFT = bytes.fromhex(
+    "00020048"
+    "0001000101000000"
+    "000200040a000002"
+    "000300040a010000"
+    "000400040a010001"
+    "000600044e9502f9"
+    "800400044f1502f9"
+    "002000044e6e6b28"
+    "000b00043f800000"
+    "000c00043f000000"
+)
+
+
+def test_golden_highest_capacity_sub_tlv_in_both_profiles():
+    assert wire.ST_HIGHEST_BW == 32772
+    assert wire.encode([LINK_HB]) == LINK_HB_DRAFT
+    assert wire.decode(LINK_HB_DRAFT) == [LINK_HB]
+    exp = LINK_HB_DRAFT.replace(bytes.fromhex("000b0004"), bytes.fromhex("80010004")).replace(
+        bytes.fromhex("000c0004"), bytes.fromhex("80020004")
+    )
+    assert wire.encode([LINK_HB], profile="experimental") == exp
+    assert wire.decode(exp, profile="experimental") == [LINK_HB]
+    # absent: the port runs at its highest capacity, nothing is sent
+    assert wire.decode(LINK_DRAFT)[0].highest_bw is None
+    assert wirejson.from_dict(wirejson.to_dict(LINK_HB)) == LINK_HB
+    assert wirejson.to_dict(LINK_HB)["highest_bw"] == 2.5e9
+
+
+@pytest.mark.parametrize("v", [0.0, -0.0, 1e-45, 1.1754942e-38, 3.4028234663852886e38, 1, 2.5e9])
+def test_highest_capacity_accepts_whatever_a_sender_can_send(v):
+    (t,) = wire.decode(wire.encode([dataclasses.replace(LINK, highest_bw=v)]))
+    assert t.highest_bw == struct.unpack(">f", struct.pack(">f", v))[0]
+
+
+@pytest.mark.parametrize("v,why", [(math.nan, "NaN"), (-1.0, "negative"), (math.inf, "FLT_MAX"), (3.5e38, "FLT_MAX"), ("1e9", "not a number")])
+def test_highest_capacity_is_validated_like_max_bw(v, why):
+    for field in ("max_bw", "highest_bw"):
+        with pytest.raises(ValueError, match=f"{field}: .*{why}"):
+            wire.encode([dataclasses.replace(LINK, **{field: v})])
+
+
+def test_malformed_highest_capacity_names_the_offset():
+    head = "0001000101000000" "000200040a000002"
+    for sub, where, what in (
+        ("8004000200000000", 20, "highest capacity sub-TLV 32772: length 2, expected 4"),
+        ("800400080000000000000000", 20, "length 8, expected 4"),
+        ("800400047fc00000", 24, "highest capacity: NaN"),
+        ("80040004ff800000", 24, "highest capacity: negative"),
+        ("800400047f800000", 24, "highest capacity: infinite"),
+        ("800400043f800000800400043f800000", 28, "appears twice"),
+    ):
+        body = bytes.fromhex(f"0002{(len(head + sub) // 2):04x}" + head + sub)
+        with pytest.raises(wire.DecodeError, match=what) as ei:
+            wire.decode(body)
+        assert ei.value.offset == where, str(ei.value)
+
+
+def test_known_sub_tlv_is_refused_as_unknown():
+    with pytest.raises(ValueError, match="sub-TLV 32772 is a known one"):
+        wire.encode([dataclasses.replace(LINK, unknown=((32772, b"\0\0\0\0"),))])
+    # sub-TLV 11 is known in the draft profile only
+    wire.encode([dataclasses.replace(LINK, pwr_consumed=None, unknown=((11, b"\0" * 8),))], profile="experimental")
+    with pytest.raises(ValueError, match="known"):
+        wire.encode([dataclasses.replace(LINK, pwr_consumed=None, unknown=((11, b"\0" * 8),))])
+
+
 def test_golden_node_tlvs():
     tlvs = [
         wire.TEEndpoint("10.0.0.9", wire.EP_HEAD | wire.EP_TAIL),
@@ -85,6 +158,7 @@ links = st.builds(
     remote_addrs=st.lists(ip, max_size=3).map(tuple),
     te_metric=opt(u32),
     max_bw=opt(f32),
+    highest_bw=opt(f32),
     avail_bw=opt(f32),
     admin_group=opt(u32),
     delay_us=opt(st.integers(0, 2**24 - 1)),
@@ -215,11 +289,93 @@ def test_pack_floats_agrees_with_struct(vals):
 
 def test_json_round_trip_and_field_errors():
     ts = wire.decode(LINK_DRAFT)
-    assert [wire.from_dict(wire.to_dict(t)) for t in ts] == ts
+    assert [wirejson.from_dict(wirejson.to_dict(t)) for t in ts] == ts
     with pytest.raises(ValueError, match=r"x\[0\]: unknown field"):
-        wire.from_dict({"tlv": "link", "link_id": "1.1.1.1", "bogus": 1}, "x[0]")
+        wirejson.from_dict({"tlv": "link", "link_id": "1.1.1.1", "bogus": 1}, "x[0]")
     with pytest.raises(ValueError, match="unknown kind"):
-        wire.from_dict({"tlv": "nope"})
+        wirejson.from_dict({"tlv": "nope"})
+
+
+@given(st.lists(tlvs, max_size=4))
+def test_json_round_trip(ts):
+    assert [wirejson.from_dict(wirejson.to_dict(t)) for t in ts] == ts
+
+
+# ------------------------------------------- one float policy, two paths
+
+FLT_MAX = 3.4028234663852886e38
+SPECIALS = [0.0, -0.0, math.nan, -math.nan, math.inf, -math.inf, FLT_MAX, math.nextafter(FLT_MAX, math.inf),
+            FLT_MAX * (1 + 2**-25), 3.5e38, 1e-45, 7.006e-46, 7e-46, 1e-50, 5e-324, -5e-324, -1e-45,
+            1.1754943508222875e-38, 1.1754942106924411e-38, -1.0, 1e300, -1e300]  # fmt: skip
+any_number = (
+    st.floats()  # NaN, infinities, negatives, subnormals, > FLT_MAX
+    | st.floats(width=32)
+    | st.floats(min_value=FLT_MAX * (1 - 2**-20), max_value=FLT_MAX * (1 + 2**-20))
+    | st.floats(min_value=-1e-37, max_value=1e-37)
+    | st.sampled_from(SPECIALS)
+    | st.integers(-(2**1100), 2**1100)
+)
+PACK_WHY = {lib.PWR_F32_ENAN: "is NaN", lib.PWR_F32_ENEG: "is negative", lib.PWR_F32_ERANGE: "exceeds FLT_MAX"}
+
+
+def c_pack(v, flags=0):
+    out = ffi.new("uint8_t[4]")
+    rc = lib.pwr_f32_pack(ffi.new("double[1]", [v]), 1, out, 4, flags, ffi.NULL)
+    return rc, bytes(ffi.buffer(out))
+
+
+@given(any_number)
+@example(2**128 - 2**103)  # an int over FLT_MAX that rounds to it as a double
+def test_struct_path_and_c_kernel_agree_on_every_float(v):
+    try:
+        rc, packed = c_pack(v)
+    except OverflowError:  # an int beyond any double: the C path names it too
+        with pytest.raises(ValueError, match="FLT_MAX|negative"):
+            wire.pack_floats([v])
+        with pytest.raises(ValueError, match="FLT_MAX|negative"):
+            wf32._chk(v, "x")
+        return
+    assert wf32._pack_code(float(v)) == rc
+    assert wf32._pack_code(float(v), saturate=True) == c_pack(v, lib.PWR_F32_SATURATE)[0]
+    link = dataclasses.replace(LINK, highest_bw=v)
+    vec = wire.ReachabilityVector(("1.1.1.1",), "0.0.0.1", (wire.PathInfo("2.2.2.2", v, v),))
+    if rc == lib.PWR_F32_OK:
+        assert struct.pack(">f", wf32._chk(v, "x")) == packed == wire.pack_floats([v])
+        assert bytes.fromhex("80040004") + packed in wire.encode([link])
+        assert wire.encode([vec])[20:28] == packed * 2
+    else:
+        for encode in (lambda: wf32._chk(v, "x"), lambda: wire.pack_floats([v]), lambda: wire.encode([link]),
+                       lambda: wire.encode([vec])):  # fmt: skip
+            with pytest.raises(ValueError, match=PACK_WHY[rc]):
+                encode()
+
+
+@given(st.integers(0, 2**32 - 1) | st.sampled_from([0x7FC00000, 0xFFC00000, 0x7F800001, 0x7F800000, 0xFF800000,
+                                                    0x80000000, 0x80000001, 0x00000001, 0x7F7FFFFF]))  # fmt: skip
+def test_struct_path_and_c_kernel_agree_on_every_decoded_float(u):
+    raw = u.to_bytes(4, "big")
+    out = ffi.new("double[1]")
+    rc = lib.pwr_f32_unpack(raw, 4, out, 1, lib.PWR_F32_STRICT, ffi.NULL)
+    assert wf32._unpack_code(struct.unpack(">f", raw)[0]) == rc
+    body = bytes.fromhex("00020018" "0001000101000000" "000200040a000002" "80040004") + raw
+    if rc == lib.PWR_F32_OK:
+        x = wf32._f32_at(raw, 0, "v")
+        assert struct.pack(">d", x) == struct.pack(">d", out[0])  # same bits, -0.0 included
+        assert wire.decode(body)[0].highest_bw == x
+        assert wire.unpack_floats(raw, strict=True) == [x]
+    else:
+        why = {lib.PWR_F32_ENAN: "NaN", lib.PWR_F32_ENEG: "negative", lib.PWR_F32_EINF: "infinite"}[rc]
+        for dec in (lambda: wf32._f32_at(raw, 0, "v"), lambda: wire.decode(body), lambda: wire.unpack_floats(raw, True)):
+            with pytest.raises(wire.DecodeError, match=why):
+                dec()
+
+
+def test_pack_floats_names_what_is_not_a_number():
+    with pytest.raises(ValueError, match=r"float #1: '2' is not a number"):
+        wire.pack_floats(x for x in (1.0, "2"))
+    with pytest.raises(ValueError, match=r"float #0: .* exceeds FLT_MAX"):
+        wire.pack_floats([10**400])
+    assert wire.pack_floats([True, 2]) == struct.pack(">2f", 1, 2)
 
 
 def test_pack_floats_never_reinterprets_other_buffers():

@@ -6,7 +6,7 @@ import json
 from rich.table import Table
 
 from pyfrr_pwr.cli.render import console as _out
-from pyfrr_pwr.proto import wire
+from pyfrr_pwr.proto import wire, wirejson
 
 
 async def dump_lsdb(host: str, port: int, types: tuple, settle: float = 0.3) -> list:
@@ -48,7 +48,7 @@ def cmd_lsdb(args) -> int:
         row = {"area": m.area, "type": h.type, "lsid": h.lsid, "adv_router": h.adv_router, "seq": h.seq, "length": h.length, "age": h.age, "body": m.body.hex()}
         if h.type in (9, 10, 11) and h.opaque_type == args.opaque_type:
             try:
-                row["pwr"] = [wire.to_dict(t) for t in wire.decode(m.body, args.profile)]
+                row["pwr"] = [wirejson.to_dict(t) for t in wire.decode(m.body, args.profile)]
             except wire.DecodeError as exc:
                 row["pwr_error"] = str(exc)
         rows.append(row)

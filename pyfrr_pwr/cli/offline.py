@@ -11,7 +11,7 @@ from pyfrr_pwr.cli.render import fmt as _fmt
 from pyfrr_pwr.files.power import ConfigError, parse_rate
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
-from pyfrr_pwr.proto import wire
+from pyfrr_pwr.proto import wire, wirejson
 
 
 def cmd_metric(args) -> int:
@@ -144,12 +144,12 @@ def cmd_decode(args) -> int:
         raise ConfigError(f"HEX: {exc}") from None
     tlvs = wire.decode(body, args.profile)
     if args.json:
-        print(json.dumps([wire.to_dict(t) for t in tlvs], indent=2))
+        print(json.dumps([wirejson.to_dict(t) for t in tlvs], indent=2))
         return 0
     con = _out()
     for i, t in enumerate(tlvs):
         tab = Table(title=f"TLV {i}: {type(t).__name__}", show_header=False)
-        for k, v in wire.to_dict(t).items():
+        for k, v in wirejson.to_dict(t).items():
             if k == "tlv":
                 continue
             if k.startswith("pwr_") and isinstance(v, float):
@@ -181,7 +181,7 @@ def cmd_encode(args) -> int:
         doc = [doc]
     if not isinstance(doc, list):
         raise ConfigError(f"{where}: expected a TLV object or a list of them")
-    tlvs = [wire.from_dict(d, f"{where}[{i}]") for i, d in enumerate(doc)]
+    tlvs = [wirejson.from_dict(d, f"{where}[{i}]") for i, d in enumerate(doc)]
     print(wire.encode(tlvs, args.profile).hex())
     return 0
 

@@ -36,7 +36,7 @@ __all__ = ["Path", "CompiledGraph", "k_shortest_paths", "CONSTRAINTS"]
 
 CONSTRAINTS = NAMES  # the keyword names; the set itself is model.constraints
 
-_ERR = {-1: "invalid argument", -2: "out of memory"}
+_ERR = {lib.PWR_EINVAL: "invalid argument", lib.PWR_ENOMEM: "out of memory"}
 
 
 class Path(NamedTuple):

@@ -165,6 +165,8 @@ static void check_f32(void)
     if (rc == PWR_F32_OK) {
         rc = pwr_f32_unpack(b, 4 * n, back, n, PWR_F32_STRICT, &bad);
         CHECK(rc == PWR_F32_OK, "strict unpack of packed values failed %d", rc);
+        CHECK(pwr_f32_unpack(b, 4 * n, back, n, PWR_F32_STRICT, NULL) == PWR_F32_OK,
+              "unpack without bad failed");
         for (i = 0; i < n; i++)
             CHECK(back[i] >= 0 && back[i] <= 3.4028234663852886e38, "bad round trip");
     } else {

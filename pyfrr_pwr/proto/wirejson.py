@@ -1,0 +1,64 @@
+"""JSON forms of the PWR LSA objects of ``pyfrr_pwr.proto.wire``.
+
+``to_dict`` gives a JSON-ready dict (``"tlv"`` names the kind, bytes are
+hex); ``from_dict`` is its inverse and names the field at fault. What
+``pyfrr-pwr decode --json`` prints and ``pyfrr-pwr encode`` reads.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from pyfrr_pwr.proto.wire import TLV, AreaBorder, Fragment, LinkTLV, PathInfo, ReachabilityVector, TEEndpoint, UnknownTLV
+
+__all__ = ["to_dict", "from_dict"]
+
+_KINDS = {
+    "link": LinkTLV,
+    "te-endpoint": TEEndpoint,
+    "area-border": AreaBorder,
+    "reachability-vector": ReachabilityVector,
+    "unknown": UnknownTLV,
+}
+_KIND_OF = {v: k for k, v in _KINDS.items()}
+
+
+def to_dict(t: TLV) -> dict:
+    d = asdict(t)
+    if isinstance(t, LinkTLV):
+        d["unknown"] = [[ut, uv.hex()] for ut, uv in t.unknown]
+    if isinstance(t, UnknownTLV):
+        d["value"] = t.value.hex()
+    return {"tlv": _KIND_OF[type(t)], **d}
+
+
+def from_dict(d: dict, where: str = "TLV") -> TLV:
+    """Inverse of to_dict; errors name the field at fault."""
+    if not isinstance(d, dict) or "tlv" not in d:
+        raise ValueError(f"{where}: expected an object with a 'tlv' field")
+    kind = d["tlv"]
+    if kind not in _KINDS:
+        raise ValueError(f"{where}.tlv: unknown kind {kind!r}; one of {sorted(_KINDS)}")
+    cls = _KINDS[kind]
+    args = {k: v for k, v in d.items() if k != "tlv"}
+    names = set(cls.__dataclass_fields__)
+    extra = set(args) - names
+    if extra:
+        raise ValueError(f"{where}: unknown field(s) {sorted(extra)} for {kind}")
+    try:
+        if cls is LinkTLV:
+            for k in ("local_addrs", "remote_addrs"):
+                if k in args:
+                    args[k] = tuple(args[k])
+            args["unknown"] = tuple((int(t), bytes.fromhex(v)) for t, v in args.get("unknown", ()))
+        elif cls is AreaBorder:
+            args["areas"] = tuple(args.get("areas", ()))
+        elif cls is ReachabilityVector:
+            args["abr_chain"] = tuple(args.get("abr_chain", ()))
+            args["paths"] = tuple(PathInfo(**p) for p in args.get("paths", ()))
+            if args.get("fragment") is not None:
+                args["fragment"] = Fragment(**args["fragment"])
+        elif cls is UnknownTLV:
+            args["value"] = bytes.fromhex(args.get("value", ""))
+        return cls(**args)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
