@@ -1,10 +1,12 @@
 """Power configuration files: errors name file, line and field."""
+import dataclasses
 import textwrap
 
 import pytest
 
 from pyfrr_pwr.files.power import ConfigError, load_power, parse_rate
 from pyfrr_pwr.model.constraints import Constraints
+from pyfrr_pwr.model.power import PowerModelError, RouterPower
 
 GOOD = """\
 router: r1
@@ -66,6 +68,7 @@ def test_good_file_and_port_metrics(tmp_path):
         (GOOD.replace("router: r1", "router: r1\ncolour: blue"), "(top level): Additional properties"),
         (GOOD.replace("power_w: 200", "power_w: -5"), ":5: line_cards.LC1.power_w"),
         (GOOD.replace("available: 5G", "available: 50G"), "ports.eth1.available: 5e+10 b/s exceeds"),
+        (GOOD.replace("speed: 10G, available: 5G", "speed: 10G, highest_speed: 1G"), ":11: ports.eth1.highest_speed: must be >= speed"),
         (GOOD.replace("ports:\n", "ports: [\n"), "YAML error"),
         ("", ":1: (top level): file is empty"),
     ],
@@ -102,3 +105,40 @@ def test_a_port_at_its_power_limit_does_not_look_free(tmp_path):
     assert at_limit.available is None and at_limit.effective == at_limit.consumed > 0
     over = cfg.port_metrics("eth1", measured_w={"LC1": 300.0})
     assert over.available is None and over.effective > at_limit.effective
+
+
+def test_multi_capacity_port_weight(tmp_path):
+    cfg = load_power(write(tmp_path, GOOD.replace("speed: 10G, available: 5G", "speed: 10G, highest_speed: 100G, available: 5G")))
+    assert cfg.ports["eth1"].multi_capacity and cfg.ports["eth1"].weight == 0.1
+    assert cfg.port_metrics("eth1").weight == 0.1
+    assert not cfg.ports["eth2"].multi_capacity and cfg.port_metrics("eth2").weight == 1.0  # highest_speed defaults to speed
+
+
+def test_the_model_is_the_config_without_the_file(tmp_path):
+    p = write(tmp_path, GOOD)
+    cfg = load_power(p)
+    assert isinstance(cfg, RouterPower)
+    model = RouterPower(cfg.router, cfg.base_speed, cfg.line_cards, cfg.ports, cfg.te_head, cfg.te_tail)
+    assert model.port_metrics("eth1") == cfg.port_metrics("eth1")
+    # the model has its own error (a ValueError); the loader names the file
+    with pytest.raises(PowerModelError, match="ports.eth9: no such port") as ei:
+        model.port_metrics("eth9")
+    assert isinstance(ei.value, ValueError) and not isinstance(ei.value, ConfigError)
+    with pytest.raises(ConfigError, match="no such port") as ei:
+        cfg.port_metrics("eth9")
+    assert str(ei.value).startswith(f"{p}: ports.eth9")
+    with pytest.raises(PowerModelError, match="highest speed"):
+        dataclasses.replace(cfg.ports["eth1"], highest_speed=1e9)
+
+
+def test_model_imports_nothing_above_it():
+    import ast
+
+    from conftest import ROOT
+
+    for f in (ROOT / "pyfrr_pwr/model").glob("*.py"):
+        for n in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""] if isinstance(n, ast.ImportFrom) else []
+            for name in names:
+                if name.startswith("pyfrr_pwr."):
+                    assert name.split(".")[1] in ("model", "proto", "_core"), f"{f.name} imports {name}"

@@ -43,6 +43,28 @@ def test_weighted_pwrlink_reduces_to_mean():
         metric.pwrlink_weighted(1, 1, 0, 0)
 
 
+def test_capacity_weight_running_over_highest_sec_2_1_1():
+    assert metric.capacity_weight(10e9, 100e9) == 0.1  # bits/s from power.yml
+    assert metric.capacity_weight(1.25e9, 1.25e10) == 0.1  # bytes/s from a Link TLV
+    assert metric.capacity_weight(10e9, 10e9) == 1.0
+    # no highest capacity sent (or nonsense): the port runs at its highest
+    for speed, highest in ((1.25e9, None), (None, 1e9), (1e9, 0.0), (0.0, 1e9), (1e9, float("nan"))):
+        assert metric.capacity_weight(speed, highest) == 1.0
+    assert metric.capacity_weight(100e9, 10e9) == 1.0  # clamped into (0, 1]
+    assert 0 < metric.capacity_weight(1.0, 3.4e38) <= 1e-12
+
+
+def test_link_pwrlink_is_the_one_formula():
+    assert metric.link_pwrlink(10, 2) == metric.pwrlink(10, 2) == 6
+    assert metric.link_pwrlink(10, 2, 0.1, 0.1) == 6  # equal weights: exactly the mean
+    assert metric.link_pwrlink(5.6, 1.6, 0.1, 1.0) == metric.pwrlink_weighted(5.6, 1.6, 0.1, 1.0)
+    assert math.isclose(metric.link_pwrlink(5.6, 1.6, 0.1, 1.0), 2.16 / 1.1)
+    # one end known: its POWER, whatever the weights
+    assert metric.link_pwrlink(3.0, None, 0.1, 1.0) == 3.0
+    assert metric.link_pwrlink(None, 3.0, 0.1, 1.0) == 3.0
+    assert metric.link_pwrlink(None, None) is None
+
+
 def test_clamp_keeps_saturated_ports_finite_and_encodable():
     cap = metric.bps_to_Bps(10e9)
     a = metric.clamp_avail_bw(0.0, cap)

@@ -72,3 +72,12 @@ def test_node_tlvs(ted):
     assert G.nodes["1.1.1.1"]["abr"] == ("0.0.0.0", "0.0.0.1")
     assert ted.withdraw_router("1.1.1.1") == 3
     assert "1.1.1.1" not in ted.endpoints()
+
+
+def test_an_end_that_sends_no_highest_capacity_weighs_one(ted):
+    # every end of the fixture is a single-capacity port: plain means
+    assert {l.near.weight for l in ted.links()} == {1.0}
+    assert all(l.pwrlink == (l.near.power + l.far.power) / 2 for l in ted.links())
+    nomax = wire.LinkTLV(link_id="4.4.4.4", local_addrs=("10.0.4.0",), remote_addrs=("10.0.4.1",), pwr_consumed=1.0)
+    ted.apply("1.1.1.1", "200.0.0.4", body(nomax))
+    assert [l.near.weight for l in ted.links() if l.near.local == "10.0.4.0"] == [1.0]

@@ -3,7 +3,9 @@
 The file says what the draft assumes a router can read (sec. 2.1.1): its
 line cards, their power (a static figure or a calibrated profile, sec.
 2.1.8), their ports and speeds, and whether the router is a TE endpoint
-(sec. 2). Validation is jsonschema; every error names the file, the line and
+(sec. 2). This module only parses and validates it and builds the model
+objects (``pyfrr_pwr.model.power``), where POWER and Available-POWER are
+computed. Validation is jsonschema; every error names the file, the line and
 the field. See frr-config/power.example.yml for a commented example.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
+from pyfrr_pwr.model.power import LineCard, Port, PortMetrics, PowerModelError, RouterPower
 
 __all__ = ["ConfigError", "PowerConfig", "Port", "LineCard", "PortMetrics", "parse_rate", "load_power"]
 
@@ -211,79 +214,18 @@ def schema_errors(data, schema, node, fname, validator_cls=jsonschema.Draft7Vali
     return out
 
 
-@dataclass(frozen=True)
-class LineCard:
-    name: str
-    power_w: float | None
-    max_power_w: float | None
-    profile: metric.PowerProfile | None
-    port_speeds: tuple  # bits/s, for normalisation; () = the listed ports
-    power_reader: dict | None = None
+@dataclass(kw_only=True)
+class PowerConfig(RouterPower):
+    """A router's power model (``pyfrr_pwr.model.power.RouterPower``) as read
+    from its file, with the file's path and the settings of the agent and
+    the path computation that sit beside it."""
 
-
-@dataclass(frozen=True)
-class Port:
-    ifname: str
-    line_card: str | None
-    port: str | None
-    link: str | None
-    speed: float  # bits/s
-    highest_speed: float
-    available: float | None  # bits/s, static figure (offline, or agent default)
-    power_w: float | None
-    max_power_w: float | None
-    mcast_replication: float | None  # bits/s of multicast replication capacity
-    te_metric: int | None
-    admin_group: int | None
-    delay_us: int | None
-    power_reader: dict | None = None
-
-
-@dataclass(frozen=True)
-class PortMetrics:
-    """One port's POWER figures (W per byte/s) and the bandwidths behind them."""
-
-    consumed: float  # Consumed-Power-to-Available-Bandwidth (sec. 2.1.8.2)
-    available: float | None  # Available-Power-to-Available-Bandwidth
-    mcast: float | None  # Power-to-Multicast-replication-capacity (sec. 2.1.9)
-    avail_Bps: float
-    max_Bps: float
-    unit_power_w: float
-    weight: float  # running / highest speed, for the weighted PWRLINK
-
-    @property
-    def effective(self) -> float:
-        return metric.effective_metric(self.consumed, self.available)
-
-
-@dataclass
-class PowerConfig:
     path: str
-    router: str | None
-    base_speed: float
-    line_cards: dict
-    ports: dict
-    te_head: bool
-    te_tail: bool
-    k: int
-    band_ratio: float
-    hysteresis: float
+    k: int = 8
+    band_ratio: float = 1.25
+    hysteresis: float = 0.05
     agent: dict = field(default_factory=dict)
     ksp_constraints: Constraints = field(default_factory=Constraints)  # what an ABR's vectors must meet (bandwidth in bytes/s)
-
-    @property
-    def te_endpoint(self) -> bool:
-        return self.te_head or self.te_tail
-
-    def _card_units(self, card: LineCard) -> float:
-        speeds = card.port_speeds or tuple(p.speed for p in self.ports.values() if p.line_card == card.name)
-        return sum(metric.normalized_units(s, self.base_speed) for s in speeds)
-
-    def _card_load(self, card: LineCard, used: dict) -> float:
-        ps = [p for p in self.ports.values() if p.line_card == card.name]
-        cap = sum(p.speed for p in ps)
-        u = sum(used.get(p.ifname, 0.0) for p in ps)
-        return min(max(u / cap, 0.0), 1.0) if cap > 0 else 0.0
 
     def port_metrics(
         self,
@@ -292,71 +234,13 @@ class PowerConfig:
         used_bps: dict | None = None,
         measured_w: dict | None = None,
     ) -> PortMetrics:
-        """POWER figures of one port (draft sec. 2.1.1, 2.1.8.2).
-
-        ``available_bps`` overrides the configured available bandwidth (the
-        agent passes what it measured); ``used_bps`` maps interface names to
-        measured use, for evaluating a line card's profile at its load;
-        ``measured_w`` maps a port name or line-card name to watts read from
-        a power reader, replacing the static figure.
-        """
-        measured_w = measured_w or {}
-        if ifname not in self.ports:
-            raise ConfigError(f"{self.path}: ports.{ifname}: no such port")
-        p: Port = self.ports[ifname]
-        avail = p.available if available_bps is None else available_bps
-        if avail is None:
-            avail = p.speed
-        used = dict(used_bps or {})
-        used.setdefault(ifname, max(p.speed - avail, 0.0))
-        units = metric.normalized_units(p.speed, self.base_speed)
-        card = self.line_cards.get(p.line_card) if p.line_card else None
-        unit_w = avail_unit_w = None
-        port_w = measured_w.get(ifname, p.power_w)
-        if port_w is not None:  # a per-port figure overrides the card share
-            unit_w = port_w / units
-            if p.max_power_w is not None:
-                avail_unit_w = max(p.max_power_w - port_w, 0.0) / units
-        elif card is not None:
-            cu = self._card_units(card)
-            if card.name in measured_w:
-                unit_w = measured_w[card.name] / cu
-                if card.max_power_w is not None:
-                    avail_unit_w = max(card.max_power_w - measured_w[card.name], 0.0) / cu
-                elif card.profile is not None:
-                    load = self._card_load(card, used)
-                    avail_unit_w = card.profile.available_power(load) / cu
-            elif card.profile is not None:
-                load = self._card_load(card, used)
-                unit_w = card.profile(load) / cu
-                avail_unit_w = card.profile.available_power(load) / cu
-            elif card.power_w is not None:
-                unit_w = card.power_w / cu
-                if card.max_power_w is not None:
-                    avail_unit_w = max(card.max_power_w - card.power_w, 0.0) / cu
-        if unit_w is None:
-            raise ConfigError(f"{self.path}: ports.{ifname}: no power figure (power reader unreadable and no power_w)")
-        if avail_unit_w is not None and avail_unit_w <= 0.0:
-            # no power headroom: Available-POWER would be 0 and, as the lower
-            # of the two ratios (sec. 2.1.8.2), make a port at its limit look
-            # free; it is not advertised then and the consumed ratio counts
-            avail_unit_w = None
-        max_Bps = metric.bps_to_Bps(p.speed)
-        avail_Bps = metric.clamp_avail_bw(metric.bps_to_Bps(avail), max_Bps)
-        consumed = metric.power_metric(unit_w, avail_Bps)
-        available = metric.available_power_metric(avail_unit_w, avail_Bps) if avail_unit_w is not None else None
-        mcast = None
-        if p.mcast_replication:
-            mcast = metric.power_metric(unit_w, metric.bps_to_Bps(p.mcast_replication))
-        return PortMetrics(
-            consumed=consumed,
-            available=available,
-            mcast=mcast,
-            avail_Bps=avail_Bps,
-            max_Bps=max_Bps,
-            unit_power_w=unit_w,
-            weight=p.speed / p.highest_speed,
-        )
+        """``RouterPower.port_metrics``; what the model cannot compute for
+        want of configuration (no such port, no power figure) is a
+        ``ConfigError`` naming this file."""
+        try:
+            return super().port_metrics(ifname, available_bps, used_bps, measured_w)
+        except PowerModelError as exc:
+            raise ConfigError(f"{self.path}: {exc}") from None
 
 
 def _profile(d: dict, where: str) -> metric.PowerProfile:
@@ -404,7 +288,10 @@ def load_power(path: str | Path) -> PowerConfig:
         speeds = tuple(rate(s, fp + ["port_speeds", i]) for i, s in enumerate(c.get("port_speeds", ())))
         if any(s <= 0 for s in speeds):
             raise err(fp + ["port_speeds"], "speeds must be > 0")
-        cards[name] = LineCard(name, c.get("power_w"), c.get("max_power_w"), prof, speeds, c.get("power_reader"))
+        try:
+            cards[name] = LineCard(name, c.get("power_w"), c.get("max_power_w"), prof, speeds, c.get("power_reader"))
+        except PowerModelError as exc:
+            raise err(fp, exc) from None
     ports = {}
     for ifname, p in data["ports"].items():
         fp = ["ports", ifname]
@@ -425,22 +312,25 @@ def load_power(path: str | Path) -> PowerConfig:
         if avail is not None and avail > speed:
             raise err(fp + ["available"], f"{avail:g} b/s exceeds the port speed {speed:g} b/s")
         mc = rate(p["mcast_replication"], fp + ["mcast_replication"]) if "mcast_replication" in p else None
-        ports[ifname] = Port(
-            ifname,
-            lc,
-            p.get("port"),
-            p.get("link"),
-            speed,
-            highest,
-            avail,
-            p.get("power_w"),
-            p.get("max_power_w"),
-            mc,
-            p.get("te_metric"),
-            p.get("admin_group"),
-            p.get("delay_us"),
-            p.get("power_reader"),
-        )
+        try:
+            ports[ifname] = Port(
+                ifname,
+                lc,
+                p.get("port"),
+                p.get("link"),
+                speed,
+                highest,
+                avail,
+                p.get("power_w"),
+                p.get("max_power_w"),
+                mc,
+                p.get("te_metric"),
+                p.get("admin_group"),
+                p.get("delay_us"),
+                p.get("power_reader"),
+            )
+        except PowerModelError as exc:
+            raise err(fp, exc) from None
     for name, c in cards.items():
         if c.port_speeds:
             listed = sum(1 for p in ports.values() if p.line_card == name)
@@ -451,17 +341,20 @@ def load_power(path: str | Path) -> PowerConfig:
     kc = dict((data.get("ksp") or {}).get("constraints") or {})
     if "min_bandwidth" in kc:
         kc["min_bandwidth"] = rate(kc["min_bandwidth"], ["ksp", "constraints", "min_bandwidth"]) / 8.0
-    return PowerConfig(
-        path=fname,
-        router=data.get("router"),
-        base_speed=base,
-        line_cards=cards,
-        ports=ports,
-        te_head=bool(te.get("head", False)),
-        te_tail=bool(te.get("tail", False)),
-        k=(data.get("ksp") or {}).get("k", 8),
-        band_ratio=band.get("ratio", 1.25),
-        hysteresis=band.get("hysteresis", 0.05),
-        agent=dict(data.get("agent") or {}),
-        ksp_constraints=Constraints(**kc),
-    )
+    try:
+        return PowerConfig(
+            path=fname,
+            router=data.get("router"),
+            base_speed=base,
+            line_cards=cards,
+            ports=ports,
+            te_head=bool(te.get("head", False)),
+            te_tail=bool(te.get("tail", False)),
+            k=(data.get("ksp") or {}).get("k", 8),
+            band_ratio=band.get("ratio", 1.25),
+            hysteresis=band.get("hysteresis", 0.05),
+            agent=dict(data.get("agent") or {}),
+            ksp_constraints=Constraints(**kc),
+        )
+    except PowerModelError as exc:
+        raise ConfigError(f"{fname}: {exc}") from None

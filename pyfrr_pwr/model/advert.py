@@ -1,19 +1,26 @@
 """What a router advertises: its PWR Link TLVs and node TLVs.
 
-Joins the power configuration (config), the draft's arithmetic (metric)
-and the wire objects (wire). The agent calls these with measured available
-bandwidth; the offline CLI with the configured figures. Pure functions.
+Joins a router's power model (``model.power``, built from its power.yml by
+``files.power``), the draft's arithmetic (``metric``) and the wire objects
+(``wire``). The agent calls these with measured available bandwidth; the
+offline CLI with the configured figures. Pure functions.
+
+A multi-capacity port running below its highest capacity (sec. 2.1.1) also
+sends that highest capacity (``highest_bw``, Link sub-TLV 32772), so the
+receivers can weight its end of the PWRLINK by max_bw / highest_bw; a port
+at its highest capacity leaves it out (weight 1.0).
 """
 from __future__ import annotations
 
-from pyfrr_pwr.files.power import PowerConfig
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.model.power import RouterPower
 from pyfrr_pwr.proto import wire
 
 __all__ = ["link_tlv", "node_tlvs"]
 
 
 def link_tlv(
-    cfg: PowerConfig,
+    cfg: RouterPower,
     ifname: str,
     neighbor_id: str,
     local_addr: str | None,
@@ -27,6 +34,9 @@ def link_tlv(
     sec. 2.1.9): link ID is the neighbour's router ID."""
     m = cfg.port_metrics(ifname, available_bps, used_bps, measured_w)
     p = cfg.ports[ifname]
+    extra = {}
+    if p.highest_speed > p.speed:  # multi-capacity port below its highest (sec. 2.1.1)
+        extra["highest_bw"] = metric.bps_to_Bps(p.highest_speed)
     return wire.LinkTLV(
         link_id=neighbor_id,
         link_type=wire.LINK_P2P,
@@ -41,10 +51,11 @@ def link_tlv(
         pwr_consumed=m.consumed,
         pwr_available=m.available,
         generation=generation,
+        **extra,
     )
 
 
-def node_tlvs(cfg: PowerConfig | None, router_id: str, areas: set) -> list:
+def node_tlvs(cfg: RouterPower | None, router_id: str, areas: set) -> list:
     """TE Endpoint TLV for configured endpoints, Area Border TLV for ABRs
     (draft sec. 2)."""
     out = []

@@ -20,7 +20,16 @@ Readings of the draft written down here (it gives formulas, not numbers):
   profile the two are equal where P(load) = P(1) / 2.
 * Weighted PWRLINK (sec. 2.1.1): when one end is a multi-capacity port
   running below its highest speed, each end's POWER is weighted by the
-  speed it runs at relative to its highest; equal weights give the mean.
+  speed it runs at relative to its highest (``capacity_weight``); equal
+  weights give the mean, so links of single-capacity ports keep it. The
+  weights come from each router's power.yml (a port's ``speed`` and
+  ``highest_speed``, ``model.power.Port.weight``). They are not sent as
+  such: an end's Link TLV carries the speed it runs at as Maximum
+  Bandwidth (RFC 3630 sec. 2.5.6) and, only when that is below its highest,
+  the highest capacity in our Link sub-TLV 32772 (bytes/s, float32, both
+  code-point profiles). A receiver weighs that end max_bw / highest_bw,
+  clamped into (0, 1]; without the sub-TLV the end weighs 1.0.
+  ``link_pwrlink`` is the one formula the TED and the offline tables use.
 """
 from __future__ import annotations
 
@@ -42,6 +51,8 @@ __all__ = [
     "effective_metric",
     "pwrlink",
     "pwrlink_weighted",
+    "capacity_weight",
+    "link_pwrlink",
     "PowerProfile",
     "switchover",
     "crossovers",
@@ -140,6 +151,41 @@ def pwrlink_weighted(end_a: float, end_b: float, weight_a: float, weight_b: floa
     if weight_a < 0 or weight_b < 0 or weight_a + weight_b <= 0:
         raise ValueError("weights must be >= 0 and not both 0")
     return (weight_a * end_a + weight_b * end_b) / (weight_a + weight_b)
+
+
+MIN_WEIGHT = 1e-12  # keeps a weight > 0 however small the ratio
+
+
+def capacity_weight(speed: float | None, highest: float | None) -> float:
+    """An end's weight in a weighted PWRLINK (sec. 2.1.1): the capacity its
+    port runs at over its highest capacity, in (0, 1].
+
+    Any unit, as long as both figures share it (bits/s from a power.yml,
+    bytes/s from a Link TLV's Maximum Bandwidth and highest-capacity
+    sub-TLV). 1.0 when either figure is unknown (None), not > 0 or NaN: a
+    port that does not say otherwise runs at its highest capacity. A
+    running speed above the highest counts as the highest.
+    """
+    if speed is None or highest is None or not (speed > 0) or not (highest > 0):
+        return 1.0
+    return min(max(speed / highest, MIN_WEIGHT), 1.0)
+
+
+def link_pwrlink(
+    end_a: float | None, end_b: float | None, weight_a: float = 1.0, weight_b: float = 1.0
+) -> float | None:
+    """A link's PWRLINK from its ends' POWER (either may be unknown).
+
+    Both ends: ``pwrlink`` when the weights are equal (single-capacity ports,
+    the draft's worked examples), else ``pwrlink_weighted``. One end: its
+    POWER (a one-sided link, or an end without a PWR sub-TLV). None when
+    neither end has a figure.
+    """
+    if end_a is None or end_b is None:
+        return end_a if end_b is None else end_b
+    if weight_a == weight_b:
+        return pwrlink(end_a, end_b)
+    return pwrlink_weighted(end_a, end_b, weight_a, weight_b)
 
 
 # ------------------------------------------------------------- profiles

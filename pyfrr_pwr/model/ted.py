@@ -5,6 +5,11 @@ RFC 3630 sec. 2.4.2); the two ends are paired by router IDs and interface
 addresses, so parallel links (draft sec. 2.1.1, L1-L3) stay apart. PWRLINK,
 the CSPF weight, is the mean of both ends' POWER (sec. 2.1.1), each end's
 POWER being the lower of its consumed and available ratios (sec. 2.1.8.2).
+The mean is weighted when an end is a multi-capacity port running below
+its highest capacity (sec. 2.1.1): an end weighs max_bw / highest_bw of its
+own Link TLV (``highest_bw``: Link sub-TLV 32772), 1.0 when it sends no
+highest capacity, so links of single-capacity ports keep the plain mean
+(``metric.link_pwrlink``, shared with the offline tables).
 A link seen from one end only is kept and marked ``one_sided``; it is left
 out of the CSPF graph unless asked for, as OSPF's two-way check would.
 
@@ -59,6 +64,12 @@ class LinkEnd:
     def power(self) -> float | None:
         return metric.effective_metric(self.tlv.pwr_consumed, self.tlv.pwr_available)
 
+    @property
+    def weight(self) -> float:
+        """This end's PWRLINK weight: running over highest capacity (sec.
+        2.1.1), 1.0 for a port that sends no highest capacity."""
+        return metric.capacity_weight(self.tlv.max_bw, getattr(self.tlv, "highest_bw", None))
+
 
 @dataclass(frozen=True)
 class TEDLink:
@@ -74,11 +85,9 @@ class TEDLink:
 
     @property
     def pwrlink(self) -> float | None:
-        a = self.near.power
-        b = self.far.power if self.far else None
-        if a is None or b is None:
-            return a if b is None else b
-        return metric.pwrlink(a, b)
+        if self.far is None:
+            return self.near.power
+        return metric.link_pwrlink(self.near.power, self.far.power, self.near.weight, self.far.weight)
 
 
 class TED:

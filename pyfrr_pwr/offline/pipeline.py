@@ -10,7 +10,7 @@ import networkx as nx
 
 from pyfrr_pwr.files.power import ConfigError
 from pyfrr_pwr.files.topology import Topology
-from pyfrr_pwr.model import advert
+from pyfrr_pwr.model import advert, metric
 from pyfrr_pwr.model.ted import TED
 from pyfrr_pwr.proto import wire
 
@@ -28,6 +28,7 @@ class PortRow:
     effective: float
     avail_Bps: float
     max_Bps: float
+    weight: float = 1.0  # running / highest speed, for the weighted PWRLINK
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,11 @@ class LinkRow:
 
     @property
     def pwrlink(self) -> float | None:
-        ends = [e.effective for e in (self.a, self.b) if e is not None]
-        return sum(ends) / len(ends) if ends else None
+        """Both ends' POWER, weighted as the TED weights them (sec. 2.1.1)."""
+        a, b = self.a, self.b
+        return metric.link_pwrlink(
+            a.effective if a else None, b.effective if b else None, a.weight if a else 1.0, b.weight if b else 1.0
+        )
 
 
 def _port_row(topo: Topology, node: str, ifname: str) -> PortRow | None:
@@ -49,7 +53,7 @@ def _port_row(topo: Topology, node: str, ifname: str) -> PortRow | None:
         return None
     m = r.power.port_metrics(ifname)
     p = r.power.ports[ifname]
-    return PortRow(node, ifname, p.line_card, p.port, m.consumed, m.available, m.effective, m.avail_Bps, m.max_Bps)
+    return PortRow(node, ifname, p.line_card, p.port, m.consumed, m.available, m.effective, m.avail_Bps, m.max_Bps, m.weight)
 
 
 def _label(topo: Topology, link) -> str:
@@ -69,7 +73,8 @@ def _area_of(topo: Topology, link) -> str | None:
 
 
 def link_rows(topo: Topology) -> list[LinkRow]:
-    """Every link's POWER per end and PWRLINK (draft sec. 2.1.1)."""
+    """Every link's POWER per end and PWRLINK (draft sec. 2.1.1), from the
+    configured figures (the TED gets the same from the wire)."""
     return [
         LinkRow(_label(topo, l), _area_of(topo, l), _port_row(topo, *l.a), _port_row(topo, *l.b))
         for l in topo.links
