@@ -15,8 +15,6 @@ from pyfrr_pwr.offline.pipeline import build_teds, link_rows, whole_graph
 from pyfrr_pwr.proto import wire
 
 GBPS = metric.GBPS
-HAS_HIGHEST_BW = "highest_bw" in {f.name for f in dataclasses.fields(wire.LinkTLV)}
-needs_highest_bw = pytest.mark.skipif(not HAS_HIGHEST_BW, reason="wire.LinkTLV has no highest_bw field yet (proto/wire.py)")
 
 # L9 E<>F of fig. 2.1.1 re-cabled: F's end is now a fixed 10G port, so E's
 # P5, a multi-capacity port that can run at 100G, negotiates down to 10G.
@@ -80,7 +78,6 @@ def test_l9_offline_row_is_weighted(tmp_path):
     assert metric.w_per_gbps(row.pwrlink) == pytest.approx(L9_WEIGHTED, rel=1e-9)
 
 
-@needs_highest_bw
 @pytest.mark.parametrize("profile", ["draft", "experimental"])
 def test_l9_ted_through_the_wire_is_weighted(tmp_path, profile):
     topo = fig_2_1_1(tmp_path)
@@ -102,7 +99,6 @@ def test_l9_ted_through_the_wire_is_weighted(tmp_path, profile):
     assert e10.tlv.highest_bw is None and e10.weight == 1.0
 
 
-@needs_highest_bw
 def test_ted_apply_with_hand_built_lsas():
     """The same link, two Link TLVs straight through wire.encode and
     TED.apply; a multi-capacity end alone on a link keeps its own POWER."""
@@ -127,8 +123,8 @@ def test_ted_apply_with_hand_built_lsas():
 def test_a_port_at_its_highest_speed_sends_no_highest_capacity(tmp_path):
     topo = fig_2_1_1(tmp_path, e_highest="10G")
     tlv = advert.link_tlv(topo.resolve("E").power, "eth4", "10.11.255.6", None, None)
-    assert getattr(tlv, "highest_bw", None) is None
-    assert getattr(wire.decode(wire.encode([tlv]))[0], "highest_bw", None) is None
+    assert tlv.highest_bw is None
+    assert wire.decode(wire.encode([tlv]))[0].highest_bw is None
 
 
 def test_equal_weights_give_the_mean(tmp_path):
@@ -138,9 +134,8 @@ def test_equal_weights_give_the_mean(tmp_path):
     assert row.a.weight == row.b.weight == 0.1
     assert row.pwrlink == metric.pwrlink(row.a.effective, row.b.effective)
     assert metric.w_per_gbps(row.pwrlink) == pytest.approx((PA + PB) / 2, rel=1e-9)
-    if HAS_HIGHEST_BW:
-        ef, _ = l9_arcs(topo, whole_graph(build_teds(topo), "0.0.0.0"))
-        assert ef["weight"] * GBPS == pytest.approx((PA + PB) / 2, rel=1e-6)
+    ef, _ = l9_arcs(topo, whole_graph(build_teds(topo), "0.0.0.0"))
+    assert ef["weight"] * GBPS == pytest.approx((PA + PB) / 2, rel=1e-6)
 
 
 def test_shipped_fig_2_1_1_keeps_the_plain_mean():

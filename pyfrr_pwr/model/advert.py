@@ -34,9 +34,8 @@ def link_tlv(
     sec. 2.1.9): link ID is the neighbour's router ID."""
     m = cfg.port_metrics(ifname, available_bps, used_bps, measured_w)
     p = cfg.ports[ifname]
-    extra = {}
-    if p.highest_speed > p.speed:  # multi-capacity port below its highest (sec. 2.1.1)
-        extra["highest_bw"] = metric.bps_to_Bps(p.highest_speed)
+    # a multi-capacity port below its highest capacity says so (sec. 2.1.1)
+    highest = metric.bps_to_Bps(p.highest_speed) if p.highest_speed > p.speed else None
     return wire.LinkTLV(
         link_id=neighbor_id,
         link_type=wire.LINK_P2P,
@@ -51,7 +50,7 @@ def link_tlv(
         pwr_consumed=m.consumed,
         pwr_available=m.available,
         generation=generation,
-        **extra,
+        highest_bw=highest,
     )
 
 

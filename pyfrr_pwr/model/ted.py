@@ -68,7 +68,7 @@ class LinkEnd:
     def weight(self) -> float:
         """This end's PWRLINK weight: running over highest capacity (sec.
         2.1.1), 1.0 for a port that sends no highest capacity."""
-        return metric.capacity_weight(self.tlv.max_bw, getattr(self.tlv, "highest_bw", None))
+        return metric.capacity_weight(self.tlv.max_bw, self.tlv.highest_bw)
 
 
 @dataclass(frozen=True)
