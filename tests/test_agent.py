@@ -1,10 +1,19 @@
-"""AgentCore, the agent's pure decision layer, driven message by message."""
+"""AgentCore, the agent's pure decision layer, driven message by message;
+its control answers, signalling and the CLI's agent_request without ospfd."""
+
+import asyncio
+import json
+import socket
 import textwrap
+import threading
 
 import pytest
 
+from pyfrr_pwr.agent import control
+from pyfrr_pwr.agent.advertise import LinkState
 from pyfrr_pwr.agent.core import AgentCore
 from pyfrr_pwr.files.power import load_power
+from pyfrr_pwr.proto import control as pc
 from pyfrr_pwr.proto import ospfapi as api
 from pyfrr_pwr.proto import wire
 
@@ -12,13 +21,15 @@ from pyfrr_pwr.proto import wire
 @pytest.fixture
 def core(tmp_path):
     p = tmp_path / "power.yml"
-    p.write_text(textwrap.dedent("""\
+    p.write_text(
+        textwrap.dedent("""\
         ports:
           eth1: {speed: 10G, power_w: 2.0}
           eth2: {speed: 10G, power_w: 5.0}
         te_endpoint: {tail: true}
         banding: {ratio: 1.25, hysteresis: 0.05}
-        """))
+        """)
+    )
     c = AgentCore(load_power(p), min_interval=1.0)
     c.ifaddrs = {"eth1": "10.0.1.0", "eth2": "10.0.2.0"}
     return c
@@ -140,3 +151,158 @@ def test_reconnect_keeps_the_ted_until_the_resync_says_what_is_gone(core):
     core.handle(api.LsaUpdate("0.0.0.0", "0.0.0.1", False, hdr, body), 2.0)  # the re-sync
     assert core.resync_done() == 1
     assert list(core.teds["0.0.0.1"].lsas) == [("2.2.2.2", "200.0.0.7")]
+
+
+# -- the advertisement lifecycle, seen through the core ------------------------
+
+
+def test_link_states_follow_the_advertisements(core):
+    assert {l.state for l in core.links.values()} == {LinkState.NOT_ADVERTISED}
+    reqs = bring_up(core)
+    l = core.links["eth1"]
+    assert l.state is LinkState.ADVERTISED and l.sent.area == "0.0.0.1" and l.sent.nbr_id == "2.2.2.2"
+    core.set_measurements({}, {"eth1": 4.0}, 10.0)
+    core.set_measurements({}, {"eth1": 8.0}, 10.3)
+    assert l.state is LinkState.DEFERRED
+    core.evaluate(11.5)
+    assert l.state is LinkState.ADVERTISED
+    (o,) = [r for r in originations(reqs) if r.opaque_id == core.links["eth2"].opaque_id]
+    core.refused(o, api.ApiErr.NOTREADY)
+    assert core.links["eth2"].state is LinkState.NOT_ADVERTISED and core.links["eth2"].opaque_id is None
+
+
+def test_a_reservation_reattaches_at_once_past_min_interval(core):
+    bring_up(core)
+    l = core.links["eth1"]
+    old, gen = l.opaque_id, l.generation
+    step = core.reserve_hop("r/1", 1.25e8, ["1.1.1.1", "2.2.2.2"], [])
+    assert step == {"next": "2.2.2.2", "hops": ["2.2.2.2"], "plan": []}
+    reqs = core.evaluate(0.1)  # well within min_interval of the first origination
+    assert [type(r).__name__ for r in reqs] == ["OriginateRequest", "DeleteRequest"] and reqs[1].opaque_id == old
+    (tlv,) = wire.decode(reqs[0].body)
+    assert tlv.generation == gen + 1 and l.sent.reserved_bps == 1e9
+    assert core.release_hop("r/1") == "2.2.2.2" and core.reservations == {}
+
+
+def test_moving_area_deletes_in_the_old_area_first(core):
+    bring_up(core)
+    old = core.links["eth1"].opaque_id
+    core.handle(api.ReadyNotify(10, 200, "0.0.0.2"), 1.0)
+    reqs = core.handle(api.IsmChange("10.0.1.0", "0.0.0.2", 4), 2.0)
+    assert reqs[0] == api.DeleteRequest(10, 200, old, "0.0.0.1")
+    assert reqs[1].area == "0.0.0.2" and core.links["eth1"].sent.area == "0.0.0.2"
+
+
+# -- the control socket and signalling, without ospfd -----------------------------
+
+
+def test_control_answers_are_a_pure_function_of_core_and_request(core):
+    bring_up(core)
+    st = control.answer(core, pc.Status(), name="r1", connected=True, api_stats={"connects": 1})
+    assert st.ok and st.result["router_id"] == "1.1.1.1" and st.result["neighbors"][1]["state"] == "Full"
+    links = control.answer(core, pc.Links()).result
+    assert [l["state"] for l in links] == ["advertised", "advertised"]
+    bad = control.answer(core, pc.Path(to="9.9.9.9", constraints={"max_hopz": 1}))
+    assert not bad.ok and "max_hopz" in bad.error
+    assert not control.answer(core, pc.Path(to="9.9.9.9")).ok
+
+
+def test_the_daemon_answers_raw_lines(tmp_path, core):
+    from pyfrr_pwr.agent.daemon import Agent
+
+    a = Agent(core.cfg, str(tmp_path / "s.sock"), name="r1")
+
+    def ask(line):
+        return json.loads(pc.encode(asyncio.run(a._answer(line))))
+
+    assert ask(b'{"cmd": "status"}\n')["result"]["name"] == "r1"
+    rep = ask(b'{"cmd": "nope"}\n')
+    assert rep["ok"] is False and all(c in rep["error"] for c in pc.CONTROL.kinds)
+    assert ask(b"not json\n")["ok"] is False
+    assert ask(b'{"cmd": "path", "to": "9.9.9.9"}\n') == {"ok": False, "error": "router ID not known yet (is ospfd up?)"}
+    assert ask(b'{"cmd": "release", "id": "x/1"}\n') == {"ok": False, "error": "no reservation x/1 here"}
+
+
+def test_signalling_at_the_tail_and_an_unknown_release(core):
+    from pyfrr_pwr.agent.signalling import Signalling
+
+    bring_up(core)
+    sent = []
+    sig = Signalling(core, sent.append)
+    assert asyncio.run(sig.handle(pc.SignalReserve(id="r/1", bw=1e8, hops=("1.1.1.1",)))) == pc.Route(route=("1.1.1.1",))
+    assert core.reservations["r/1"] == {"ifname": None, "bw": 1e8, "next": None} and sent
+    assert asyncio.run(sig.release("r/1")) == pc.Released(id="r/1")
+    with pytest.raises(pc.AgentRefusal, match="no reservation r/1 here"):
+        asyncio.run(sig.release("r/1"))
+
+
+def _one_shot_agent(path, reply: bytes):
+    """A Unix socket answering one request line with ``reply``."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(1)
+    got = []
+
+    def run():
+        c, _ = srv.accept()
+        with c, srv:
+            got.append(c.makefile("rb").readline())
+            c.sendall(reply)
+
+    threading.Thread(target=run, daemon=True).start()
+    return got
+
+
+def test_agent_request_takes_dicts_or_typed_messages(tmp_path):
+    from pyfrr_pwr.cli.agentctl import AgentError, agent_request
+
+    choice = {"to": "9.9.9.9", "best": None, "ecmp": [], "runners_up": []}
+    got = _one_shot_agent(tmp_path / "a", b'{"ok": true, "result": {"released": "r/1"}}\n')
+    assert agent_request(str(tmp_path / "a"), {"cmd": "release", "id": "r/1"}) == {"released": "r/1"}
+    assert json.loads(got[0]) == {"cmd": "release", "id": "r/1"}
+    _one_shot_agent(tmp_path / "b", b'{"ok": true, "result": {"released": "r/1"}}\n')
+    assert agent_request(str(tmp_path / "b"), pc.Release(id="r/1")) == pc.Released(id="r/1")
+    _one_shot_agent(tmp_path / "c", b'{"ok": false, "error": "no inter-area path"}\n')
+    with pytest.raises(AgentError, match="agent: no inter-area path"):
+        agent_request(str(tmp_path / "c"), pc.Path(to="9.9.9.9"))
+    _one_shot_agent(tmp_path / "d", json.dumps({"ok": True, "result": choice}).encode() + b"\n")
+    with pytest.raises(pc.ProtocolError, match="result.best"):
+        agent_request(str(tmp_path / "d"), pc.Path(to="9.9.9.9"))
+    with pytest.raises(AgentError, match="no agent answers there"):
+        agent_request(str(tmp_path / "missing"), pc.Status())
+
+
+def test_no_agent_exits_2_with_the_old_message(tmp_path, capsys):
+    from pyfrr_pwr.cli.main import main
+
+    assert main(["show", "links", "--socket", str(tmp_path / "missing")]) == 2
+    assert "no agent answers there" in capsys.readouterr().err
+
+
+def test_a_reservation_signalled_hop_by_hop_over_the_codec():
+    """Signalling between in-memory agents: each ``send`` goes through the
+    codec to the next router's ``handle``, as over TCP port 2700."""
+    from conftest import ROOT
+    from helpers.flooding import Fabric
+
+    from pyfrr_pwr.agent.signalling import Signalling
+
+    f = Fabric(ROOT / "containerlab/fig-2-0.clab.yml")
+    f.bring_up()
+    sigs = {}
+    for n, nd in f.nodes.items():
+        sigs[nd.core.router_id] = s = Signalling(nd.core, lambda reqs, n=n: f.send(n, reqs))
+
+        async def send(router_id, req, s=s):
+            rep = pc.Reply(True, await sigs[router_id].handle(pc.decode(pc.encode(req), pc.SIGNAL)))
+            return pc.result_of(req, pc.decode(pc.encode(rep), pc.REPLY))
+
+        s.send = send
+    head, t4 = f.core("TEh1"), f.rid("TEt4")
+    res = asyncio.run(sigs[head.router_id].reserve_path(t4, 1.25e8))
+    assert res.id == f"{head.router_id}/1" and res.route[0] == head.router_id and res.route[-1] == t4
+    assert res.path.best.abr_chain and all(res.id in f.core(f.by_rid(r)).reservations for r in res.route)
+    f.flood()
+    assert f.errors == []
+    assert asyncio.run(sigs[head.router_id].release(res.id)) == pc.Released(id=res.id)
+    assert not any(nd.core.reservations for nd in f.nodes.values())

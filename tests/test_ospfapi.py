@@ -132,3 +132,11 @@ def test_client_state_matches_replies_and_expires():
     assert s.next_seq() == api.MIN_SEQ  # wraps inside 1..2^31-1
     s.send(api.SyncIsm(), 0)
     assert len(s.reset()) == 1 and not s.pending
+
+
+def test_state_enums_agree_with_the_state_names():
+    assert [s.value for s in api.IsmState] == sorted(api.ISM_STATES)
+    assert [s.value for s in api.NsmState] == sorted(api.NSM_STATES)
+    assert api.NSM_FULL == api.NsmState.FULL == 9 and api.NSM_STATES[api.NsmState.FULL] == "Full"
+    assert api.ISM_STATES[api.IsmState.POINT_TO_POINT] == "PointToPoint"
+    assert (api.LSA_OPAQUE_LINK, api.LSA_OPAQUE_AREA, api.LSA_OPAQUE_AS) == (9, 10, 11)  # RFC 5250 sec. 3

@@ -7,15 +7,17 @@ connect, call ``on_connect`` (where the owner re-registers, re-syncs and
 re-originates), pump messages to ``on_message``, and on loss reconnect with
 exponential backoff. Malformed messages are logged and counted, never fatal.
 """
+
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import socket
 import time
 from collections import Counter
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from pyfrr_pwr.proto import ospfapi as api
 
@@ -35,7 +37,17 @@ class ApiConnectionError(ConnectionError):
     pass
 
 
-def _bind_pair() -> tuple[socket.socket, socket.socket]:
+def _local_ip(host: str) -> str:
+    """Bind the pair to loopback when ospfd is local: the P + 1 listener
+    then cannot be reached (and fed forged notifications) from a
+    neighbour before ospfd connects back (issue 11 sec. 3)."""
+    try:
+        return "127.0.0.1" if ipaddress.ip_address(host).is_loopback else "0.0.0.0"
+    except ValueError:
+        return "127.0.0.1" if host == "localhost" else "0.0.0.0"
+
+
+def _bind_pair(local_ip: str = "127.0.0.1") -> tuple[socket.socket, socket.socket]:
     """A sync socket bound to P and a listener on P + 1 (ospfd connects back
     to the client's source port plus one, ospf_apiserver.c)."""
     for _ in range(200):
@@ -46,8 +58,8 @@ def _bind_pair() -> tuple[socket.socket, socket.socket]:
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", p))
-            ls.bind(("0.0.0.0", p + 1))
+            s.bind((local_ip, p))
+            ls.bind((local_ip, p + 1))
             ls.listen(1)
             s.setblocking(False)
             ls.setblocking(False)
@@ -65,8 +77,8 @@ class OspfApiClient:
         port: int = api.API_PORT,
         timeout: float = 5.0,
         on_message: Callable[[object], None] | None = None,
-        on_connect: Callable[["OspfApiClient"], Awaitable[None]] | None = None,
-        on_disconnect: Callable[["OspfApiClient"], None] | None = None,
+        on_connect: Callable[[OspfApiClient], Awaitable[None]] | None = None,
+        on_disconnect: Callable[[OspfApiClient], None] | None = None,
         name: str = "ospfapi",
     ):
         self.host, self.port, self.timeout = host, port, timeout
@@ -88,11 +100,11 @@ class OspfApiClient:
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
-        s, ls = _bind_pair()
+        s, ls = _bind_pair(_local_ip(self.host))
         try:
             await asyncio.wait_for(loop.sock_connect(s, (self.host, self.port)), self.timeout)
-            a, _ = await asyncio.wait_for(loop.sock_accept(ls), self.timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+            a = await asyncio.wait_for(self._accept_from_server(loop, ls, s.getpeername()[0]), self.timeout)
+        except (TimeoutError, OSError) as exc:
             s.close()
             ls.close()
             raise ApiConnectionError(f"{self.name}: cannot reach ospfd's API at {self.host}:{self.port}: {exc or 'timeout'}") from None
@@ -110,6 +122,17 @@ class OspfApiClient:
             asyncio.create_task(self._pump(ar, sync=False)),
         ]
         log.info("%s: connected to ospfd API at %s:%d", self.name, self.host, self.port)
+
+    async def _accept_from_server(self, loop, ls: socket.socket, server_ip: str) -> socket.socket:
+        """The notification connection, from ospfd's address only; anything
+        else that reaches the listener first is dropped and counted."""
+        while True:
+            a, peer = await loop.sock_accept(ls)
+            if peer[0] == server_ip:
+                return a
+            self.stats["foreign_async_connections"] += 1
+            log.warning("%s: dropped a notification connection from %s (ospfd is %s)", self.name, peer[0], server_ip)
+            a.close()
 
     async def _pump(self, reader: asyncio.StreamReader, sync: bool) -> None:
         dec = api.Decoder()
@@ -179,7 +202,7 @@ class OspfApiClient:
         self._writer.write(data)
         try:
             reply = await asyncio.wait_for(fut, self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._waiters.pop(seq, None)
             self.state.pending.pop(seq, None)
             self.stats["timeouts"] += 1

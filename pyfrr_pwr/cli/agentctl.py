@@ -1,7 +1,9 @@
 """Commands that run or ask the local agent: agent, show, path."""
+
 from __future__ import annotations
 
 import json
+import os
 
 from rich.table import Table
 
@@ -9,14 +11,24 @@ from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.cli.render import fmt as _fmt
 from pyfrr_pwr.files.power import ConfigError, parse_rate
 from pyfrr_pwr.model import metric
+from pyfrr_pwr.proto import control as pc
+from pyfrr_pwr.proto.control import AgentError
+
+__all__ = ["AgentError", "agent_request", "register"]
 
 DEFAULT_SOCKET = "/run/pyfrr-pwr/agent.sock"
+
+
+def _client_socket() -> str:
+    """Where `show` and `path` find the agent: $PYFRR_PWR_SOCKET (set by
+    `lab exec` for that node's agent), else the router's default."""
+    return os.environ.get("PYFRR_PWR_SOCKET") or DEFAULT_SOCKET
 
 
 def cmd_agent(args) -> int:
     import logging
 
-    from pyfrr_pwr.agent.core import run_agent
+    from pyfrr_pwr.agent.daemon import run_agent
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
@@ -26,43 +38,56 @@ def cmd_agent(args) -> int:
     return run_agent(args.config, args.socket, args.api, args.name)
 
 
-def agent_request(sock: str, req: dict, timeout: float = 5.0):
-    """One request to a running agent's control socket."""
+def agent_request(sock: str, req, timeout: float = 5.0):
+    """One request to a running agent's control socket.
+
+    ``req`` is a typed message (``proto.control``): the result comes back
+    typed where its kind has a result type. Or a dict of the same JSON
+    (``{"cmd": "path", "to": ...}``), checked the same way: the result comes
+    back as plain JSON. Raises ``AgentError`` when the agent refuses or none
+    answers, ``proto.control.ProtocolError`` for a malformed request."""
     import socket as so
 
+    msg = pc.from_json(req, pc.CONTROL) if isinstance(req, dict) else req
     s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(sock)
     except OSError as exc:
-        raise ConfigError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
+        raise AgentError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
     with s:
-        s.sendall((json.dumps(req) + "\n").encode())
+        s.sendall(pc.encode(msg))
         buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    rep = json.loads(buf)
-    if not rep.get("ok"):
-        raise ConfigError(f"agent: {rep.get('error')}")
-    return rep["result"]
+        try:
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except TimeoutError:
+            raise AgentError(f"{sock}: the agent did not answer within {timeout:g} s") from None
+    if not buf:
+        raise AgentError(f"{sock}: the agent closed the connection without an answer")
+    rep = pc.decode(buf, pc.REPLY)
+    if not rep.ok:
+        raise AgentError(f"agent: {rep.error}")
+    return rep.result if isinstance(req, dict) else pc.result_of(msg, rep)
 
 
-def cmd_show(args) -> int:
-    req = {"cmd": args.what}
+def _show_request(args):
     if args.what == "paths":
         if not args.to:
             raise ConfigError("show paths: --to is required")
-        req.update({"to": args.to, "k": args.k})
-        if args.src:
-            req["from"] = args.src
-    if args.area:
-        req["area"] = args.area
-    res = agent_request(args.socket, req)
+        return pc.Paths(to=args.to, src=args.src, k=args.k, area=args.area)
+    if args.what == "ted":
+        return pc.Ted(area=args.area)
+    return {"links": pc.Links, "status": pc.Status, "vectors": pc.Vectors}[args.what]()
+
+
+def cmd_show(args) -> int:
+    res = agent_request(args.socket, _show_request(args))
     if args.json:
-        print(json.dumps(res, indent=2))
+        print(json.dumps(pc.to_json(res), indent=2))
         return 0
     con = _out()
     if args.what == "links":
@@ -70,7 +95,17 @@ def cmd_show(args) -> int:
         for col in ("interface", "address", "area", "neighbor", "LS ID", "gen", "consumed", "available", "avail bw"):
             t.add_column(col)
         for l in res:
-            t.add_row(l["interface"], str(l["address"] or "-"), str(l["area"] or "-"), str(l["neighbor"] or "-"), str(l["lsid"] or "-"), str(l["generation"]), _fmt(l["power_consumed"]), _fmt(l["power_available"]), f"{l['avail_bw'] / metric.GBPS:.3g}G" if l["avail_bw"] else "-")
+            t.add_row(
+                l["interface"],
+                str(l["address"] or "-"),
+                str(l["area"] or "-"),
+                str(l["neighbor"] or "-"),
+                str(l["lsid"] or "-"),
+                str(l["generation"]),
+                _fmt(l["power_consumed"]),
+                _fmt(l["power_available"]),
+                f"{l['avail_bw'] / metric.GBPS:.3g}G" if l["avail_bw"] else "-",
+            )
         con.print(t)
     elif args.what == "ted":
         for area, d in res.items():
@@ -83,11 +118,11 @@ def cmd_show(args) -> int:
             con.print(t)
             con.print(f"TE endpoints: {', '.join(d['endpoints']) or '-'}; area border routers: {', '.join(d['area_borders']) or '-'}")
     elif args.what == "paths":
-        t = Table(title=f"power-shortest paths in area {res['area']}")
+        t = Table(title=f"power-shortest paths in area {res.area}")
         for col in ("#", "path", "PWR (W per Gb/s)"):
             t.add_column(col)
-        for i, p in enumerate(res["paths"]):
-            t.add_row(str(i + 1), " ".join(p["nodes"]), f"{p['pwr_w_per_gbps']:.4g}")
+        for i, p in enumerate(res.paths):
+            t.add_row(str(i + 1), " ".join(p.nodes), f"{p.pwr_w_per_gbps:.4g}")
         con.print(t)
     else:
         con.print_json(data=res)
@@ -97,45 +132,52 @@ def cmd_show(args) -> int:
 def cmd_path(args) -> int:
     """The head-end request of draft sec. 2.2, answered by the local agent."""
     if args.release:
-        res = agent_request(args.socket, {"cmd": "release", "id": args.release}, timeout=30)
-        print(json.dumps(res) if args.json else f"released {res['released']}")
+        rel = agent_request(args.socket, pc.Release(id=args.release), timeout=30)
+        print(json.dumps(rel.to_json()) if args.json else f"released {rel.id}")
         return 0
     if args.to is None:
         raise ConfigError("path: give a tail-end router ID (or --release ID)")
-    req = {"cmd": "path", "to": args.to, "k": args.k}
-    if args.reserve:
-        req = {"cmd": "reserve", "to": args.to, "k": args.k, "bw": metric.bps_to_Bps(parse_rate(args.reserve))}
+    cons = {}
     if args.min_bw:
-        req["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
+        cons["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
     if args.max_delay is not None:
-        req["max_delay"] = args.max_delay
+        cons["max_delay"] = args.max_delay
     if args.max_hops is not None:
-        req["max_hops"] = args.max_hops
+        cons["max_hops"] = args.max_hops
+    if args.reserve:
+        req = pc.Reserve(to=args.to, bw=metric.bps_to_Bps(parse_rate(args.reserve)), k=args.k, constraints=cons)
+    else:
+        req = pc.Path(to=args.to, k=args.k, constraints=cons)
     res = agent_request(args.socket, req, timeout=30)
     if args.json:
-        print(json.dumps(res, indent=2))
+        print(json.dumps(res.to_json(), indent=2))
         return 0
     if args.reserve:
-        print(f"reserved {args.reserve} as {res['id']} along {' '.join(res['route'])}")
-        res = res["path"]
-    b = res["best"]
+        print(f"reserved {args.reserve} as {res.id} along {' '.join(res.route)}")
+        res = res.path
+    print_choice(res)
+    return 0
+
+
+def print_choice(res: pc.PathChoice) -> None:
+    """A head-end's choice: the best by segment, its ECMP set, runners-up."""
+    b = res.best
     con = _out()
-    con.print(f"to {res['to']}: ABR sequence {' -> '.join(b['abr_chain']) or '(same area)'}, total PWR {b['pwr_w_per_gbps']:.4g} W per Gb/s")
+    con.print(f"to {res.to}: ABR sequence {' -> '.join(b.abr_chain) or '(same area)'}, total PWR {b.pwr_w_per_gbps:.4g} W per Gb/s")
     t = Table(title="chosen path, by segment")
     for col in ("segment", "area", "PWR (W per Gb/s)", "hops"):
         t.add_column(col)
-    t.add_row("head-end: " + " ".join(b["head_path"]), "", f"{b['segments'][0]['pwr_w_per_gbps']:.4g}", str(b["segments"][0]["hops"]))
-    t.add_row(f"vector of {b['abr_chain'][0] if b['abr_chain'] else '-'}", str(b["segments"][1].get("area", "")), f"{b['segments'][1]['pwr_w_per_gbps']:.4g}", str(b["segments"][1]["hops"]))
+    t.add_row("head-end: " + " ".join(b.head_path), "", f"{b.head.pwr_w_per_gbps:.4g}", str(b.head.hops))
+    t.add_row(f"vector of {b.abr_chain[0] if b.abr_chain else '-'}", b.vector.area or "", f"{b.vector.pwr_w_per_gbps:.4g}", str(b.vector.hops))
     con.print(t)
-    if len(res["ecmp"]) > 1:
-        con.print(f"equal-PWR alternatives (ECMP, sec. 2.1.5): {len(res['ecmp'])}")
+    if len(res.ecmp) > 1:
+        con.print(f"equal-PWR alternatives (ECMP, sec. 2.1.5): {len(res.ecmp)}")
     r = Table(title="runners-up")
     for col in ("#", "ABR sequence", "head-end path", "PWR (W per Gb/s)"):
         r.add_column(col)
-    for i, c in enumerate(res["runners_up"]):
-        r.add_row(str(i + 2), " -> ".join(c["abr_chain"]), " ".join(c["head_path"]), f"{c['pwr_w_per_gbps']:.4g}")
+    for i, c in enumerate(res.runners_up):
+        r.add_row(str(i + 2), " -> ".join(c.abr_chain), " ".join(c.head_path), f"{c.pwr_w_per_gbps:.4g}")
     con.print(r)
-    return 0
 
 
 def register(sub) -> None:
@@ -151,7 +193,7 @@ def register(sub) -> None:
 
     sh = sub.add_parser("show", help="ask the local agent (links, ted, paths, status)")
     sh.add_argument("what", choices=["links", "ted", "paths", "status", "vectors"])
-    sh.add_argument("--socket", default=DEFAULT_SOCKET)
+    sh.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET or %(default)s)")
     sh.add_argument("--to")
     sh.add_argument("--from", dest="src")
     sh.add_argument("-k", type=int, default=3)
@@ -167,6 +209,6 @@ def register(sub) -> None:
     pt.add_argument("--min-bw")
     pt.add_argument("--max-delay", type=float)
     pt.add_argument("--max-hops", type=int)
-    pt.add_argument("--socket", default=DEFAULT_SOCKET)
+    pt.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET or %(default)s)")
     pt.add_argument("--json", action="store_true")
     pt.set_defaults(func=cmd_path)

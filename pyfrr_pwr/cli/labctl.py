@@ -1,4 +1,5 @@
 """``lab``: containerlab topologies on network namespaces (no Docker)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ from rich.table import Table
 from pyfrr_pwr.cli.agentctl import agent_request
 from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.files.power import ConfigError
+from pyfrr_pwr.proto import control as pc
 
 
 def lab_paths(lab, args) -> int:
@@ -28,13 +30,13 @@ def lab_paths(lab, args) -> int:
             if (h.name, t.name) in results:
                 continue
             try:
-                results[(h.name, t.name)] = agent_request(str(lab.nodes[h.name].rundir / "agent.sock"), {"cmd": "path", "to": t.router_id})
-            except (ConfigError, OSError, ValueError):
+                results[(h.name, t.name)] = agent_request(str(lab.nodes[h.name].agent_socket), pc.Path(to=t.router_id))
+            except (pc.AgentError, OSError, ValueError):  # not converged yet, or no agent yet
                 pass
         if len(results) < len(pairs):
             time.sleep(0.5)
     if args.json:
-        print(json.dumps({f"{h}->{t}": r for (h, t), r in results.items()}, indent=2))
+        print(json.dumps({f"{h}->{t}": r.to_json() for (h, t), r in results.items()}, indent=2))
         return 0 if len(results) == len(pairs) else 1
     name = topo.name_of
     t = Table(title=f"lab {lab.name}: inter-area power-shortest paths (W per Gb/s), chosen by each head-end from the ABRs' vectors")
@@ -45,17 +47,17 @@ def lab_paths(lab, args) -> int:
         if r is None:
             t.add_row(h.name, tl.name, "(no answer)", "", "", "", "", "")
             continue
-        b = r["best"]
-        ecmp = f" (+{len(r['ecmp']) - 1} ECMP)" if len(r["ecmp"]) > 1 else ""
+        b = r.best
+        ecmp = f" (+{len(r.ecmp) - 1} ECMP)" if len(r.ecmp) > 1 else ""
         t.add_row(
             h.name,
             tl.name,
-            " -> ".join(name(x) for x in b["abr_chain"]) + ecmp,
-            "-".join(name(x) for x in b["head_path"]),
-            f"{b['segments'][0]['pwr_w_per_gbps']:.4g}",
-            f"{b['segments'][1]['pwr_w_per_gbps']:.4g}",
-            f"{b['pwr_w_per_gbps']:.4g}",
-            str(len(r["runners_up"])),
+            " -> ".join(name(x) for x in b.abr_chain) + ecmp,
+            "-".join(name(x) for x in b.head_path),
+            f"{b.head.pwr_w_per_gbps:.4g}",
+            f"{b.vector.pwr_w_per_gbps:.4g}",
+            f"{b.pwr_w_per_gbps:.4g}",
+            str(len(r.runners_up)),
         )
     _out().print(t)
     missing = len(pairs) - len(results)
@@ -73,13 +75,15 @@ def cmd_lab(args) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     try:
-        lab = Lab(args.topology, name=args.name, validate_schema=not args.no_schema)
+        lab = Lab(args.topology, name=args.name, validate_schema=not args.no_schema, firewall=not getattr(args, "no_firewall", False))
         if args.action == "up":
             con = Console(stderr=True)
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=con, transient=False) as prog:
                 task = prog.add_task(f"lab {lab.name}: starting", total=None)
-                lab.up(agents=not args.no_agents, wait=args.wait, timeout=args.timeout, progress=lambda m: prog.update(task, description=f"lab {lab.name}: {m}"))
-                prog.update(task, description=f"lab {lab.name}: up" + (" and converged" if args.wait else ""))
+                lab.up(
+                    agents=not args.no_agents, wait=args.wait, timeout=args.timeout, progress=lambda m: prog.update(task, description=f"lab {lab.name}: {m}")
+                )
+                prog.update(task, description=f"lab {lab.name}: up" + (", converged, agents ready" if args.wait else ""))
             return 0
         if args.action == "down":
             n = lab.down()
@@ -101,6 +105,10 @@ def cmd_lab(args) -> int:
             return 0
         if args.action == "paths":
             return lab_paths(lab, args)
+        if args.action == "restart":
+            pids = lab.restart(args.node, args.what, wait=args.wait, timeout=args.timeout)
+            print(f"lab {lab.name}: {args.node} {args.what} restarted (pid {', '.join(map(str, pids))})")
+            return 0
         if args.action == "exec":
             argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
             if not argv:
@@ -122,15 +130,22 @@ def register(sub) -> None:
         ("status", "nodes, processes, OSPF adjacencies"),
         ("exec", "run a command in a node"),
         ("paths", "every TE endpoint's inter-area path to the endpoints of other areas"),
+        ("restart", "restart one node's daemon (ospfd, zebra, any enabled daemon) or its agent"),
     ):
         a = lsub.add_parser(action, help=hlp)
         a.add_argument("topology")
         a.add_argument("--name", help="lab name (default: the topology's)")
         a.add_argument("--no-schema", action="store_true", help="skip containerlab schema validation (files newer than the schema)")
         if action == "up":
-            a.add_argument("--wait", action="store_true", help="return once OSPF has converged")
+            a.add_argument("--wait", action="store_true", help="return once OSPF has converged and every agent answers, synced (fails naming the node otherwise)")
             a.add_argument("--timeout", type=float, default=60.0)
             a.add_argument("--no-agents", action="store_true")
+            a.add_argument("--no-firewall", action="store_true", help="do not load the nftables rules guarding ports 2607 and 2700")
+        if action == "restart":
+            a.add_argument("node")
+            a.add_argument("what", nargs="?", default="ospfd", help="ospfd (default), zebra, any enabled daemon, or agent")
+            a.add_argument("--wait", action="store_true", help="return once the node is converged and its agent ready again")
+            a.add_argument("--timeout", type=float, default=60.0)
         if action in ("status", "paths"):
             a.add_argument("--json", action="store_true")
         if action == "paths":
@@ -139,4 +154,3 @@ def register(sub) -> None:
             a.add_argument("node")
             a.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
         a.set_defaults(func=cmd_lab)
-

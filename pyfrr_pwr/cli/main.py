@@ -16,6 +16,7 @@ import sys
 from pyfrr_pwr.cli import agentctl, labctl, lsdb, offline
 from pyfrr_pwr.files.power import ConfigError
 from pyfrr_pwr.proto import wire
+from pyfrr_pwr.proto.control import AgentError
 
 __all__ = ["main", "build_parser"]
 
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     except ConnectionError as exc:
         print(f"pyfrr-pwr {args.cmd}: {exc}", file=sys.stderr)
         return 1
-    except (ConfigError, wire.DecodeError) as exc:
+    except (ConfigError, AgentError, wire.DecodeError) as exc:  # AgentError: refused, or no agent
         print(f"pyfrr-pwr: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:

@@ -30,6 +30,8 @@ from typing import Union
 __all__ = [
     "MsgType",
     "ApiErr",
+    "IsmState",
+    "NsmState",
     "LsaHeader",
     "LsaFilter",
     "ProtocolError",
@@ -86,10 +88,43 @@ class ApiErr(IntEnum):
 ORIGIN_NON_SELF, ORIGIN_SELF, ORIGIN_ANY = 0, 1, 2
 DEL_ZERO_LEN_LSA = 0x01  # delete flag: flush with an empty body
 
-# ISM/NSM states (ospfd/ospf_ism.h, ospf_nsm.h)
+# Opaque LSA types (RFC 5250 sec. 3): flooding scope link-local, area, AS.
+# PWR LSAs are area-scoped, type 10 (draft sec. 2.1.9, RFC 3630 sec. 2.1).
+LSA_OPAQUE_LINK, LSA_OPAQUE_AREA, LSA_OPAQUE_AS = 9, 10, 11
+
+
+class IsmState(IntEnum):
+    """Interface state machine (ospfd/ospf_ism.h; RFC 2328 sec. 9.1)."""
+
+    DEPEND_UPON = 0
+    DOWN = 1
+    LOOPBACK = 2
+    WAITING = 3
+    POINT_TO_POINT = 4
+    DR_OTHER = 5
+    BACKUP = 6
+    DR = 7
+
+
+class NsmState(IntEnum):
+    """Neighbour state machine (ospfd/ospf_nsm.h; RFC 2328 sec. 10.1)."""
+
+    DEPEND_UPON = 0
+    DELETED = 1
+    DOWN = 2
+    ATTEMPT = 3
+    INIT = 4
+    TWO_WAY = 5
+    EX_START = 6
+    EXCHANGE = 7
+    LOADING = 8
+    FULL = 9
+
+
+# ISM/NSM state names as ospfd prints them (ospfd/ospf_ism.h, ospf_nsm.h)
 ISM_STATES = {0: "DependUpon", 1: "Down", 2: "Loopback", 3: "Waiting", 4: "PointToPoint", 5: "DROther", 6: "Backup", 7: "DR"}
 NSM_STATES = {0: "DependUpon", 1: "Deleted", 2: "Down", 3: "Attempt", 4: "Init", 5: "2-Way", 6: "ExStart", 7: "Exchange", 8: "Loading", 9: "Full"}
-NSM_FULL = 9
+NSM_FULL = NsmState.FULL
 
 
 class ProtocolError(Exception):

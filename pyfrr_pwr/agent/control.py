@@ -1,0 +1,85 @@
+"""The control socket's answers, as a pure function of (core, request).
+
+``answer`` takes a typed request (``proto.control``) and returns its
+``Reply``; a refusal (``AgentRefusal``, or any error computing the answer)
+becomes ``ok: false`` with the message. Reserve and release are not here:
+they travel to other agents and belong to the asyncio ``signalling`` shell.
+Constraints arrive as a dict of field names and become a
+``model.constraints.Constraints`` here (proto sits below model).
+"""
+
+from __future__ import annotations
+
+from pyfrr_pwr.agent import vectors
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.model.constraints import Constraints
+from pyfrr_pwr.proto import control as msg
+from pyfrr_pwr.proto import ospfapi as api
+
+__all__ = ["answer", "result", "constraints", "LOCAL"]
+
+LOCAL = (msg.Status, msg.Links, msg.Ted, msg.TedTimes, msg.Paths, msg.Path, msg.Reservations, msg.Vectors)
+
+
+def constraints(d: dict, **kw) -> Constraints:
+    """A request's constraints dict as ``Constraints`` (keywords win)."""
+    try:
+        return Constraints.of(d, **kw)
+    except TypeError as exc:  # an unknown name
+        raise msg.AgentRefusal(str(exc)) from None
+
+
+def status(core, name: str, connected: bool, api_stats: dict) -> dict:
+    return {
+        "name": name,
+        "router_id": core.router_id,
+        "connected": connected,
+        "synced": connected and core.synced,
+        "ready_areas": sorted(core.ready),
+        "interfaces": core.ism,
+        "neighbors": [{"interface": k[0], "address": k[1], "router_id": v[0], "state": api.NSM_STATES.get(v[1], v[1])} for k, v in sorted(core.nbrs.items())],
+        "stats": dict(core.stats),
+        "api_stats": dict(api_stats),
+    }
+
+
+def paths(core, req: msg.Paths) -> msg.AreaPaths:
+    """k power-shortest paths inside one area's TED (draft sec. 2.1.7)."""
+    from pyfrr_pwr.paths.ksp import k_shortest_paths
+
+    src = req.src or core.router_id
+    k = req.k if req.k is not None else core.cfg.k
+    areas = [req.area] if req.area else [a for a, t in core.teds.items() if src in t.routers() and req.to in t.routers()]
+    if not areas:
+        raise msg.AgentRefusal(f"no area's TED holds both {src} and {req.to}")
+    ps = k_shortest_paths(core.ted(areas[0]).graph(), src, req.to, k, constraints(req.constraints))
+    return msg.AreaPaths(area=areas[0], paths=tuple(msg.FoundPath(nodes=tuple(p.nodes), pwr=p.cost, pwr_w_per_gbps=metric.w_per_gbps(p.cost)) for p in ps))
+
+
+def result(core, req, *, name: str = "agent", connected: bool = False, api_stats: dict | None = None):
+    """The answer to one local request; raises to refuse."""
+    if isinstance(req, msg.Status):
+        return status(core, name, connected, api_stats or {})
+    if isinstance(req, msg.Links):
+        return core.show_links()
+    if isinstance(req, msg.Ted):
+        return core.show_ted(req.area)
+    if isinstance(req, msg.TedTimes):
+        return [[list(k), v] for k, v in core.ted_changed_at.items()]
+    if isinstance(req, msg.Paths):
+        return paths(core, req)
+    if isinstance(req, msg.Path):
+        return core.path_choice(req.to, req.k, constraints(req.constraints))
+    if isinstance(req, msg.Reservations):
+        return core.reservations
+    if isinstance(req, msg.Vectors):
+        return vectors.show(core.teds)
+    raise TypeError(f"not a local control request: {req!r}")
+
+
+def answer(core, req, **status_kw) -> msg.Reply:
+    """``result`` as a Reply: refusals (and any error) as ``ok: false``."""
+    try:
+        return msg.Reply(True, result(core, req, **status_kw))
+    except Exception as exc:  # report, never die
+        return msg.Reply(False, error=str(exc))

@@ -1,0 +1,135 @@
+"""An ABR's reachability vectors (draft sec. 2.1, 2.1.9): snapshot,
+compute, originate (pure, no I/O).
+
+An ABR (a router with ready interfaces in two or more areas) summarises,
+for each area it borders, the power-shortest paths from itself to every TE
+endpoint it can reach through its other areas, and leaks that vector into
+the area (sec. 2.1.1). The computation runs on a worker thread (sec. 2.3:
+extra cores), so ``snapshot`` copies what it needs while the event loop keeps
+changing the TEDs; ``compute`` is what the thread runs; ``apply`` turns the
+result into requests: a vector is re-originated only when it changed by band
+(the second sec. 2.2, suppression of frequent updates), each under new
+opaque IDs first and the old ones deleted after (no gap for readers).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyfrr_pwr.files.power import PowerConfig
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.proto import ospfapi as api
+from pyfrr_pwr.proto import wire
+
+__all__ = ["VecLsa", "AbrVectors", "show"]
+
+
+@dataclass
+class VecLsa:
+    generation: int
+    opaque_ids: list
+    sig: tuple
+
+
+class AbrVectors:
+    """What this ABR originated: (into area, ABR chain, described area) ->
+    VecLsa, and the incremental computer that keeps state between runs."""
+
+    def __init__(self, cfg: PowerConfig, opaque_type: int, profile: str, stats: Counter, alloc: Callable):
+        self.cfg = cfg
+        self.opaque_type = opaque_type
+        self.profile = profile
+        self.stats = stats
+        self.alloc = alloc
+        self.lsas: dict = {}
+        self.generation = 0
+        self.band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
+        self.dirty = True  # a TED changed since the last snapshot
+        self.vcomp = None  # interarea.VectorComputer
+
+    def used_ids(self) -> set:
+        return {i for v in self.lsas.values() for i in v.opaque_ids}
+
+    def reset(self) -> None:
+        self.lsas.clear()
+        self.dirty = True
+
+    def snapshot(self, router_id: str | None, areas: list, ted_of: Callable[[str], TED]):
+        """Copies of the TEDs of ``areas`` (ours, ready) and the vectors they
+        hold, or None if we are no ABR (yet)."""
+        if router_id is None or len(areas) < 2:
+            return None
+        from pyfrr_pwr.paths.interarea import complete_vectors
+
+        teds = {}
+        for a in areas:
+            t = TED(a, self.profile)
+            t.lsas = dict(ted_of(a).lsas)
+            teds[a] = t
+        learnt = {a: complete_vectors(teds[a]) for a in areas}
+        self.dirty = False
+        if self.vcomp is None or self.vcomp.abr != router_id:
+            from pyfrr_pwr.paths.interarea import VectorComputer
+
+            self.vcomp = VectorComputer(router_id, self.cfg.k, self.cfg.ksp_constraints)
+        return (self.vcomp, teds, learnt)
+
+    @staticmethod
+    def compute(snapshot) -> dict:
+        """Runs on a worker thread (the C core releases the GIL); the
+        VectorComputer is touched by one computation at a time."""
+        vcomp, teds, learnt = snapshot
+        return vcomp.compute(teds, learnt)
+
+    def _delete(self, oid: int, area: str):
+        return api.DeleteRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, area)
+
+    def apply(self, by_area: dict, ready: set) -> list:
+        """Originate what changed by band, withdraw what is gone."""
+        from pyfrr_pwr.paths.interarea import fragment, signature
+
+        wanted = {(into, v.abr_chain, v.area): v for into, vecs in by_area.items() if into in ready for v in vecs}
+        reqs = []
+        for key, v in sorted(wanted.items()):
+            sig = signature(v, self.band)
+            cur = self.lsas.get(key)
+            if cur is not None and cur.sig == sig:
+                self.stats["vectors_suppressed"] += 1
+                continue
+            self.generation = (self.generation + 1) & 0xFFFFFFFF
+            ids = []
+            for f in fragment(v, self.generation):
+                oid = self.alloc(set(ids))
+                ids.append(oid)
+                reqs.append(api.OriginateRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, wire.encode([f], self.profile), area=key[0]))
+            if cur is not None:
+                reqs += [self._delete(oid, key[0]) for oid in cur.opaque_ids]
+            self.lsas[key] = VecLsa(self.generation, ids, sig)
+            self.stats["vectors_originated"] += 1
+        for key in [k for k in self.lsas if k not in wanted]:
+            if key[0] in ready:
+                reqs += [self._delete(oid, key[0]) for oid in self.lsas[key].opaque_ids]
+            del self.lsas[key]
+            self.stats["vectors_withdrawn"] += 1
+        return reqs
+
+
+def show(teds: dict) -> dict:
+    """The vectors every TED holds (the control socket's ``vectors``)."""
+    from pyfrr_pwr.paths.interarea import complete_vectors
+
+    return {
+        a: [
+            {
+                "from": adv,
+                "abr_chain": list(v.abr_chain),
+                "area": v.area,
+                "paths": [{"endpoint": p.endpoint, "pwr": p.pwr_sum, "min_avail_bw": p.min_avail_bw, "hops": p.hop_count} for p in v.paths],
+            }
+            for adv, v in complete_vectors(t)
+        ]
+        for a, t in sorted(teds.items())
+    }
