@@ -6,17 +6,20 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all deps install test demo bench topologies clean
+.PHONY: all deps install lint test demo bench topologies clean
 
 all: test
 
 # System packages, installed only when missing: a C compiler with the
 # sanitizer runtimes (the C core and its ASan/UBSan test), FRR with its
 # Python tools (the integration tests run real ospfd), iproute2 (ip netns),
-# ping (reachability through a lab).
-APT_NEED = $(shell command -v cc >/dev/null && echo 'int main(void){return 0;}' | cc -fsanitize=address,undefined -x c - -o /tmp/.pyfrr-pwr-cc-check 2>/dev/null || echo build-essential; \
+# ping (reachability through a lab), nftables (the labs' API firewall),
+# python3-venv (Debian's python3 lacks it).
+APT_NEED = $(shell $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || echo python3-venv; \
+             command -v cc >/dev/null && echo 'int main(void){return 0;}' | cc -fsanitize=address,undefined -x c - -o /tmp/.pyfrr-pwr-cc-check 2>/dev/null || echo build-essential; \
              test -x /usr/lib/frr/ospfd || echo frr; test -f /usr/lib/frr/ospfclient.py || echo frr-pythontools; \
              command -v ip >/dev/null || echo iproute2; command -v ping >/dev/null || echo iputils-ping; \
+             command -v nft >/dev/null || echo nftables; \
              rm -f /tmp/.pyfrr-pwr-cc-check)
 
 deps:
@@ -34,6 +37,15 @@ $(STAMP): pyproject.toml setup.py pyfrr_pwr/_build_core.py csrc/*.c csrc/*.h
 
 install: $(STAMP)
 
+# ruff, as configured in pyproject.toml (pinned in the test extra)
+LINTED := pyfrr_pwr tests bench tools
+
+lint: install
+	$(VPY) -m ruff check $(LINTED)
+	$(VPY) -m ruff format --check $(LINTED)
+
+# every test, the FRR ones (marker frr: root, FRR, network namespaces)
+# included; `$(VPY) -m pytest -m "not frr"` runs the rest anywhere
 test: install
 	$(VPY) -m pytest
 
@@ -59,4 +71,4 @@ topologies: install
 	$(VPY) tools/gen_topologies.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info pyfrr_pwr/_core*.so pyfrr_pwr/_core.c .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info pyfrr_pwr/_core*.so pyfrr_pwr/_core.c .pytest_cache .hypothesis .ruff_cache

@@ -53,7 +53,7 @@ def sensor_lab(tmp_path_factory):
 
 
 def agent(lab, node, **req):
-    return agent_request(str(lab.nodes[node].rundir / "agent.sock"), req)
+    return agent_request(str(lab.nodes[node].agent_socket), req)
 
 
 def gh_changed_at(lab):

@@ -1,5 +1,7 @@
 """The lab runner on real FRR: precedence, link forms, host exec, two labs
-side by side, a half-up lab taken down, a wait that times out."""
+side by side, a half-up lab taken down, a wait that times out. The tests
+that bring a lab up need root, FRR and network namespaces: marked ``frr``;
+the parsing tests run anywhere."""
 import json
 import subprocess
 import time
@@ -56,6 +58,7 @@ def two_labs():
         l.down(quiet=True)
 
 
+@pytest.mark.frr
 def test_two_labs_coexist_and_down_stops_only_its_own(two_labs):
     a, b = two_labs
     a.up(agents=False, wait=True, timeout=30)
@@ -81,6 +84,7 @@ def test_two_labs_coexist_and_down_stops_only_its_own(two_labs):
     assert all(b.status()[n]["up"] for n in ("r1", "r2", "h1"))
 
 
+@pytest.mark.frr
 def test_half_up_lab_without_state_is_still_taken_down():
     lab = Lab(MINI, name="pwmini3")
     lab.down(quiet=True)
@@ -91,6 +95,7 @@ def test_half_up_lab_without_state_is_still_taken_down():
     assert not lab.root.exists()
 
 
+@pytest.mark.frr
 def test_wait_times_out_with_what_it_saw(tmp_path):
     d = tmp_path / "mini"
     import shutil

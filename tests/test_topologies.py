@@ -1,20 +1,38 @@
 """The shipped containerlab files: valid for containerlab, complete, and
-giving the draft's answers."""
+giving the draft's answers; malformed files fail cleanly, with or without
+containerlab's schema at hand."""
 import json
+import logging
 import math
+import os
 
 import jsonschema
 import pytest
 import yaml
 from conftest import ROOT
 
-from pyfrr_pwr.files.topology import POWER_TARGET, load_topology
+from pyfrr_pwr.files import topology
+from pyfrr_pwr.files.power import ConfigError
+from pyfrr_pwr.files.topology import POWER_TARGET, find_clab_schema, load_topology
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.offline.pipeline import build_teds, link_rows, whole_graph
 from pyfrr_pwr.paths.ksp import k_shortest_paths
 
-SCHEMA = ROOT.parent / "shared/data/containerlab/clab.schema.json"
 TOPOS = sorted((ROOT / "containerlab").glob("*.clab.yml"))
+
+
+@pytest.fixture
+def clab_schema():
+    """containerlab's schema (../shared beside the repository, or
+    $PYFRR_PWR_CLAB_SCHEMA). CI has it; elsewhere a test that needs it says
+    so and is skipped, visibly."""
+    path = find_clab_schema()
+    if path is None:
+        where = ", ".join(map(str, topology.clab_schema_candidates()))
+        if os.environ.get("CI"):
+            pytest.fail(f"containerlab's schema not found (looked in: {where})")
+        pytest.skip(f"containerlab's schema not found (looked in: {where}); set $PYFRR_PWR_CLAB_SCHEMA")
+    return path
 
 
 def test_three_figures_are_shipped():
@@ -22,8 +40,8 @@ def test_three_figures_are_shipped():
 
 
 @pytest.mark.parametrize("path", TOPOS, ids=lambda p: p.name)
-def test_validates_against_containerlab_schema(path):
-    schema = json.loads(SCHEMA.read_text())
+def test_validates_against_containerlab_schema(path, clab_schema):
+    schema = json.loads(clab_schema.read_text())
     jsonschema.Draft7Validator(schema).validate(yaml.safe_load(path.read_text()))
 
 
@@ -103,3 +121,130 @@ def test_fig_2_0_areas_abrs_and_endpoints():
     t4 = topo.resolve("TEt4").router_id
     for abr in ("ABR2", "ABR4", "ABR6"):
         assert k_shortest_paths(a2, topo.resolve(abr).router_id, t4, 1)
+
+
+# -- malformed files, schema or not -----------------------------------------
+
+GOOD = {
+    "name": "t",
+    "topology": {
+        "kinds": {"linux": {"image": "alpine:3.19"}},
+        "nodes": {"r1": {"kind": "linux"}, "r2": {"kind": "linux"}},
+        "links": [{"endpoints": ["r1:eth1", "r2:eth1"]}],
+    },
+}
+
+
+def write(tmp_path, data):
+    p = tmp_path / "t.clab.yml"
+    p.write_text(yaml.safe_dump(data, sort_keys=False))
+    return p
+
+
+def mutate(**edit):
+    d = json.loads(json.dumps(GOOD))
+    t = d["topology"]
+    for k, v in edit.items():
+        if k == "node":
+            t["nodes"]["r1"] = v
+        elif k == "r1":
+            t["nodes"]["r1"].update(v)
+        elif k == "link":
+            t["links"][0] = v
+        else:
+            t[k] = v
+    return d
+
+
+MALFORMED = [
+    ("nodes-list", mutate(nodes=["r1", "r2"]), r"topology\.nodes: must be a mapping"),
+    ("node-string", mutate(node="linux"), r"topology\.nodes\.r1: must be a mapping of settings, not str"),
+    ("node-list", mutate(node=["kind", "linux"]), r"topology\.nodes\.r1: must be a mapping of settings, not list"),
+    ("links-mapping", mutate(links={"endpoints": ["r1:eth1", "r2:eth1"]}), r"topology\.links: must be a list"),
+    ("link-string", mutate(link="r1:eth1 r2:eth1"), r"topology\.links\.0: a link must be a mapping"),
+    ("link-no-endpoints", mutate(link={"type": "veth"}), r"topology\.links\.0: a link needs two endpoints"),
+    ("link-one-endpoint", mutate(link={"endpoints": ["r1:eth1"]}), r"topology\.links\.0\.endpoints: a link needs two endpoints"),
+    ("endpoints-mapping", mutate(link={"endpoints": {"r1": "eth1", "r2": "eth1"}}), r"topology\.links\.0\.endpoints: a link needs two endpoints"),
+    ("endpoint-no-colon", mutate(link={"endpoints": ["r1eth1", "r2:eth1"]}), r"topology\.links\.0\.endpoints\.0: endpoint 'r1eth1' is not node:interface"),
+    ("endpoint-no-iface", mutate(link={"endpoints": ["r1:eth1", "r2:"]}), r"topology\.links\.0\.endpoints\.1: endpoint 'r2:' is not node:interface"),
+    ("endpoint-no-node", mutate(link={"endpoints": [":eth1", "r2:eth1"]}), r"topology\.links\.0\.endpoints\.0: endpoint ':eth1' is not node:interface"),
+    ("endpoint-number", mutate(link={"endpoints": [1, "r2:eth1"]}), r"topology\.links\.0\.endpoints\.0: endpoint must be"),
+    ("endpoint-half-dict", mutate(link={"endpoints": [{"node": "r1"}, "r2:eth1"]}), r"topology\.links\.0\.endpoints\.0: endpoint must be"),
+    ("endpoint-unknown-node", mutate(link={"endpoints": ["r9:eth1", "r2:eth1"]}), r"topology\.links\.0\.endpoints\.0: unknown node 'r9'"),
+    ("kind-list", mutate(r1={"kind": ["linux"]}), r"topology\.nodes\.r1\.kind: must be a string, not list"),
+    ("kind-number", mutate(r1={"kind": 7}), r"topology\.nodes\.r1\.kind: must be a string, not int"),
+    ("group-list", mutate(r1={"group": ["g"]}), r"topology\.nodes\.r1\.group: must be a string"),
+    ("binds-string", mutate(r1={"binds": "a:/b"}), r"topology\.nodes\.r1\.binds: must be a list"),
+    ("bind-mapping", mutate(r1={"binds": [{"a": "/b"}]}), r"topology\.nodes\.r1\.binds\.0: must be a string"),
+    ("env-list", mutate(r1={"env": ["A=1"]}), r"topology\.nodes\.r1\.env: must be a mapping"),
+    ("kinds-list", mutate(kinds=["linux"]), r"topology\.kinds: must be a mapping"),
+    ("kind-settings-string", mutate(kinds={"linux": "alpine"}), r"topology\.kinds\.linux: must be a mapping of settings"),
+    ("groups-list", mutate(groups=["g"]), r"topology\.groups: must be a mapping"),
+    ("defaults-string", mutate(defaults="linux"), r"topology\.defaults: must be a mapping of settings"),
+]
+
+
+@pytest.fixture
+def no_schema(monkeypatch, tmp_path):
+    """$PYFRR_PWR_CLAB_SCHEMA pointing to a file that is not there."""
+    monkeypatch.setenv("PYFRR_PWR_CLAB_SCHEMA", str(tmp_path / "missing/clab.schema.json"))
+    monkeypatch.setattr(topology, "_schema_warned", set())
+    assert find_clab_schema() is None
+
+
+@pytest.mark.parametrize("data,match", [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_structure_without_the_schema_is_a_clean_config_error(tmp_path, no_schema, data, match):
+    p = write(tmp_path, data)
+    with pytest.raises(ConfigError, match=rf"^{p}:\d+: .*{match}"):
+        load_topology(p)
+
+
+@pytest.mark.parametrize("data,match", [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_structure_with_the_schema_is_a_clean_config_error(tmp_path, clab_schema, monkeypatch, data, match):
+    monkeypatch.setenv("PYFRR_PWR_CLAB_SCHEMA", str(clab_schema))
+    p = write(tmp_path, data)
+    with pytest.raises(ConfigError, match=rf"^{p}:\d+: "):
+        load_topology(p)
+
+
+def test_the_good_one_loads_without_the_schema(tmp_path, no_schema):
+    topo = load_topology(write(tmp_path, GOOD))
+    assert [(l.a, l.b) for l in topo.links] == [(("r1", "eth1"), ("r2", "eth1"))]
+    assert {r.kind for r in topo.routers.values()} == {"linux"}
+
+
+def test_a_missing_schema_is_said_once_naming_the_path_and_the_variable(tmp_path, no_schema, caplog):
+    caplog.set_level(logging.WARNING, logger="pyfrr_pwr.topology")
+    for _ in range(3):
+        load_topology(ROOT / "containerlab/fig-2-1-7.clab.yml")
+    (rec,) = [r for r in caplog.records if r.name == "pyfrr_pwr.topology"]
+    msg = rec.getMessage()
+    assert str(tmp_path / "missing/clab.schema.json") in msg and "PYFRR_PWR_CLAB_SCHEMA" in msg and "not against containerlab's schema" in msg
+
+
+def test_an_installed_package_without_the_shared_tree_says_where_it_looked(monkeypatch, caplog):
+    monkeypatch.delenv("PYFRR_PWR_CLAB_SCHEMA", raising=False)
+    monkeypatch.setattr(topology, "find_clab_schema", lambda: None)
+    monkeypatch.setattr(topology, "_schema_warned", set())
+    caplog.set_level(logging.WARNING, logger="pyfrr_pwr.topology")
+    load_topology(ROOT / "containerlab/fig-2-0.clab.yml")
+    load_topology(ROOT / "containerlab/fig-2-1-7.clab.yml")
+    (rec,) = [r for r in caplog.records if r.name == "pyfrr_pwr.topology"]
+    msg = rec.getMessage()
+    assert "shared/data/containerlab/clab.schema.json" in msg and "$PYFRR_PWR_CLAB_SCHEMA" in msg
+
+
+def test_no_warning_when_validation_is_turned_off_on_purpose(monkeypatch, caplog):
+    monkeypatch.setattr(topology, "find_clab_schema", lambda: None)
+    monkeypatch.setattr(topology, "_schema_warned", set())
+    caplog.set_level(logging.WARNING, logger="pyfrr_pwr.topology")
+    load_topology(ROOT / "containerlab/fig-2-1-7.clab.yml", validate_schema=False)
+    assert not [r for r in caplog.records if r.name == "pyfrr_pwr.topology"]
+
+
+def test_an_unreadable_schema_is_a_config_error_naming_it(tmp_path, monkeypatch):
+    bad = tmp_path / "clab.schema.json"
+    bad.write_text("{not json")
+    monkeypatch.setenv("PYFRR_PWR_CLAB_SCHEMA", str(bad))
+    with pytest.raises(ConfigError, match=rf"^{bad}: cannot read containerlab's schema"):
+        load_topology(ROOT / "containerlab/fig-2-1-7.clab.yml")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,12 +29,15 @@ from pyfrr_pwr.files.power import (
     schema_errors,
 )
 
-__all__ = ["Topology", "Router", "Link", "Interface", "load_topology", "POWER_TARGET", "find_clab_schema"]
+__all__ = ["Topology", "Router", "Link", "Interface", "load_topology", "POWER_TARGET", "find_clab_schema", "clab_schema_candidates"]
 
 POWER_TARGET = "/etc/pyfrr-pwr/power.yml"
 FRR_CONF_TARGET = "/etc/frr/frr.conf"
 DAEMONS_TARGET = "/etc/frr/daemons"
 NODE_KEYS_INHERITED = ("kind", "image", "binds", "exec", "env", "labels", "cmd", "startup-config")
+SCHEMA_ENV = "PYFRR_PWR_CLAB_SCHEMA"
+
+log = logging.getLogger("pyfrr_pwr.topology")
 
 
 @dataclass
@@ -91,17 +95,44 @@ class Topology:
         return r.name if r else router_id
 
 
+def clab_schema_candidates() -> list[Path]:
+    """Where containerlab's schema is looked for: $PYFRR_PWR_CLAB_SCHEMA
+    alone when it is set, else the project's shared data beside (or inside)
+    the source tree. An installed package has no such tree."""
+    env = os.environ.get(SCHEMA_ENV)
+    if env:
+        return [Path(env)]
+    here = Path(__file__).resolve().parents[2]  # the repository root, in a source tree
+    return [here.parent / "shared/data/containerlab/clab.schema.json", here / "shared/data/containerlab/clab.schema.json"]
+
+
 def find_clab_schema() -> Path | None:
-    """containerlab's schema, if present: $PYFRR_PWR_CLAB_SCHEMA, or the
-    project's shared data beside the repository."""
-    env = os.environ.get("PYFRR_PWR_CLAB_SCHEMA")
-    cands = [Path(env)] if env else []
-    here = Path(__file__).resolve().parents[2]  # the repository root
-    cands += [here.parent / "shared/data/containerlab/clab.schema.json", here / "shared/data/containerlab/clab.schema.json"]
-    for c in cands:
+    """containerlab's schema, if present (see clab_schema_candidates)."""
+    for c in clab_schema_candidates():
         if c.is_file():
             return c
     return None
+
+
+_schema_warned: set = set()
+
+
+def _warn_no_schema() -> None:
+    """Said once per set of places looked in: validation against
+    containerlab's schema is off, only pyfrr-pwr's own checks run."""
+    where = tuple(str(c) for c in clab_schema_candidates())
+    if where in _schema_warned:
+        return
+    _schema_warned.add(where)
+    if os.environ.get(SCHEMA_ENV):
+        log.warning("$%s is %s, which is not a file: topology files are checked only for what pyfrr-pwr reads, not against containerlab's schema", SCHEMA_ENV, where[0])
+        return
+    log.warning(
+        "containerlab's schema not found (looked in: %s): topology files are checked only for what pyfrr-pwr reads; "
+        "set $%s to a clab.schema.json to validate them against containerlab's schema",
+        ", ".join(where),
+        SCHEMA_ENV,
+    )
 
 
 _IFACE = re.compile(r"^interface\s+(\S+)")
@@ -175,9 +206,9 @@ def parse_frr_conf(path: Path) -> tuple[str | None, dict]:
 
 def _resolve_node(name: str, node: dict, topo: dict) -> dict:
     """containerlab precedence: node > group > kind > defaults."""
-    t = topo.get("topology", {})
+    t = topo.get("topology") or {}
     layers = [t.get("defaults") or {}]
-    kind = node.get("kind") or (t.get("groups", {}).get(node.get("group"), {}) or {}).get("kind") or t.get("defaults", {}).get("kind")
+    kind = node.get("kind") or ((t.get("groups") or {}).get(node.get("group")) or {}).get("kind") or (t.get("defaults") or {}).get("kind")
     if kind:
         layers.append((t.get("kinds") or {}).get(kind) or {})
     if node.get("group"):
@@ -204,14 +235,88 @@ def _resolve_node(name: str, node: dict, topo: dict) -> dict:
 
 
 def _endpoint(ep, fp, fname, node_tree) -> tuple:
+    where = f"{fname}:{_line_of(node_tree, fp)}: {'.'.join(map(str, fp))}"
     if isinstance(ep, str):
-        if ":" not in ep:
-            raise ConfigError(f"{fname}:{_line_of(node_tree, fp)}: {'.'.join(map(str, fp))}: endpoint {ep!r} is not node:interface")
-        n, i = ep.split(":", 1)
+        n, sep, i = ep.partition(":")
+        if not sep or not n or not i:
+            raise ConfigError(f"{where}: endpoint {ep!r} is not node:interface")
         return n, i
     if isinstance(ep, dict) and "node" in ep and "interface" in ep:
+        if not (isinstance(ep["node"], str) and ep["node"] and isinstance(ep["interface"], str) and ep["interface"]):
+            raise ConfigError(f"{where}: endpoint node and interface must be non-empty strings")
         return ep["node"], ep["interface"]
-    raise ConfigError(f"{fname}:{_line_of(node_tree, fp)}: {'.'.join(map(str, fp))}: endpoint must be 'node:iface' or {{node, interface}}")
+    raise ConfigError(f"{where}: endpoint must be 'node:iface' or {{node, interface}}")
+
+
+_NODE_TYPES = {
+    "kind": (str, "a string"),
+    "image": (str, "a string"),
+    "group": (str, "a string"),
+    "startup-config": (str, "a string"),
+    "cmd": (str, "a string"),
+    "binds": (list, "a list of 'src:dst' strings"),
+    "exec": (list, "a list of strings"),
+    "env": (dict, "a mapping"),
+    "labels": (dict, "a mapping"),
+}
+
+
+def _check_structure(data: dict, tree, fname: str) -> None:
+    """What load_topology and _resolve_node read, checked for shape, so a
+    malformed file gives a ConfigError naming file, line and field whether
+    or not containerlab's schema is at hand (the schema checks far more)."""
+
+    def bad(fp, msg):
+        field_ = ".".join(map(str, fp)) or "(top level)"
+        raise ConfigError(f"{fname}:{_line_of(tree, fp)}: {field_}: {msg}")
+
+    def settings(fp, v):
+        if v is None:
+            return
+        if not isinstance(v, dict):
+            bad(fp, f"must be a mapping of settings, not {type(v).__name__}")
+        for k, (typ, what) in _NODE_TYPES.items():
+            if v.get(k) is not None and not isinstance(v[k], typ):
+                bad(fp + [k], f"must be {what}, not {type(v[k]).__name__}")
+        for key in ("binds", "exec"):
+            for j, x in enumerate(v.get(key) or []):
+                if not isinstance(x, str):
+                    bad(fp + [key, j], f"must be a string, not {type(x).__name__}")
+
+    if "name" not in data or "topology" not in data:
+        bad([], "needs name, topology and topology.nodes")
+    if not isinstance(data["name"], str) or not data["name"]:
+        bad(["name"], "must be a non-empty string")
+    t = data["topology"]
+    if not isinstance(t, dict):
+        bad(["topology"], f"must be a mapping, not {type(t).__name__}")
+    if "nodes" not in t:
+        bad([], "needs name, topology and topology.nodes")
+    settings(["topology", "defaults"], t.get("defaults"))
+    for sect in ("kinds", "groups"):
+        v = t.get(sect)
+        if v is None:
+            continue
+        if not isinstance(v, dict):
+            bad(["topology", sect], f"must be a mapping, not {type(v).__name__}")
+        for k, x in v.items():
+            settings(["topology", sect, k], x)
+    nodes = t["nodes"]
+    if nodes is not None and not isinstance(nodes, dict):
+        bad(["topology", "nodes"], f"must be a mapping of node name to settings, not {type(nodes).__name__}")
+    for name, node in (nodes or {}).items():
+        if not isinstance(name, str):
+            bad(["topology", "nodes", name], "node names must be strings")
+        settings(["topology", "nodes", name], node)
+    links = t.get("links")
+    if links is not None and not isinstance(links, list):
+        bad(["topology", "links"], f"must be a list of links, not {type(links).__name__}")
+    for i, l in enumerate(links or []):
+        if not isinstance(l, dict):
+            bad(["topology", "links", i], f"a link must be a mapping with endpoints, not {type(l).__name__}")
+        eps = l.get("endpoints")
+        if not isinstance(eps, list) or len(eps) != 2:
+            bad(["topology", "links", i, "endpoints"] if "endpoints" in l else ["topology", "links", i], "a link needs two endpoints")
 
 
 def load_topology(path: str | Path, validate_schema: bool = True) -> Topology:
@@ -221,14 +326,19 @@ def load_topology(path: str | Path, validate_schema: bool = True) -> Topology:
     fname = str(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{fname}:1: (top level): not a containerlab topology")
-    schema_path = find_clab_schema() if validate_schema else None
-    if schema_path is not None:
-        schema = json.loads(schema_path.read_text())
-        errs = schema_errors(data, schema, tree, fname)
-        if errs:
-            raise ConfigError("\n".join(errs[:10]))
-    if "name" not in data or "topology" not in data or "nodes" not in (data.get("topology") or {}):
-        raise ConfigError(f"{fname}:1: (top level): needs name, topology and topology.nodes")
+    if validate_schema:
+        schema_path = find_clab_schema()
+        if schema_path is None:
+            _warn_no_schema()
+        else:
+            try:
+                schema = json.loads(schema_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{schema_path}: cannot read containerlab's schema (${SCHEMA_ENV}): {exc}") from None
+            errs = schema_errors(data, schema, tree, fname)
+            if errs:
+                raise ConfigError("\n".join(errs[:10]))
+    _check_structure(data, tree, fname)
     base = path.parent
     routers: dict = {}
     for name, node in (data["topology"]["nodes"] or {}).items():
@@ -258,9 +368,7 @@ def load_topology(path: str | Path, validate_schema: bool = True) -> Topology:
     links = []
     for i, l in enumerate(data["topology"].get("links") or []):
         fp = ["topology", "links", i, "endpoints"]
-        eps = l.get("endpoints") or []
-        if len(eps) != 2:
-            raise ConfigError(f"{fname}:{_line_of(tree, fp)}: {'.'.join(map(str, fp))}: a link needs two endpoints")
+        eps = l["endpoints"]  # two of them (_check_structure)
         a = _endpoint(eps[0], fp + [0], fname, tree)
         b = _endpoint(eps[1], fp + [1], fname, tree)
         for j, (n, _) in enumerate((a, b)):
