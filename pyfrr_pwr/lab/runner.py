@@ -1,13 +1,23 @@
 """Lab runner: containerlab topology files on network namespaces, no Docker.
 
 One namespace per node (``clab-LAB-NODE``, containerlab's container names),
-one veth pair per link (made with pyroute2 over netlink), the FRR daemons a
-node's bound ``daemons`` file enables, each with its own pid file, zserv
-socket, vty socket directory and log under ``/run/pyfrr-pwr/LAB/NODE``, and
-our agent in every node that binds a power configuration. ``kind: linux``
+one veth pair per link (made with pyroute2 over netlink), an nftables
+firewall in every FRR node (``firewall``: ospfd's API only from the node
+itself, the agents' signalling only from the lab's routing domain), the FRR
+daemons a node's bound ``daemons`` file enables (``daemons``), each with its
+own pid file, zserv socket, vty socket directory and log under
+``/run/pyfrr-pwr/LAB/NODE`` (owned by frr, which FRR needs), and our agent
+in every node that binds a power configuration (``agents``), with its
+control socket and log under ``/run/pyfrr-pwr/LAB/.agents/NODE`` (root,
+0700: outside anything the frr user can rename or replace). ``kind: linux``
 nodes without FRR get their ``exec`` commands.
 
-``down`` stops exactly the processes ``up`` started (pid plus process start
+``up(wait=True)`` / ``wait_ready`` return once OSPF is Full everywhere AND
+every agent runs and reports, on its control socket, a router ID and a
+session to ospfd (and a synced LSDB when its status says); otherwise they
+raise LabError naming the nodes and each failing agent's last log line.
+``restart`` restarts one daemon or the agent of a node. ``down`` stops
+exactly the processes ``up`` and ``restart`` started (pid plus process start
 time, so a recycled pid is never killed), then whatever still runs inside
 the lab's namespaces (a lab left half-up by a crash), and deletes the
 namespaces. Labs with different names coexist.
@@ -17,121 +27,40 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyroute2 import IPRoute, netns
 
-from pyfrr_pwr.files.power import ConfigError
-from pyfrr_pwr.files.topology import (
-    DAEMONS_TARGET,
-    FRR_CONF_TARGET,
-    POWER_TARGET,
-    Topology,
-    load_topology,
-)
+from pyfrr_pwr.files.topology import DAEMONS_TARGET, FRR_CONF_TARGET, POWER_TARGET, Topology, load_topology
+from pyfrr_pwr.lab import firewall as fw
+from pyfrr_pwr.lab.agents import agent_argv
+from pyfrr_pwr.lab.common import RUN_ROOT, LabError, alive, ns_pids, start_time, stop_pids
+from pyfrr_pwr.lab.daemons import DEFAULT_FRR_KIND_DAEMONS, FRR_DAEMONS, FRR_LIB, daemon_argv, frr_version, parse_daemons
+from pyfrr_pwr.lab.node import AGENTS_DIR, Node
+from pyfrr_pwr.lab.readiness import Readiness
 
-__all__ = ["Lab", "LabError", "parse_daemons", "RUN_ROOT"]
+__all__ = ["Lab", "LabError", "Node", "parse_daemons", "RUN_ROOT", "FRR_LIB", "FRR_DAEMONS", "DEFAULT_FRR_KIND_DAEMONS"]
 
 log = logging.getLogger("pyfrr_pwr.lab")
 
-RUN_ROOT = Path(os.environ.get("PYFRR_PWR_RUN", "/run/pyfrr-pwr"))
-FRR_LIB = Path(os.environ.get("PYFRR_PWR_FRR_LIB", "/usr/lib/frr"))
-FRR_DAEMONS = ("zebra", "ospfd", "staticd", "bgpd", "ospf6d", "ripd", "ripngd", "isisd", "pimd", "ldpd", "bfdd", "pathd", "pbrd", "vrrpd", "fabricd", "eigrpd", "babeld", "sharpd", "nhrpd")
-
-
-# what an frr-kind node starts when its topology names no daemons (the
-# routing daemons this project uses, not all twenty)
-DEFAULT_FRR_KIND_DAEMONS = ("staticd", "ospfd", "ospf6d", "bgpd")
-
-
-class LabError(RuntimeError):
-    pass
-
-
-def parse_daemons(path: Path) -> tuple[list, dict]:
-    """Enabled daemons (FRR start order) and their ``*_options`` from an FRR
-    ``daemons`` file (a shell fragment of plain assignments)."""
-    enabled, options = [], {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    vals = {}
-    for no, line in enumerate(lines, 1):
-        s = line.strip()
-        if not s or s.startswith("#") or "=" not in s:
-            continue
-        k, _, v = s.partition("=")
-        try:
-            parts = shlex.split(v, comments=True)
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{no}: {k}: {exc}") from None
-        vals[k.strip()] = parts[0] if parts else ""
-    for d in FRR_DAEMONS:
-        if vals.get(d, "no") == "yes":
-            enabled.append(d)
-        if f"{d}_options" in vals:
-            options[d] = shlex.split(vals[f"{d}_options"])
-    if enabled and "zebra" not in enabled:
-        enabled.insert(0, "zebra")  # FRR's init always starts zebra
-    return enabled, options
-
-
-def _start_time(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _alive(pid: int, start: int | None) -> bool:
-    st = _start_time(pid)
-    return st is not None and (start is None or st == start)
-
-
-def _ns_pids(ns: str) -> list[int]:
-    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
-    return [int(p) for p in r.stdout.split()] if r.returncode == 0 else []
-
-
-@dataclass
-class Node:
-    name: str
-    ns: str
-    rundir: Path
-    daemons: list = field(default_factory=list)
-    options: dict = field(default_factory=dict)
-    frr_conf: Path | None = None
-    power: Path | None = None
-    exec_cmds: list = field(default_factory=list)
-
-    @property
-    def frr(self) -> bool:
-        return bool(self.daemons)
-
-    def vtysh(self, *commands: str, timeout: float = 10) -> subprocess.CompletedProcess:
-        args = ["vtysh", "--vty_socket", str(self.rundir)]
-        for c in commands:
-            args += ["-c", c]
-        return subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True, timeout=timeout)
-
-
-class Lab:
-    def __init__(self, topology: str | Path, name: str | None = None, run_root: Path | None = None, validate_schema: bool = True):
+class Lab(Readiness):
+    def __init__(self, topology: str | Path, name: str | None = None, run_root: Path | None = None, validate_schema: bool = True, firewall: bool = True):
         self.topo: Topology = load_topology(topology, validate_schema=validate_schema)
         self.name = name or self.topo.name
         self.root = (run_root or RUN_ROOT) / self.name
         self.state_file = self.root / "state.json"
+        self.firewall = firewall
         self.nodes: dict[str, Node] = {}
+        self._children: dict[int, subprocess.Popen] = {}  # agents this process started
         for rname, r in self.topo.routers.items():
-            n = Node(rname, f"clab-{self.name}-{rname}", self.root / rname)
+            if rname == AGENTS_DIR:
+                raise LabError(f"{self.topo.path}: a node may not be called {AGENTS_DIR!r}")
+            n = Node(rname, f"clab-{self.name}-{rname}", self.root / rname, self.root / AGENTS_DIR / rname)
             if DAEMONS_TARGET in r.files:
                 n.daemons, n.options = parse_daemons(r.files[DAEMONS_TARGET])
             n.frr_conf = r.files.get(FRR_CONF_TARGET)
@@ -143,8 +72,16 @@ class Lab:
                 n.daemons = ["zebra", *[d for d in (wanted or DEFAULT_FRR_KIND_DAEMONS) if d != "zebra"]]
                 n.options = {d: ["-A", "127.0.0.1"] + (["-a"] if d == "ospfd" else []) for d in n.daemons}
             n.power = r.files.get(POWER_TARGET)
+            # absolute: agents and daemons do not run in the caller's directory
+            n.power = Path(n.power).resolve() if n.power is not None else None
+            n.frr_conf = Path(n.frr_conf).resolve() if n.frr_conf is not None else None
             n.exec_cmds = list(r.settings.get("exec") or [])
             self.nodes[rname] = n
+
+    def _node(self, node: str) -> Node:
+        if node not in self.nodes:
+            raise LabError(f"no node {node!r} in lab {self.name} (nodes: {', '.join(self.nodes)})")
+        return self.nodes[node]
 
     # -- state -----------------------------------------------------------
 
@@ -161,8 +98,14 @@ class Lab:
         tmp.replace(self.state_file)
 
     def _record(self, st: dict, node: str, what: str, pid: int) -> None:
-        st["procs"].append({"node": node, "what": what, "pid": pid, "start": _start_time(pid)})
+        """Record a started process; dead records of the same node and
+        process are dropped (``down`` stops what the records say)."""
+        st["procs"] = [p for p in st["procs"] if not (p["node"] == node and p["what"] == what and not alive(p["pid"], p.get("start")))]
+        st["procs"].append({"node": node, "what": what, "pid": pid, "start": start_time(pid)})
         self._save_state(st)
+
+    def _procs(self, st: dict, node: str, what: str) -> list[dict]:
+        return [p for p in st.get("procs", []) if p["node"] == node and p["what"] == what]
 
     # -- up --------------------------------------------------------------
 
@@ -175,6 +118,8 @@ class Lab:
         missing = [d for n in self.nodes.values() for d in n.daemons if not (FRR_LIB / d).exists()]
         if missing:
             raise LabError(f"FRR daemons not installed: {', '.join(sorted(set(missing)))} (apt-get install frr)")
+        if self.firewall and any(n.frr for n in self.nodes.values()) and not fw.nft_available():
+            raise LabError("nft not found: labs firewall ospfd's API with nftables (apt-get install nftables; or Lab(..., firewall=False))")
         st = {"topology": str(self.topo.path.resolve()), "name": self.name, "procs": []}
         self._save_state(st)
         try:
@@ -187,6 +132,10 @@ class Lab:
                 self._sysctl(n, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
             say(f"wiring {len(self.topo.links)} links")
             self._links()
+            if self.firewall:  # before ospfd opens its API port
+                say("loading firewall rules")
+                for node, text in self.firewall_rules().items():
+                    fw.apply(self.nodes[node].ns, text)
             for n in self.nodes.values():
                 for cmd in n.exec_cmds if not n.frr else []:
                     r = subprocess.run(["ip", "netns", "exec", n.ns, "sh", "-c", cmd], capture_output=True, text=True)
@@ -199,7 +148,7 @@ class Lab:
             if agents:
                 say("starting pyfrr-pwr agents")
                 for n in self.nodes.values():
-                    if n.power is not None and "ospfd" in n.daemons:
+                    if n.runs_agent:
                         self._start_agent(n, st)
             for n in self.nodes.values():  # containerlab runs exec after the node is up
                 for cmd in n.exec_cmds if n.frr else []:
@@ -208,8 +157,19 @@ class Lab:
             self.down(quiet=True)
             raise
         if wait:
-            say("waiting for OSPF to converge")
-            self.wait_converged(timeout)
+            self.wait_ready(timeout, progress=say)
+
+    def firewall_rules(self) -> dict:
+        """{node: nftables ruleset} for every FRR node of the lab."""
+        ospf = {n.name for n in self.nodes.values() if "ospfd" in n.daemons}
+        ports = {}
+        for name in ospf:
+            pw = self.topo.routers[name].power
+            if pw is not None and (pw.agent or {}).get("signal_port"):
+                ports[name] = int(pw.agent["signal_port"])
+        adm = fw.lab_admissions(self.topo, ospf, ports)
+        dom = next(iter(adm.values())).domain4 if adm else ()
+        return {n.name: fw.ruleset(adm.get(n.name) or fw.Admission(n.name, dom)) for n in self.nodes.values() if n.frr}
 
     def _sysctl(self, n: Node, *kv: str) -> None:
         for x in kv:
@@ -240,15 +200,10 @@ class Lab:
             self._run_daemon(n, d, st)
 
     def _run_daemon(self, n: Node, d: str, st: dict) -> int:
-        """Start one FRR daemon in its node with the node's own pid file,
-        vty and zserv sockets, config copy and log; record its pid."""
+        """Start one FRR daemon in its node; record its pid."""
         pidf = n.rundir / f"{d}.pid"
         pidf.unlink(missing_ok=True)
-        args = [
-            str(FRR_LIB / d), "-d", "-i", str(pidf), "--vty_socket", str(n.rundir),
-            "-f", str(n.rundir / "frr.conf"), "--log", f"file:{n.rundir / d}.log",
-            "-z", str(n.rundir / "zserv.api"), *n.options.get(d, []),
-        ]  # fmt: skip
+        args = daemon_argv(d, n.rundir, n.options.get(d, []), frr_version(FRR_LIB), FRR_LIB)
         r = subprocess.run(["ip", "netns", "exec", n.ns, *args], capture_output=True, text=True)
         if r.returncode:
             raise LabError(f"{n.name}: {d} failed to start: {(r.stderr or r.stdout).strip()[:400]}")
@@ -266,59 +221,87 @@ class Lab:
                 time.sleep(0.02)
         raise LabError(f"no pid file {pidf}")
 
+    def _agent_dir(self, n: Node) -> None:
+        """The agent's directory: root-owned 0700, in a root-owned 0700
+        parent, so no other user can replace its socket or log."""
+        for d in (n.agent_dir.parent, n.agent_dir):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = os.lstat(d)
+            if not os.path.isdir(d) or os.path.islink(d) or st.st_uid != os.geteuid():
+                raise LabError(f"{d}: not a directory of ours")
+            os.chmod(d, 0o700)
+
     def _start_agent(self, n: Node, st: dict) -> int:
-        sock = n.rundir / "agent.sock"
-        logf = open(n.rundir / "agent.log", "ab")
-        p = subprocess.Popen(
-            ["ip", "netns", "exec", n.ns, sys.executable, "-m", "pyfrr_pwr.cli", "agent", "-c", str(n.power), "--socket", str(sock), "--name", n.name],
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        logf.close()
+        self._agent_dir(n)
+        n.agent_socket.unlink(missing_ok=True)
+        with open(n.agent_log, "ab") as logf:
+            p = subprocess.Popen(
+                ["ip", "netns", "exec", n.ns, *agent_argv(n.power, n.agent_socket, n.name)],
+                cwd=n.agent_dir,  # never the caller's directory (a checkout there would shadow the install)
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._children[p.pid] = p
         self._record(st, n.name, "agent", p.pid)
         return p.pid
 
     def start_agent(self, node: str) -> int:
-        st = self._load_state()
-        return self._start_agent(self.nodes[node], st)
+        n = self._node(node)
+        if not n.runs_agent:
+            raise LabError(f"{node}: no agent here (no power configuration bound, or no ospfd)")
+        return self._start_agent(n, self._load_state())
 
     def stop_process(self, node: str, what: str, sig: int = signal.SIGTERM) -> list[int]:
         """Signal one kind of process (e.g. 'agent', 'ospfd') of one node."""
-        st = self._load_state()
         hit = []
-        for p in st["procs"]:
-            if p["node"] == node and p["what"] == what and _alive(p["pid"], p["start"]):
+        for p in self._procs(self._load_state(), node, what):
+            if alive(p["pid"], p["start"]):
                 os.kill(p["pid"], sig)
                 hit.append(p["pid"])
         return hit
 
     def restart_daemon(self, node: str, daemon: str) -> int:
-        return self._run_daemon(self.nodes[node], daemon, self._load_state())
+        """Start one FRR daemon of a node again (after stop_process)."""
+        return self._run_daemon(self._node(node), daemon, self._load_state())
+
+    def restart(self, node: str, what: str = "ospfd", wait: bool = False, timeout: float = 60.0) -> dict:
+        """Stop (if running) and start again one FRR daemon of a node, or its
+        agent ("agent"); {process: new pid}. Restarting zebra restarts every
+        daemon of the node, zebra first (FRR's daemons do not survive a new
+        zebra). With ``wait``, return once the lab is ready again."""
+        n = self._node(node)
+        if what == "agent":
+            if not n.runs_agent:
+                raise LabError(f"{node}: no agent here (no power configuration bound, or no ospfd)")
+            order = ["agent"]
+        elif what in n.daemons:
+            order = list(n.daemons) if what == "zebra" else [what]
+        else:
+            raise LabError(f"{node}: cannot restart {what!r} (choose from: {', '.join([*n.daemons, *(['agent'] if n.runs_agent else [])])})")
+        st = self._load_state()
+        for d in reversed(order):
+            stop_pids(self._procs(st, node, d))
+        self._reap()
+        out = {d: (self._start_agent(n, st) if d == "agent" else self._run_daemon(n, d, st)) for d in order}
+        if wait:
+            self.wait_ready(timeout)
+        return out
+
+    def _reap(self) -> None:
+        for p in self._children.values():
+            p.poll()  # reaps an exited agent; its status stays for messages
 
     # -- down / status / exec ---------------------------------------------
 
     def down(self, quiet: bool = False) -> int:
-        st = self._load_state()
-        killed = 0
-        procs = [p for p in st.get("procs", []) if _alive(p["pid"], p.get("start"))]
-        for p in procs:
-            try:
-                os.kill(p["pid"], signal.SIGTERM)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        end = time.monotonic() + 5
-        while time.monotonic() < end and any(_alive(p["pid"], p.get("start")) for p in procs):
-            time.sleep(0.05)
-        for p in procs:
-            if _alive(p["pid"], p.get("start")):
-                os.kill(p["pid"], signal.SIGKILL)
+        killed = stop_pids(self._load_state().get("procs", []))
+        self._reap()
         prefix = f"clab-{self.name}-"
         for ns in netns.listnetns():
             if ns.startswith(prefix) and ns[len(prefix):] in self.nodes:
-                for pid in _ns_pids(ns):  # leftovers of a crashed or half-up lab
+                for pid in ns_pids(ns):  # leftovers of a crashed or half-up lab
                     try:
                         os.kill(pid, signal.SIGKILL)
                         killed += 1
@@ -335,63 +318,37 @@ class Lab:
         existing = set(netns.listnetns())
         out = {}
         for n in self.nodes.values():
-            procs = {p["what"]: _alive(p["pid"], p.get("start")) for p in st.get("procs", []) if p["node"] == n.name}
+            procs = {p["what"]: alive(p["pid"], p.get("start")) for p in st.get("procs", []) if p["node"] == n.name}
             info = {"namespace": n.ns, "up": n.ns in existing, "processes": procs}
             if n.ns in existing and "ospfd" in n.daemons and procs.get("ospfd"):
                 info["ospf_full"] = self.full_neighbors(n)
                 info["ospf_expected"] = self.expected_neighbors(n)
+            if "agent" in procs:
+                why = self._agent_problem(n, st)
+                info["agent"] = {"socket": str(n.agent_socket), "ready": why is None, **({"problem": why} if why else {})}
+            if n.ns in existing and n.frr and self.firewall:
+                info["firewall_dropped"] = fw.counters(n.ns)
             out[n.name] = info
         return out
 
+    def exec_env(self, node: str) -> dict:
+        """What ``exec`` adds to a command's environment: the lab, the node
+        and, where the node runs one, its agent's control socket (the CLI's
+        default ``--socket``)."""
+        n = self._node(node)
+        env = {"PYFRR_PWR_LAB": self.name, "PYFRR_PWR_NODE": n.name}
+        if n.runs_agent:
+            env["PYFRR_PWR_SOCKET"] = str(n.agent_socket)
+        return env
+
     def exec(self, node: str, argv: list[str], **kw) -> subprocess.CompletedProcess:
-        if node not in self.nodes:
-            raise LabError(f"no node {node!r} in lab {self.name} (nodes: {', '.join(self.nodes)})")
-        n = self.nodes[node]
+        n = self._node(node)
         if argv and argv[0] == "vtysh" and "--vty_socket" not in argv:
             argv = ["vtysh", "--vty_socket", str(n.rundir), *argv[1:]]
-        return subprocess.run(["ip", "netns", "exec", n.ns, *argv], **kw)
-
-    # -- convergence -------------------------------------------------------
-
-    def expected_neighbors(self, n: Node) -> int:
-        count = 0
-        for l in self.topo.links:
-            for (a, _), (b, _) in ((l.a, l.b), (l.b, l.a)):
-                if a == n.name and b in self.nodes and "ospfd" in self.nodes[b].daemons:
-                    count += 1
-        return count
-
-    def full_neighbors(self, n: Node) -> int:
-        try:
-            r = n.vtysh("show ip ospf neighbor json", timeout=5)
-            data = json.loads(r.stdout or "{}")
-        except (subprocess.TimeoutExpired, ValueError):
-            return 0
-        nbrs = data.get("neighbors", data)
-        full = 0
-        for v in nbrs.values() if isinstance(nbrs, dict) else []:
-            for e in v if isinstance(v, list) else [v]:
-                if isinstance(e, dict) and str(e.get("nbrState", e.get("state", ""))).startswith("Full"):
-                    full += 1
-        return full
-
-    def converged(self) -> dict:
-        """Nodes not yet converged: name -> (full, expected)."""
-        out = {}
-        for n in self.nodes.values():
-            if "ospfd" in n.daemons:
-                want, got = self.expected_neighbors(n), self.full_neighbors(n)
-                if got < want:
-                    out[n.name] = (got, want)
-        return out
-
-    def wait_converged(self, timeout: float = 60.0) -> float:
-        t0 = time.monotonic()
-        left = {}
-        while time.monotonic() - t0 < timeout:
-            left = self.converged()
-            if not left:
-                return time.monotonic() - t0
-            time.sleep(0.2)
-        detail = ", ".join(f"{k}: {g}/{w} neighbors Full" for k, (g, w) in sorted(left.items()))
-        raise LabError(f"lab {self.name}: OSPF not converged after {timeout:.0f}s ({detail})")
+        env = dict(kw.pop("env", None) or os.environ)
+        env.pop("PYFRR_PWR_SOCKET", None)  # never another node's agent
+        env.update(self.exec_env(node))
+        bindir = str(Path(sys.executable).parent)  # where pyfrr-pwr is installed
+        if bindir not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = os.pathsep.join(x for x in (env.get("PATH"), bindir) if x)
+        return subprocess.run(["ip", "netns", "exec", n.ns, *argv], env=env, **kw)

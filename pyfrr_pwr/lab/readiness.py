@@ -1,0 +1,142 @@
+"""Convergence and readiness of a lab (a mixin of ``Lab``): OSPF Full on
+every adjacency, then every agent the lab started running and ready.
+
+"Ready" is ``agents.agent_ready`` on the agent's answer to ``{"cmd":
+"status"}`` on its control socket: a router ID, a session to ospfd's API,
+and a synced LSDB when the status reports "synced". A dead agent fails a
+wait at once; every failure names the nodes and the last line of each
+failing agent's log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+
+from pyfrr_pwr.lab.agents import agent_ready, agent_request, last_log_line
+from pyfrr_pwr.lab.common import LabError, alive
+from pyfrr_pwr.lab.node import Node
+
+__all__ = ["Readiness"]
+
+log = logging.getLogger("pyfrr_pwr.lab")
+
+
+class Readiness:
+    """Needs ``name``, ``topo``, ``nodes``, ``_load_state``, ``_procs`` and
+    ``_children`` (the agents' Popen objects, for their exit status)."""
+
+    def expected_neighbors(self, n: Node) -> int:
+        count = 0
+        for l in self.topo.links:
+            for (a, _), (b, _) in ((l.a, l.b), (l.b, l.a)):
+                if a == n.name and b in self.nodes and "ospfd" in self.nodes[b].daemons:
+                    count += 1
+        return count
+
+    def full_neighbors(self, n: Node) -> int:
+        try:
+            r = n.vtysh("show ip ospf neighbor json", timeout=5)
+            data = json.loads(r.stdout or "{}")
+        except (subprocess.TimeoutExpired, ValueError):
+            return 0
+        nbrs = data.get("neighbors", data)
+        full = 0
+        for v in nbrs.values() if isinstance(nbrs, dict) else []:
+            for e in v if isinstance(v, list) else [v]:
+                if isinstance(e, dict) and str(e.get("nbrState", e.get("state", ""))).startswith("Full"):
+                    full += 1
+        return full
+
+    def converged(self) -> dict:
+        """Nodes not yet converged: name -> (full, expected)."""
+        out = {}
+        for n in self.nodes.values():
+            if "ospfd" in n.daemons:
+                want, got = self.expected_neighbors(n), self.full_neighbors(n)
+                if got < want:
+                    out[n.name] = (got, want)
+        return out
+
+    def wait_converged(self, timeout: float = 60.0, _check=None) -> float:
+        """Wait until every OSPF adjacency is Full (``_check`` runs each
+        round and may raise)."""
+        t0 = time.monotonic()
+        left = {}
+        while time.monotonic() - t0 < timeout:
+            if _check:
+                _check()
+            left = self.converged()
+            if not left:
+                return time.monotonic() - t0
+            time.sleep(0.2)
+        detail = ", ".join(f"{k}: {g}/{w} neighbors Full" for k, (g, w) in sorted(left.items()))
+        raise LabError(f"lab {self.name}: OSPF not converged after {timeout:.0f}s ({detail})")
+
+    def _agent_dead(self, n: Node, st: dict) -> str | None:
+        recs = self._procs(st, n.name, "agent")
+        if recs and any(alive(p["pid"], p.get("start")) for p in recs):
+            return None
+        p = self._children.get(recs[-1]["pid"]) if recs else None
+        rc = p.poll() if p is not None else None
+        if rc is None:
+            return "not running"
+        return f"not running (killed by signal {-rc})" if rc < 0 else f"not running (exited with status {rc})"
+
+    def _agent_problem(self, n: Node, st: dict) -> str | None:
+        """None if the node's agent is running and ready, else why not."""
+        dead = self._agent_dead(n, st)
+        if dead:
+            return dead
+        try:
+            res = agent_request(n.agent_socket, {"cmd": "status"}, timeout=2.0)
+        except (OSError, ValueError) as exc:
+            return f"control socket {n.agent_socket} does not answer ({getattr(exc, 'strerror', None) or exc})"
+        return agent_ready(res) if isinstance(res, dict) else f"status is {res!r}"
+
+    def _agent_nodes(self, st: dict) -> list[Node]:
+        return [self.nodes[x] for x in dict.fromkeys(p["node"] for p in st.get("procs", []) if p["what"] == "agent") if x in self.nodes]
+
+    def _agents_error(self, bad: dict, why: str) -> LabError:
+        parts = []
+        for node, problem in sorted(bad.items()):
+            line = last_log_line(self.nodes[node].agent_log)
+            parts.append(f"{node}: {problem}; last log line: {line!r}" if line else f"{node}: {problem}; its log is empty")
+        return LabError(f"lab {self.name}: {why}: {' | '.join(parts)} (the lab stays up for inspection; 'lab down' removes it)")
+
+    def agents_not_ready(self) -> dict:
+        """{node: what is wrong} for every agent the lab started."""
+        st = self._load_state()
+        out = {}
+        for n in self._agent_nodes(st):
+            why = self._agent_problem(n, st)
+            if why:
+                out[n.name] = why
+        return out
+
+    def wait_ready(self, timeout: float = 60.0, progress=None) -> float:
+        """Wait until OSPF is Full everywhere and every agent the lab
+        started runs and is ready (``agent_ready``); raise LabError naming
+        the nodes and their agents' last log lines at once if an agent dies,
+        or at ``timeout`` (seconds, for both together)."""
+        say = progress or (lambda msg: log.info("%s", msg))
+        t0 = time.monotonic()
+
+        def no_dead():
+            st = self._load_state()
+            dead = {n.name: why for n in self._agent_nodes(st) if (why := self._agent_dead(n, st))}
+            if dead:
+                raise self._agents_error(dead, "agent not running")
+
+        say("waiting for OSPF to converge")
+        self.wait_converged(timeout, _check=no_dead)
+        say("waiting for the agents")
+        while True:
+            no_dead()
+            bad = self.agents_not_ready()
+            if not bad:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 >= timeout:
+                raise self._agents_error(bad, f"agents not ready after {timeout:.0f}s")
+            time.sleep(0.2)
