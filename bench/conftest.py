@@ -1,5 +1,6 @@
 """Benchmark graphs, built once per session (seeded, so every run and every
 peer sees the same graphs)."""
+
 import random
 
 import networkx as nx

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turn pytest-benchmark's JSON into ratio tables (markdown): for each group,
 every peer's median over pyfrr-pwr's median, measured in the same run."""
+
 import json
 import sys
 from collections import defaultdict

@@ -1,5 +1,6 @@
 """The ABR workload of draft sec. 2.1: in a 200-node area, 4 ABRs compute
 k=8 power-shortest paths to each of 50 TE endpoints (200 queries)."""
+
 import itertools
 import random
 

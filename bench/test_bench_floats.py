@@ -15,6 +15,7 @@ every case alike); ``--old`` also times ``encode``/``decode`` of an earlier
 wire.py (``git show b073b82:pyfrr_pwr/proto/wire.py``, one cffi call per
 float). Under pytest-benchmark: ``pytest bench/test_bench_floats.py``.
 """
+
 import struct
 import sys
 import timeit
@@ -26,7 +27,6 @@ from pyfrr_pwr.proto import wire
 
 STRUCT_DT = np.dtype([("v", ">f4")])
 _F = struct.Struct(">f").pack
-
 
 
 def link(mod=wire):

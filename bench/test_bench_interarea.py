@@ -4,15 +4,16 @@ per area, k=8. Every ABR's vectors until stable (local vectors, then
 backbone transit), then the time to redo one area's ABRs after one link
 change. Time and peak memory are recorded (no peer: there is no other
 implementation of the draft to compare with)."""
+
 import random
 import resource
 import time
 
 import networkx as nx
 
+from pyfrr_pwr.model.ted import TED
 from pyfrr_pwr.paths import interarea as ia
 from pyfrr_pwr.proto import wire
-from pyfrr_pwr.model.ted import TED
 
 AREAS, ROUTERS, ABRS, ENDPOINTS, K = 10, 200, 4, 50, 8
 
@@ -29,7 +30,12 @@ def build(seed=1):
     def link(area, u, v):
         for x, y in ((u, v), (v, u)):
             lsid[0] += 1
-            t = wire.LinkTLV(y, local_addrs=(f"172.{lsid[0] >> 16 & 255}.{lsid[0] >> 8 & 255}.{lsid[0] & 255}",), pwr_consumed=rnd.uniform(1e-9, 1e-8), avail_bw=rnd.uniform(1e8, 1.25e9))
+            t = wire.LinkTLV(
+                y,
+                local_addrs=(f"172.{lsid[0] >> 16 & 255}.{lsid[0] >> 8 & 255}.{lsid[0] & 255}",),
+                pwr_consumed=rnd.uniform(1e-9, 1e-8),
+                avail_bw=rnd.uniform(1e8, 1.25e9),
+            )
             teds[area].apply_tlvs(x, f"200.0.{lsid[0] >> 8 & 255}.{lsid[0] & 255}/{lsid[0]}", [t])
 
     abrs = {}

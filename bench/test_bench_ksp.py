@@ -1,6 +1,7 @@
 """k shortest paths: pyfrr-pwr's C core against networkx, igraph and scipy,
 on the same graphs and queries in the same run. Results: bench/results.json,
 summarised by bench/summarize.py into ratios (bench/README.md)."""
+
 import itertools
 
 import igraph as ig

@@ -5,6 +5,7 @@ agent's CPU and memory at rest and while re-originating.
 No peer exists for these numbers; they are recorded as measured (median of
 rounds) in bench/results.json and bench/README.md.
 """
+
 import statistics
 import sys
 import time
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import fig217  # noqa: E402
-from helpers import wait_for  # noqa: E402
+from helpers import (
+    fig217,  # noqa: E402
+    wait_for,  # noqa: E402
+)
 from helpers.fig217 import RID  # noqa: E402
 
 from pyfrr_pwr.cli.agentctl import agent_request  # noqa: E402
@@ -30,6 +33,7 @@ def test_lab_bring_up_to_converged(benchmark, topo):
     benchmark.group = "lab up --wait (namespaces, FRR, agents) to converged OSPF"
     benchmark.extra_info.update(impl=topo, routers=len(lab.nodes), links=len(lab.topo.links))
     try:
+
         def reset():  # setup must return None for pytest-benchmark
             lab.down(quiet=True)
 

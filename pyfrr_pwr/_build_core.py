@@ -8,6 +8,7 @@ takes their values from the headers, and Python reads them as ``lib.NAME``
 code is ever retyped as a bare integer. cffi releases the GIL around every call, which is what
 lets several threads run KSP queries at once (draft sec. 2.3).
 """
+
 import os
 
 from cffi import FFI

@@ -18,4 +18,6 @@ def pytest_runtest_setup(item):
     frr = Path(os.environ.get("PYFRR_PWR_FRR_LIB", "/usr/lib/frr"))
     missing = [what for what, ok in (("root", os.geteuid() == 0), (f"FRR ({frr}/ospfd)", (frr / "ospfd").exists())) if not ok]
     if missing:
-        pytest.fail(f"needs {' and '.join(missing)}: `make test` installs FRR and runs as root; `pytest -m \"not frr\"` runs the tests that need neither", pytrace=False)
+        pytest.fail(
+            f'needs {" and ".join(missing)}: `make test` installs FRR and runs as root; `pytest -m "not frr"` runs the tests that need neither', pytrace=False
+        )

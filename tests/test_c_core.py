@@ -1,5 +1,6 @@
 """The C core builds warning-free as C99 and survives ASan and UBSan; its
 return codes reach Python by name."""
+
 import re
 import subprocess
 
@@ -21,18 +22,34 @@ def test_c_core_compiles_without_warnings_as_c99(tmp_path):
 
 def test_c_core_has_no_python_dependency():
     for f in CSRC.iterdir():
-        assert "#include <Python.h>" not in f.read_text() and "#include \"Python.h\"" not in f.read_text(), f
+        assert "#include <Python.h>" not in f.read_text() and '#include "Python.h"' not in f.read_text(), f
 
 
 def test_c_core_under_address_and_undefined_sanitizers(tmp_path):
     exe = tmp_path / "check_core"
     r = subprocess.run(
-        ["cc", "-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", f"-I{CSRC}", str(ROOT / "tests/c/check_core.c"), *SOURCES, "-lm", "-o", str(exe)],
+        [
+            "cc",
+            "-std=c99",
+            "-O1",
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+            f"-I{CSRC}",
+            str(ROOT / "tests/c/check_core.c"),
+            *SOURCES,
+            "-lm",
+            "-o",
+            str(exe),
+        ],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    run = subprocess.run([str(exe), "3000", "11"], capture_output=True, text=True, env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"})
+    run = subprocess.run(
+        [str(exe), "3000", "11"], capture_output=True, text=True, env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     assert "passed" in run.stdout
 

@@ -3,6 +3,7 @@
 vectors; head-end agents answer `path` requests. Checked against the central
 oracle (tests/helpers/oracle.py) on the same topology files. Needs root and
 FRR: marked ``frr`` (``pytest -m "not frr"`` leaves it out)."""
+
 import itertools
 import shutil
 import subprocess
@@ -80,7 +81,12 @@ def central(topo_file, h, t):
 def test_every_head_tail_pair_gets_the_central_optimum(lab):
     for h, t in list(itertools.product(HEADS, TAILS)) + [(t, h) for h, t in itertools.product(HEADS, TAILS)]:
         want = central(lab.clab, h, t)
-        res = wait_for(lambda: (r := ask(lab, h, t)) and abs(r["best"]["pwr"] - want) <= 1e-5 * want and r, 60, f"{h} -> {t} to reach the optimum {want:.4g}", step=0.5)
+        res = wait_for(
+            lambda h=h, t=t, want=want: (r := ask(lab, h, t)) and abs(r["best"]["pwr"] - want) <= 1e-5 * want and r,
+            60,
+            f"{h} -> {t} to reach the optimum {want:.4g}",
+            step=0.5,
+        )
         b = res["best"]
         assert b["head_path"][0] == rid(lab, h) and b["head_path"][-1] == b["abr_chain"][0]
         assert len(b["abr_chain"]) == 2  # {ABR of the head's area, ABR of the tail's area}
@@ -107,7 +113,9 @@ def test_a_power_change_in_area_2_moves_the_choice_in_area_1_only_when_it_should
     want = central(clab, "TEh1", "TEt4")
     assert want > before["pwr"]
     lab.hwmon.write_text(f"{int(R6_UNIT_W * 10 * 1e6)}\n")
-    after = wait_for(lambda: (r := ask(lab, "TEh1", "TEt4")["best"]) and abs(r["pwr"] - want) <= 1e-5 * want and r, 60, f"TEh1's choice to move to {want:.4g}", step=0.5)
+    after = wait_for(
+        lambda: (r := ask(lab, "TEh1", "TEt4")["best"]) and abs(r["pwr"] - want) <= 1e-5 * want and r, 60, f"TEh1's choice to move to {want:.4g}", step=0.5
+    )
     assert after["abr_chain"] != before["abr_chain"]
     # pairs that never used that link keep their choice
     assert ask(lab, "TEh1", "TEt1")["best"]["pwr"] == pytest.approx(central(lab.clab, "TEh1", "TEt1"), rel=1e-5)

@@ -7,6 +7,7 @@ The lab is a copy of containerlab/fig-2-1-7 whose router G reads the power
 of its port towards H (eth2, the G-H link, PWRLINK 0.2) from a fake hwmon
 sysfs file, so a test can change a router's power as a sensor would.
 """
+
 import json
 import signal
 import subprocess
@@ -143,7 +144,11 @@ def test_power_change_reaches_a_remote_ted_and_inside_the_band_sends_nothing(lab
     after = wait_for(lambda: (l := g_h_on_x(lab))["generation"] != before["generation"] and l, 10, "the new G-H value at X")
     assert after["power_consumed"] * GBPS == pytest.approx(2.0, rel=1e-6)
     assert after["pwrlink"] * GBPS == pytest.approx(1.1, rel=1e-6)  # mean of 2.0 and H's 0.2
-    res = wait_for(lambda: (r := agent(lab, "B", cmd="paths", to=RID["X"], k=1))["paths"][0]["nodes"] == [RID["B"], RID["E"], RID["X"]] and r, 10, "B's best path to move to B-E-X")
+    res = wait_for(
+        lambda: (r := agent(lab, "B", cmd="paths", to=RID["X"], k=1))["paths"][0]["nodes"] == [RID["B"], RID["E"], RID["X"]] and r,
+        10,
+        "B's best path to move to B-E-X",
+    )
     assert res["paths"][0]["pwr_w_per_gbps"] == pytest.approx(0.8, rel=1e-6)
     lab.hwmon.write_text("2000000\n")
     wait_for(lambda: g_h_on_x(lab)["power_consumed"] * GBPS == pytest.approx(0.2, rel=1e-6), 10, "G-H back to 0.2")

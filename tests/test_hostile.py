@@ -1,5 +1,6 @@
 """What arrives from the network is hostile (issue 11 sec. 1): well-formed
 LSAs with extreme figures must not make an ABR's own computation fail."""
+
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.ted import TED
 from pyfrr_pwr.paths import interarea as ia

@@ -1,5 +1,6 @@
 """Inter-area power-shortest paths (draft sec. 2, 2.1.9, 2.2), offline on
 the fig-2-0 topology files, against a central oracle."""
+
 import dataclasses
 import itertools
 import math

@@ -7,6 +7,7 @@ A TE path has no reason to prefer intra-area routes, so an ABR attached to
 both the head-end's and the tail-end's area must also offer the detour
 through the backbone and another ABR of the tail area when it is cheaper.
 """
+
 import math
 import random
 

@@ -1,4 +1,5 @@
 """KSP against networkx and brute force; constraints inside the search."""
+
 import itertools
 import math
 import threading
@@ -168,7 +169,18 @@ def test_parallel_links_are_distinct_paths():
 
 def test_fig_2_1_7_path_from_the_draft():
     G = nx.DiGraph()
-    for u, v, w in [("A", "B", .05), ("C", "B", .5), ("C", "H", .5), ("B", "D", .1), ("D", "G", .03), ("G", "H", .2), ("G", "E", .5), ("H", "X", .1), ("B", "E", .5), ("E", "X", .3)]:
+    for u, v, w in [
+        ("A", "B", 0.05),
+        ("C", "B", 0.5),
+        ("C", "H", 0.5),
+        ("B", "D", 0.1),
+        ("D", "G", 0.03),
+        ("G", "H", 0.2),
+        ("G", "E", 0.5),
+        ("H", "X", 0.1),
+        ("B", "E", 0.5),
+        ("E", "X", 0.3),
+    ]:
         G.add_edge(u, v, weight=w)
     best = k_shortest_paths(G, "B", "X", 1)[0]
     assert best.nodes == ("B", "D", "G", "H", "X")

@@ -2,6 +2,7 @@
 side by side, a half-up lab taken down, a wait that times out. The tests
 that bring a lab up need root, FRR and network namespaces: marked ``frr``;
 the parsing tests run anywhere."""
+
 import json
 import subprocess
 import time

@@ -7,6 +7,7 @@ environment.
 The pure tests (rulesets, version parsing, command lines) run anywhere. The
 ``frr`` tests need root, FRR, nftables and network namespaces; their labs
 are called h6-* and are always taken down."""
+
 import json
 import os
 import stat
@@ -178,7 +179,7 @@ def test_ruleset_empty_sets_ports_and_bad_input():
     with pytest.raises(ValueError, match="API port"):
         fw.ruleset(fw.Admission("x", signal_port=2607))
     with pytest.raises(ValueError, match="interface"):
-        fw.ruleset(fw.Admission("x", domain_ifaces=('eth1" accept', )))
+        fw.ruleset(fw.Admission("x", domain_ifaces=('eth1" accept',)))
     with pytest.raises(ValueError):
         fw.ruleset(fw.Admission("x", domain4=("2001:db8::/32",)))
 

@@ -1,10 +1,10 @@
 """The package's layers (README, Layout): every import points down, and
 the module graph has no cycles. Read from the source, nothing imported."""
+
 import ast
 from pathlib import Path
 
 import networkx as nx
-
 from conftest import ROOT
 
 PKG = ROOT / "pyfrr_pwr"

@@ -1,4 +1,5 @@
 """The draft's arithmetic (sec. 2.1.1-2.1.8, 2.2)."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """The OSPF API protocol layer, byte by byte (no sockets)."""
+
 import struct
 
 import pytest
@@ -38,14 +39,10 @@ def test_originate_request_bytes():
 
 
 def test_delete_request_with_zero_length_flag():
-    assert api.encode_request(api.DeleteRequest(10, 200, 5, "0.0.0.1", zero_len=True), 4) == bytes.fromhex(
-        "0106000c 00000004 00000001 0ac80001 00000005"
-    )
+    assert api.encode_request(api.DeleteRequest(10, 200, 5, "0.0.0.1", zero_len=True), 4) == bytes.fromhex("0106000c 00000004 00000001 0ac80001 00000005")
 
 
-@pytest.mark.parametrize(
-    "req,t", [(api.SyncReachable(), 7), (api.SyncIsm(), 8), (api.SyncNsm(), 9), (api.SyncRouterId(), 19)]
-)
+@pytest.mark.parametrize("req,t", [(api.SyncReachable(), 7), (api.SyncIsm(), 8), (api.SyncNsm(), 9), (api.SyncRouterId(), 19)])
 def test_sync_requests_carry_four_zero_bytes(req, t):
     assert api.encode_request(req, 9) == struct.pack(">BBHL", 1, t, 4, 9) + b"\0" * 4
 

@@ -2,6 +2,7 @@
 sources (cffi compiles csrc/ at install time), and the C core builds from
 the unpacked sdist alone. No network: setuptools' PEP 517 hook runs with the
 venv's setuptools and cffi, on a copy of the tree in tmp_path."""
+
 import re
 import shutil
 import subprocess
@@ -11,7 +12,9 @@ import tarfile
 import pytest
 from conftest import ROOT
 
-SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", "results.json", "*.so", "_core.c")
+SKIP = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", "results.json", "*.so", "_core.c"
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,14 @@ def test_sdist_carries_every_c_source_and_header(sdist):
 
 def test_sdist_ships_the_tests_and_their_data_not_build_products(sdist):
     got = names(sdist)
-    assert {"tests/conftest.py", "tests/helpers/__init__.py", "tests/c/check_core.c", "tests/data/mini/mini.clab.yml", "containerlab/fig-2-0.clab.yml", "tools/gen_topologies.py"} <= got
+    assert {
+        "tests/conftest.py",
+        "tests/helpers/__init__.py",
+        "tests/c/check_core.c",
+        "tests/data/mini/mini.clab.yml",
+        "containerlab/fig-2-0.clab.yml",
+        "tools/gen_topologies.py",
+    } <= got
     assert not [n for n in got if n.endswith((".so", ".o", ".pyc")) or n == "pyfrr_pwr/_core.c"]
 
 

@@ -1,4 +1,5 @@
 """Power readers on fake sysfs trees (this machine has no sensors)."""
+
 import textwrap
 
 import pytest
@@ -38,12 +39,14 @@ def test_make_reader_and_config_hook(tmp_path):
     f = tmp_path / "power1_input"
     f.write_text("30000000\n")
     p = tmp_path / "power.yml"
-    p.write_text(textwrap.dedent(f"""\
+    p.write_text(
+        textwrap.dedent(f"""\
         line_cards:
           LC1: {{power_reader: {{type: hwmon, path: {f}}}, port_speeds: [10G, 10G, 10G]}}
         ports:
           eth1: {{line_card: LC1, speed: 10G, available: 10G}}
-        """))
+        """)
+    )
     cfg = load_power(p)
     reader = make_reader(cfg.line_cards["LC1"].power_reader)
     m = cfg.port_metrics("eth1", measured_w={"LC1": reader.read()})

@@ -1,6 +1,7 @@
 """Weighted PWRLINK for multi-capacity ports (draft sec. 2.1.1), end to end:
 power.yml -> model -> Link TLV -> wire.encode/decode -> TED, and the same
 figure in the offline tables."""
+
 import dataclasses
 import shutil
 
@@ -102,10 +103,16 @@ def test_l9_ted_through_the_wire_is_weighted(tmp_path, profile):
 def test_ted_apply_with_hand_built_lsas():
     """The same link, two Link TLVs straight through wire.encode and
     TED.apply; a multi-capacity end alone on a link keeps its own POWER."""
-    a = wire.LinkTLV(link_id="2.2.2.2", local_addrs=("10.0.9.0",), remote_addrs=("10.0.9.1",),
-                     max_bw=10e9 / 8, highest_bw=100e9 / 8, avail_bw=5e9 / 8, pwr_consumed=PA / GBPS)
-    b = wire.LinkTLV(link_id="1.1.1.1", local_addrs=("10.0.9.1",), remote_addrs=("10.0.9.0",),
-                     max_bw=10e9 / 8, avail_bw=5e9 / 8, pwr_consumed=PB / GBPS)
+    a = wire.LinkTLV(
+        link_id="2.2.2.2",
+        local_addrs=("10.0.9.0",),
+        remote_addrs=("10.0.9.1",),
+        max_bw=10e9 / 8,
+        highest_bw=100e9 / 8,
+        avail_bw=5e9 / 8,
+        pwr_consumed=PA / GBPS,
+    )
+    b = wire.LinkTLV(link_id="1.1.1.1", local_addrs=("10.0.9.1",), remote_addrs=("10.0.9.0",), max_bw=10e9 / 8, avail_bw=5e9 / 8, pwr_consumed=PB / GBPS)
     t = TED("0.0.0.0")
     assert t.apply("1.1.1.1", "200.0.0.1", wire.encode([a]))
     one_sided = t.graph(include_one_sided=True).edges["1.1.1.1", "2.2.2.2", "10.0.9.0"]["weight"]

@@ -1,4 +1,5 @@
 """PWR LSA bodies: golden bytes, round trips, and hostile input."""
+
 import dataclasses
 import math
 import struct
@@ -21,15 +22,7 @@ LINK = wire.LinkTLV(
     pwr_available=0.5,
 )
 LINK_DRAFT = bytes.fromhex(
-    "00020040"
-    "0001000101000000"
-    "000200040a000002"
-    "000300040a010000"
-    "000400040a010001"
-    "000600044e9502f9"
-    "002000044e6e6b28"
-    "000b00043f800000"
-    "000c00043f000000"
+    "000200400001000101000000000200040a000002000300040a010000000400040a010001000600044e9502f9002000044e6e6b28000b00043f800000000c00043f000000"
 )
 
 
@@ -39,9 +32,7 @@ def test_golden_link_tlv_draft_profile():
 
 
 def test_golden_link_tlv_experimental_profile_avoids_iana_collisions():
-    exp = LINK_DRAFT.replace(bytes.fromhex("000b0004"), bytes.fromhex("80010004")).replace(
-        bytes.fromhex("000c0004"), bytes.fromhex("80020004")
-    )
+    exp = LINK_DRAFT.replace(bytes.fromhex("000b0004"), bytes.fromhex("80010004")).replace(bytes.fromhex("000c0004"), bytes.fromhex("80020004"))
     assert wire.encode([LINK], profile="experimental") == exp
     assert wire.decode(exp, profile="experimental") == [LINK]
     # sub-TLV 11 is RFC 4203's Link Local/Remote Identifiers: in the
@@ -54,16 +45,7 @@ def test_golden_link_tlv_experimental_profile_avoids_iana_collisions():
 # 32772 follows max bw, in both profiles
 LINK_HB = dataclasses.replace(LINK, highest_bw=2.5e9)
 LINK_HB_DRAFT = bytes.fromhex(
-    "00020048"
-    "0001000101000000"
-    "000200040a000002"
-    "000300040a010000"
-    "000400040a010001"
-    "000600044e9502f9"
-    "800400044f1502f9"
-    "002000044e6e6b28"
-    "000b00043f800000"
-    "000c00043f000000"
+    "000200480001000101000000000200040a000002000300040a010000000400040a010001000600044e9502f9800400044f1502f9002000044e6e6b28000b00043f800000000c00043f000000"
 )
 
 
@@ -71,9 +53,7 @@ def test_golden_highest_capacity_sub_tlv_in_both_profiles():
     assert wire.ST_HIGHEST_BW == 32772
     assert wire.encode([LINK_HB]) == LINK_HB_DRAFT
     assert wire.decode(LINK_HB_DRAFT) == [LINK_HB]
-    exp = LINK_HB_DRAFT.replace(bytes.fromhex("000b0004"), bytes.fromhex("80010004")).replace(
-        bytes.fromhex("000c0004"), bytes.fromhex("80020004")
-    )
+    exp = LINK_HB_DRAFT.replace(bytes.fromhex("000b0004"), bytes.fromhex("80010004")).replace(bytes.fromhex("000c0004"), bytes.fromhex("80020004"))
     assert wire.encode([LINK_HB], profile="experimental") == exp
     assert wire.decode(exp, profile="experimental") == [LINK_HB]
     # absent: the port runs at its highest capacity, nothing is sent
@@ -96,7 +76,7 @@ def test_highest_capacity_is_validated_like_max_bw(v, why):
 
 
 def test_malformed_highest_capacity_names_the_offset():
-    head = "0001000101000000" "000200040a000002"
+    head = "0001000101000000000200040a000002"
     for sub, where, what in (
         ("8004000200000000", 20, "highest capacity sub-TLV 32772: length 2, expected 4"),
         ("800400080000000000000000", 20, "length 8, expected 4"),
@@ -129,8 +109,18 @@ def test_golden_node_tlvs():
     gold = bytes.fromhex(
         "800000080a00000900000003"
         "8001000c0a0000090000000000000001"
-        "8002002c" "00000002" "02000000" "0a000001" "0a000002"
-        "0a000007" "3f000000" "4e6e6b28" "0000001e" "00030000" "00000001" "000000fa"
+        "8002002c"
+        "00000002"
+        "02000000"
+        "0a000001"
+        "0a000002"
+        "0a000007"
+        "3f000000"
+        "4e6e6b28"
+        "0000001e"
+        "00030000"
+        "00000001"
+        "000000fa"
     )
     assert wire.encode(tlvs) == gold
     assert wire.decode(gold) == tlvs
@@ -239,7 +229,7 @@ def test_decode_mutated_bodies_only_raises_decode_error(ts, data):
         (LINK_DRAFT[:-4] + bytes.fromhex("7fc00000"), 64, "NaN"),
         (LINK_DRAFT[:-4] + bytes.fromhex("bf800000"), 64, "negative"),
         (LINK_DRAFT[:-4] + bytes.fromhex("7f800000"), 64, "infinite"),
-        (bytes.fromhex("00020018" "0001000101000000" "000200040a000002" "0001000101000000"), 20, "twice"),
+        (bytes.fromhex("000200180001000101000000000200040a0000020001000101000000"), 20, "twice"),
         (bytes.fromhex("000200080001000201020000"), 4, "expected 1"),
         (bytes.fromhex("80020008000000000000000000"), 12, "truncated"),
         (bytes.fromhex("800200080000000000000000"), 8, "empty ABR chain"),
@@ -269,7 +259,7 @@ def test_body_limit():
 
 
 def test_float_policy():
-    assert wire.pack_floats([0.0, -0.0, 1.5]) == bytes.fromhex("00000000" "00000000" "3fc00000")
+    assert wire.pack_floats([0.0, -0.0, 1.5]) == bytes.fromhex("00000000000000003fc00000")
     assert wire.pack_floats([1e-45]) == bytes.fromhex("00000001")  # subnormal kept
     assert wire.pack_floats([1e-50]) == bytes.fromhex("00000000")  # below half the least subnormal
     for v, why in ((math.nan, "NaN"), (-1.0, "negative"), (math.inf, "FLT_MAX"), (3.5e38, "FLT_MAX")):
@@ -357,7 +347,7 @@ def test_struct_path_and_c_kernel_agree_on_every_decoded_float(u):
     out = ffi.new("double[1]")
     rc = lib.pwr_f32_unpack(raw, 4, out, 1, lib.PWR_F32_STRICT, ffi.NULL)
     assert wf32._unpack_code(struct.unpack(">f", raw)[0]) == rc
-    body = bytes.fromhex("00020018" "0001000101000000" "000200040a000002" "80040004") + raw
+    body = bytes.fromhex("000200180001000101000000000200040a00000280040004") + raw
     if rc == lib.PWR_F32_OK:
         x = wf32._f32_at(raw, 0, "v")
         assert struct.pack(">d", x) == struct.pack(">d", out[0])  # same bits, -0.0 included
@@ -386,4 +376,4 @@ def test_pack_floats_never_reinterprets_other_buffers():
     assert wire.pack_floats(np.array([1.5, 2.5], dtype=np.float32)) == struct.pack(">2f", 1.5, 2.5)
     strided = np.arange(10, dtype=np.float64)[::2]
     assert wire.pack_floats(strided) == struct.pack(">5f", 0, 2, 4, 6, 8)
-    assert wire.pack_floats((x for x in (1.0, 2.0))) == struct.pack(">2f", 1, 2)
+    assert wire.pack_floats(x for x in (1.0, 2.0)) == struct.pack(">2f", 1, 2)

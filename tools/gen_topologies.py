@@ -6,6 +6,7 @@ edit the figure data here and re-run (`make topologies`) rather than editing
 sixty files by hand. Every reading of the draft and every assumption is
 written into the topology's README by this script too.
 """
+
 from __future__ import annotations
 
 import sys
@@ -82,7 +83,9 @@ class Fig:
         self.nodes[name] = {"host": False, "cards": {}, "te": None, "ports": {}, **kw}
 
     def link(self, a, b, area, label=None, a_port=None, b_port=None, speed=10, avail=None, a_power=None, b_power=None, extra=None):
-        self.links.append(dict(a=a, b=b, area=area, label=label, a_port=a_port, b_port=b_port, speed=speed, avail=avail, a_power=a_power, b_power=b_power, extra=extra or {}))
+        self.links.append(
+            dict(a=a, b=b, area=area, label=label, a_port=a_port, b_port=b_port, speed=speed, avail=avail, a_power=a_power, b_power=b_power, extra=extra or {})
+        )
 
     def write(self, readme: str):
         d = OUT / self.name
@@ -177,8 +180,20 @@ def fig_2_1_1() -> Fig:
     f.node("D", cards={"LC1": {"power_w": 150, "max_power_w": 190, "port_speeds": ten(5)}, "LC2": {"power_w": 150, "max_power_w": 190, "port_speeds": ten(5)}})
     # E LC1 and F LC2 carry L9's 100G ports; give them calibrated profiles
     # (sec. 2.1.8): E's flattens (first profile), F's is exponential (second).
-    f.node("E", cards={"LC1": {"profile": {"shape": "flattening", "idle_w": 180, "peak_w": 320, "steepness": 4}, "port_speeds": ten(4) + ["100G"]}, "LC2": {"power_w": 150, "max_power_w": 190, "port_speeds": ten(5)}})
-    f.node("F", cards={"LC1": {"power_w": 150, "max_power_w": 190, "port_speeds": ten(5)}, "LC2": {"profile": {"shape": "exponential", "idle_w": 150, "peak_w": 360, "steepness": 3}, "port_speeds": ten(4) + ["100G"]}})
+    f.node(
+        "E",
+        cards={
+            "LC1": {"profile": {"shape": "flattening", "idle_w": 180, "peak_w": 320, "steepness": 4}, "port_speeds": ten(4) + ["100G"]},
+            "LC2": {"power_w": 150, "max_power_w": 190, "port_speeds": ten(5)},
+        },
+    )
+    f.node(
+        "F",
+        cards={
+            "LC1": {"power_w": 150, "max_power_w": 190, "port_speeds": ten(5)},
+            "LC2": {"profile": {"shape": "exponential", "idle_w": 150, "peak_w": 360, "steepness": 3}, "port_speeds": ten(4) + ["100G"]},
+        },
+    )
     f.node("OA", host=True)
     table = [
         ("L1", "A", "D", "LC1", "P5", "LC1", "P4", 10, 7.5),
@@ -239,23 +254,53 @@ def fig_2_0() -> Fig:
     A1, BB, A2 = "0.0.0.1", "0.0.0.0", "0.0.0.2"
     links = [
         # row TEh3 ... TEt4
-        ("TEh3", "R5", A1), ("R5", "ABR3", A1), ("ABR3", "Rb3", BB), ("Rb3", "Rb4", BB),
-        ("Rb4", "ABR4", BB), ("ABR4", "R6", A2), ("R6", "TEt4", A2),
+        ("TEh3", "R5", A1),
+        ("R5", "ABR3", A1),
+        ("ABR3", "Rb3", BB),
+        ("Rb3", "Rb4", BB),
+        ("Rb4", "ABR4", BB),
+        ("ABR4", "R6", A2),
+        ("R6", "TEt4", A2),
         # row TEh2 ... TEt2
-        ("TEh2", "R2", A1), ("R2", "ABR5", A1), ("ABR5", "Rb5", BB), ("Rb5", "ABR6", BB),
-        ("ABR6", "R4", A2), ("R4", "TEt2", A2),
+        ("TEh2", "R2", A1),
+        ("R2", "ABR5", A1),
+        ("ABR5", "Rb5", BB),
+        ("Rb5", "ABR6", BB),
+        ("ABR6", "R4", A2),
+        ("R4", "TEt2", A2),
         # row TEh1 ... TEt1
-        ("TEh1", "R1", A1), ("R1", "ABR1", A1), ("ABR1", "Rb1", BB), ("Rb1", "Rb2", BB),
-        ("Rb2", "ABR2", BB), ("ABR2", "R3", A2), ("R3", "TEt1", A2),
+        ("TEh1", "R1", A1),
+        ("R1", "ABR1", A1),
+        ("ABR1", "Rb1", BB),
+        ("Rb1", "Rb2", BB),
+        ("Rb2", "ABR2", BB),
+        ("ABR2", "R3", A2),
+        ("R3", "TEt1", A2),
         # diagonals, read column by column from the ASCII art
-        ("TEh3", "R2", A1), ("ABR3", "ABR5", A1), ("Rb4", "Rb5", BB), ("ABR4", "R4", A2),
-        ("R6", "R4", A2), ("TEh1", "R2", A1), ("ABR5", "ABR1", A1), ("Rb5", "Rb2", BB),
-        ("R4", "ABR2", A2), ("R4", "R3", A2),
+        ("TEh3", "R2", A1),
+        ("ABR3", "ABR5", A1),
+        ("Rb4", "Rb5", BB),
+        ("ABR4", "R4", A2),
+        ("R6", "R4", A2),
+        ("TEh1", "R2", A1),
+        ("ABR5", "ABR1", A1),
+        ("Rb5", "Rb2", BB),
+        ("R4", "ABR2", A2),
+        ("R4", "R3", A2),
     ]
     pos = {n: i for i, n in enumerate(order)}
     for i, (a, b, area) in enumerate(links):
         avail = 2 + (i * 5) % 8  # 2..9 Gb/s available of 10G, deterministic
-        f.link(a, b, area, f"{a}-{b}", ("LC1", f"P{sum(1 for l in f.links if a in (l['a'], l['b'])) + 1}"), ("LC1", f"P{sum(1 for l in f.links if b in (l['a'], l['b'])) + 1}"), 10, avail)
+        f.link(
+            a,
+            b,
+            area,
+            f"{a}-{b}",
+            ("LC1", f"P{sum(1 for l in f.links if a in (l['a'], l['b'])) + 1}"),
+            ("LC1", f"P{sum(1 for l in f.links if b in (l['a'], l['b'])) + 1}"),
+            10,
+            avail,
+        )
     del pos
     return f
 

@@ -137,7 +137,9 @@ def register(sub) -> None:
         a.add_argument("--name", help="lab name (default: the topology's)")
         a.add_argument("--no-schema", action="store_true", help="skip containerlab schema validation (files newer than the schema)")
         if action == "up":
-            a.add_argument("--wait", action="store_true", help="return once OSPF has converged and every agent answers, synced (fails naming the node otherwise)")
+            a.add_argument(
+                "--wait", action="store_true", help="return once OSPF has converged and every agent answers, synced (fails naming the node otherwise)"
+            )
             a.add_argument("--timeout", type=float, default=60.0)
             a.add_argument("--no-agents", action="store_true")
             a.add_argument("--no-firewall", action="store_true", help="do not load the nftables rules guarding ports 2607 and 2700")

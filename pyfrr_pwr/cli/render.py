@@ -1,4 +1,5 @@
 """Rendering shared by the command groups: rich consoles and PWR figures in W per Gb/s."""
+
 from __future__ import annotations
 
 import sys
@@ -19,4 +20,3 @@ def fmt(v) -> str:
 def console() -> Console:
     # piped output (logs, scripts) is not squeezed to 80 columns
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-

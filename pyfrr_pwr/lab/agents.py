@@ -8,6 +8,7 @@ putting the current directory on ``sys.path``, so a checkout (or anything
 else called ``pyfrr_pwr/``) in the caller's directory is never imported in
 place of the installed package and its built core.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """What every lab module shares: the error type, where labs live, and the
 few /proc and signal helpers that make ``down`` stop exactly what ``up``
 started (pid plus process start time, so a recycled pid is never hit)."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ that the API server listens on 0.0.0.0:2607 with no authentication and the
 only guard is a firewall (``pyfrr_pwr.lab.firewall``). ``daemon_argv`` binds
 the API server to 127.0.0.1 where ospfd has the option.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,7 +32,27 @@ __all__ = [
 ]
 
 FRR_LIB = Path(os.environ.get("PYFRR_PWR_FRR_LIB", "/usr/lib/frr"))
-FRR_DAEMONS = ("zebra", "ospfd", "staticd", "bgpd", "ospf6d", "ripd", "ripngd", "isisd", "pimd", "ldpd", "bfdd", "pathd", "pbrd", "vrrpd", "fabricd", "eigrpd", "babeld", "sharpd", "nhrpd")
+FRR_DAEMONS = (
+    "zebra",
+    "ospfd",
+    "staticd",
+    "bgpd",
+    "ospf6d",
+    "ripd",
+    "ripngd",
+    "isisd",
+    "pimd",
+    "ldpd",
+    "bfdd",
+    "pathd",
+    "pbrd",
+    "vrrpd",
+    "fabricd",
+    "eigrpd",
+    "babeld",
+    "sharpd",
+    "nhrpd",
+)
 
 # what an frr-kind node starts when its topology names no daemons (the
 # routing daemons this project uses, not all twenty)

@@ -29,6 +29,7 @@ traffic to other ports, and leave any other table alone.
 it in a lab node's namespace with ``nft -f -``. frr-config/pyfrr-pwr.nft is
 the same policy for a real router.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,4 +1,5 @@
 """One node of a lab: its namespace and where its processes keep their files."""
+
 from __future__ import annotations
 
 import subprocess

@@ -7,6 +7,7 @@ and a synced LSDB when the status reports "synced". A dead agent fails a
 wait at once; every failure names the nodes and the last line of each
 failing agent's log.
 """
+
 from __future__ import annotations
 
 import json

@@ -22,6 +22,7 @@ time, so a recycled pid is never killed), then whatever still runs inside
 the lab's namespaces (a lab left half-up by a crash), and deletes the
 namespaces. Labs with different names coexist.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,6 +48,7 @@ from pyfrr_pwr.lab.readiness import Readiness
 __all__ = ["Lab", "LabError", "Node", "parse_daemons", "RUN_ROOT", "FRR_LIB", "FRR_DAEMONS", "DEFAULT_FRR_KIND_DAEMONS"]
 
 log = logging.getLogger("pyfrr_pwr.lab")
+
 
 class Lab(Readiness):
     def __init__(self, topology: str | Path, name: str | None = None, run_root: Path | None = None, validate_schema: bool = True, firewall: bool = True):
@@ -300,7 +302,7 @@ class Lab(Readiness):
         self._reap()
         prefix = f"clab-{self.name}-"
         for ns in netns.listnetns():
-            if ns.startswith(prefix) and ns[len(prefix):] in self.nodes:
+            if ns.startswith(prefix) and ns[len(prefix) :] in self.nodes:
                 for pid in ns_pids(ns):  # leftovers of a crashed or half-up lab
                     try:
                         os.kill(pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ sends that highest capacity (``highest_bw``, Link sub-TLV 32772), so the
 receivers can weight its end of the PWRLINK by max_bw / highest_bw; a port
 at its highest capacity leaves it out (weight 1.0).
 """
+
 from __future__ import annotations
 
 from pyfrr_pwr.model import metric

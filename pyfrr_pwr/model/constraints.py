@@ -6,6 +6,7 @@ of constraints is spelled out here and nowhere else. Units are the wire's:
 bandwidth in bytes/s (RFC 3630 sec. 2.5.6), delay in microseconds (RFC 7471
 sec. 4.1), admin groups as 32-bit masks (RFC 3630 sec. 2.5.9).
 """
+
 from __future__ import annotations
 
 import math

@@ -31,12 +31,13 @@ Readings of the draft written down here (it gives formulas, not numbers):
   clamped into (0, 1]; without the sub-TLV the end weighs 1.0.
   ``link_pwrlink`` is the one formula the TED and the offline tables use.
 """
+
 from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 __all__ = [
     "GBPS",
@@ -171,9 +172,7 @@ def capacity_weight(speed: float | None, highest: float | None) -> float:
     return min(max(speed / highest, MIN_WEIGHT), 1.0)
 
 
-def link_pwrlink(
-    end_a: float | None, end_b: float | None, weight_a: float = 1.0, weight_b: float = 1.0
-) -> float | None:
+def link_pwrlink(end_a: float | None, end_b: float | None, weight_a: float = 1.0, weight_b: float = 1.0) -> float | None:
     """A link's PWRLINK from its ends' POWER (either may be unknown).
 
     Both ends: ``pwrlink`` when the weights are equal (single-capacity ports,
@@ -216,16 +215,16 @@ class PowerProfile:
         object.__setattr__(self, "points", pts)
 
     @classmethod
-    def linear(cls, idle_w: float, peak_w: float) -> "PowerProfile":
+    def linear(cls, idle_w: float, peak_w: float) -> PowerProfile:
         """Third profile of sec. 2.1.8: constant delta-C / delta-B."""
         return cls(((0.0, idle_w), (1.0, peak_w)))
 
     @classmethod
-    def _sampled(cls, f: Callable[[float], float], n: int = 64) -> "PowerProfile":
+    def _sampled(cls, f: Callable[[float], float], n: int = 64) -> PowerProfile:
         return cls(tuple((i / n, f(i / n)) for i in range(n + 1)))
 
     @classmethod
-    def flattening(cls, idle_w: float, peak_w: float, steepness: float = 4.0) -> "PowerProfile":
+    def flattening(cls, idle_w: float, peak_w: float, steepness: float = 4.0) -> PowerProfile:
         """First profile (concave): steep, then tapering to a plateau."""
         k = float(steepness)
         if k <= 0:
@@ -233,7 +232,7 @@ class PowerProfile:
         return cls._sampled(lambda u: idle_w + (peak_w - idle_w) * (1 - math.exp(-k * u)) / (1 - math.exp(-k)))
 
     @classmethod
-    def exponential(cls, idle_w: float, peak_w: float, steepness: float = 4.0) -> "PowerProfile":
+    def exponential(cls, idle_w: float, peak_w: float, steepness: float = 4.0) -> PowerProfile:
         """Second profile (convex): ever steeper."""
         k = float(steepness)
         if k <= 0:
@@ -335,7 +334,7 @@ class Banding:
         self.value: float | None = None
 
     @classmethod
-    def geometric(cls, low: float, high: float, ratio: float = 1.25, hysteresis: float = 0.05) -> "Banding":
+    def geometric(cls, low: float, high: float, ratio: float = 1.25, hysteresis: float = 0.05) -> Banding:
         """Edges low, low*ratio, ... up to high: equal relative width, so a
         change of the same proportion counts the same at any magnitude."""
         if not (0 < low < high) or ratio <= 1:

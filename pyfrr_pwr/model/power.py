@@ -12,6 +12,7 @@ Pure: no files, no I/O. The YAML loader (``pyfrr_pwr.files.power``) builds
 these objects; the model raises ``PowerModelError`` (a ``ValueError``), which
 the loader reports as a configuration error naming the file.
 """
+
 from __future__ import annotations
 
 import math

@@ -21,6 +21,7 @@ Pure: ``apply``/``withdraw`` take bytes and return what changed; no I/O.
 A malformed body is logged, counted in ``stats`` and dropped, and whatever
 the TED held for that LSA stays as it was.
 """
+
 from __future__ import annotations
 
 import logging

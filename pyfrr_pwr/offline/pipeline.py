@@ -2,6 +2,7 @@
 would advertise, flooded through the real encoder and decoder into per-area
 TE databases, then CSPF on them. The agent does the same with measured
 figures and ospfd in between."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,9 +43,7 @@ class LinkRow:
     def pwrlink(self) -> float | None:
         """Both ends' POWER, weighted as the TED weights them (sec. 2.1.1)."""
         a, b = self.a, self.b
-        return metric.link_pwrlink(
-            a.effective if a else None, b.effective if b else None, a.weight if a else 1.0, b.weight if b else 1.0
-        )
+        return metric.link_pwrlink(a.effective if a else None, b.effective if b else None, a.weight if a else 1.0, b.weight if b else 1.0)
 
 
 def _port_row(topo: Topology, node: str, ifname: str) -> PortRow | None:
@@ -75,10 +74,7 @@ def _area_of(topo: Topology, link) -> str | None:
 def link_rows(topo: Topology) -> list[LinkRow]:
     """Every link's POWER per end and PWRLINK (draft sec. 2.1.1), from the
     configured figures (the TED gets the same from the wire)."""
-    return [
-        LinkRow(_label(topo, l), _area_of(topo, l), _port_row(topo, *l.a), _port_row(topo, *l.b))
-        for l in topo.links
-    ]
+    return [LinkRow(_label(topo, l), _area_of(topo, l), _port_row(topo, *l.a), _port_row(topo, *l.b)) for l in topo.links]
 
 
 def build_teds(topo: Topology, profile: str = "draft", opaque_type: int = wire.DEFAULT_OPAQUE_TYPE) -> dict:

@@ -21,6 +21,7 @@ Pure functions over TE databases (``ted.TED``):
 Path info holds aggregates only (sec. 2.1.9): PWR sum, minimum available
 bandwidth, TE-metric sum, hop count, OR of admin groups, delay sum.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -46,7 +47,7 @@ class Aggregate:
     admin: int
     delay: float
 
-    def then(self, other: "Aggregate") -> "Aggregate":
+    def then(self, other: Aggregate) -> Aggregate:
         # sums saturate at the wire's float32 range: a hostile (or merely
         # huge) PWR learnt from the network must not make our own vector
         # unencodable (issue 11 sec. 1); FLT_MAX still sorts last
@@ -60,7 +61,7 @@ class Aggregate:
         )
 
     @classmethod
-    def of(cls, p: wire.PathInfo) -> "Aggregate":
+    def of(cls, p: wire.PathInfo) -> Aggregate:
         return cls(p.pwr_sum, p.min_avail_bw, p.te_metric_sum, p.hop_count, p.admin_groups, float(p.delay_us))
 
     def info(self, endpoint: str) -> wire.PathInfo:
@@ -159,7 +160,9 @@ def converge(teds_by_router: dict, k: int = 8, constraints: Constraints | None =
 
 
 def _edge_state(G) -> dict:
-    return {(u, v, k): (d["weight"], d.get("avail_bw"), d.get("admin_group"), d.get("delay"), d.get("te_metric")) for u, v, k, d in G.edges(keys=True, data=True)}
+    return {
+        (u, v, k): (d["weight"], d.get("avail_bw"), d.get("admin_group"), d.get("delay"), d.get("te_metric")) for u, v, k, d in G.edges(keys=True, data=True)
+    }
 
 
 def _diff(old: dict, new: dict) -> tuple[set, bool]:
@@ -240,7 +243,9 @@ class VectorComputer:
             # we are attached to ourselves: a TE path has no reason to prefer
             # our intra-area route to that area over the detour through the
             # backbone and another of its ABRs (issue 11 sec. 6)
-            heard = [(adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain]
+            heard = [
+                (adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain
+            ]
             targets = sorted(set(eps) | {adv for adv, _ in heard})
             table = self._table(a, graphs[a], targets)
             entries = sorted(((agg.pwr, e, agg) for e in eps for agg, _ in table.get(e, [])), key=lambda x: (x[0], x[1]))
@@ -294,10 +299,7 @@ def fragment(vec: wire.ReachabilityVector, generation: int, max_body: int = wire
     chunks = [vec.paths[i : i + per] for i in range(0, len(vec.paths), per)] or [()]
     if len(chunks) > 255:
         raise ValueError(f"vector of {len(vec.paths)} paths needs more than 255 fragments")
-    return [
-        wire.ReachabilityVector(vec.abr_chain, vec.area, c, wire.Fragment(generation & 0xFFFFFFFF, i, len(chunks)))
-        for i, c in enumerate(chunks)
-    ]
+    return [wire.ReachabilityVector(vec.abr_chain, vec.area, c, wire.Fragment(generation & 0xFFFFFFFF, i, len(chunks))) for i, c in enumerate(chunks)]
 
 
 def complete_vectors(ted) -> list:
@@ -325,7 +327,7 @@ def complete_vectors(ted) -> list:
     return whole
 
 
-def signature(v: wire.ReachabilityVector, band: "metric.Banding") -> tuple:
+def signature(v: wire.ReachabilityVector, band: metric.Banding) -> tuple:
     """What must change before a vector is re-advertised (sec. 2.2): the
     endpoints, and each entry's PWR sum and bandwidth by band, not value."""
     return tuple((p.endpoint, band.band_of(p.pwr_sum), band.band_of(p.min_avail_bw), p.hop_count) for p in v.paths)
@@ -375,7 +377,9 @@ def _fits(agg: Aggregate, c: Constraints) -> bool:
     return not agg.admin & c.admin_exclude
 
 
-def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: Constraints | None = None, limit: int = 8, compiled: CompiledGraph | None = None) -> Selection:
+def select(
+    head: str, dest: str, ted, vectors: list, k: int = 8, constraints: Constraints | None = None, limit: int = 8, compiled: CompiledGraph | None = None
+) -> Selection:
     """The head-end's inter-area choice (sec. 2.2) from its own area's TED
     and the vectors ABRs leaked into it (``[(adv, vector)]``)."""
     constraints = constraints or Constraints()
@@ -412,5 +416,7 @@ def select(head: str, dest: str, ted, vectors: list, k: int = 8, constraints: Co
             seen.add(key)
             out.append(c)
     if not out:
-        return Selection((), f"no inter-area path from {head} to {dest} meets the constraints ({constraints.describe()}; {len(offers)} offers from {len(abrs)} ABRs)")
+        return Selection(
+            (), f"no inter-area path from {head} to {dest} meets the constraints ({constraints.describe()}; {len(offers)} offers from {len(abrs)} ABRs)"
+        )
     return Selection(tuple(out[:limit]))

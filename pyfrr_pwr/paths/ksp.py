@@ -20,11 +20,13 @@ default 0).
 Each thread gets its own C workspace and cffi drops the GIL during a query,
 so a ``CompiledGraph`` can serve several threads at once (draft sec. 2.3).
 """
+
 from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Hashable, Iterable, NamedTuple
+from collections.abc import Hashable, Iterable
+from typing import Any, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -71,7 +73,7 @@ class CompiledGraph:
         bandwidth: str = "avail_bw",
         admin_group: str = "admin_group",
         delay: str = "delay",
-    ) -> "CompiledGraph":
+    ) -> CompiledGraph:
         self = object.__new__(cls)
         if not G.is_directed():
             G = G.to_directed()
@@ -101,13 +103,9 @@ class CompiledGraph:
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {exc}") from None
             if not (0.0 <= w[i] < math.inf):
-                raise ValueError(
-                    f"edge {u}->{v} (key {k!r}): {weight!r} must be finite and >= 0, got {w[i]}"
-                )
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {weight!r} must be finite and >= 0, got {w[i]}")
             if not (0.0 <= dl[i] < math.inf):
-                raise ValueError(
-                    f"edge {u}->{v} (key {k!r}): {delay!r} must be finite and >= 0, got {dl[i]}"
-                )
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {delay!r} must be finite and >= 0, got {dl[i]}")
             if math.isnan(bw[i]):
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {bandwidth!r} is NaN")
         self.head_labels = [self.nodes[h] for h in head.tolist()]

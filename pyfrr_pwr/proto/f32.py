@@ -6,11 +6,12 @@ send batches through the C kernel. tests/test_wire.py checks that both
 agree on every float; ``wire``'s docstring has the measurements behind the
 split.
 """
+
 from __future__ import annotations
 
 import math
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyfrr_pwr._core import ffi, lib
 from pyfrr_pwr.proto.tlvs import DecodeError

@@ -19,13 +19,13 @@ Wire facts (all fields network byte order):
 No library speaks this protocol (the PyPI frr-ospf-api-stream-client is a
 GPL, read-only derivative of ospfclient.py), hence the hand-written code.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Union
 
 __all__ = [
     "MsgType",
@@ -159,7 +159,7 @@ class LsaHeader:
         return LSA_HDR.pack(self.age, self.options, self.type, _ip(self.lsid), _ip(self.adv_router), self.seq, self.checksum, self.length)
 
     @classmethod
-    def unpack(cls, b: bytes, off: int = 0) -> "LsaHeader":
+    def unpack(cls, b: bytes, off: int = 0) -> LsaHeader:
         age, opt, t, lsid, adv, seq, ck, ln = LSA_HDR.unpack_from(b, off)
         return cls(age, opt, t, _ips(lsid), _ips(adv), seq, ck, ln)
 
@@ -256,9 +256,9 @@ class SyncRouterId:
     pass
 
 
-Request = Union[
-    RegisterOpaqueType, UnregisterOpaqueType, RegisterEvent, SyncLsdb, OriginateRequest, DeleteRequest, SyncReachable, SyncIsm, SyncNsm, SyncRouterId
-]
+Request = (
+    RegisterOpaqueType | UnregisterOpaqueType | RegisterEvent | SyncLsdb | OriginateRequest | DeleteRequest | SyncReachable | SyncIsm | SyncNsm | SyncRouterId
+)
 
 
 def encode_request(req: Request, seq: int) -> bytes:
@@ -397,7 +397,7 @@ class Malformed:
     raw: bytes = field(repr=False, default=b"")
 
 
-Message = Union[Reply, ReadyNotify, LsaUpdate, LsaDelete, NewIf, DelIf, IsmChange, NsmChange, ReachableChange, RouterIdChange, Malformed]
+Message = Reply | ReadyNotify | LsaUpdate | LsaDelete | NewIf | DelIf | IsmChange | NsmChange | ReachableChange | RouterIdChange | Malformed
 
 
 def _decode_body(t: int, seq: int, b: bytes) -> Message:

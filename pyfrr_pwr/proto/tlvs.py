@@ -3,12 +3,47 @@
 ``wirejson`` into JSON. See docs/wire-format.md for every code point and
 why the two profiles exist.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
-__all__ = ['MAX_BODY', 'DEFAULT_OPAQUE_TYPE', 'TLV_LINK', 'TLV_TE_ENDPOINT', 'TLV_AREA_BORDER', 'TLV_REACH_VECTOR', 'ST_LINK_TYPE', 'ST_LINK_ID', 'ST_LOCAL_ADDR', 'ST_REMOTE_ADDR', 'ST_TE_METRIC', 'ST_MAX_BW', 'ST_ADMIN_GROUP', 'ST_DELAY', 'ST_AVAIL_BW', 'ST_GENERATION', 'ST_HIGHEST_BW', 'PROFILES', 'LINK_P2P', 'LINK_MULTIACCESS', 'EP_HEAD', 'EP_TAIL', 'VEC_F_FRAGMENT', 'PATH_INFO_LEN', 'DecodeError', 'LinkTLV', 'TEEndpoint', 'AreaBorder', 'PathInfo', 'Fragment', 'ReachabilityVector', 'UnknownTLV', 'TLV', 'TLV']
+__all__ = [
+    "MAX_BODY",
+    "DEFAULT_OPAQUE_TYPE",
+    "TLV_LINK",
+    "TLV_TE_ENDPOINT",
+    "TLV_AREA_BORDER",
+    "TLV_REACH_VECTOR",
+    "ST_LINK_TYPE",
+    "ST_LINK_ID",
+    "ST_LOCAL_ADDR",
+    "ST_REMOTE_ADDR",
+    "ST_TE_METRIC",
+    "ST_MAX_BW",
+    "ST_ADMIN_GROUP",
+    "ST_DELAY",
+    "ST_AVAIL_BW",
+    "ST_GENERATION",
+    "ST_HIGHEST_BW",
+    "PROFILES",
+    "LINK_P2P",
+    "LINK_MULTIACCESS",
+    "EP_HEAD",
+    "EP_TAIL",
+    "VEC_F_FRAGMENT",
+    "PATH_INFO_LEN",
+    "DecodeError",
+    "LinkTLV",
+    "TEEndpoint",
+    "AreaBorder",
+    "PathInfo",
+    "Fragment",
+    "ReachabilityVector",
+    "UnknownTLV",
+    "TLV",
+    "TLV",
+]
 
 
 MAX_BODY = 1480  # ospfd's limit for an API-originated body (ospf_api.h)
@@ -146,4 +181,4 @@ class UnknownTLV:
     value: bytes
 
 
-TLV = Union[LinkTLV, TEEndpoint, AreaBorder, ReachabilityVector, UnknownTLV]
+TLV = LinkTLV | TEEndpoint | AreaBorder | ReachabilityVector | UnknownTLV

@@ -41,13 +41,14 @@ interleaved runs, CPython 3.11 on a shared 2-core VM (load ~3), in us:
 * encode / decode a 52-path vector: old 571 / 400, now 144 / 127 (most of
   this gain is inet_pton / inet_ntoa in place of ``ipaddress``)
 """
+
 from __future__ import annotations
 
 import ipaddress
 import math
 import socket
 import struct
-from typing import Iterable
+from collections.abc import Iterable
 
 from pyfrr_pwr._core import ffi, lib
 from pyfrr_pwr.proto import tlvs as _tlvs
@@ -380,4 +381,3 @@ def decode(body: bytes, profile: str = "draft") -> list[TLV]:
         else:
             out.append(UnknownTLV(t, bytes(body[off : off + ln])))
     return out
-

@@ -4,6 +4,7 @@
 hex); ``from_dict`` is its inverse and names the field at fault. What
 ``pyfrr-pwr decode --json`` prints and ``pyfrr-pwr encode`` reads.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict

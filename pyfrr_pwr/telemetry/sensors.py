@@ -7,6 +7,7 @@ power is the delta over time). Neither exists on these lab machines; tests
 use fake sysfs trees. A reader that fails returns None and the caller falls
 back to the configured static figure.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Helpers shared by the integration tests and the lab benchmarks."""
+
 import time
 
 

@@ -3,6 +3,7 @@
 G's port towards H (eth2, the G-H link, PWRLINK 0.2) reads its power from a
 sysfs-like file, so a power change can be made as a sensor would report it.
 """
+
 import shutil
 from pathlib import Path
 

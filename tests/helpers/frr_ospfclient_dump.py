@@ -8,6 +8,7 @@ filter is sent here as raw bytes with type 10's bit, 1 << 9. Its connect()
 also drops the async StreamWriter, which closes the notification socket at
 once; the wrapper below keeps every writer alive.
 """
+
 import asyncio
 import importlib.util
 import json

@@ -1,6 +1,7 @@
 """The central inter-area oracle on fig-2-0 (test helper): the cheapest path
 over the whole topology that crosses areas only through ABRs, a view no
 router has. Shared by the offline, in-memory and FRR inter-area tests."""
+
 import math
 
 import networkx as nx
