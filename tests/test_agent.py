@@ -124,12 +124,17 @@ def test_ted_from_notifications_and_malformed_lsas_counted(core):
     assert ("2.2.2.2", "1.0.0.1") not in core.teds["0.0.0.1"].lsas
 
 
-def test_session_reset_reoriginates_everything(core):
-    bring_up(core)
+def test_session_reset_reoriginates_everything_once_the_lsdb_is_synced(core):
+    first = {r.opaque_id for r in originations(bring_up(core))}
     core.session_reset()
     assert core.links["eth1"].opaque_id is None and not core.ready
-    reqs = bring_up(core, now=30.0)
+    # nothing goes out before the new session's LSDB sync is complete: the
+    # IDs ospfd holds for us are not known yet
+    assert bring_up(core, now=30.0) == [] and core.awaiting_sync
+    core.resync_done()
+    reqs = core.evaluate(30.0)
     assert len(originations(reqs)) == 3
+    assert not first & {r.opaque_id for r in originations(reqs)}  # IDs keep counting too
     assert core.links["eth1"].generation == 2  # keeps counting across sessions
 
 
@@ -169,6 +174,26 @@ def test_link_states_follow_the_advertisements(core):
     (o,) = [r for r in originations(reqs) if r.opaque_id == core.links["eth2"].opaque_id]
     core.refused(o, api.ApiErr.NOTREADY)
     assert core.links["eth2"].state is LinkState.NOT_ADVERTISED and core.links["eth2"].opaque_id is None
+
+
+def test_a_flushed_link_goes_back_to_not_advertised_and_out_again_under_a_new_id(core):
+    from pyfrr_pwr.agent.advertise import LinkEvent, transition
+
+    for s in LinkState:
+        assert transition(s, LinkEvent.FLUSHED) is LinkState.NOT_ADVERTISED
+    bring_up(core)
+    l = core.links["eth1"]
+    old, gen = l.opaque_id, l.generation
+    core.set_measurements({}, {"eth1": 4.0}, 10.0)
+    core.set_measurements({}, {"eth1": 8.0}, 10.3)
+    assert l.state is LinkState.DEFERRED
+    hdr = api.LsaHeader(3600, 0, 10, wire.make_lsid(200, l.opaque_id), "1.1.1.1", 0x80000002, 0, 24)
+    reqs = core.handle(api.LsaDelete("0.0.0.0", "0.0.0.1", True, hdr, b"\0\0\0\0"), 10.4)  # at MaxAge: gone at once
+    (o,) = originations(reqs)  # no min_interval wait, no delete of what is gone
+    assert not [r for r in reqs if isinstance(r, api.DeleteRequest)]
+    assert l.state is LinkState.ADVERTISED and o.opaque_id == l.opaque_id
+    assert l.opaque_id not in (old, hdr.opaque_id) and l.generation == gen + 2
+    assert wire.decode(o.body)[0].pwr_consumed * 1.25e8 == pytest.approx(0.8)
 
 
 def test_a_reservation_reattaches_at_once_past_min_interval(core):

@@ -5,6 +5,7 @@ test_frr_lab and test_frr_interarea: links arrive two-sided, banding and
 make-before-break hold across cores, ABR vectors give every head-end the
 offline pipeline's (and the central oracle's) choice on figure 2.0, and
 reservations take bandwidth out of the next advertisement."""
+
 import itertools
 
 import pytest

@@ -46,11 +46,12 @@ MESSAGES = [
     (pc.Vectors(), {"cmd": "vectors"}),
 ]
 SIGNALS = [
-    (pc.SignalReserve(id="r/1", bw=1e8, hops=("a", "b"), plan=(pc.PlanStep("0.0.0.0", "c"), pc.PlanStep("0.0.0.2", "d"))),
-     {"cmd": "reserve", "id": "r/1", "bw": 1e8, "hops": ["a", "b"], "plan": [{"area": "0.0.0.0", "to": "c"}, {"area": "0.0.0.2", "to": "d"}]}),
-    (pc.SignalReserve(id="r/1", bw=1e8, hops=("a",)), {"cmd": "reserve", "id": "r/1", "bw": 1e8, "hops": ["a"]}),
+    (pc.SignalReserve(id="1.1.1.1/1", bw=1e8, hops=("10.0.0.1", "10.0.0.2"), plan=(pc.PlanStep("0.0.0.0", "10.0.0.3"), pc.PlanStep("0.0.0.2", "10.0.0.4"))),
+     {"cmd": "reserve", "id": "1.1.1.1/1", "bw": 1e8, "hops": ["10.0.0.1", "10.0.0.2"], "plan": [{"area": "0.0.0.0", "to": "10.0.0.3"}, {"area": "0.0.0.2", "to": "10.0.0.4"}]}),
+    (pc.SignalReserve(id="r/1", bw=1e8, hops=("10.0.0.1",)), {"cmd": "reserve", "id": "r/1", "bw": 1e8, "hops": ["10.0.0.1"]}),
     (pc.SignalRelease(id="r/1"), {"cmd": "release", "id": "r/1"}),
-    (pc.SignalRelease(id="r/1", origin=False), {"cmd": "release", "id": "r/1", "origin": False}),
+    (pc.SignalRefresh(ids=("r/1", "r/2")), {"cmd": "refresh", "ids": ["r/1", "r/2"]}),
+    (pc.SignalRefresh(ids=("r/1",), wait=2.5), {"cmd": "refresh", "ids": ["r/1"], "wait": 2.5}),
 ]  # fmt: skip
 
 
@@ -99,11 +100,64 @@ def test_errors_name_the_field_at_fault():
             pc.decode(line)
         assert ei.value.field == field and field in str(ei.value)
     with pytest.raises(pc.ProtocolError) as ei:
-        pc.decode(b'{"cmd": "reserve", "id": "r", "bw": 1, "hops": ["a"], "plan": [{"area": "0.0.0.0"}]}', pc.SIGNAL)
+        pc.decode(b'{"cmd": "reserve", "id": "r", "bw": 1, "hops": ["10.0.0.1"], "plan": [{"area": "0.0.0.0"}]}', pc.SIGNAL)
     assert ei.value.field == "plan[0].to"
     with pytest.raises(pc.ProtocolError) as ei:
         pc.result_of(pc.Path(to="x"), pc.Reply(True, {**CHOICE, "best": {**CAND, "segments": [SEG_HEAD]}}))
     assert ei.value.field == "result.best.segments"
+
+
+HOP = ["10.0.0.1"]
+
+
+@pytest.mark.parametrize(
+    "d,field",
+    [
+        ({"id": "r/1", "bw": float("nan"), "hops": HOP}, "bw"),
+        ({"id": "r/1", "bw": float("inf"), "hops": HOP}, "bw"),
+        ({"id": "r/1", "bw": -1, "hops": HOP}, "bw"),
+        ({"id": "r/1", "bw": 0, "hops": HOP}, "bw"),
+        ({"id": "r/1", "bw": 1e14, "hops": HOP}, "bw"),
+        ({"id": "r/1", "bw": True, "hops": HOP}, "bw"),
+        ({"id": "", "bw": 1, "hops": HOP}, "id"),
+        ({"id": "x" * 65, "bw": 1, "hops": HOP}, "id"),
+        ({"id": "r 1", "bw": 1, "hops": HOP}, "id"),
+        ({"id": "r/1", "bw": 1, "hops": []}, "hops"),
+        ({"id": "r/1", "bw": 1, "hops": HOP * 65}, "hops"),
+        ({"id": "r/1", "bw": 1, "hops": ["a"]}, "hops[0]"),
+        ({"id": "r/1", "bw": 1, "hops": ["10.0.0.256"]}, "hops[0]"),
+        ({"id": "r/1", "bw": 1, "hops": ["010.0.0.1"]}, "hops[0]"),
+        ({"id": "r/1", "bw": 1, "hops": HOP, "plan": [{"area": "0.0.0.0", "to": "10.0.0.2"}] * 9}, "plan"),
+        ({"id": "r/1", "bw": 1, "hops": HOP, "plan": [{"area": "backbone", "to": "10.0.0.2"}]}, "plan[0].area"),
+    ],
+)
+def test_every_signalling_field_is_bounded(d, field):
+    """issue 11: NaN, negative or huge bandwidth, odd IDs, unbounded lists
+    and router IDs that are no IPv4 addresses never reach the agent."""
+    with pytest.raises(pc.ProtocolError) as ei:
+        pc.from_json({"cmd": "reserve", **d}, pc.SIGNAL)
+    assert ei.value.field == field
+    line = json.dumps({"cmd": "reserve", **d}).encode()  # NaN and Infinity as Python writes them
+    with pytest.raises(pc.ProtocolError):
+        pc.decode(line, pc.SIGNAL)
+
+
+def test_refresh_and_release_fields_are_bounded():
+    for d, field in (
+        ({"cmd": "refresh", "ids": []}, "ids"),
+        ({"cmd": "refresh", "ids": ["r/1"] * (pc.MAX_REFRESH_IDS + 1)}, "ids"),
+        ({"cmd": "refresh", "ids": ["r/1"], "wait": 0}, "wait"),
+        ({"cmd": "refresh", "ids": ["r/1"], "wait": 1e9}, "wait"),
+        ({"cmd": "release", "id": "r/1", "origin": False}, "origin"),  # gone: only the owner releases
+    ):
+        with pytest.raises(pc.ProtocolError) as ei:
+            pc.from_json(d, pc.SIGNAL)
+        assert ei.value.field == field
+    got = pc.result_of(pc.SignalRefresh(ids=("r/1",)), pc.Reply(True, {"lost": [{"id": "r/1", "at": "10.0.0.2", "reason": "x" * 1000}]}))
+    assert got.lost[0].at == "10.0.0.2" and len(got.lost[0].reason) == pc.MAX_LOST_REASON
+    with pytest.raises(pc.ProtocolError) as ei:
+        pc.result_of(pc.SignalReserve(id="r/1", bw=1, hops=("10.0.0.1",)), pc.Reply(True, {"route": ["10.0.0.1", "evil"]}))
+    assert ei.value.field == "result.route[1]"
 
 
 def test_constraints_travel_flat_and_null_ones_are_unset():
@@ -118,8 +172,8 @@ _json = st.recursive(
     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
     max_leaves=20,
 )
-_fields = st.sampled_from(["to", "from", "k", "area", "bw", "id", "hops", "plan", "origin", "max_hops", "ok", "result", "error", "cmd"])
-_cmds = st.sampled_from([*pc.CONTROL.kinds, "nope", 3, None])
+_fields = st.sampled_from(["to", "from", "k", "area", "bw", "id", "ids", "wait", "hops", "plan", "origin", "max_hops", "ok", "result", "error", "cmd"])
+_cmds = st.sampled_from([*pc.CONTROL.kinds, *pc.SIGNAL.kinds, "nope", 3, None])
 _messages = st.builds(lambda cmd, d: {"cmd": cmd, **d}, _cmds, st.dictionaries(_fields, _json, max_size=6))
 _protocols = st.sampled_from([pc.CONTROL, pc.SIGNAL, pc.REPLY])
 

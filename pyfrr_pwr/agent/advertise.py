@@ -3,7 +3,9 @@
 Each link end is one area-scoped opaque LSA (type 10, RFC 5250 sec. 3)
 holding one Link TLV (RFC 3630 sec. 2.4.2) with the draft's PWR sub-TLVs
 (draft sec. 2.1.9); the node LSA holds the TE Endpoint and Area Border
-TLVs (draft sec. 2).
+TLVs (draft sec. 2) and, once the agent installed its SRv6 SIDs
+(``srv6``, issue 7), the SRv6 Locator TLV; each Link TLV then carries its
+End.X SID.
 
 How updates travel (draft sec. 2.1.6 and the second sec. 2.2, dampening;
 FRR facts in ../shared/notes): a new value is advertised only when its
@@ -18,8 +20,16 @@ A link's advertisement is a state machine (``LinkState``, ``LinkEvent``,
 ``transition``): NOT_ADVERTISED, ADVERTISED, or DEFERRED (advertised, with a
 newer value waiting out ``min_interval``). A request counts as done when it
 is queued: ospfd answers only to refuse, so there is no "originating" state
-to wait in, and a withdrawn, refused or flushed link is simply not
-advertised again. ``OwnLink.step`` is the only place the state changes.
+to wait in, and a withdrawn or refused link is simply not advertised
+again. A link whose LSA ospfd flushed behind our back (FLUSHED: the core
+saw it deleted and not replaced, or missing from an LSDB re-sync, issue 11
+sec. 2) goes back to NOT_ADVERTISED too, and the next evaluation
+originates it again, under a new opaque ID. ``OwnLink.step`` is the only
+place the state changes.
+
+Nothing computed here may raise out of ``evaluate``: a link (or node LSA)
+whose TLV cannot be built or encoded is skipped, logged and counted
+(``metric_errors``, ``evaluate_errors``), and the others go out.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ class LinkEvent(Enum):
     DEFER = "defer"  # it left its band within min_interval of the last origination
     WITHDRAW = "withdraw"  # neighbour, interface or area gone: delete our LSA
     REFUSED = "refused"  # ospfd refused the origination (area not ready)
+    FLUSHED = "flushed"  # ospfd deleted our LSA behind our back: originate anew
     RESET = "reset"  # the API session is gone, and ospfd flushed what we originated
 
 
@@ -71,6 +82,9 @@ TRANSITIONS = {
     (_DE, _E.WITHDRAW): _NA,
     (_AD, _E.REFUSED): _NA,
     (_DE, _E.REFUSED): _NA,
+    (_NA, _E.FLUSHED): _NA,  # a flush of what we no longer advertise changes nothing
+    (_AD, _E.FLUSHED): _NA,
+    (_DE, _E.FLUSHED): _NA,
     (_NA, _E.RESET): _NA,
     (_AD, _E.RESET): _NA,
     (_DE, _E.RESET): _NA,
@@ -100,6 +114,7 @@ class Attachment:
     nbr_addr: str
     ifaddr: str
     reserved_bps: float
+    end_x: str | None = None  # our End.X SID for the link (issue 7): a new one re-originates
 
 
 @dataclass(frozen=True)
@@ -144,8 +159,8 @@ class OwnLink:
         new = transition(self.state, event)
         if new is LinkState.NOT_ADVERTISED:
             self.sent = self.opaque_id = self.tlv = self.band = None
-            if event is LinkEvent.RESET:
-                self.last_sent = -math.inf
+            if event in (LinkEvent.RESET, LinkEvent.FLUSHED):
+                self.last_sent = -math.inf  # no min_interval wait for what is gone
         elif event is not LinkEvent.DEFER:
             if sent is None or opaque_id is None or tlv is None or now is None or (band is None and event is not LinkEvent.UPDATE):
                 raise ValueError(f"{self.ifname}: {event.value} needs what was sent")
@@ -176,9 +191,34 @@ class Advertiser:
         self.alloc = alloc
         self.links = {ifn: OwnLink(ifn) for ifn in cfg.ports}
         self.node_lsas: dict = {}  # area -> NodeLsa
+        # our SRv6 SIDs as flooded (``SidPlan.advertised()``; None: no SRv6):
+        # End.X per link in its Link TLV, the locator TLV in the node LSA
+        self.srv6: dict | None = None
+
+    def end_x_of(self, ifaddr: str | None) -> str | None:
+        return (self.srv6 or {}).get("end_x", {}).get(ifaddr) if ifaddr else None
 
     def used_ids(self) -> set:
         return {l.opaque_id for l in self.links.values() if l.opaque_id is not None} | {n.opaque_id for n in self.node_lsas.values()}
+
+    def wanted(self) -> set:
+        """(area, opaque ID) of every LSA we mean to have in the LSDB."""
+        return {(l.sent.area, l.opaque_id) for l in self.links.values() if l.advertised} | {(n.area, n.opaque_id) for n in self.node_lsas.values()}
+
+    def flushed(self, area: str, opaque_id: int) -> bool:
+        """ospfd no longer holds our LSA ``opaque_id`` in ``area``: forget it
+        (no delete request: it is gone), so the next evaluation originates
+        it again under a new ID. True if it was one of ours."""
+        hit = False
+        for l in self.links.values():
+            if l.advertised and l.opaque_id == opaque_id and l.sent.area == area:
+                l.step(LinkEvent.FLUSHED)
+                hit = True
+        for a, n in list(self.node_lsas.items()):
+            if a == area and n.opaque_id == opaque_id:
+                del self.node_lsas[a]
+                hit = True
+        return hit
 
     def reset(self) -> None:
         """The API session is gone: ospfd flushed everything we originated."""
@@ -226,18 +266,35 @@ class Advertiser:
         """Every link, then the node LSAs: the requests to send."""
         reqs: list = []
         for l in self.links.values():
-            self.observe(l, s)
-            want = None
-            if l.area is not None and l.nbr_id is not None:
-                want = Attachment(l.area, l.nbr_id, l.nbr_addr, l.ifaddr, reserved_bps(l.ifname))
-            reqs += self._link(
-                l,
-                want,
-                s.ready,
-                now,
-                lambda l=l: advert.link_tlv(self.cfg, l.ifname, l.nbr_id, l.ifaddr, l.nbr_addr, available(l.ifname), used_bps, measured_w=measured_w),
-            )
-        return reqs + self.node_requests(s.router_id, set(s.ism.values()), s.ready)
+            try:
+                self.observe(l, s)
+                want = None
+                if l.area is not None and l.nbr_id is not None:
+                    want = Attachment(l.area, l.nbr_id, l.nbr_addr, l.ifaddr, reserved_bps(l.ifname), self.end_x_of(l.ifaddr))
+                reqs += self._link(
+                    l,
+                    want,
+                    s.ready,
+                    now,
+                    lambda l=l: advert.link_tlv(
+                        self.cfg, l.ifname, l.nbr_id, l.ifaddr, l.nbr_addr, available(l.ifname), used_bps, measured_w=measured_w, end_x=self.end_x_of(l.ifaddr)
+                    ),
+                )
+            except Exception as exc:  # one link's fault must not stop the others
+                self._error(f"{l.ifname}: evaluation failed", exc)
+        try:
+            reqs += self.node_requests(s.router_id, set(s.ism.values()), s.ready)
+        except Exception as exc:
+            self._error("node LSA: evaluation failed", exc)
+        return reqs
+
+    def _error(self, what: str, exc: Exception) -> None:
+        """Count, and log the first of every run of doublings (1, 2, 4, ...)
+        so a fault repeated at every evaluation cannot flood the log."""
+        self.stats["evaluate_errors"] += 1
+        n = self.stats["evaluate_errors"]
+        if n & (n - 1) == 0:
+            log.warning("%s: %s: %s (evaluate_errors: %d)", what, type(exc).__name__, exc, n, exc_info=n == 1)
 
     def _link(self, l: OwnLink, want: Attachment | None, ready: set, now: float, make_tlv: Callable) -> list:
         if want is None or want.area not in ready:
@@ -288,7 +345,7 @@ class Advertiser:
         if router_id is None:
             return reqs
         for area in sorted(areas & ready):
-            tlvs = advert.node_tlvs(self.cfg, router_id, areas)
+            tlvs = advert.node_tlvs(self.cfg, router_id, areas, self.srv6 if self.srv6 and self.srv6.get("router_id") == router_id else None)
             cur = self.node_lsas.get(area)
             if not tlvs:
                 continue

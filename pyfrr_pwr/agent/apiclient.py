@@ -5,7 +5,20 @@ and replies) and "async" accepted on P + 1 (notifications), per
 ospfd/ospf_apiserver.c. ``OspfApiClient.run()`` keeps a session alive:
 connect, call ``on_connect`` (where the owner re-registers, re-syncs and
 re-originates), pump messages to ``on_message``, and on loss reconnect with
-exponential backoff. Malformed messages are logged and counted, never fatal.
+exponential backoff. Malformed messages are logged and counted, never fatal;
+an error in ``on_connect`` (or any other) ends the session, is logged and
+counted (``session_errors``) and the client connects again: ``run`` never
+raises.
+
+``barrier()`` returns once every notification ospfd queued before it was
+called has been received. ospfd (ospf_apiserver.c, 8.4.4) writes every
+notification, the LSA_UPDATE_NOTIFYs a SYNC_LSDB produces included, to one
+FIFO for the async connection, one message per event-loop turn, and handles
+requests one at a time, each completely, before it reads the next; the
+REPLY travels on the other connection and can overtake them by a long way
+(thousands of LSAs, a loaded router). SYNC_ROUTER_ID's answer, a
+ROUTER_ID_CHANGE carrying the request's sequence number, joins the same
+FIFO behind everything queued before: its arrival is the sentinel.
 """
 
 from __future__ import annotations
@@ -70,6 +83,23 @@ def _bind_pair(local_ip: str = "127.0.0.1") -> tuple[socket.socket, socket.socke
     raise ApiConnectionError("no free pair of local ports for the OSPF API")
 
 
+class _SeqDecoder(api.Decoder):
+    """``api.Decoder`` that also gives each message's header sequence
+    number (ROUTER_ID_CHANGE does not keep it)."""
+
+    def feed_seq(self, data: bytes) -> list:
+        buf = bytes(self.buf) + bytes(data)
+        seqs, off = [], 0
+        while len(buf) - off >= api.HDR.size:
+            ver, _, ln, seq = api.HDR.unpack_from(buf, off)
+            if ver != api.API_VERSION or ln > self.max_body or len(buf) - off < api.HDR.size + ln:
+                break
+            seqs.append(seq)
+            off += api.HDR.size + ln
+        msgs = self.feed(data)
+        return list(zip(seqs, msgs))
+
+
 class OspfApiClient:
     def __init__(
         self,
@@ -89,6 +119,7 @@ class OspfApiClient:
         self.state = api.ClientState(timeout)
         self.stats: Counter = Counter()
         self._waiters: dict[int, asyncio.Future] = {}
+        self._barriers: dict[int, asyncio.Future] = {}  # SYNC_ROUTER_ID seq -> its async sentinel
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task] = []
         self._closed = asyncio.Event()
@@ -135,14 +166,18 @@ class OspfApiClient:
             a.close()
 
     async def _pump(self, reader: asyncio.StreamReader, sync: bool) -> None:
-        dec = api.Decoder()
+        dec = _SeqDecoder()
         try:
             while True:
                 data = await reader.read(65536)
                 if not data:
                     raise ApiConnectionError("ospfd closed the connection")
-                for m in dec.feed(data):
+                for seq, m in dec.feed_seq(data):
                     self._dispatch(m, sync)
+                    if not sync and isinstance(m, api.RouterIdChange):
+                        fut = self._barriers.pop(seq, None)
+                        if fut is not None and not fut.done():
+                            fut.set_result(m)
         except (api.ProtocolError, ApiConnectionError, OSError) as exc:
             if self.connected:
                 log.warning("%s: %s connection lost: %s", self.name, "sync" if sync else "async", exc)
@@ -187,11 +222,15 @@ class OspfApiClient:
             fut = self._waiters.pop(p.seq, None)
             if fut and not fut.done():
                 fut.set_exception(ApiConnectionError("connection to ospfd lost"))
+        for fut in self._barriers.values():
+            if not fut.done():
+                fut.set_exception(ApiConnectionError("connection to ospfd lost"))
+        self._barriers.clear()
         self._closed.set()
         if self.on_disconnect:
             self.on_disconnect(self)
 
-    async def request(self, req, check: bool = True) -> api.Reply:
+    async def request(self, req, check: bool = True, _sent=None) -> api.Reply:
         """Send one request and wait for its reply (timeout: self.timeout).
         With ``check``, a non-zero error code raises ApiReplyError."""
         if not self.connected or self._writer is None:
@@ -199,6 +238,8 @@ class OspfApiClient:
         seq, data = self.state.send(req, time.monotonic())
         fut = asyncio.get_running_loop().create_future()
         self._waiters[seq] = fut
+        if _sent is not None:
+            _sent(seq)
         self._writer.write(data)
         try:
             reply = await asyncio.wait_for(fut, self.timeout)
@@ -210,6 +251,26 @@ class OspfApiClient:
         if check and not reply.ok:
             raise ApiReplyError(req, reply)
         return reply
+
+    async def barrier(self, timeout: float = 30.0) -> None:
+        """Return once every notification ospfd queued before this call has
+        arrived (module docstring: SYNC_ROUTER_ID's ROUTER_ID_CHANGE is the
+        sentinel). TimeoutError if it does not come in ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        def sent(seq: int) -> None:
+            self._barriers[seq] = fut
+
+        await self.request(api.SyncRouterId(), _sent=sent)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            self.stats["barrier_timeouts"] += 1
+            raise TimeoutError(f"{self.name}: ospfd's notifications did not catch up in {timeout}s (no ROUTER_ID_CHANGE sentinel)") from None
+        finally:
+            for k in [k for k, f in self._barriers.items() if f is fut]:
+                del self._barriers[k]
 
     async def close(self) -> None:
         self._stop = True
@@ -235,6 +296,12 @@ class OspfApiClient:
                 await self.wait_closed()
             except (ApiConnectionError, ApiReplyError, TimeoutError, OSError) as exc:
                 log.warning("%s: %s; retrying in %.1fs", self.name, exc, delay)
+                self._lost()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in on_connect: never the end of the agent
+                self.stats["session_errors"] += 1
+                log.exception("%s: session setup failed; retrying in %.1fs", self.name, delay)
                 self._lost()
             if self._stop:
                 break

@@ -35,11 +35,14 @@ def status(core, name: str, connected: bool, api_stats: dict) -> dict:
         "router_id": core.router_id,
         "connected": connected,
         "synced": connected and core.synced,
+        "api_problem": getattr(core, "api_problem", None),  # e.g. our opaque type registered by another client
         "ready_areas": sorted(core.ready),
         "interfaces": core.ism,
         "neighbors": [{"interface": k[0], "address": k[1], "router_id": v[0], "state": api.NSM_STATES.get(v[1], v[1])} for k, v in sorted(core.nbrs.items())],
         "stats": dict(core.stats),
         "api_stats": dict(api_stats),
+        # issue 7: our SRv6 SIDs (agent.srv6); None until the shell started
+        "srv6": getattr(core, "srv6_status", None),
     }
 
 

@@ -10,11 +10,54 @@ It composes one part per concept:
 * ``vectors``: an ABR's reachability vectors (draft sec. 2.1, 2.1.9);
 * ``headend``: the head-end's inter-area choice (draft sec. 2.2);
 * ``reservations``: bandwidth reserved on our links (draft sec. 2.2);
-* ``control``: the control socket's answers.
+* ``control``: the control socket's answers;
+* ``srv6`` / ``sidplan`` (shell and plan, fed in by the daemon): our SRv6
+  SIDs, flooded through ``advertise`` (``set_srv6``); ``sid_table`` is
+  what the TEDs learnt of everyone's, as a ``dataplane.sidlist.SidTable``.
+
+What arrives from the network is hostile (issue 11 sec. 1): nothing the
+core computes from it raises out of ``handle``, ``evaluate``, ``tick`` or
+``apply_vectors``. A fault is logged, counted in ``stats`` under a named
+reason (``ted_apply_errors``, ``evaluate_errors``, ``dropped_vector_encode``,
+...) and the rest is served.
+
+Restart safety (issue 11 sec. 2), the rules:
+
+* LSDB sync. After a (re)connect nothing is originated until the LSDB sync
+  is complete (``awaiting_sync``; the daemon's sentinel rule decides when,
+  see ``daemon``), so the opaque IDs ospfd already holds for us are known.
+* Opaque IDs. Our LSAs (advertising router = our router ID, our opaque
+  type) that the sync or any notification reports, live or at MaxAge, are
+  remembered (``own_ids``, for an hour, MaxAge plus margin); new IDs are
+  allocated after the highest of them and never one of them, and (with
+  ``on_id_block``, the daemon's state file) after every ID an earlier
+  process of ours handed out. A new LSA therefore never has the LS ID of
+  a copy a neighbour may still hold at MaxAge, whose sequence number the
+  new instance's initial one would collide with (RFC 2328 sec. 13.1, 13.4).
+* Re-origination. An LSA of ours that we still want and that ospfd deletes
+  (a delete notification not followed within ``FLUSH_GRACE`` s by the
+  update of a replacement, at once for a MaxAge one, or absent from a
+  re-sync) is originated again under a new ID (``reoriginated_flushed``).
+  A live LSA of ours this session never originated (a leftover) is taken
+  over and deleted (``stale_own_flushed``).
+* Re-sync. The TED is implausible when one of our advertised LSAs is
+  missing from our own TED for ``OWN_MISSING_S`` s, or a link between two
+  routers that both advertise is one-sided for ``ONE_SIDED_S`` s;
+  ``resync_due`` then asks for a new LSDB sync, at most every
+  ``RESYNC_MIN_S`` s, the interval doubling (to ``RESYNC_MAX_S``) while
+  re-syncs change nothing.
+* Age-out. An LSA of our opaque type whose advertising router has no
+  router LSA (type 1) in that area for ``ORPHAN_GRACE`` s (10 s) is dropped
+  from our TED (never from ospfd's LSDB), counted in ``aged_out_lsas``;
+  it comes back with the next update after the router LSA does. The rule
+  holds in an area once a router LSA was seen there (the daemon
+  subscribes to type 1 as well as type 10), so a core fed no router LSAs
+  ages nothing out.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from pyfrr_pwr.agent import reservations as res
@@ -29,6 +72,23 @@ from pyfrr_pwr.proto import wire
 from pyfrr_pwr.proto.control import PathChoice
 
 __all__ = ["AgentCore", "OwnLink"]
+
+log = logging.getLogger("pyfrr_pwr.agent")
+
+MAX_AGE = 3600  # RFC 2328 sec. B, MaxAge
+LSA_ROUTER = 1
+ID_SPACE = 1 << 24  # opaque IDs are 24 bits (RFC 5250 sec. 3)
+ID_BLOCK = 4096  # IDs reserved per write of the state file (on_id_block)
+OWN_ID_MEMORY_S = MAX_AGE + 300.0  # how long an ID of ours is never reused
+FLUSH_GRACE = 0.5  # s: a delete of our LSA not replaced by then is a flush
+ORPHAN_GRACE = 10.0  # s without a router LSA before the originator's LSAs age out
+OWN_MISSING_S = 3.0
+ONE_SIDED_S = 10.0
+RESYNC_MIN_S, RESYNC_MAX_S = 30.0, 600.0
+
+
+def _age(h) -> int:
+    return h.age & 0x7FFF  # without DoNotAge (RFC 1793)
 
 
 class AgentCore:
@@ -56,8 +116,28 @@ class AgentCore:
         self.ted_changed_at: dict = {}  # (adv, link_id, local) -> monotonic time of last TED change
         self.resync_seen: set | None = None  # during an LSDB re-sync: (area, adv, lsid) reported
         self.synced = False  # the LSDB sync of the current API session is complete
+        self.awaiting_sync = False  # after session_reset, until resync_done: originate nothing
+        self.api_problem: str | None = None  # what keeps us from using ospfd's API (status)
+        # restart safety (module docstring)
+        self.own_ids: dict = {}  # opaque ID of ours ospfd holds or held -> last noticed
+        self.session_ids: set = set()  # IDs allocated in this API session
+        self.on_id_block = None  # f(first ID not yet handed out): persist it
+        self._id_steps = 0  # allocations left before on_id_block is due
+        self.flush_pending: dict = {}  # (area, opaque ID) of ours deleted, not replaced yet -> when
+        self._given_up: set = set()  # (area, opaque ID) of ours taken for flushed this session
+        self.router_lsas: dict = {}  # area -> router IDs with a router LSA there
+        self.orphan_since: dict = {}  # (area, adv) without a router LSA -> since when
+        self._aged_out: set = set()  # (area, adv) whose LSAs we aged out
+        self._asked_resync: str | None = None
+        self._resync_routers: set | None = None
+        self._resync_wanted: set = set()
+        self._resync_changes = 0
+        self._resync_interval = RESYNC_MIN_S
+        self._resync_ok_at = -float("inf")
+        self._implausible_since: dict = {}  # what looked wrong -> since when
         self.link_speed: dict = {}  # ifname -> negotiated bits/s (ethtool)
         self.reservations: dict = {}  # id -> {"ifname": str|None, "bw": bytes/s, "next": router ID|None}
+        self.srv6_status: dict | None = None  # the SRv6 shell's status (daemon), None: not started
         self.adv = Advertiser(cfg, opaque_type, profile, min_interval, self.stats, self._alloc)
         self.abr = AbrVectors(cfg, opaque_type, profile, self.stats, self._alloc)
 
@@ -88,20 +168,45 @@ class AgentCore:
 
     def session_reset(self) -> None:
         """ospfd went away: it flushed everything we originated. The TEDs are
-        kept (stale but useful) until the next LSDB sync says what is gone."""
+        kept (stale but useful) until the next LSDB sync says what is gone;
+        nothing is originated before it is complete (``resync_done``)."""
         self.ready.clear()
         self.ism.clear()
         self.nbrs.clear()
         self.adv.reset()
         self.abr.reset()
         self.resync_seen = set()
+        self._resync_routers = set()
+        self._resync_wanted = set()
+        self._resync_changes = 0
+        self.session_ids = set()
+        self.flush_pending.clear()
+        self._given_up = set()
+        self._implausible_since.clear()
         self.synced = False
+        self.awaiting_sync = True
+
+    def begin_resync(self, now: float | None = None) -> None:
+        """A new LSDB sync within the session (``resync_due``): what it does
+        not report is dropped at ``resync_done``, and so is every LSA of ours
+        we want now and it does not report (then originated again)."""
+        self.resync_seen = set()
+        self._resync_routers = set()
+        self._resync_wanted = self._wanted()
+        self._resync_changes = 0
+
+    def abort_resync(self) -> None:
+        self.resync_seen = self._resync_routers = None
+        self._resync_wanted = set()
 
     def resync_done(self) -> int:
-        """The LSDB sync after a (re)connect is complete: drop every LSA it
-        did not report. Returns how many were dropped."""
+        """The LSDB sync is complete: drop every LSA it did not report (and
+        every router LSA), re-originate ours it did not report. Returns how
+        many LSAs were dropped; the next ``evaluate`` originates."""
         seen, self.resync_seen = self.resync_seen, None
+        routers, self._resync_routers = self._resync_routers, None
         self.synced = True
+        self.awaiting_sync = False
         if seen is None:
             return 0
         gone = 0
@@ -109,16 +214,66 @@ class AgentCore:
             for key in [k for k in ted.lsas if (area, *k) not in seen]:
                 del ted.lsas[key]
                 gone += 1
+        if routers is not None:
+            for area, rs in self.router_lsas.items():
+                rs &= {adv for a, adv in routers if a == area}
+        lost = 0
+        for area, oid in self._resync_wanted & self._wanted():
+            if (area, self.router_id, wire.make_lsid(self.opaque_type, oid)) not in seen:
+                lost += self._flushed(area, oid, "missing from the LSDB re-sync")
+        self._resync_wanted = set()
+        self._resync_changes += gone + lost
+        if gone:
+            self.vectors_dirty = True
         return gone
 
+    @property
+    def resync_changed(self) -> int:
+        """What the last sync changed: LSAs added, dropped, re-originated."""
+        return self._resync_changes
+
+    def _wanted(self) -> set:
+        return self.adv.wanted() | self.abr.wanted()
+
     def _alloc(self, taken: set = frozenset()) -> int:
-        """A free 24-bit opaque ID (RFC 5250 sec. 3) for any LSA of ours."""
+        """A free 24-bit opaque ID (RFC 5250 sec. 3) for any LSA of ours:
+        the next one, never one we hold, nor one ospfd holds or held for us
+        (``own_ids``)."""
         used = self.adv.used_ids() | self.abr.used_ids() | taken
-        while True:
+        for _ in range(ID_SPACE):
             oid = self.next_id
-            self.next_id = self.next_id + 1 if self.next_id < (1 << 24) - 1 else 1
-            if oid not in used:
-                return oid
+            self.next_id = self.next_id + 1 if self.next_id < ID_SPACE - 1 else 1
+            self._id_steps -= 1
+            if oid not in used and oid not in self.own_ids:
+                break
+        else:
+            raise RuntimeError("no free opaque ID")
+        if self._id_steps <= 0 and self.on_id_block is not None:
+            # persisted before the ID is used: a later process starts past it
+            mark = (oid + ID_BLOCK) % ID_SPACE or 1
+            try:
+                self.on_id_block(mark)
+            except Exception as exc:  # the LSDB sync still protects us
+                self.report("id_state_errors", exc, "cannot persist the opaque ID mark")
+            self._id_steps = ID_BLOCK
+        self.session_ids.add(oid)
+        return oid
+
+    def continue_ids_past(self, oid: int) -> None:
+        """Allocate after ``oid`` from now on if it is ahead of ``next_id``
+        (24-bit serial order: at most half the space ahead)."""
+        if 0 <= (oid - self.next_id) % ID_SPACE < ID_SPACE // 2:
+            self.next_id = oid + 1 if oid < ID_SPACE - 1 else 1
+            self._id_steps = 0  # a new block: persist the new mark
+
+    def report(self, reason: str, exc: BaseException, what: str = "") -> None:
+        """Count a fault under ``reason`` and log it (the 1st, 2nd, 4th, ...
+        of each reason, so a fault repeated at every message cannot flood
+        the log); the agent goes on."""
+        self.stats[reason] += 1
+        n = self.stats[reason]
+        if n & (n - 1) == 0:
+            log.warning("%s%s: %s (%s: %d so far)", f"{what}: " if what else "", type(exc).__name__, exc, reason, n, exc_info=n == 1)
 
     def ted(self, area: str) -> TED:
         if area not in self.teds:
@@ -131,7 +286,15 @@ class AgentCore:
         return lsa_type == api.LSA_OPAQUE_AREA and opaque_type == self.opaque_type
 
     def handle(self, m, now: float) -> list:
-        """One message from ospfd -> requests to send."""
+        """One message from ospfd -> requests to send. Never raises: a fault
+        is counted (``handle_errors``) and the message dropped."""
+        try:
+            return self._handle(m, now)
+        except Exception as exc:
+            self.report("handle_errors", exc, f"dropped {type(m).__name__}")
+            return []
+
+    def _handle(self, m, now: float) -> list:
         if isinstance(m, api.RouterIdChange):
             self.router_id = m.router_id if m.router_id != "0.0.0.0" else None
         elif isinstance(m, api.ReadyNotify):
@@ -153,22 +316,104 @@ class AgentCore:
             else:
                 self.nbrs[key] = (m.router_id, m.status)
         elif isinstance(m, (api.LsaUpdate, api.LsaDelete)):
-            h = m.header
-            if not self._ours(h.type, h.opaque_type):
-                return []
-            ted = self.ted(m.area)
-            self.vectors_dirty = True
-            if isinstance(m, api.LsaUpdate):
-                if self.resync_seen is not None:
-                    self.resync_seen.add((m.area, h.adv_router, h.lsid))
-                if ted.apply(h.adv_router, h.lsid, m.body):
-                    self._touch(ted, h.adv_router, h.lsid, now)
-                else:
-                    self.stats["malformed_lsas"] += 1
-            else:
-                ted.withdraw(h.adv_router, h.lsid)
-            return []
+            return self._lsa(m, now)
         return self.evaluate(now)
+
+    def _lsa(self, m, now: float) -> list:
+        h = m.header
+        live = isinstance(m, api.LsaUpdate) and _age(h) < MAX_AGE  # a sync reports MaxAge copies too
+        if h.type == LSA_ROUTER:
+            rs = self.router_lsas.setdefault(m.area, set())
+            if live:
+                rs.add(h.adv_router)
+                self.orphan_since.pop((m.area, h.adv_router), None)
+                if (m.area, h.adv_router) in self._aged_out:
+                    # its LSAs are still in ospfd's LSDB, not in our TED
+                    self._aged_out.discard((m.area, h.adv_router))
+                    self._asked_resync = f"router {h.adv_router} has a router LSA in area {m.area} again, after its LSAs aged out"
+                if self._resync_routers is not None:
+                    self._resync_routers.add((m.area, h.adv_router))
+            else:
+                rs.discard(h.adv_router)
+            return []
+        if not self._ours(h.type, h.opaque_type):
+            return []
+        reqs: list = []
+        if h.adv_router == self.router_id or (self.router_id is None and m.self_originated):
+            reqs = self._own_lsa(m, live, now)
+        ted = self.ted(m.area)
+        self.vectors_dirty = True
+        if live:
+            if self.resync_seen is not None:
+                self.resync_seen.add((m.area, h.adv_router, h.lsid))
+                if (h.adv_router, h.lsid) not in ted.lsas:
+                    self._resync_changes += 1
+            try:
+                ok = ted.apply(h.adv_router, h.lsid, m.body)
+            except Exception as exc:  # DecodeError is handled in apply; anything else is a fault
+                self.report("ted_apply_errors", exc, f"area {m.area}: LSA {h.lsid} from {h.adv_router} dropped")
+                return reqs
+            if ok:
+                self._touch(ted, h.adv_router, h.lsid, now)
+            else:
+                self.stats["malformed_lsas"] += 1
+        else:
+            ted.withdraw(h.adv_router, h.lsid)
+        return reqs
+
+    def _own_lsa(self, m, live: bool, now: float) -> list:
+        """An LSA of ours in ospfd's LSDB (restart safety, module docstring)."""
+        h, area = m.header, m.area
+        oid = h.opaque_id
+        new = oid not in self.own_ids
+        self.own_ids[oid] = now
+        if new and self.awaiting_sync:
+            self.stats["own_lsas_learnt"] += 1
+        self.continue_ids_past(oid)
+        key = (area, oid)
+        if live:
+            self.flush_pending.pop(key, None)  # a replacement: delete, then this update
+            if key in self._wanted():
+                return []
+            if key in self._given_up:
+                # we took it for flushed, but ospfd still holds it (a late
+                # replacement): ours in this session, so a plain delete
+                self._given_up.discard(key)
+                self.stats["late_replacement_deleted"] += 1
+                return [api.DeleteRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, area)]
+            if oid in self.session_ids:
+                return []  # one we replaced or withdrew; its update came late
+            # live, ours, and not from this session: a leftover of an earlier
+            # agent or ospfd. ospfd deletes only LSAs its client originated,
+            # so take it over (same LS ID: ospfd replaces it, past its
+            # sequence number) and delete it
+            self.session_ids.add(oid)
+            self.stats["stale_own_flushed"] += 1
+            log.info("area %s: flushing %s, a leftover LSA of ours", area, h.lsid)
+            return [
+                api.OriginateRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, b"", area=area),
+                api.DeleteRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, area),
+            ]
+        if key not in self._wanted():
+            return []  # one we deleted (make-before-break, withdrawal), or MaxAge from before
+        if isinstance(m, api.LsaUpdate) or _age(h) >= MAX_AGE:
+            self._flushed(area, oid, "flushed (MaxAge)")
+            return self.evaluate(now)
+        # ospfd reports a replaced instance as a delete and then an update:
+        # the delete is a flush only if no update follows (tick)
+        self.flush_pending.setdefault(key, now)
+        return []
+
+    def _flushed(self, area: str, oid: int, why: str) -> int:
+        """ospfd no longer holds our LSA (area, oid) that we still want: it
+        goes out again under a new ID at the next evaluation."""
+        self.flush_pending.pop((area, oid), None)
+        hit = self.adv.flushed(area, oid) | self.abr.flushed(area, oid)
+        if hit:
+            self._given_up.add((area, oid))
+            self.stats["reoriginated_flushed"] += 1
+            log.warning("area %s: our LSA %s was %s; originating it again under a new opaque ID", area, wire.make_lsid(self.opaque_type, oid), why)
+        return int(hit)
 
     def _touch(self, ted: TED, adv: str, lsid: str, now: float) -> None:
         for t in ted.lsas.get((adv, lsid), []):
@@ -193,8 +438,109 @@ class AgentCore:
         return res.available_bps(self.cfg.ports[ifname], self.used_bps.get(ifname), self.reserved_bps(ifname))
 
     def evaluate(self, now: float) -> list:
-        s = Session(self.router_id, self.ifaddrs, self.ism, self.nbrs, self.ready)
-        return self.adv.evaluate(now, s, self._available, self.reserved_bps, self.used_bps, self.measured_w)
+        """Our links' and node's requests. Nothing before the LSDB sync of a
+        new session is complete (the IDs ospfd holds for us are unknown).
+        Never raises (``evaluate_errors``)."""
+        if self.awaiting_sync:
+            return []
+        try:
+            self._due_flushes(now)
+            s = Session(self.router_id, self.ifaddrs, self.ism, self.nbrs, self.ready)
+            return self.adv.evaluate(now, s, self._available, self.reserved_bps, self.used_bps, self.measured_w)
+        except Exception as exc:
+            self.report("evaluate_errors", exc, "evaluation failed")
+            return []
+
+    def _due_flushes(self, now: float) -> None:
+        for (area, oid), t in list(self.flush_pending.items()):
+            if now - t >= FLUSH_GRACE:
+                self._flushed(area, oid, "deleted by ospfd and not replaced")
+
+    # -- housekeeping (the daemon calls it about every 0.5 s) --------------------
+
+    def tick(self, now: float) -> list:
+        """Timed work: deletes of ours that turned out to be flushes, LSAs
+        whose originator lost its router LSA, forgetting IDs older than
+        ``OWN_ID_MEMORY_S``. Returns the requests to send; never raises."""
+        try:
+            self._age_out(now)
+            for oid in [i for i, t in self.own_ids.items() if now - t > OWN_ID_MEMORY_S]:
+                del self.own_ids[oid]
+        except Exception as exc:
+            self.report("housekeeping_errors", exc, "housekeeping failed")
+        return self.evaluate(now)
+
+    def _age_out(self, now: float) -> None:
+        for area, ted in self.teds.items():
+            present = self.router_lsas.get(area)
+            if not present:
+                continue  # no router LSA ever seen here: the rule is off
+            for adv in ted.routers():
+                if adv in present:
+                    self.orphan_since.pop((area, adv), None)
+                    continue
+                since = self.orphan_since.setdefault((area, adv), now)
+                if now - since >= ORPHAN_GRACE:
+                    self._aged_out.add((area, adv))
+                    n = ted.withdraw_router(adv)
+                    self.stats["aged_out_lsas"] += n
+                    self.vectors_dirty = True
+                    log.warning(
+                        "area %s: %d LSAs of opaque type %d from %s aged out of the TED: no router LSA from it for %.0f s",
+                        area,
+                        n,
+                        self.opaque_type,
+                        adv,
+                        now - since,
+                    )
+        for key in [k for k in self.orphan_since if k[1] in self.router_lsas.get(k[0], ())]:
+            del self.orphan_since[key]
+
+    def resync_due(self, now: float) -> str | None:
+        """Why the TEDs look wrong enough for a new LSDB sync (module
+        docstring), or None; rate-limited, and counted when it says yes."""
+        if self.awaiting_sync or self.resync_seen is not None:
+            return None  # a sync is under way
+        wrong = {}
+        try:
+            for l in self.links.values():
+                if l.advertised and now - l.last_sent >= 1.0:
+                    if (self.router_id, wire.make_lsid(self.opaque_type, l.opaque_id)) not in self.ted(l.sent.area).lsas:
+                        wrong[("own", l.sent.area, l.opaque_id)] = f"our LSA for {l.ifname} is missing from our TED of area {l.sent.area}"
+            for area, ted in self.teds.items():
+                routers = ted.routers()
+                for tl in ted.links():
+                    if tl.one_sided and tl.near.tlv.link_id in routers:
+                        wrong[("one-sided", area, tl.near.ident)] = f"link {tl.near.router}->{tl.near.tlv.link_id} is one-sided in area {area}"
+        except Exception as exc:
+            self.report("housekeeping_errors", exc, "TED check failed")
+            return None
+        since = self._implausible_since
+        for k in [k for k in since if k not in wrong]:
+            del since[k]
+        why = ("asked", self._asked_resync) if self._asked_resync else None
+        for k, text in wrong.items():
+            t = since.setdefault(k, now)
+            if why is None and now - t >= (OWN_MISSING_S if k[0] == "own" else ONE_SIDED_S):
+                why = (k[0], text)
+        if why is None or now < self._resync_ok_at:
+            return None
+        self._asked_resync = None
+        self.stats["resyncs"] += 1
+        self.stats[f"resyncs_{ {'own': 'own_missing', 'one-sided': 'one_sided'}.get(why[0], 'router_back') }"] += 1
+        self._resync_ok_at = now + self._resync_interval
+        return why[1]
+
+    def resync_finished(self, now: float) -> None:
+        """After a re-sync ``resync_due`` asked for: the next may come after
+        ``RESYNC_MIN_S`` if it changed something, else twice as late as the
+        last (at most ``RESYNC_MAX_S``)."""
+        if self._resync_changes:
+            self._resync_interval = RESYNC_MIN_S
+        else:
+            self._resync_interval = min(self._resync_interval * 2, RESYNC_MAX_S)
+        self._resync_ok_at = now + self._resync_interval
+        self._implausible_since.clear()
 
     def refused(self, req, err: int) -> None:
         """ospfd refused a request: an area that is not ready any more."""
@@ -215,8 +561,16 @@ class AgentCore:
     compute_vectors = staticmethod(AbrVectors.compute)
 
     def apply_vectors(self, by_area: dict) -> list:
-        """Originate what changed by band (sec. 2.2), withdraw what is gone."""
-        return self.abr.apply(by_area, self.ready)
+        """Originate what changed by band (sec. 2.2), withdraw what is gone.
+        Nothing before the LSDB sync is complete; never raises."""
+        if self.awaiting_sync:
+            self.vectors_dirty = True
+            return []
+        try:
+            return self.abr.apply(by_area, self.ready)
+        except Exception as exc:
+            self.report("vector_apply_errors", exc, "vector origination failed")
+            return []
 
     def path_choice(self, dst: str, k: int | None = None, constraints: Constraints | None = None) -> PathChoice:
         """The head-end's request (sec. 2.2), as a typed record."""
@@ -226,6 +580,42 @@ class AgentCore:
         """The head-end's request (sec. 2.2): the best path to dst over the
         vectors ABRs leaked into our area(s), with runners-up and ECMP set."""
         return self.path_choice(dst, k, constraints).to_json()
+
+    # -- SRv6 (issue 7) --------------------------------------------------------
+
+    def set_srv6(self, advertised: dict | None, status: dict | None, now: float) -> list:
+        """The SRv6 shell installed ``advertised`` (``SidPlan.advertised()``
+        of what it installed; None: no SRv6): flood it (End.X in our Link
+        TLVs, the SRv6 Locator TLV in our node LSAs)."""
+        self.srv6_status = status
+        if advertised == self.adv.srv6:
+            return []
+        self.adv.srv6 = advertised
+        self.stats["srv6_advert_changes"] += 1
+        return self.evaluate(now)
+
+    def sid_table(self, area: str | None = None):
+        """The SIDs the TEDs learnt (all areas, or one), with End.DT6 SIDs
+        derived from the locators (``sids.dt6_sid``: they are not flooded),
+        as a ``dataplane.sidlist.SidTable``."""
+        from pyfrr_pwr.dataplane import sidlist, sids
+
+        t = sidlist.SidTable()
+        merged: dict = {}
+        for a, ted in sorted(self.teds.items()):
+            if area is not None and a != area:
+                continue
+            for adv in ted.sid_adverts():
+                cur = merged.setdefault(adv["router_id"], {**adv, "end_x": {}, "dx4": {}})
+                cur["end_x"].update(adv["end_x"])
+                cur["dx4"].update(adv["dx4"])
+        for adv in merged.values():
+            try:
+                adv["dt6"] = sids.dt6_sid(adv["locator"])
+                t.add(adv)
+            except (sids.SidError, sidlist.SidListError) as exc:
+                self.report("sid_table_errors", exc, f"SIDs of {adv['router_id']} ignored")
+        return t
 
     # -- reservations (draft sec. 2.2) ----------------------------------------
 
@@ -271,5 +661,7 @@ class AgentCore:
                 "endpoints": sorted(ted.endpoints()),
                 "area_borders": sorted(ted.area_borders()),
                 "malformed": ted.stats["malformed"],
+                # issue 7: the SRv6 SIDs learnt (SRv6 Locator TLV, End.X sub-TLVs)
+                "srv6": ted.sid_adverts(),
             }
         return out

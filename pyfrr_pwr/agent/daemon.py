@@ -7,7 +7,33 @@ the LSDB), the measurement loop (``measure``), the sender (one queue of API
 requests, in order, reporting refusals back to the core), the ABR vector
 loop (draft sec. 2.1; computed on a worker thread, sec. 2.3), the control
 socket (``control``, typed by ``proto.control``) and the signalling server
-(``signalling``, draft sec. 2.2).
+(``signalling``, draft sec. 2.2), housekeeping (``AgentCore.tick``,
+LSDB re-syncs when the TEDs look wrong), and our SRv6 SIDs (``srv6``,
+issue 7: installed once the router ID is known, kept in step with links
+and link events every ``agent.srv6.period`` s, flooded through the core,
+removed when the agent stops; a node without IPv6 / seg6 / ``sr0`` runs
+without them, ``status.srv6`` says why).
+
+Robustness (issue 11 sec. 1): every task runs under a supervisor that logs,
+counts (``<task>_crashes``) and restarts it; inside, every step from
+received data to a request is guarded and counted under a named reason
+(``handle_errors``, ``vector_compute_errors``, ``dropped_request_encode``,
+``sender_errors``, ...), so the agent keeps serving.
+
+Sessions (issue 11 sec. 2). On every (re)connect: register opaque type
+10/T (OPAQUETYPEINUSE: an ERROR naming the type, ``api_problem`` in
+``status``, retried with backoff), register for and sync router LSAs
+(type 1, for the core's age-out rule) and ours (type 10), then wait for
+the sync to be complete. The sync-done rule: ospfd sends no marker for
+SYNC_LSDB and its REPLY can overtake the notifications by far (the "0.2 s
+of silence" this replaced was fooled by a loaded ospfd), so after the
+SYNC_LSDB reply the agent sends SYNC_ROUTER_ID and waits for its
+ROUTER_ID_CHANGE, which ospfd queues on the same FIFO behind every
+notification of the sync (``OspfApiClient.barrier``, ospf_apiserver.c).
+Only then is the core synced and allowed to originate. The opaque IDs a
+process hands out are persisted in blocks next to the control socket
+(``<socket>.ids``), so a restarted agent starts past them even when ospfd
+no longer holds their MaxAge copies.
 """
 
 from __future__ import annotations
@@ -19,10 +45,13 @@ import signal
 import time
 from pathlib import Path
 
-from pyfrr_pwr.agent import control
-from pyfrr_pwr.agent.core import AgentCore
+from pyfrr_pwr.agent import control, sidplan
+from pyfrr_pwr.agent.apiclient import ApiReplyError
+from pyfrr_pwr.agent.core import ID_SPACE, AgentCore
 from pyfrr_pwr.agent.measure import Measurer
 from pyfrr_pwr.agent.signalling import SIGNAL_PORT, Signalling
+from pyfrr_pwr.agent.srv6 import Srv6Node
+from pyfrr_pwr.dataplane.sids import SidError
 from pyfrr_pwr.files.power import PowerConfig, load_power
 from pyfrr_pwr.proto import control as msg
 from pyfrr_pwr.proto import ospfapi as api
@@ -31,6 +60,11 @@ from pyfrr_pwr.proto import wire
 __all__ = ["Agent", "run_agent"]
 
 log = logging.getLogger("pyfrr_pwr.agent")
+
+# router LSAs (the core's age-out rule) and our opaque type's LSAs
+LSA_FILTER = api.LsaFilter((1, api.LSA_OPAQUE_AREA), api.ORIGIN_ANY)
+SYNC_TIMEOUT = 30.0  # s for the sync's sentinel to arrive
+TYPE_IN_USE_LOG_S = 60.0  # the OPAQUETYPEINUSE error is repeated this often
 
 
 class Agent:
@@ -60,30 +94,116 @@ class Agent:
         )
         self.measurer = Measurer(cfg, name, a.get("window", window), self.core.link_speed)
         self.signalling = Signalling(self.core, self._queue.put_nowait, a.get("signal_port", SIGNAL_PORT))
+        try:
+            s6 = sidplan.settings(a.get("srv6"))
+        except SidError as exc:
+            log.error("%s: %s: running without SRv6", name, exc)
+            s6 = sidplan.Srv6Settings(enabled=False)
+        self.srv6 = Srv6Node(s6, cfg.ports, getattr(cfg, "te_tail", False), name=name)
+        self.sync_timeout = SYNC_TIMEOUT
+        self._resync_task: asyncio.Task | None = None
+        self._type_in_use_logged = -float("inf")
+        self.id_file = Path(socket_path).with_suffix(".ids")
+        self._load_ids()
+
+    # -- opaque IDs across restarts --------------------------------------------
+
+    def _load_ids(self) -> None:
+        """Start past every opaque ID an earlier agent of this router handed
+        out (its ``<socket>.ids``); the hook keeps the file ahead of us."""
+        try:
+            v = int(self.id_file.read_text().strip())
+            if 1 <= v < ID_SPACE:
+                self.core.next_id = v
+                log.info("%s: opaque IDs continue from %d (%s)", self.name, v, self.id_file)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("%s: ignoring %s: %s", self.name, self.id_file, exc)
+        self.core.on_id_block = self._save_ids
+
+    def _save_ids(self, mark: int) -> None:
+        tmp = self.id_file.with_suffix(".ids.tmp")
+        self.id_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(f"{mark}\n")
+        os.replace(tmp, self.id_file)
 
     # -- API session ---------------------------------------------------------
 
+    def _emit(self, reqs: list) -> None:
+        if reqs:
+            self._queue.put_nowait(reqs)
+
     def _on_message(self, m) -> None:
-        self._queue.put_nowait(self.core.handle(m, time.monotonic()))
+        try:
+            self._emit(self.core.handle(m, time.monotonic()))
+        except Exception as exc:  # handle() does not raise; belt and braces
+            self.core.report("handle_errors", exc, f"dropped {type(m).__name__}")
 
     def _on_disconnect(self, client) -> None:
+        if self._resync_task is not None:
+            self._resync_task.cancel()
+        while not self._queue.empty():  # requests of the lost session: ospfd flushed it all
+            self._queue.get_nowait()
         self.core.session_reset()
+
+    def _type_in_use(self, ot: int) -> None:
+        self.core.api_problem = f"opaque type {api.LSA_OPAQUE_AREA}/{ot} is registered by another client of ospfd's API"
+        self.core.stats["opaque_type_in_use"] += 1
+        now = time.monotonic()
+        if now - self._type_in_use_logged >= TYPE_IN_USE_LOG_S:
+            self._type_in_use_logged = now
+            log.error(
+                "%s: ospfd refused opaque type %d/%d: another OSPF API client registered it (OPAQUETYPEINUSE). None of our LSAs can be "
+                "originated until it unregisters or disconnects: find it with `ss -tnp '( sport = :%d )'` in this router's namespace and stop it, "
+                "or run every agent with another agent.opaque_type (128-255). Retrying with backoff.",
+                self.name, api.LSA_OPAQUE_AREA, ot, api.API_PORT,
+            )  # fmt: skip
 
     async def _on_connect(self, client) -> None:
         ot = self.core.opaque_type
-        ours = api.LsaFilter((api.LSA_OPAQUE_AREA,), api.ORIGIN_ANY)
         self.core.session_reset()
-        await client.request(api.RegisterOpaqueType(api.LSA_OPAQUE_AREA, ot))
-        await client.request(api.RegisterEvent(ours))
-        for req in (api.SyncRouterId(), api.SyncIsm(), api.SyncNsm(), api.SyncLsdb(ours)):
+        learnt = self.core.stats["own_lsas_learnt"]
+        try:
+            await client.request(api.RegisterOpaqueType(api.LSA_OPAQUE_AREA, ot))
+        except ApiReplyError as exc:
+            if exc.reply.errcode == api.ApiErr.OPAQUETYPEINUSE:
+                self._type_in_use(ot)
+            raise
+        if self.core.api_problem:
+            log.warning("%s: opaque type %d/%d registered at last", self.name, api.LSA_OPAQUE_AREA, ot)
+        self.core.api_problem = None
+        self._type_in_use_logged = -float("inf")
+        await client.request(api.RegisterEvent(LSA_FILTER))
+        for req in (api.SyncRouterId(), api.SyncIsm(), api.SyncNsm(), api.SyncLsdb(LSA_FILTER)):
             await client.request(req)
-        # the sync's notifications travel on the other connection: let them land
-        n = -1
-        while n != client.stats["LsaUpdate"]:
-            n = client.stats["LsaUpdate"]
-            await asyncio.sleep(0.2)
+        # complete once the sentinel queued behind the sync's notifications is in
+        await client.barrier(self.sync_timeout)
         gone = self.core.resync_done()
-        log.info("%s: registered opaque type %d/%d, LSDB synced (%d stale LSAs dropped)", self.name, api.LSA_OPAQUE_AREA, ot, gone)
+        self._emit(self.core.evaluate(time.monotonic()))
+        log.info(
+            "%s: registered opaque type %d/%d, LSDB synced (%d own LSAs learnt, %d stale LSAs dropped; IDs continue from %d)",
+            self.name, api.LSA_OPAQUE_AREA, ot, self.core.stats["own_lsas_learnt"] - learnt, gone, self.core.next_id,
+        )  # fmt: skip
+
+    async def _resync(self, why: str) -> None:
+        """A new LSDB sync within the session (the TEDs look wrong)."""
+        connects = self.client.stats["connects"]
+        log.warning("%s: %s: syncing the LSDB again", self.name, why)
+        self.core.begin_resync(time.monotonic())
+        try:
+            await self.client.request(api.SyncLsdb(LSA_FILTER))
+            await self.client.barrier(self.sync_timeout)
+        except Exception as exc:
+            if self.client.stats["connects"] == connects and self.client.connected:
+                self.core.abort_resync()
+            log.warning("%s: LSDB re-sync abandoned: %s", self.name, exc)
+            return
+        gone = self.core.resync_done()
+        now = time.monotonic()
+        self.core.resync_finished(now)
+        self._emit(self.core.evaluate(now))
+        log.warning("%s: LSDB re-synced: %d changes (%d stale LSAs dropped)", self.name, self.core.resync_changed, gone)
 
     async def _sender(self) -> None:
         while True:
@@ -99,25 +219,76 @@ class Agent:
                 except (TimeoutError, ConnectionError) as exc:
                     log.warning("%s: %s", self.name, exc)
                     break
+                except ValueError as exc:  # encode_request: a body ospfd cannot take
+                    self.core.report("dropped_request_encode", exc, f"dropped {type(r).__name__}")
+                except Exception as exc:
+                    self.core.report("sender_errors", exc, f"dropped {type(r).__name__}")
 
     async def _vector_loop(self, period: float = 0.3) -> None:
         """ABR work off the event loop (draft sec. 2.3: extra cores): when a
         TED changed, snapshot, compute on a worker thread, originate."""
         while True:
             await asyncio.sleep(period)
-            if not self.core.vectors_dirty or not self.client.connected:
-                continue
-            snap = self.core.vector_snapshot()
-            if snap is None:
-                continue
             try:
-                res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
-            except Exception:
-                log.exception("%s: vector computation failed", self.name)
-                continue
-            reqs = self.core.apply_vectors(res)
-            if reqs:
-                self._queue.put_nowait(reqs)
+                await self._vector_round()
+            except Exception as exc:
+                self.core.report("vector_loop_errors", exc, "vector round failed")
+
+    async def _vector_round(self) -> None:
+        if not self.core.vectors_dirty or not self.client.connected or self.core.awaiting_sync:
+            return
+        snap = self.core.vector_snapshot()
+        if snap is None:
+            return
+        try:
+            res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
+        except Exception as exc:
+            self.core.report("vector_compute_errors", exc, "vector computation failed")
+            return
+        self._emit(self.core.apply_vectors(res))
+
+    async def _housekeeping(self, period: float = 0.5) -> None:
+        """``AgentCore.tick``, and a re-sync when ``resync_due`` says so."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                if not self.client.connected or self.core.awaiting_sync:
+                    continue
+                now = time.monotonic()
+                self._emit(self.core.tick(now))
+                if self._resync_task is None or self._resync_task.done():
+                    why = self.core.resync_due(now)
+                    if why:
+                        self._resync_task = asyncio.create_task(self._resync(why))
+            except Exception as exc:
+                self.core.report("housekeeping_errors", exc, "housekeeping failed")
+
+    async def _srv6_loop(self) -> None:
+        """Our SIDs (issue 7): start once the router ID is known, then keep
+        them in step (``Srv6Node.sync``) and flood what is installed."""
+        s6 = self.srv6
+        while self.core.router_id is None:
+            await asyncio.sleep(0.2)
+        if s6.nl is None and s6.disabled is None:
+            await asyncio.to_thread(s6.start, self.core.router_id)
+        while True:
+            self._emit(self.core.set_srv6(s6.advertised() if s6.disabled is None else None, s6.status(), time.monotonic()))
+            await asyncio.sleep(s6.settings.period)
+            if s6.nl is not None:  # without SRv6 the task idles (a finished task would stop the agent)
+                await asyncio.to_thread(s6.sync)
+
+    async def _supervised(self, name: str, run) -> None:
+        """Run ``run()`` for ever: a crash is logged, counted
+        (``<name>_crashes``) and the task started again a second later."""
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.core.report(f"{name}_crashes", exc, f"task {name} crashed, restarting it")
+                await asyncio.sleep(1.0)
 
     # -- control socket ------------------------------------------------------------
 
@@ -150,10 +321,14 @@ class Agent:
         os.chmod(path, 0o600)
         signal_server = await self.signalling.start()
         tasks = [
-            asyncio.create_task(self.client.run()),
-            asyncio.create_task(self.measurer.run(self.core, self._queue.put_nowait, self.interval)),
-            asyncio.create_task(self._sender()),
-            asyncio.create_task(self._vector_loop()),
+            asyncio.create_task(self._supervised("ospfapi", self.client.run)),
+            asyncio.create_task(self._supervised("measure", lambda: self.measurer.run(self.core, self._emit, self.interval))),
+            asyncio.create_task(self._supervised("sender", self._sender)),
+            asyncio.create_task(self._supervised("vectors", self._vector_loop)),
+            asyncio.create_task(self._supervised("housekeeping", self._housekeeping)),
+            # soft-state reservations: refreshes out, expiries in (issue 7, 11 sec. 3)
+            asyncio.create_task(self._supervised("signalling", self.signalling.run_timers)),
+            asyncio.create_task(self._supervised("srv6", self._srv6_loop)),
         ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -169,6 +344,11 @@ class Agent:
         finally:
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            try:  # exactly the SIDs we installed go (issue 7)
+                await asyncio.to_thread(self.srv6.stop)
+            except Exception as exc:
+                self.core.report("srv6_stop_errors", exc, "removing our SIDs failed")
             signal_server.close()
             await self.client.close()
             path.unlink(missing_ok=True)

@@ -3,131 +3,543 @@
 No RSVP-TE here: a reservation travels hop by hop as one JSON line per TCP
 connection (port 2700 by default, ``agent.signal_port``), from the head-end
 along the chosen route, inside each router's namespace and reached over the
-routed network by router ID. Each hop reserves on its own link
-(``AgentCore.reserve_hop``), re-evaluates its advertisements and forwards;
-a failure further on releases the hop again and travels back as the error.
-Messages are ``proto.control``'s SignalReserve / SignalRelease.
+routed network by router ID (``address_of``). Each hop reserves on its own
+link (``reservations.reserve_hop``), re-evaluates its advertisements and
+forwards; a failure further on releases the hop again and travels back as
+the error. Messages are ``proto.control``'s SignalReserve / SignalRefresh /
+SignalRelease, each inside an authenticated envelope (``proto.signal``).
+
+Hardening (issue 11):
+
+* every line is an envelope under the domain's key (``agent.signal_key``,
+  key ID ``agent.signal_key_id``): HMAC-SHA256, addressed to us, fresh and
+  never seen before; anything else is refused and counted in
+  ``stats["signal_rejected_<reason>"]`` (malformed, unauthenticated,
+  unknown_key, bad_mac, misdirected, stale, replay, invalid: a field out
+  of bounds, too_long, timeout, busy, empty, not_owner). Replies are
+  envelopes too, bound to the request's nonce;
+* without a key there is no signalling: the port stays shut and the control
+  socket's reserve is refused, naming the file;
+* at most ``max_connections`` connections at once (one more is closed at
+  once), ``read_timeout`` to send the request line (a half-open connection
+  is closed), lines of at most ``signal.MAX_LINE`` bytes;
+* a booking records who made it (the previous hop: the authenticated
+  sender of the reserve); only that router refreshes or releases it there,
+  and a local release (the control socket) only releases our own.
+
+Soft state (issue 7): bookings live in a ``reservations.Table`` and expire
+``reservation_hold`` seconds (default 15) after their last refresh; the
+head-end refreshes its reservations every ``reservation_refresh`` seconds
+(default 5), one SignalRefresh per next hop for up to
+``control.MAX_REFRESH_IDS`` of them, which each hop applies and forwards.
+A refresh that does not get through marks the head-end's reservation
+``lost`` (where and why). ``run_timers`` (a task of the daemon) sends the
+refreshes and expires what was not refreshed; an expiry frees the
+bandwidth and re-floods the link at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 
 from pyfrr_pwr.agent import reservations
 from pyfrr_pwr.agent.control import constraints as _constraints
+from pyfrr_pwr.dataplane.softstate import HOLD, REFRESH
 from pyfrr_pwr.proto import control as msg
+from pyfrr_pwr.proto import signal as sig
 
-__all__ = ["Signalling", "SIGNAL_PORT"]
+__all__ = ["Signalling", "SIGNAL_PORT", "MAX_CONNECTIONS", "READ_TIMEOUT"]
 
 log = logging.getLogger("pyfrr_pwr.agent")
 
 SIGNAL_PORT = 2700
+MAX_CONNECTIONS = 128  # signalling connections served at once
+READ_TIMEOUT = 5.0  # s to send the request line (and to take the answer)
+CONNECT_TIMEOUT = 5.0  # s to reach the next hop
+REPLY_TIMEOUT = 30.0  # s for a reserve's or release's answer (the rest of the path)
+MAX_ERROR = 2 * msg.MAX_REASON  # characters of a refusal relayed from further on
+
+
+class _Closed:
+    """What ``start`` returns without a key: a server that never opened."""
+
+    sockets = ()
+
+    def close(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        pass
+
+    def is_serving(self) -> bool:
+        return False
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        pass
+
+
+def _positive(v, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"agent.{what} must be a number of seconds > 0, got {v!r}")
+    return float(v)
 
 
 class Signalling:
-    """``emit(reqs)`` queues the OSPF API requests an evaluation returned."""
+    """``emit(reqs)`` queues the OSPF API requests an evaluation returned.
 
-    def __init__(self, core, emit: Callable[[list], None], port: int = SIGNAL_PORT):
+    The key and the timers come from ``core.cfg.agent`` (keywords win, for
+    tests); ``address_of(router ID) -> (host, port)`` says where a router's
+    agent listens (default: its router ID, our port); ``clock`` is the
+    monotonic clock of the soft state and ``clock_ms`` the wall clock (ms)
+    of the envelopes' time window."""
+
+    def __init__(
+        self,
+        core,
+        emit: Callable[[list], None],
+        port: int = SIGNAL_PORT,
+        *,
+        key: str | bytes | None = None,
+        key_id: int | None = None,
+        refresh: float | None = None,
+        hold: float | None = None,
+        address_of: Callable[[str], tuple] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        clock_ms: Callable[[], int] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        read_timeout: float = READ_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        reply_timeout: float = REPLY_TIMEOUT,
+    ):
         self.core = core
         self.emit = emit
         self.port = port
         self.counter = 0  # reservations we started
+        cfg = getattr(core, "cfg", None)
+        a = dict(getattr(cfg, "agent", None) or {})
+        key = a.get("signal_key") if key is None else key
+        kid = a.get("signal_key_id", 1) if key_id is None else key_id
+        self.refresh = _positive(a.get("reservation_refresh", REFRESH) if refresh is None else refresh, "reservation_refresh")
+        self.hold = _positive(a.get("reservation_hold", HOLD) if hold is None else hold, "reservation_hold")
+        if self.hold <= self.refresh:
+            raise ValueError(f"agent.reservation_hold ({self.hold:g} s) must be longer than agent.reservation_refresh ({self.refresh:g} s)")
+        self.no_key = f"no signal_key in {getattr(cfg, 'path', None) or 'power.yml'}: reservations need an authenticated signalling key"
+        self.clock = clock
+        self.signer = self.verifier = None
+        if key is not None:
+            kw = {} if clock_ms is None else {"clock_ms": clock_ms}
+            try:
+                self.signer = sig.Signer({kid: key}, kid, **kw)
+                self.verifier = sig.Verifier({kid: key}, sig.ReplayGuard(**kw))
+            except ValueError as exc:
+                raise ValueError(f"agent.signal_key: {exc}") from None
+            if not isinstance(core.reservations, reservations.Table):
+                if core.reservations:
+                    raise ValueError("the core holds reservations already: create Signalling first")
+                core.reservations = reservations.Table(self.hold, clock)
+        self.address_of = address_of or (lambda rid: (rid, self.port))
+        self.max_connections = max_connections
+        self.read_timeout = read_timeout
+        self.connect_timeout = connect_timeout
+        self.reply_timeout = reply_timeout
+        self.active = 0  # connections being served
+        self.server = None
+        self._refreshing: asyncio.Task | None = None
+
+    @property
+    def stats(self):
+        return self.core.stats
+
+    @property
+    def table(self) -> reservations.Table | None:
+        t = self.core.reservations
+        return t if isinstance(t, reservations.Table) else None
 
     def _evaluate(self) -> None:
         self.emit(self.core.evaluate(time.monotonic()))
 
+    def _reject(self, reason: str) -> None:
+        self.stats[f"signal_rejected_{reason}"] += 1
+
+    def _capacity(self, ifname: str) -> float | None:
+        p = self.core.cfg.ports.get(ifname)
+        return p.speed if p is not None else None
+
+    # -- the server ----------------------------------------------------------
+
     async def start(self, host: str = "0.0.0.0"):
-        return await asyncio.start_server(self.serve, host=host, port=self.port, reuse_address=True)
+        """Listen on our port; without a key, do not (a closed stand-in)."""
+        if self.signer is None:
+            log.warning("%s; signalling port %d stays closed", self.no_key, self.port)
+            self.stats["signal_disabled"] = 1
+            return _Closed()
+        self.server = await asyncio.start_server(self.serve, host=host, port=self.port, reuse_address=True, limit=sig.MAX_LINE)
+        return self.server
 
     async def serve(self, reader, writer) -> None:
         """One request a connection, answered with one reply."""
+        if self.active >= self.max_connections:
+            self._reject("busy")
+            writer.transport.abort()
+            return
+        self.active += 1
         try:
-            line = await reader.readline()
-            if not line:
-                self.core.stats["bad_signal"] += 1
-                return
             try:
-                req = msg.decode(line, msg.SIGNAL)
-            except msg.ProtocolError as exc:
-                self.core.stats["bad_signal"] += 1
-                rep = msg.Reply(False, error=str(exc))
-            else:
-                try:
-                    rep = msg.Reply(True, await self.handle(req))
-                except Exception as exc:  # refusals, and failures further on
-                    rep = msg.Reply(False, error=str(exc))
-            writer.write(msg.encode(rep))
-            await writer.drain()
-        except (ValueError, ConnectionError):  # a line over the stream limit, a peer gone
-            self.core.stats["bad_signal"] += 1
+                line = await asyncio.wait_for(reader.readline(), self.read_timeout)
+            except TimeoutError:
+                self._reject("timeout")
+                return
+            except ValueError:  # over the StreamReader's limit
+                self._reject("too_long")
+                writer.write(msg.encode(msg.Reply(False, error=f"signal rejected: line over {sig.MAX_LINE} bytes")))
+                await asyncio.wait_for(writer.drain(), self.read_timeout)
+                return
+            if not line:
+                self._reject("empty")
+                return
+            out = await self.answer(line)
+            writer.write(out)
+            await asyncio.wait_for(writer.drain(), self.read_timeout)
+        except (ConnectionError, TimeoutError):  # a peer gone, or not reading its answer
+            pass
         finally:
+            self.active -= 1
             writer.close()
 
-    async def send(self, router_id: str, req):
-        """One request to the agent of ``router_id``; its typed result."""
-        r, w = await asyncio.wait_for(asyncio.open_connection(router_id, self.port), 5)
+    async def answer(self, line: bytes) -> bytes:
+        """The reply line to one request line (authenticated or refused)."""
+        me = self.core.router_id
         try:
-            w.write(msg.encode(req))
-            await w.drain()
-            line = await asyncio.wait_for(r.readline(), 30)
+            env = self.verifier.open(line, me)
+        except sig.SignalError as exc:
+            self._reject(exc.reason)
+            return msg.encode(msg.Reply(False, error=f"signal rejected: {exc.reason}: {exc}"))
+        try:
+            req = msg.from_json(env.body, msg.SIGNAL)
+        except msg.ProtocolError as exc:
+            self._reject("invalid")
+            rep = msg.Reply(False, error=f"{me}: invalid request: {exc}"[:MAX_ERROR])
+        else:
+            try:
+                rep = msg.Reply(True, await self.handle(req, sender=env.sender))
+            except Exception as exc:  # refusals, and failures further on
+                if not isinstance(exc, ValueError):
+                    log.exception("signalling: %s from %s", type(req).__name__, env.sender)
+                self.stats["signal_refused"] += 1
+                rep = msg.Reply(False, error=str(exc)[:MAX_ERROR])
+        try:
+            return self.signer.seal({"re": env.nonce, "reply": rep.to_json()}, me, env.sender)[0]
+        except ValueError as exc:  # an answer over the line limit: say so instead
+            log.error("signalling: answer to %s: %s", env.sender, exc)
+            return self.signer.seal({"re": env.nonce, "reply": msg.Reply(False, error=f"{me}: answer too long").to_json()}, me, env.sender)[0]
+
+    # -- the client ----------------------------------------------------------
+
+    async def send(self, router_id: str, req):
+        """One request to the agent of ``router_id``; its typed result.
+        Raises AgentRefusal for anything but an authentic positive answer."""
+        if self.signer is None:
+            raise msg.AgentRefusal(self.no_key)
+        me = self.core.router_id
+        if me is None:
+            raise msg.AgentRefusal("router ID not known yet (is ospfd up?)")
+        try:
+            msg._ipv4(router_id, "next hop")
+            line, nonce = self.signer.seal({"cmd": req.CMD, **req.to_json()}, me, router_id)
+        except ValueError as exc:
+            raise msg.AgentRefusal(f"{me}: cannot signal {router_id}: {exc}") from None
+        host, port = self.address_of(router_id)
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection(host, port, limit=sig.MAX_LINE), self.connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise msg.AgentRefusal(f"{router_id}: no agent answers on port {port}: {exc or 'timeout'}") from None
+        try:
+            w.write(line)
+            await asyncio.wait_for(w.drain(), self.connect_timeout)
+            got = await asyncio.wait_for(r.readline(), self.reply_timeout)
+        except TimeoutError:
+            raise msg.AgentRefusal(f"{router_id}: no answer within {self.reply_timeout:g} s") from None
+        except ValueError:
+            raise msg.AgentRefusal(f"{router_id}: answer over {sig.MAX_LINE} bytes") from None
+        except ConnectionError as exc:
+            raise msg.AgentRefusal(f"{router_id}: connection lost: {exc}") from None
         finally:
             w.close()
-        if not line:
+        if not got:
             raise msg.AgentRefusal(f"{router_id}: no agent answered (connection closed)")
-        try:
-            rep = msg.decode(line, msg.REPLY)
-        except msg.ProtocolError as exc:
-            raise msg.AgentRefusal(f"{router_id}: no agent's answer: {exc}") from None
+        rep = self._open_reply(router_id, got, nonce)
         if not rep.ok:
-            raise msg.AgentRefusal(rep.error)
-        return msg.result_of(req, rep)
+            raise msg.AgentRefusal(str(rep.error)[:MAX_ERROR])
+        try:
+            return msg.result_of(req, rep)
+        except msg.ProtocolError as exc:
+            self._reject("invalid")
+            raise msg.AgentRefusal(f"{router_id}: invalid answer: {exc}") from None
 
-    async def handle(self, req):
-        c = self.core
+    def _open_reply(self, router_id: str, line: bytes, nonce: str) -> msg.Reply:
+        try:
+            env = self.verifier.open(line, self.core.router_id)
+        except sig.SignalError as exc:
+            try:  # a peer that could not verify us answers unsigned: a refusal either way
+                plain = msg.decode(line, msg.REPLY)
+            except msg.ProtocolError:
+                plain = None
+            if plain is not None and not plain.ok:
+                self.stats["signal_refused_by_peer"] += 1
+                raise msg.AgentRefusal(f"{router_id} refused our message: {str(plain.error)[:MAX_ERROR]}") from None
+            self._reject(exc.reason)
+            raise msg.AgentRefusal(f"{router_id}: no authentic answer: {exc}") from None
+        if env.sender != router_id:
+            self._reject("wrong_sender")
+            raise msg.AgentRefusal(f"{router_id}: the answer comes from {env.sender}")
+        body = env.body
+        if set(body) != {"re", "reply"} or body["re"] != nonce:
+            self._reject("unbound")
+            raise msg.AgentRefusal(f"{router_id}: the answer is not to our request")
+        try:
+            return msg.from_json(body["reply"], msg.REPLY)
+        except msg.ProtocolError as exc:
+            self._reject("invalid")
+            raise msg.AgentRefusal(f"{router_id}: invalid answer: {exc}") from None
+
+    # -- requests -------------------------------------------------------------
+
+    async def handle(self, req, sender: str | None = None):
+        """One signalling request; ``sender`` the authenticated router that
+        sent it (None: in-process, e.g. the head-end itself)."""
         if isinstance(req, msg.SignalReserve):
-            step = c.reserve_hop(req.id, float(req.bw), list(req.hops), msg.to_json(req.plan))
-            self._evaluate()
-            if step["next"] is None:
-                return msg.Route(route=(c.router_id,))
+            return await self._reserve(req, sender, head=False)
+        if isinstance(req, msg.SignalRefresh):
+            return await self._refresh(req, sender)
+        if isinstance(req, msg.SignalRelease):
+            return await self._release(req.id, sender)
+        raise TypeError(f"not a signalling request: {req!r}")
+
+    async def _reserve(self, req: msg.SignalReserve, sender: str | None, head: bool) -> msg.Route:
+        c = self.core
+        if not req.hops or req.hops[0] != c.router_id:
+            raise msg.AgentRefusal(f"{c.router_id}: the route's next hop is {req.hops[0] if req.hops else None}, not us")
+        step = reservations.reserve_hop(
+            c.reservations,
+            req.id,
+            req.bw,
+            list(req.hops),
+            msg.to_json(req.plan),
+            router_id=c.router_id,
+            teds=c.teds,
+            links=c.links.values(),
+            available=c._available,
+            capacity=self._capacity,
+            owner=sender,
+            head=head,
+        )
+        self._evaluate()
+        if step["next"] is None:
+            rest = ()
+        else:
             fwd = msg.SignalReserve(id=req.id, bw=req.bw, hops=tuple(step["hops"]), plan=tuple(msg.PlanStep(**p) for p in step["plan"]))
             try:
-                rest = await self.send(step["next"], fwd)
+                rest = (await self.send(step["next"], fwd)).route
             except Exception as exc:
-                c.release_hop(req.id)
-                self._evaluate()
-                raise msg.AgentRefusal(str(exc)) from None
-            return msg.Route(route=(c.router_id, *rest.route))
-        if isinstance(req, msg.SignalRelease):
-            if req.origin and req.id not in c.reservations:
-                raise msg.AgentRefusal(f"no reservation {req.id} here")
-            nxt = c.release_hop(req.id)
+                if req.id in c.reservations and c.reservations[req.id].get("from") == sender:
+                    c.release_hop(req.id)
+                    self._evaluate()
+                raise msg.AgentRefusal(str(exc)[:MAX_ERROR]) from None
+        t = self.table
+        if t is not None:
+            if req.id not in t:  # released or expired while the rest was set up
+                raise msg.AgentRefusal(f"{c.router_id}: reservation {req.id} went while it was set up")
+            t.refresh(req.id)
+            if head:
+                t.set_state(req.id, "up")
+        return msg.Route(route=(c.router_id, *rest))
+
+    async def _release(self, rid: str, sender: str | None) -> msg.Released:
+        c = self.core
+        e = c.reservations.get(rid)
+        if sender is None:
+            if e is None:
+                raise msg.AgentRefusal(f"no reservation {rid} here")
+            if e.get("from") is not None:
+                raise msg.AgentRefusal(
+                    f"reservation {rid} here belongs to {e['from']}'s path: only it releases it (or it expires {self.hold:g} s after its last refresh)"
+                )
+        elif e is None:
+            return msg.Released(id=rid)  # gone already (expired, or never reached us)
+        elif e.get("from") != sender:
+            self._reject("not_owner")
+            raise msg.AgentRefusal(f"{c.router_id}: {sender} does not hold reservation {rid} here")
+        nxt = c.release_hop(rid)
+        self._evaluate()
+        if nxt:
+            try:
+                await self.send(nxt, msg.SignalRelease(id=rid))
+            except Exception as exc:  # the hops further on let it expire
+                self.stats["release_unacknowledged"] += 1
+                log.warning("%s: release of %s at %s: %s (it expires there by itself)", c.router_id, rid, nxt, exc)
+        return msg.Released(id=rid)
+
+    async def _refresh(self, req: msg.SignalRefresh, sender: str | None) -> msg.Refreshed:
+        c, t = self.core, self.table
+        me = c.router_id
+        lost, by_next = [], {}
+        for rid in dict.fromkeys(req.ids):
+            e = c.reservations.get(rid)
+            if e is None:
+                self.stats["refresh_unknown"] += 1
+                lost.append(msg.Lost(id=rid, at=me, reason="no reservation here (expired or released)"))
+                continue
+            if e.get("from") != sender:
+                self._reject("not_owner")
+                lost.append(msg.Lost(id=rid, at=me, reason=f"{sender} does not hold it here"))
+                continue
+            if t is not None:
+                t.refresh(rid)
+            if e["next"]:
+                by_next.setdefault(e["next"], []).append(rid)
+        self.stats["refreshes_received"] += 1
+        lost += await self._refresh_on(by_next, max(req.wait - 0.25, req.wait / 2))
+        return msg.Refreshed(lost=tuple(lost))
+
+    async def _refresh_on(self, by_next: dict, wait: float) -> list:
+        """Refresh ``{next hop: [ID]}`` further on; what was lost there."""
+        wait = min(wait, msg.MAX_WAIT)
+        jobs = [(n, ids[i : i + msg.MAX_REFRESH_IDS]) for n, ids in by_next.items() for i in range(0, len(ids), msg.MAX_REFRESH_IDS)]
+        if not jobs:
+            return []
+        gate = asyncio.Semaphore(16)  # connections at once
+
+        async def one(nxt, ids):
+            async with gate:
+                try:
+                    rep = await asyncio.wait_for(self.send(nxt, msg.SignalRefresh(ids=tuple(ids), wait=wait)), wait)
+                except TimeoutError:
+                    return [msg.Lost(id=i, at=nxt, reason=f"no answer within {wait:g} s") for i in ids]
+                except Exception as exc:
+                    return [msg.Lost(id=i, at=nxt, reason=str(exc)[: msg.MAX_LOST_REASON]) for i in ids]
+            want = set(ids)
+            return [l for l in rep.lost if l.id in want]
+
+        self.stats["refreshes_sent"] += len(jobs)
+        return [l for part in await asyncio.gather(*(one(n, ids) for n, ids in jobs)) for l in part]
+
+    # -- soft state: the head-end's refreshes, everyone's expiry ----------------
+
+    async def refresh_all(self) -> list:
+        """The head-end's refresh of every reservation it holds (set up
+        ones: a pending one is still travelling); marks each up or lost.
+        Returns what was lost."""
+        t = self.table
+        if t is None or not t.own:
+            return []
+        by_next = {}
+        for rid in list(t.own):
+            e = t[rid]
+            if e["state"] == "pending":
+                continue
+            t.refresh(rid)
+            if e["next"]:
+                by_next.setdefault(e["next"], []).append(rid)
+        lost = {l.id: l for l in await self._refresh_on(by_next, min(0.8 * self.refresh, msg.MAX_WAIT))}
+        for rid in (r for ids in by_next.values() for r in ids):
+            e = t.get(rid)
+            if e is None:  # released meanwhile
+                continue
+            l = lost.get(rid)
+            if l is None:
+                if e["state"] != "up":
+                    t.set_state(rid, "up")
+            elif e.get("lost") != {"at": l.at, "reason": l.reason}:
+                if e["state"] != "lost":
+                    self.stats["reservations_lost"] += 1
+                    log.warning("%s: reservation %s lost at %s: %s", self.core.router_id, rid, l.at, l.reason)
+                t.set_state(rid, "lost", {"at": l.at, "reason": l.reason})
+        return list(lost.values())
+
+    def expire(self) -> list:
+        """Drop the bookings not refreshed within the hold time, give their
+        bandwidth back and re-flood; [(ID, entry)]."""
+        t = self.table
+        if t is None:
+            return []
+        gone = t.expire()
+        if gone:
+            self.stats["reservations_expired"] += len(gone)
+            log.info("%s: %d reservation(s) expired: %s", self.core.router_id, len(gone), ", ".join(r for r, _ in gone[:5]))
             self._evaluate()
-            if nxt:
-                await self.send(nxt, msg.SignalRelease(id=req.id, origin=False))
-            return msg.Released(id=req.id)
-        raise TypeError(f"not a signalling request: {req!r}")
+        return gone
+
+    async def run_timers(self) -> None:
+        """The soft state's clock work; never returns (a daemon task)."""
+        if self.table is None:  # no key: nothing to refresh or expire, ever
+            await asyncio.Event().wait()
+        next_refresh = self.clock() + self.refresh
+        while True:
+            t = self.table
+            nxt = t.next_expiry()
+            wake = next_refresh if nxt is None else min(next_refresh, nxt)
+            await asyncio.sleep(min(max(wake - self.clock(), 0.01), self.refresh))
+            try:
+                self.expire()
+            except Exception:
+                log.exception("signalling: expiry")
+            if self.clock() >= next_refresh:
+                next_refresh = self.clock() + self.refresh
+                if self._refreshing is None or self._refreshing.done():
+                    self._refreshing = asyncio.create_task(self._refresh_task())
+                else:
+                    self.stats["refresh_overrun"] += 1
+
+    async def _refresh_task(self) -> None:
+        try:
+            await self.refresh_all()
+        except Exception:
+            log.exception("signalling: refresh")
 
     # -- the control socket's reserve / release ---------------------------------
 
     async def reserve_path(self, dst: str, bw: float, k: int | None = None, constraints=None) -> msg.Reserved:
         """Choose (with min_bandwidth=bw; ``constraints`` a Constraints or
         a dict of its fields) and reserve an inter-area path."""
+        bw = self._check_bw(bw)
         cons = _constraints(constraints, min_bandwidth=bw)
         sel = self.core.path_choice(dst, k, cons)
+        hops, plan = reservations.plan(sel.best, dst)
+        rid, route = await self.reserve_route(hops, bw, plan)
+        return msg.Reserved(id=rid, bw=bw, route=route, path=sel)
+
+    async def reserve_route(self, hops, bw: float, plan=()) -> tuple[str, tuple]:
+        """Reserve an explicit route as its head-end (``hops`` starts with
+        us; ``plan`` the later segments, PlanSteps or {"area", "to"});
+        (the reservation's ID, the route reserved)."""
+        bw = self._check_bw(bw)
         self.counter += 1
         rid = f"{self.core.router_id}/{self.counter}"
-        hops, plan = reservations.plan(sel.best, dst)
-        res = await self.handle(msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=tuple(msg.PlanStep(**p) for p in plan)))
-        return msg.Reserved(id=rid, bw=bw, route=res.route, path=sel)
+        steps = tuple(p if isinstance(p, msg.PlanStep) else msg.PlanStep(**p) for p in plan)
+        res = await self._reserve(msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=steps), None, head=True)
+        return rid, res.route
+
+    @staticmethod
+    def _check_bw(bw) -> float:
+        try:
+            return msg._bw(bw, "bw")
+        except msg.ProtocolError as exc:
+            raise msg.AgentRefusal(str(exc)) from None
 
     async def release(self, rid: str) -> msg.Released:
-        return await self.handle(msg.SignalRelease(id=rid))
+        return await self._release(rid, None)
 
     async def control(self, req):
         """A control-socket Reserve or Release."""
         if isinstance(req, msg.Reserve):
+            if self.signer is None:
+                raise msg.AgentRefusal(self.no_key)
             return await self.reserve_path(req.to, float(req.bw), req.k, req.constraints)
         return await self.release(req.id)

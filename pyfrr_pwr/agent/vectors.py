@@ -10,10 +10,18 @@ changing the TEDs; ``compute`` is what the thread runs; ``apply`` turns the
 result into requests: a vector is re-originated only when it changed by band
 (the second sec. 2.2, suppression of frequent updates), each under new
 opaque IDs first and the old ones deleted after (no gap for readers).
+
+Everything here is computed from what other routers advertised, so none of
+it may raise out to the agent (issue 11 sec. 1): a vector that cannot be
+fragmented or encoded is dropped and counted (``dropped_vector_encode``),
+what was advertised for it before stays, and the other vectors go out. A
+fragment ospfd flushed behind our back (``flushed``) makes its vector go
+out again, whole, under new IDs.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +33,8 @@ from pyfrr_pwr.proto import ospfapi as api
 from pyfrr_pwr.proto import wire
 
 __all__ = ["VecLsa", "AbrVectors", "show"]
+
+log = logging.getLogger("pyfrr_pwr.agent")
 
 
 @dataclass
@@ -52,6 +62,25 @@ class AbrVectors:
 
     def used_ids(self) -> set:
         return {i for v in self.lsas.values() for i in v.opaque_ids}
+
+    def wanted(self) -> set:
+        """(area, opaque ID) of every fragment we mean to have in the LSDB."""
+        return {(key[0], i) for key, v in self.lsas.items() for i in v.opaque_ids}
+
+    def flushed(self, area: str, opaque_id: int) -> bool:
+        """ospfd no longer holds fragment ``opaque_id`` in ``area``: its
+        vector goes out again (new generation, new IDs) at the next
+        ``apply``; the other fragments are deleted after it. True if it was
+        one of ours."""
+        hit = False
+        for key, v in self.lsas.items():
+            if key[0] == area and opaque_id in v.opaque_ids:
+                v.opaque_ids = [i for i in v.opaque_ids if i != opaque_id]
+                v.sig = None  # differs from every signature: re-originated
+                hit = True
+        if hit:
+            self.dirty = True
+        return hit
 
     def reset(self) -> None:
         self.lsas.clear()
@@ -94,17 +123,33 @@ class AbrVectors:
         wanted = {(into, v.abr_chain, v.area): v for into, vecs in by_area.items() if into in ready for v in vecs}
         reqs = []
         for key, v in sorted(wanted.items()):
-            sig = signature(v, self.band)
-            cur = self.lsas.get(key)
-            if cur is not None and cur.sig == sig:
-                self.stats["vectors_suppressed"] += 1
+            try:
+                sig = signature(v, self.band)
+                cur = self.lsas.get(key)
+                if cur is not None and cur.sig == sig:
+                    self.stats["vectors_suppressed"] += 1
+                    continue
+                gen = (self.generation + 1) & 0xFFFFFFFF
+                bodies = [wire.encode([f], self.profile) for f in fragment(v, gen)]
+            except Exception as exc:  # computed from received data: drop it, keep serving
+                self.stats["dropped_vector_encode"] += 1
+                n = self.stats["dropped_vector_encode"]
+                if n & (n - 1) == 0:  # 1, 2, 4, ...: a repeated fault cannot flood the log
+                    log.warning(
+                        "vector %s into area %s dropped, cannot encode it: %s: %s (dropped_vector_encode: %d)",
+                        "-".join(key[1]),
+                        key[0],
+                        type(exc).__name__,
+                        exc,
+                        n,
+                    )
                 continue
-            self.generation = (self.generation + 1) & 0xFFFFFFFF
+            self.generation = gen
             ids = []
-            for f in fragment(v, self.generation):
+            for body in bodies:
                 oid = self.alloc(set(ids))
                 ids.append(oid)
-                reqs.append(api.OriginateRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, wire.encode([f], self.profile), area=key[0]))
+                reqs.append(api.OriginateRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, body, area=key[0]))
             if cur is not None:
                 reqs += [self._delete(oid, key[0]) for oid in cur.opaque_ids]
             self.lsas[key] = VecLsa(self.generation, ids, sig)

@@ -6,7 +6,9 @@
   choice (draft sec. 2.2, "TE Path Head-end Operation"), reservations.
 * Agent-to-agent signalling (TCP port 2700, one request a connection): a
   reservation travelling hop by hop along the chosen path (draft sec. 2.2;
-  no RSVP-TE here).
+  no RSVP-TE here), its soft-state refreshes and its release. On the wire
+  each request and reply is the ``body`` of an authenticated envelope
+  (``proto.signal``); their fields are bounded and checked here.
 
 On the wire a request is ``{"cmd": NAME, field: value, ...}`` and a reply
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}``, as
@@ -25,14 +27,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 __all__ = [
     "ProtocolError", "AgentRefusal", "AgentError",
     "Status", "Links", "Ted", "TedTimes", "Paths", "Path", "Reserve", "Release", "Reservations", "Vectors",
-    "PlanStep", "SignalReserve", "SignalRelease", "Reply",
-    "Segment", "Candidate", "PathChoice", "FoundPath", "AreaPaths", "Reserved", "Released", "Route",
+    "PlanStep", "SignalReserve", "SignalRelease", "SignalRefresh", "Reply",
+    "Segment", "Candidate", "PathChoice", "FoundPath", "AreaPaths", "Reserved", "Released", "Route", "Lost", "Refreshed",
+    "MAX_ID_LEN", "MAX_HOPS", "MAX_PLAN", "MAX_ROUTE", "MAX_REFRESH_IDS", "MAX_BW", "MAX_REASON", "MAX_LOST_REASON", "MAX_WAIT",
     "Protocol", "CONTROL", "SIGNAL", "REPLY", "encode", "decode", "from_json", "to_json", "result_of",
 ]  # fmt: skip
 
@@ -105,6 +109,61 @@ def _strs(v, where):
 
 def _any(v, where):
     return v
+
+
+# signalling: what a peer sends is bounded and checked field by field
+MAX_ID_LEN = 64  # a reservation ID ("<head-end router ID>/<n>")
+MAX_HOPS = 64  # routers in one explicit route segment
+MAX_PLAN = 8  # later segments of an inter-area reservation
+MAX_ROUTE = 256  # routers in a whole reserved route
+MAX_REFRESH_IDS = 256  # reservations refreshed by one message
+MAX_BW = 1.25e13  # bytes/s (100 Tb/s): over any link's capacity; each hop checks its own link's
+MAX_REASON = 512  # characters of a refusal relayed from further on
+MAX_LOST_REASON = 100  # characters of why a refresh did not get through (a full Refreshed fits a line)
+MAX_WAIT = 60.0  # seconds a refresh may wait for the hops further on
+_ID = re.compile(rf"[A-Za-z0-9._:/-]{{1,{MAX_ID_LEN}}}")
+_DOTTED = re.compile(r"(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}")
+
+
+def _ipv4(v, where):
+    if not isinstance(v, str) or not _DOTTED.fullmatch(v) or any(int(x) > 255 for x in v.split(".")):
+        raise ProtocolError(f"{where} must be an IPv4 router ID (dotted quad), got {str(v)[:40]!r}", where)
+    return v
+
+
+def _sid(v, where):
+    if not isinstance(v, str) or not _ID.fullmatch(v):
+        raise ProtocolError(f"{where} must be an ID of 1 to {MAX_ID_LEN} characters A-Z a-z 0-9 . _ : / -, got {str(v)[:80]!r}", where)
+    return v
+
+
+def _bw(v, where):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= MAX_BW:
+        raise ProtocolError(f"{where} must be a finite number of bytes/s > 0 and <= {MAX_BW:g}, got {v!r}", where)
+    return v
+
+
+def _wait(v, where):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= MAX_WAIT:
+        raise ProtocolError(f"{where} must be a number of seconds > 0 and <= {MAX_WAIT:g}, got {v!r}", where)
+    return v
+
+
+def _reason(v, where):
+    return _str(v, where)[:MAX_LOST_REASON]
+
+
+def _bounded(check, lo: int, hi: int):
+    """A list of ``lo`` to ``hi`` items, each checked."""
+
+    def f(v, where):
+        if not isinstance(v, list):
+            raise ProtocolError(f"{where} must be a list, got {type(v).__name__}", where)
+        if not lo <= len(v) <= hi:
+            raise ProtocolError(f"{where} must hold {lo} to {hi} items, got {len(v)}", where)
+        return tuple(check(x, f"{where}[{i}]") for i, x in enumerate(v))
+
+    return f
 
 
 def _list_of(cls):
@@ -253,7 +312,26 @@ class AreaPaths(_Record):
 
 @dataclass(frozen=True)
 class Route(_Record):
-    route: tuple = _f(_strs)
+    """A reservation's route from the hop that answers on."""
+
+    route: tuple = _f(_bounded(_ipv4, 1, MAX_ROUTE))
+
+
+@dataclass(frozen=True)
+class Lost(_Record):
+    """A reservation a refresh did not reach: ``at`` the router that found
+    it gone (or that did not answer), and why."""
+
+    id: str = _f(_sid)
+    at: str = _f(_ipv4)
+    reason: str = _f(_reason)
+
+
+@dataclass(frozen=True)
+class Refreshed(_Record):
+    """A refresh's answer: the reservations lost on the way (none: all well)."""
+
+    lost: tuple = _f(_bounded(_record(Lost), 0, MAX_REFRESH_IDS), ())
 
 
 @dataclass(frozen=True)
@@ -352,28 +430,41 @@ class PlanStep(_Record):
     """A later segment of a reservation: CSPF from the ABR reached to
     ``to`` inside ``area``, at the reservation's bandwidth."""
 
-    area: str = _f(_str)
-    to: str = _f(_str)
+    area: str = _f(_ipv4)
+    to: str = _f(_ipv4)
 
 
 @dataclass(frozen=True)
 class SignalReserve(_Request):
-    """One hop of a reservation: ``hops`` starts with the receiver."""
+    """One hop of a reservation: ``hops`` starts with the receiver. ``bw``
+    is bytes/s; each hop also checks it against its own link's capacity."""
 
     CMD, RESULT = "reserve", Route
-    id: str = _f(_str)
-    bw: float = _f(_num)
-    hops: tuple = _f(_strs)
-    plan: tuple = _f(_list_of(PlanStep), ())
+    id: str = _f(_sid)
+    bw: float = _f(_bw)
+    hops: tuple = _f(_bounded(_ipv4, 1, MAX_HOPS))
+    plan: tuple = _f(_bounded(_record(PlanStep), 0, MAX_PLAN), ())
 
 
 @dataclass(frozen=True)
 class SignalRelease(_Request):
-    """``origin``: the first hop, where the reservation must exist."""
+    """Give a reservation back, hop by hop; a hop takes it only from the
+    router that made its booking (its previous hop)."""
 
     CMD, RESULT = "release", Released
-    id: str = _f(_str)
-    origin: bool = _f(_bool, True)
+    id: str = _f(_sid)
+
+
+@dataclass(frozen=True)
+class SignalRefresh(_Request):
+    """Soft state: renew these reservations here and further on (each hop
+    takes it only from the router that made its bookings). ``wait``: how
+    long the sender waits for the answer; the hop gives the hops after it
+    a little less, so the first to time out is the one nearest the fault."""
+
+    CMD, RESULT = "refresh", Refreshed
+    ids: tuple = _f(_bounded(_sid, 1, MAX_REFRESH_IDS))
+    wait: float = _f(_wait, 4.0)
 
 
 @dataclass(frozen=True)
@@ -409,7 +500,7 @@ class Protocol:
 
 
 CONTROL = Protocol("control", {c.CMD: c for c in (Status, Links, Ted, TedTimes, Paths, Path, Reserve, Release, Reservations, Vectors)})
-SIGNAL = Protocol("signal", {c.CMD: c for c in (SignalReserve, SignalRelease)})
+SIGNAL = Protocol("signal", {c.CMD: c for c in (SignalReserve, SignalRelease, SignalRefresh)})
 REPLY = Protocol("reply", {})
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "TLV_TE_ENDPOINT",
     "TLV_AREA_BORDER",
     "TLV_REACH_VECTOR",
+    "TLV_SRV6_LOCATOR",
     "ST_LINK_TYPE",
     "ST_LINK_ID",
     "ST_LOCAL_ADDR",
@@ -26,6 +27,7 @@ __all__ = [
     "ST_AVAIL_BW",
     "ST_GENERATION",
     "ST_HIGHEST_BW",
+    "ST_END_X_SID",
     "PROFILES",
     "LINK_P2P",
     "LINK_MULTIACCESS",
@@ -33,6 +35,8 @@ __all__ = [
     "EP_TAIL",
     "VEC_F_FRAGMENT",
     "PATH_INFO_LEN",
+    "SRV6_LOC_FIXED_LEN",
+    "SRV6_DX4_LEN",
     "DecodeError",
     "LinkTLV",
     "TEEndpoint",
@@ -40,8 +44,8 @@ __all__ = [
     "PathInfo",
     "Fragment",
     "ReachabilityVector",
+    "SRv6Locator",
     "UnknownTLV",
-    "TLV",
     "TLV",
 ]
 
@@ -55,6 +59,7 @@ TLV_LINK = 2
 TLV_TE_ENDPOINT = 32768
 TLV_AREA_BORDER = 32769
 TLV_REACH_VECTOR = 32770
+TLV_SRV6_LOCATOR = 32771  # ours: the node's SRv6 locator, End and End.DX4 SIDs (issue 7)
 
 # Link sub-TLVs common to both profiles
 ST_LINK_TYPE = 1  # RFC 3630 sec. 2.5.1
@@ -68,6 +73,7 @@ ST_DELAY = 27  # RFC 7471 sec. 4.1
 ST_AVAIL_BW = 32  # RFC 7471 sec. 4.6
 ST_GENERATION = 32771  # ours: newest-instance counter (docs/wire-format.md)
 ST_HIGHEST_BW = 32772  # ours: highest capacity of a multi-capacity port (sec. 2.1.1)
+ST_END_X_SID = 32773  # ours: this link end's SRv6 End.X SID, 16 octets (issue 7)
 
 PROFILES = {
     "draft": {"pwr_mcast": 10, "pwr_consumed": 11, "pwr_available": 12},
@@ -80,6 +86,8 @@ EP_HEAD = 0x1
 EP_TAIL = 0x2
 VEC_F_FRAGMENT = 0x80
 PATH_INFO_LEN = 28
+SRV6_LOC_FIXED_LEN = 40  # router ID, length/flags/count, locator, End SID
+SRV6_DX4_LEN = 24  # one End.DX4 entry: length, reserved, IPv4 prefix, SID
 
 
 class DecodeError(ValueError):
@@ -119,6 +127,7 @@ class LinkTLV:
     pwr_consumed: float | None = None  # Consumed-Power-to-Available-Bandwidth
     pwr_available: float | None = None  # Available-Power-to-Available-Bandwidth
     generation: int | None = None
+    end_x: str | None = None  # Link sub-TLV 32773: End.X SID (IPv6 address)
     unknown: tuple = ()  # ((type, bytes), ...) kept for re-encoding
 
 
@@ -176,9 +185,23 @@ class ReachabilityVector:
 
 
 @dataclass(frozen=True)
+class SRv6Locator:
+    """SRv6 Locator TLV (ours, issue 7): the node's locator (an IPv6 prefix,
+    ``"fd00:a00:2::/48"``), its End (node) SID and, per IPv4 prefix it
+    serves as a TE tail-end, that prefix's End.DX4 SID: ``dx4`` is
+    ``((prefix, sid), ...)`` ordered by prefix as given. End.X SIDs travel
+    per link (``LinkTLV.end_x``)."""
+
+    router_id: str
+    locator: str
+    end_sid: str
+    dx4: tuple = ()
+
+
+@dataclass(frozen=True)
 class UnknownTLV:
     type: int
     value: bytes
 
 
-TLV = LinkTLV | TEEndpoint | AreaBorder | ReachabilityVector | UnknownTLV
+TLV = LinkTLV | TEEndpoint | AreaBorder | ReachabilityVector | SRv6Locator | UnknownTLV

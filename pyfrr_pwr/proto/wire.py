@@ -16,7 +16,9 @@ Code points come in two profiles (docs/wire-format.md explains why):
 
 Node-level TLVs (TE Endpoint, Area Border, TE Reachability Vector, draft
 sec. 2 and 2.1.9) have no numbers in the draft; both profiles put them in
-the experimental top-level range 32768-32770.
+the experimental top-level range 32768-32770. Ours for SRv6 (issue 7): the
+SRv6 Locator TLV (top-level 32771: locator, End SID, End.DX4 SIDs) and the
+End.X SID Link sub-TLV (32773, 16 octets), in both profiles.
 
 Framing is walked by the C core (``pwr_tlv_walk``), which never reads past
 the buffer. ``decode`` of any byte string returns or raises ``DecodeError``
@@ -58,9 +60,12 @@ from pyfrr_pwr.proto.tlvs import (  # the ones used here
     MAX_BODY,
     PATH_INFO_LEN,
     PROFILES,
+    SRV6_DX4_LEN,
+    SRV6_LOC_FIXED_LEN,
     ST_ADMIN_GROUP,
     ST_AVAIL_BW,
     ST_DELAY,
+    ST_END_X_SID,
     ST_GENERATION,
     ST_HIGHEST_BW,
     ST_LINK_ID,
@@ -73,6 +78,7 @@ from pyfrr_pwr.proto.tlvs import (  # the ones used here
     TLV_AREA_BORDER,
     TLV_LINK,
     TLV_REACH_VECTOR,
+    TLV_SRV6_LOCATOR,
     TLV_TE_ENDPOINT,
     VEC_F_FRAGMENT,
     AreaBorder,
@@ -81,6 +87,7 @@ from pyfrr_pwr.proto.tlvs import (  # the ones used here
     LinkTLV,
     PathInfo,
     ReachabilityVector,
+    SRv6Locator,
     TEEndpoint,
     UnknownTLV,
 )
@@ -103,6 +110,25 @@ def _ip(s: str, what: str) -> bytes:
 
 
 _ipstr = socket.inet_ntoa  # 4 octets -> dotted quad
+
+
+def _ip6(s: str, what: str) -> bytes:
+    """An IPv6 unicast address (a SID), packed; refuses :: and multicast."""
+    try:
+        a = ipaddress.IPv6Address(s)
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        raise ValueError(f"{what}: {s!r} is not an IPv6 address") from None
+    if a.is_unspecified or a.is_multicast:
+        raise ValueError(f"{what}: {a} is not a unicast SID")
+    return a.packed
+
+
+def _ip6str(b: bytes) -> str:
+    return str(ipaddress.IPv6Address(bytes(b)))
+
+
+def _sid_ok(b: bytes) -> bool:
+    return b != b"\0" * 16 and b[0] != 0xFF
 
 
 def _u(v: int, bits: int, what: str) -> int:
@@ -154,6 +180,7 @@ _LINK_DEC = {
         ST_LOCAL_ADDR: ("local_addrs", "ips", "local address"),
         ST_REMOTE_ADDR: ("remote_addrs", "ips", "remote address"),
         **{c: (f, k, lb) for c, f, k, lb in fields},
+        ST_END_X_SID: ("end_x", "ip6", "End.X SID"),
     }
     for name, fields in _LINK_FIELDS.items()
 }
@@ -183,6 +210,8 @@ def _encode_link(t: LinkTLV, profile: str) -> bytes:
             sub.append(_SUB_U32(code, 4, _u(v, 32, name)))
         else:
             sub.append(_SUB_U32(code, 4, _u(v, 24, name) | (0x80000000 if t.delay_anomalous else 0)))
+    if t.end_x is not None:
+        sub.append(_tlv(ST_END_X_SID, _ip6(t.end_x, "end_x")))
     known = _LINK_DEC[profile]
     for ut, uv in t.unknown:
         if _u(ut, 16, "unknown sub-TLV type") in known:
@@ -225,6 +254,44 @@ def _encode_vector(t: ReachabilityVector) -> bytes:
     return _tlv(TLV_REACH_VECTOR, b"".join(out))
 
 
+def _locator_net(loc, what: str) -> ipaddress.IPv6Network:
+    try:
+        net = ipaddress.IPv6Network(loc)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what}: {loc!r} is not an IPv6 prefix with zero host bits: {exc}") from None
+    if net.prefixlen == 0:
+        raise ValueError(f"{what}: a /0 is not a locator")
+    return net
+
+
+def _encode_locator(t: SRv6Locator) -> bytes:
+    net = _locator_net(t.locator, "SRv6Locator.locator")
+    end = _ip6(t.end_sid, "SRv6Locator.end_sid")
+    if ipaddress.IPv6Address(end) not in net:
+        raise ValueError(f"SRv6Locator.end_sid: {t.end_sid} is not in locator {net}")
+    if len(t.dx4) > 0xFFFF:
+        raise ValueError("SRv6Locator.dx4: more than 65535 prefixes")
+    out = [_ip(t.router_id, "SRv6Locator.router_id"), struct.pack(">BBH", net.prefixlen, 0, len(t.dx4)), net.network_address.packed, end]
+    seen = set()
+    for i, entry in enumerate(t.dx4):
+        try:
+            prefix, sid = entry
+        except (TypeError, ValueError):
+            raise ValueError(f"SRv6Locator.dx4[{i}]: expected (prefix, sid), got {entry!r}") from None
+        try:
+            p = ipaddress.IPv4Network(prefix)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"SRv6Locator.dx4[{i}]: {prefix!r} is not an IPv4 prefix with zero host bits: {exc}") from None
+        if p in seen:
+            raise ValueError(f"SRv6Locator.dx4[{i}]: prefix {p} listed twice")
+        seen.add(p)
+        b = _ip6(sid, f"SRv6Locator.dx4[{i}].sid")
+        if ipaddress.IPv6Address(b) not in net:
+            raise ValueError(f"SRv6Locator.dx4[{i}]: SID {sid} is not in locator {net}")
+        out.append(struct.pack(">BBH", p.prefixlen, 0, 0) + p.network_address.packed + b)
+    return _tlv(TLV_SRV6_LOCATOR, b"".join(out))
+
+
 def encode(tlvs: TLV | Iterable[TLV], profile: str = "draft") -> bytes:
     """Encode TLVs into an LSA body (at most MAX_BODY octets)."""
     if profile not in PROFILES:
@@ -243,6 +310,8 @@ def encode(tlvs: TLV | Iterable[TLV], profile: str = "draft") -> bytes:
             parts.append(_tlv(TLV_AREA_BORDER, _ip(t.router_id, "router_id") + b"".join(_ip(a, "areas") for a in t.areas)))
         elif isinstance(t, ReachabilityVector):
             parts.append(_encode_vector(t))
+        elif isinstance(t, SRv6Locator):
+            parts.append(_encode_locator(t))
         elif isinstance(t, UnknownTLV):
             parts.append(_tlv(_u(t.type, 16, "TLV type"), bytes(t.value)))
         else:
@@ -298,6 +367,13 @@ def _decode_link(buf: bytes, start: int, end: int, profile: str) -> LinkTLV:
             if ln == 0 or ln % 4:
                 raise DecodeError(off - 4, f"{label} sub-TLV {t}: length {ln} is not 4N")
             f[name] = tuple(_ipstr(buf[i : i + 4]) for i in range(off, off + ln, 4))
+            continue
+        if kind == "ip6":
+            _need(ln, 16, off, f"{label} sub-TLV {t}")
+            v = buf[off : off + 16]
+            if not _sid_ok(v):
+                raise DecodeError(off, f"{label} sub-TLV {t}: {_ip6str(v)} is not a unicast SID")
+            f[name] = _ip6str(v)
             continue
         if ln != (1 if kind == "u8" else 4):
             _need(ln, 1 if kind == "u8" else 4, off, f"{label} sub-TLV {t}")
@@ -356,6 +432,44 @@ def _decode_vector(buf: bytes, off: int, ln: int) -> ReachabilityVector:
     return ReachabilityVector(chain, area, tuple(paths), frag)
 
 
+def _decode_locator(buf: bytes, off: int, ln: int) -> SRv6Locator:
+    if ln < SRV6_LOC_FIXED_LEN or (ln - SRV6_LOC_FIXED_LEN) % SRV6_DX4_LEN:
+        raise DecodeError(off - 4, f"SRv6 Locator TLV: length {ln} is not {SRV6_LOC_FIXED_LEN} + {SRV6_DX4_LEN}N")
+    rid = _ipstr(buf[off : off + 4])
+    plen, _, count = struct.unpack_from(">BBH", buf, off + 4)
+    if count != (ln - SRV6_LOC_FIXED_LEN) // SRV6_DX4_LEN:
+        raise DecodeError(off + 6, f"SRv6 Locator TLV: {count} End.DX4 entries announced, {(ln - SRV6_LOC_FIXED_LEN) // SRV6_DX4_LEN} present")
+    if not 1 <= plen <= 128:
+        raise DecodeError(off + 4, f"SRv6 Locator TLV: locator length {plen} is not 1..128")
+    try:
+        net = ipaddress.IPv6Network((bytes(buf[off + 8 : off + 24]), plen))
+    except ValueError:
+        raise DecodeError(off + 8, f"SRv6 Locator TLV: locator {_ip6str(buf[off + 8 : off + 24])}/{plen} has host bits set") from None
+    end = buf[off + 24 : off + 40]
+    if not _sid_ok(end) or ipaddress.IPv6Address(bytes(end)) not in net:
+        raise DecodeError(off + 24, f"SRv6 Locator TLV: End SID {_ip6str(end)} is not a unicast SID in {net}")
+    dx4 = []
+    seen = set()
+    p = off + SRV6_LOC_FIXED_LEN
+    for _ in range(count):
+        pl = buf[p]
+        if pl > 32:
+            raise DecodeError(p, f"SRv6 Locator TLV: End.DX4 prefix length {pl} > 32")
+        try:
+            pfx = ipaddress.IPv4Network((bytes(buf[p + 4 : p + 8]), pl))
+        except ValueError:
+            raise DecodeError(p + 4, f"SRv6 Locator TLV: End.DX4 prefix {_ipstr(buf[p + 4 : p + 8])}/{pl} has host bits set") from None
+        if pfx in seen:
+            raise DecodeError(p, f"SRv6 Locator TLV: End.DX4 prefix {pfx} appears twice")
+        seen.add(pfx)
+        sid = buf[p + 8 : p + 24]
+        if not _sid_ok(sid) or ipaddress.IPv6Address(bytes(sid)) not in net:
+            raise DecodeError(p + 8, f"SRv6 Locator TLV: End.DX4 SID {_ip6str(sid)} is not a unicast SID in {net}")
+        dx4.append((str(pfx), _ip6str(sid)))
+        p += SRV6_DX4_LEN
+    return SRv6Locator(rid, str(net), _ip6str(end), tuple(dx4))
+
+
 def decode(body: bytes, profile: str = "draft") -> list[TLV]:
     """Decode an LSA body; raises DecodeError (a ValueError) on any fault."""
     if profile not in PROFILES:
@@ -378,6 +492,8 @@ def decode(body: bytes, profile: str = "draft") -> list[TLV]:
             out.append(AreaBorder(_ipstr(body[off : off + 4]), areas))
         elif t == TLV_REACH_VECTOR:
             out.append(_decode_vector(body, off, ln))
+        elif t == TLV_SRV6_LOCATOR:
+            out.append(_decode_locator(body, off, ln))
         else:
             out.append(UnknownTLV(t, bytes(body[off : off + ln])))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from pyfrr_pwr.proto.wire import TLV, AreaBorder, Fragment, LinkTLV, PathInfo, ReachabilityVector, TEEndpoint, UnknownTLV
+from pyfrr_pwr.proto.wire import TLV, AreaBorder, Fragment, LinkTLV, PathInfo, ReachabilityVector, SRv6Locator, TEEndpoint, UnknownTLV
 
 __all__ = ["to_dict", "from_dict"]
 
@@ -18,6 +18,7 @@ _KINDS = {
     "te-endpoint": TEEndpoint,
     "area-border": AreaBorder,
     "reachability-vector": ReachabilityVector,
+    "srv6-locator": SRv6Locator,
     "unknown": UnknownTLV,
 }
 _KIND_OF = {v: k for k, v in _KINDS.items()}
@@ -29,6 +30,8 @@ def to_dict(t: TLV) -> dict:
         d["unknown"] = [[ut, uv.hex()] for ut, uv in t.unknown]
     if isinstance(t, UnknownTLV):
         d["value"] = t.value.hex()
+    if isinstance(t, SRv6Locator):
+        d["dx4"] = [[p, sid] for p, sid in t.dx4]
     return {"tlv": _KIND_OF[type(t)], **d}
 
 
@@ -58,6 +61,11 @@ def from_dict(d: dict, where: str = "TLV") -> TLV:
             args["paths"] = tuple(PathInfo(**p) for p in args.get("paths", ()))
             if args.get("fragment") is not None:
                 args["fragment"] = Fragment(**args["fragment"])
+        elif cls is SRv6Locator:
+            dx4 = args.get("dx4", ())
+            if not isinstance(dx4, (list, tuple)) or not all(isinstance(e, (list, tuple)) and len(e) == 2 for e in dx4):
+                raise ValueError("dx4: expected a list of [prefix, sid] pairs")
+            args["dx4"] = tuple((str(p), str(sid)) for p, sid in dx4)
         elif cls is UnknownTLV:
             args["value"] = bytes.fromhex(args.get("value", ""))
         return cls(**args)
