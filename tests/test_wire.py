@@ -377,3 +377,157 @@ def test_pack_floats_never_reinterprets_other_buffers():
     strided = np.arange(10, dtype=np.float64)[::2]
     assert wire.pack_floats(strided) == struct.pack(">5f", 0, 2, 4, 6, 8)
     assert wire.pack_floats(x for x in (1.0, 2.0)) == struct.pack(">2f", 1, 2)
+
+
+# ------------------------------------------------- SRv6 (issue 7): locator TLV, End.X sub-TLV
+
+LOC = wire.SRv6Locator("10.0.0.2", "fd00:a00:2::/48", "fd00:a00:2:1::", (("192.0.2.0/24", "fd00:a00:2:4:0:18:c000:200"),))
+LOC_BYTES = bytes.fromhex(
+    "80030040"  # type 32771, length 40 + 24
+    "0a000002"
+    "30000001"  # router ID; /48, reserved, 1 entry
+    "fd000a00000200000000000000000000"  # locator
+    "fd000a00000200010000000000000000"  # End SID
+    "18000000"
+    "c0000200"
+    "fd000a000002000400000018c0000200"  # /24, 192.0.2.0, End.DX4 SID
+)
+END_X_LINK = wire.LinkTLV("10.0.0.3", local_addrs=("10.1.2.1",), end_x="fd00:a00:2:2::a01:201")
+END_X_BYTES = bytes.fromhex("0002002c0001000101000000000200040a000003000300040a01020180050010fd000a0000020002000000000a010201")
+
+
+@pytest.mark.parametrize("profile", sorted(wire.PROFILES))
+def test_golden_srv6_locator_and_end_x_in_both_profiles(profile):
+    assert wire.TLV_SRV6_LOCATOR == 32771 and wire.ST_END_X_SID == 32773
+    assert wire.encode([LOC], profile) == LOC_BYTES
+    assert wire.decode(LOC_BYTES, profile) == [LOC]
+    assert wire.encode([END_X_LINK], profile) == END_X_BYTES
+    assert wire.decode(END_X_BYTES, profile) == [END_X_LINK]
+
+
+def test_srv6_locator_without_prefixes_and_json():
+    t = wire.SRv6Locator("10.0.0.1", "fd00:a00:1::/48", "fd00:a00:1:1::")
+    b = wire.encode([t])
+    assert len(b) == 4 + 40 and wire.decode(b) == [t]
+    for x in (t, LOC, END_X_LINK):
+        d = wirejson.to_dict(x)
+        assert wirejson.from_dict(d) == x
+    assert wirejson.to_dict(LOC)["tlv"] == "srv6-locator"
+    assert wirejson.to_dict(LOC)["dx4"] == [["192.0.2.0/24", "fd00:a00:2:4:0:18:c000:200"]]
+    with pytest.raises(ValueError, match="dx4"):
+        wirejson.from_dict({"tlv": "srv6-locator", "router_id": "10.0.0.1", "locator": "fd00::/48", "end_sid": "fd00:0:0:1::", "dx4": ["x"]})
+
+
+@pytest.mark.parametrize(
+    "t,what",
+    [
+        (dataclasses.replace(LOC, end_sid="fd00:a00:3:1::"), "not in locator"),
+        (dataclasses.replace(LOC, locator="fd00:a00:2::1/48"), "host bits"),
+        (dataclasses.replace(LOC, end_sid="ff02::1"), "unicast"),
+        (dataclasses.replace(LOC, dx4=(("192.0.2.1/24", "fd00:a00:2:4::"),)), "IPv4 prefix"),
+        (dataclasses.replace(LOC, dx4=(("192.0.2.0/24", "fd00:a00:9:4::"),)), "not in locator"),
+        (dataclasses.replace(LOC, dx4=LOC.dx4 * 2), "twice"),
+        (dataclasses.replace(LOC, router_id="x"), "router_id"),
+        (dataclasses.replace(END_X_LINK, end_x="::"), "unicast"),
+        (dataclasses.replace(END_X_LINK, end_x="10.0.0.1"), "IPv6"),
+    ],
+)
+def test_srv6_encode_refuses_what_it_cannot_send(t, what):
+    with pytest.raises(ValueError, match=what):
+        wire.encode([t])
+
+
+def _patch(b: bytes, off: int, new: bytes) -> bytes:
+    return b[:off] + new + b[off + len(new) :]
+
+
+@pytest.mark.parametrize(
+    "body,where,what",
+    [
+        (LOC_BYTES[:4] + LOC_BYTES[4:], None, None),
+        (bytes.fromhex("80030024") + LOC_BYTES[4:40], 0, "not 40 \\+ 24N"),
+        (_patch(LOC_BYTES, 2, b"\x00\x41") + b"\0" * 4, 0, "not 40 \\+ 24N"),
+        (_patch(LOC_BYTES, 10, b"\x00\x02"), 10, "2 End.DX4 entries announced, 1 present"),
+        (_patch(LOC_BYTES, 8, b"\x00"), 8, "locator length 0"),
+        (_patch(LOC_BYTES, 8, b"\x81"), 8, "locator length 129"),
+        (_patch(LOC_BYTES, 12 + 15, b"\x01"), 12, "host bits"),
+        (_patch(LOC_BYTES, 28, bytes.fromhex("fd000a03")), 28, "End SID"),
+        (_patch(LOC_BYTES, 28, b"\xff"), 28, "End SID"),
+        (_patch(LOC_BYTES, 44, b"\x21"), 44, "prefix length 33"),
+        (_patch(LOC_BYTES, 48 + 3, b"\x01"), 48, "host bits"),
+        (_patch(LOC_BYTES, 52, b"\0" * 16), 52, "End.DX4 SID"),
+        (LOC_BYTES[:-2], 0, "runs past"),
+        (END_X_BYTES[:2] + b"\x00\x28" + END_X_BYTES[4:28] + bytes.fromhex("8005000c") + END_X_BYTES[32:44], 28, "length 12, expected 16"),
+        (_patch(END_X_BYTES, 32, b"\xff"), 32, "not a unicast SID"),
+        (_patch(END_X_BYTES, 32, b"\0" * 16), 32, "not a unicast SID"),
+        (END_X_BYTES[:2] + b"\x00\x40" + END_X_BYTES[4:] + END_X_BYTES[28:], 48, "appears twice"),
+    ],
+)
+def test_srv6_decode_errors_name_offset_and_fault(body, where, what):
+    if what is None:
+        assert wire.decode(body) == [LOC]
+        return
+    with pytest.raises(wire.DecodeError, match=what) as ei:
+        wire.decode(body)
+    assert ei.value.offset == where, str(ei.value)
+
+
+def test_srv6_locator_with_two_entries_refuses_a_duplicate_prefix():
+    e = LOC_BYTES[44:]
+    b = _patch(LOC_BYTES[:44], 2, b"\x00\x58")
+    b = _patch(b, 10, b"\x00\x02") + e + e
+    with pytest.raises(wire.DecodeError, match="appears twice") as ei:
+        wire.decode(b)
+    assert ei.value.offset == 68
+
+
+ip6_in = lambda loc: st.integers(1, 2**80 - 1).map(lambda v: str(__import__("ipaddress").IPv6Address(loc | v)))  # noqa: E731
+
+
+@st.composite
+def srv6_locators(draw):
+    import ipaddress
+
+    base = int(ipaddress.IPv6Address("fd00::")) | (draw(st.integers(1, 2**32 - 1)) << 80)
+    pfx = draw(
+        st.lists(
+            st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(lambda t: str(ipaddress.IPv4Network((t[0], t[1]), strict=False))),
+            max_size=5,
+            unique=True,
+        )
+    )
+    return wire.SRv6Locator(draw(ip), str(ipaddress.IPv6Network((base, 48))), draw(ip6_in(base)), tuple((p, draw(ip6_in(base))) for p in pfx))
+
+
+srv6_links = st.builds(
+    wire.LinkTLV,
+    link_id=ip,
+    local_addrs=st.lists(ip, max_size=2).map(tuple),
+    te_metric=opt(u32),
+    end_x=opt(ip6_in(int(__import__("ipaddress").IPv6Address("fd00:a00:1::")))),
+)
+
+
+@given(st.lists(srv6_locators() | srv6_links, max_size=4), st.sampled_from(sorted(wire.PROFILES)))
+def test_srv6_round_trip(ts, profile):
+    body = wire.encode(ts, profile)
+    assert wire.decode(body, profile) == ts
+    assert [wirejson.from_dict(wirejson.to_dict(t)) for t in ts] == ts
+
+
+@given(st.lists(srv6_locators() | srv6_links, min_size=1, max_size=3), st.data())
+def test_srv6_mutated_bodies_only_raise_decode_error(ts, data):
+    body = bytearray(wire.encode(ts))
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["flip", "truncate", "extend"]))
+        if op == "flip" and body:
+            i = data.draw(st.integers(0, len(body) - 1))
+            body[i] = data.draw(st.integers(0, 255))
+        elif op == "truncate":
+            del body[data.draw(st.integers(0, len(body))) :]
+        else:
+            body += data.draw(st.binary(max_size=8))
+    try:
+        wire.decode(bytes(body))
+    except wire.DecodeError as exc:
+        assert 0 <= exc.offset <= len(body)

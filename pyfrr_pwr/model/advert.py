@@ -9,6 +9,11 @@ A multi-capacity port running below its highest capacity (sec. 2.1.1) also
 sends that highest capacity (``highest_bw``, Link sub-TLV 32772), so the
 receivers can weight its end of the PWRLINK by max_bw / highest_bw; a port
 at its highest capacity leaves it out (weight 1.0).
+
+SRv6 (issue 7): given the agent's SID advertisement (the plain dict of
+``dataplane.sids.SidPlan.advertised()``; the model does not import the
+data plane), a Link TLV carries its End.X SID (``end_x``) and the node
+LSA an SRv6 Locator TLV (locator, End SID, End.DX4 SIDs).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.power import RouterPower
 from pyfrr_pwr.proto import wire
 
-__all__ = ["link_tlv", "node_tlvs"]
+__all__ = ["link_tlv", "node_tlvs", "srv6_tlv"]
 
 
 def link_tlv(
@@ -30,6 +35,7 @@ def link_tlv(
     used_bps: dict | None = None,
     generation: int | None = None,
     measured_w: dict | None = None,
+    end_x: str | None = None,
 ) -> wire.LinkTLV:
     """The Link TLV for one point-to-point port (RFC 3630 sec. 2.5, draft
     sec. 2.1.9): link ID is the neighbour's router ID."""
@@ -52,16 +58,25 @@ def link_tlv(
         pwr_available=m.available,
         generation=generation,
         highest_bw=highest,
+        end_x=end_x,
     )
 
 
-def node_tlvs(cfg: RouterPower | None, router_id: str, areas: set) -> list:
+def srv6_tlv(router_id: str, srv6: dict) -> wire.SRv6Locator:
+    """The SRv6 Locator TLV from a ``SidPlan.advertised()`` dict."""
+    return wire.SRv6Locator(router_id, str(srv6["locator"]), str(srv6["end"]), tuple(sorted((str(p), str(s)) for p, s in srv6.get("dx4", {}).items())))
+
+
+def node_tlvs(cfg: RouterPower | None, router_id: str, areas: set, srv6: dict | None = None) -> list:
     """TE Endpoint TLV for configured endpoints, Area Border TLV for ABRs
-    (draft sec. 2)."""
+    (draft sec. 2), SRv6 Locator TLV when the agent has a SID plan
+    (``srv6``: ``SidPlan.advertised()``)."""
     out = []
     if cfg is not None and cfg.te_endpoint:
         flags = (wire.EP_HEAD if cfg.te_head else 0) | (wire.EP_TAIL if cfg.te_tail else 0)
         out.append(wire.TEEndpoint(router_id, flags))
     if len(areas) > 1:
         out.append(wire.AreaBorder(router_id, tuple(sorted(areas))))
+    if srv6:
+        out.append(srv6_tlv(router_id, srv6))
     return out

@@ -17,6 +17,13 @@ When one router advertises the same link under two LSAs (make-before-break
 re-origination under a new opaque ID), the higher ``generation`` wins
 (RFC 1982 serial arithmetic), so readers never see the link vanish.
 
+SRv6 (issue 7): ``srv6()`` and ``end_x()`` return, as plain data, the
+locators and SIDs routers flood (SRv6 Locator TLV, End.X SID Link
+sub-TLV); ``sid_adverts()`` gives them in the form of
+``dataplane.sids.SidPlan.advertised()``, ready for
+``dataplane.sidlist.SidTable.of``. The model does not import the data
+plane (layering): the agent builds the table.
+
 Pure: ``apply``/``withdraw`` take bytes and return what changed; no I/O.
 A malformed body is logged, counted in ``stats`` and dropped, and whatever
 the TED held for that LSA stays as it was.
@@ -177,6 +184,30 @@ class TED:
 
     def vectors(self) -> list:
         return [(adv, lsid, t) for adv, lsid, t in self._tlvs(wire.ReachabilityVector)]
+
+    def srv6(self) -> dict:
+        """{router ID: (locator, End SID, {IPv4 prefix: End.DX4 SID})} from
+        the SRv6 Locator TLVs (one per router; if a router sends several,
+        the one of its highest LS ID wins)."""
+        out: dict = {}
+        for adv, _lsid, t in sorted(self._tlvs(wire.SRv6Locator), key=lambda x: (x[0], x[1])):
+            out[adv] = (t.locator, t.end_sid, dict(t.dx4))
+        return out
+
+    def end_x(self) -> dict:
+        """{(router ID, local IPv4 address): End.X SID} from the newest
+        advertisement of every link end that carries one."""
+        return {(e.router, e.local): e.tlv.end_x for e in self.ends() if e.tlv.end_x and e.local}
+
+    def sid_adverts(self) -> list:
+        """One dict per router with a locator, shaped like
+        ``SidPlan.advertised()`` (router_id, locator, end, end_x, dx4)."""
+        ex: dict = {}
+        for (rid, local), sid in self.end_x().items():
+            ex.setdefault(rid, {})[local] = sid
+        return [
+            {"router_id": rid, "locator": loc, "end": end, "end_x": ex.get(rid, {}), "dx4": dict(dx4)} for rid, (loc, end, dx4) in sorted(self.srv6().items())
+        ]
 
     def graph(self, include_one_sided: bool = False) -> nx.MultiDiGraph:
         """The CSPF graph: one arc per advertised link direction, keyed by
