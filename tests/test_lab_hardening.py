@@ -76,8 +76,8 @@ CONF = {
 
 def power_yml(node: str, agent: dict | None = None) -> str:
     y = f"router: {node}\nbase_speed: 10G\nports:\n  eth1:\n    speed: 10G\n    available: 10G\n    power_w: 0.5\nksp:\n  k: 4\n"
-    if agent:
-        y += "agent:\n" + "".join(f"  {k}: {v}\n" for k, v in agent.items())
+    agent = {"signal_key": "pwr-lab-only-signal-key-not-secret", **(agent or {})}  # lab-only key
+    y += "agent:\n" + "".join(f"  {k}: {v}\n" for k, v in agent.items())
     return y
 
 
@@ -447,13 +447,13 @@ def test_restart_agent_and_daemons(lab, monkeypatch):
     wait_for(lambda: status(lab, "r1")["api_stats"]["connects"] > connects and status(lab, "r1")["connected"], 20, "r1's agent to reconnect")
 
     pids = lab.restart("r2", "zebra", wait=True, timeout=60)
-    assert list(pids) == ["zebra", "ospfd"]
+    assert list(pids) == ["zebra", "ospfd", "ospf6d"]  # frr-config/daemons runs ospf6d too
     # the state holds exactly what runs, so `down` stops exactly that
     for n in ROUTERS:
-        for what in ("zebra", "ospfd", "agent"):
+        for what in ("zebra", "ospfd", "ospf6d", "agent"):
             assert len(live(lab, n, what)) == 1, (n, what)
     procs = lab._load_state()["procs"]
-    assert len(procs) == 9 and all(alive(p["pid"], p["start"]) for p in procs), procs
+    assert len(procs) == 12 and all(alive(p["pid"], p["start"]) for p in procs), procs
 
 
 @pytest.mark.frr

@@ -7,4 +7,6 @@ convergence and agent readiness: what ``up --wait`` waits for),
 ``daemons`` (the FRR ``daemons`` file, FRR's version, a daemon's command
 line), ``firewall`` (the nftables rules around ospfd's API and the agents'
 signalling), ``agents`` (an agent's command line and a minimal client of its
-control socket), ``common`` (LabError, RUN_ROOT, process helpers)."""
+control socket), ``addressing`` (IPv6: a node's addresses and SRv6
+locator from its frr.conf, the always-up ``sr0`` device, the kernel's
+IPv6 routes), ``common`` (LabError, RUN_ROOT, process helpers)."""

@@ -12,8 +12,9 @@ routing domain only. The policy, per router:
   port, untouched.
 * 2700: from the router itself, and from the routing domain: a source
   address in the domain's prefixes (router IDs / loopbacks and the
-  addresses of the inter-router links) arriving on an interface that faces
-  another router. A host behind a router, even one spoofing a domain
+  addresses of the inter-router links; in IPv6 the routers' SRv6 locators
+  and the inter-router links' IPv6 prefixes) arriving on an interface that
+  faces another router. A host behind a router, even one spoofing a domain
   address, is refused: it arrives on a host-facing interface.
 * forwarded TCP to those ports of a domain address is held to the same
   rule, so a router does not carry a host's connection to another router's
@@ -38,7 +39,10 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
+from pyfrr_pwr.files.topology import FRR_CONF_TARGET
+from pyfrr_pwr.lab.addressing import SID_DEVICE, ipv6_addresses
 from pyfrr_pwr.lab.common import LabError
 
 __all__ = ["API_PORT", "SIGNAL_PORT", "TABLE", "Admission", "ruleset", "lab_admissions", "apply", "counters", "nft_available"]
@@ -136,15 +140,31 @@ def ruleset(adm: Admission, table: str = TABLE) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lab_admissions(topo, ospf_nodes, signal_ports: dict | None = None) -> dict:
+def lab_admissions(topo, ospf_nodes, signal_ports: dict | None = None, ipv6: dict | None = None) -> dict:
     """{node: Admission} for the OSPF routers of a lab topology. The routing
     domain is the lab's own: every router's ID and loopback addresses and
     the prefixes of the links between two of its routers (a link to a host
     node is not in it); a router's domain interfaces are its ends of those
-    links. Addresses come from the routers' frr.conf."""
+    links. Addresses come from the routers' frr.conf. IPv6 the same
+    (``domain6``): the routers' locators (``sr0``'s prefix), loopback IPv6
+    addresses and the IPv6 prefixes of their inter-router links; ``ipv6``
+    is {node: {ifname: [IPv6Interface]}} (``addressing.ipv6_addresses``),
+    read from each router's bound frr.conf when not given."""
     ospf_nodes = set(ospf_nodes)
     signal_ports = signal_ports or {}
+    if ipv6 is None:
+        ipv6 = {}
+        for name in ospf_nodes:
+            conf = topo.routers[name].files.get(FRR_CONF_TARGET)
+            ipv6[name] = ipv6_addresses(conf) if conf is not None and Path(conf).is_file() else {}
     d4: set = set()
+    d6: set = set()
+    for name in ospf_nodes:
+        v6 = ipv6.get(name) or {}
+        for a in v6.get(SID_DEVICE, []):
+            d6.add(a.network)
+        for a in v6.get("lo", []):
+            d6.add(ipaddress.ip_network(f"{a.ip}/128"))
     ifaces: dict = {n: set() for n in ospf_nodes}
     for name in ospf_nodes:
         r = topo.routers[name]
@@ -162,8 +182,12 @@ def lab_admissions(topo, ospf_nodes, signal_ports: dict | None = None) -> dict:
             i = topo.routers[node].interfaces.get(ifn)
             if i is not None and i.address is not None:
                 d4.add(i.address.network)
+            for a in (ipv6.get(node) or {}).get(ifn, []):
+                if not a.ip.is_link_local:
+                    d6.add(a.network)
     dom = tuple(str(n) for n in sorted(d4))
-    return {n: Admission(n, dom, tuple(sorted(ifaces[n])), signal_port=signal_ports.get(n, SIGNAL_PORT)) for n in sorted(ospf_nodes)}
+    dom6 = tuple(str(n) for n in sorted(d6))
+    return {n: Admission(n, dom, tuple(sorted(ifaces[n])), dom6, signal_port=signal_ports.get(n, SIGNAL_PORT)) for n in sorted(ospf_nodes)}
 
 
 def nft_available() -> bool:

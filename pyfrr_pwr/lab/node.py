@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,12 @@ class Node:
     frr_conf: Path | None = None
     power: Path | None = None
     exec_cmds: list = field(default_factory=list)
+    ipv6: dict = field(default_factory=dict)  # ifname -> [IPv6Interface], from frr.conf
+    locator: ipaddress.IPv6Interface | None = None  # sr0's LOC::1/48, from frr.conf
+
+    @property
+    def locator_net(self) -> ipaddress.IPv6Network | None:
+        return self.locator.network if self.locator is not None else None
 
     @property
     def frr(self) -> bool:

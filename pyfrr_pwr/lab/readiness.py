@@ -1,5 +1,15 @@
 """Convergence and readiness of a lab (a mixin of ``Lab``): OSPF Full on
-every adjacency, then every agent the lab started running and ready.
+every adjacency, then every router's SRv6 locator routed in every other
+router (OSPFv3, inter-area included), then every agent the lab started
+running and ready.
+
+Locators: every node that runs ospf6d and has a locator (``sr0``'s address
+in its frr.conf, ``addressing``) must hold a route covering every other such
+node's locator in its kernel's main IPv6 table (read over netlink). Measured
+on the project's shared 2-core machines (tests/test_lab_ipv6.py prints it):
+1-1.5 s after OSPF is Full on fig-2-1-7 (8 routers, 2 areas; 7-10 s after
+``up`` began), about 1 s after on fig-2-0 (23 routers, 3 areas; about 18 s),
+about 5 s after a zebra restart (which restarts ospf6d too).
 
 "Ready" is ``agents.agent_ready`` on the agent's answer to ``{"cmd":
 "status"}`` on its control socket: a router ID, a session to ospfd's API,
@@ -15,6 +25,7 @@ import logging
 import subprocess
 import time
 
+from pyfrr_pwr.lab.addressing import ipv6_routes
 from pyfrr_pwr.lab.agents import agent_ready, agent_request, last_log_line
 from pyfrr_pwr.lab.common import LabError, alive
 from pyfrr_pwr.lab.node import Node
@@ -75,6 +86,43 @@ class Readiness:
         detail = ", ".join(f"{k}: {g}/{w} neighbors Full" for k, (g, w) in sorted(left.items()))
         raise LabError(f"lab {self.name}: OSPF not converged after {timeout:.0f}s ({detail})")
 
+    def locator_nodes(self) -> list[Node]:
+        """The routers that run ospf6d and own a locator."""
+        return [n for n in self.nodes.values() if "ospf6d" in n.daemons and n.locator is not None]
+
+    def missing_locators(self, n: Node) -> list[str]:
+        """The routers whose locator ``n``'s kernel does not route yet (a
+        route to the /48 or to a prefix covering it, ::/0 aside)."""
+        try:
+            routes = [r for r in ipv6_routes(n.ns) if r.prefixlen > 0]
+        except OSError:
+            routes = []
+        return [m.name for m in self.locator_nodes() if m.name != n.name and not any(m.locator_net.subnet_of(r) for r in routes)]
+
+    def locators_unreachable(self) -> dict:
+        """{router: [routers whose locator it does not route yet]}."""
+        out = {}
+        for n in self.locator_nodes():
+            miss = self.missing_locators(n)
+            if miss:
+                out[n.name] = miss
+        return out
+
+    def wait_locators(self, timeout: float = 60.0, _check=None) -> float:
+        """Wait until every router routes every other router's locator
+        (``_check`` runs each round and may raise); the seconds it took."""
+        t0 = time.monotonic()
+        left = {}
+        while time.monotonic() - t0 < timeout:
+            if _check:
+                _check()
+            left = self.locators_unreachable()
+            if not left:
+                return time.monotonic() - t0
+            time.sleep(0.2)
+        detail = "; ".join(f"{k} lacks {', '.join(v)}" for k, v in sorted(left.items()))
+        raise LabError(f"lab {self.name}: locators not reachable after {timeout:.0f}s (ospf6d; {detail})")
+
     def _agent_dead(self, n: Node, st: dict) -> str | None:
         recs = self._procs(st, n.name, "agent")
         if recs and any(alive(p["pid"], p.get("start")) for p in recs):
@@ -117,7 +165,8 @@ class Readiness:
         return out
 
     def wait_ready(self, timeout: float = 60.0, progress=None) -> float:
-        """Wait until OSPF is Full everywhere and every agent the lab
+        """Wait until OSPF is Full everywhere, every locator is routed
+        everywhere (``wait_locators``) and every agent the lab
         started runs and is ready (``agent_ready``); raise LabError naming
         the nodes and their agents' last log lines at once if an agent dies,
         or at ``timeout`` (seconds, for both together)."""
@@ -132,6 +181,9 @@ class Readiness:
 
         say("waiting for OSPF to converge")
         self.wait_converged(timeout, _check=no_dead)
+        if self.locator_nodes():
+            say("waiting for every locator in every router's IPv6 routes")
+            self.wait_locators(max(1.0, timeout - (time.monotonic() - t0)), _check=no_dead)
         say("waiting for the agents")
         while True:
             no_dead()

@@ -10,9 +10,17 @@ own pid file, zserv socket, vty socket directory and log under
 in every node that binds a power configuration (``agents``), with its
 control socket and log under ``/run/pyfrr-pwr/LAB/.agents/NODE`` (root,
 0700: outside anything the frr user can rename or replace). ``kind: linux``
-nodes without FRR get their ``exec`` commands.
+nodes without FRR get their ``exec`` commands, after the links are made.
 
-``up(wait=True)`` / ``wait_ready`` return once OSPF is Full everywhere AND
+IPv6 (issue 7, ``addressing``): DAD is off in every lab namespace (the lab
+is a closed set of veths whose addresses the topology makes unique, and a
+tentative address would hold up OSPFv3 and the hosts by a second or two);
+an FRR node whose frr.conf gives ``interface sr0`` an ``ipv6 address`` (its
+SRv6 locator, LOC::1/48) gets that always-up device, the SRv6 sysctls
+(``Netlink.enable_seg6``) and ``ip sr tunsrc`` before FRR starts.
+
+``up(wait=True)`` / ``wait_ready`` return once OSPF is Full everywhere,
+every router's locator is routed in every other router running ospf6d, AND
 every agent runs and reports, on its control socket, a router ID and a
 session to ospfd (and a synced LSDB when its status says); otherwise they
 raise LabError naming the nodes and each failing agent's last log line.
@@ -39,6 +47,7 @@ from pyroute2 import IPRoute, netns
 
 from pyfrr_pwr.files.topology import DAEMONS_TARGET, FRR_CONF_TARGET, POWER_TARGET, Topology, load_topology
 from pyfrr_pwr.lab import firewall as fw
+from pyfrr_pwr.lab.addressing import SID_DEVICE, ipv6_addresses, setup_sid_device, sid_address
 from pyfrr_pwr.lab.agents import agent_argv
 from pyfrr_pwr.lab.common import RUN_ROOT, LabError, alive, ns_pids, start_time, stop_pids
 from pyfrr_pwr.lab.daemons import DEFAULT_FRR_KIND_DAEMONS, FRR_DAEMONS, FRR_LIB, daemon_argv, frr_version, parse_daemons
@@ -78,6 +87,9 @@ class Lab(Readiness):
             n.power = Path(n.power).resolve() if n.power is not None else None
             n.frr_conf = Path(n.frr_conf).resolve() if n.frr_conf is not None else None
             n.exec_cmds = list(r.settings.get("exec") or [])
+            if n.frr and n.frr_conf is not None:
+                n.ipv6 = ipv6_addresses(n.frr_conf)
+                n.locator = sid_address(n.ipv6)
             self.nodes[rname] = n
 
     def _node(self, node: str) -> Node:
@@ -131,9 +143,17 @@ class Lab(Readiness):
                 n.rundir.mkdir(parents=True, exist_ok=True)
                 with IPRoute(netns=n.ns) as ip:
                     ip.link("set", index=ip.link_lookup(ifname="lo")[0], state="up")
-                self._sysctl(n, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+                # before the links arrive: a device moved in takes "default"
+                self._sysctl(
+                    n, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"
+                )
             say(f"wiring {len(self.topo.links)} links")
             self._links()
+            sid_nodes = [n for n in self.nodes.values() if n.frr and n.locator is not None]
+            if sid_nodes:
+                say(f"making {SID_DEVICE} with the locator in {len(sid_nodes)} routers")
+                for n in sid_nodes:
+                    setup_sid_device(n.ns, n.locator)
             if self.firewall:  # before ospfd opens its API port
                 say("loading firewall rules")
                 for node, text in self.firewall_rules().items():
@@ -169,9 +189,10 @@ class Lab(Readiness):
             pw = self.topo.routers[name].power
             if pw is not None and (pw.agent or {}).get("signal_port"):
                 ports[name] = int(pw.agent["signal_port"])
-        adm = fw.lab_admissions(self.topo, ospf, ports)
-        dom = next(iter(adm.values())).domain4 if adm else ()
-        return {n.name: fw.ruleset(adm.get(n.name) or fw.Admission(n.name, dom)) for n in self.nodes.values() if n.frr}
+        adm = fw.lab_admissions(self.topo, ospf, ports, ipv6={n.name: n.ipv6 for n in self.nodes.values()})
+        first = next(iter(adm.values()), None)
+        dom, dom6 = (first.domain4, first.domain6) if first else ((), ())
+        return {n.name: fw.ruleset(adm.get(n.name) or fw.Admission(n.name, dom, domain6=dom6)) for n in self.nodes.values() if n.frr}
 
     def _sysctl(self, n: Node, *kv: str) -> None:
         for x in kv:
@@ -325,6 +346,9 @@ class Lab(Readiness):
             if n.ns in existing and "ospfd" in n.daemons and procs.get("ospfd"):
                 info["ospf_full"] = self.full_neighbors(n)
                 info["ospf_expected"] = self.expected_neighbors(n)
+            if n.ns in existing and n.name in {m.name for m in self.locator_nodes()} and procs.get("ospf6d"):
+                info["locator"] = str(n.locator_net)
+                info["locators_missing"] = self.missing_locators(n)
             if "agent" in procs:
                 why = self._agent_problem(n, st)
                 info["agent"] = {"socket": str(n.agent_socket), "ready": why is None, **({"problem": why} if why else {})}
