@@ -609,3 +609,22 @@ def test_an_opaque_type_in_use_is_an_error_in_status_and_retried(tmp_path, power
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name.startswith("pyfrr_pwr")]
     assert len(errors) == 1 and "opaque type 10/200" in errors[0].getMessage() and "another OSPF API client" in errors[0].getMessage()
     assert after["synced"] is True and after["api_problem"] is None
+
+
+def test_the_control_socket_directory_must_be_private(tmp_path):
+    """issue 11 sec. 3: a directory others may write to lets them replace
+    agent.sock; the agent creates it 0700 and refuses one that is open."""
+    import os
+
+    import pytest
+
+    from pyfrr_pwr.agent.daemon import private_dir
+
+    mine = tmp_path / "new"
+    private_dir(mine)
+    assert mine.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o775)
+    with pytest.raises(PermissionError, match="mode 0775"):
+        private_dir(shared)

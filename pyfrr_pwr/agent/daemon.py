@@ -67,6 +67,21 @@ SYNC_TIMEOUT = 30.0  # s for the sync's sentinel to arrive
 TYPE_IN_USE_LOG_S = 60.0  # the OPAQUETYPEINUSE error is repeated this often
 
 
+def private_dir(d: Path) -> None:
+    """The control socket's directory must be ours and closed to others:
+    whoever may write there can replace agent.sock with their own (issue 11
+    sec. 3: a frr:frr 0755 directory let the frr user do it). Created 0700;
+    an existing one owned by someone else or writable by group or others
+    is refused with what to do."""
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = d.stat()
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise PermissionError(
+            f"control socket directory {d} is owned by uid {st.st_uid} with mode {st.st_mode & 0o777:04o}: "
+            f"another user could replace the socket; make it owned by uid {os.geteuid()}, mode 0700"
+        )
+
+
 class Agent:
     """The asyncio shell around AgentCore."""
 
@@ -311,7 +326,7 @@ class Agent:
 
     async def run(self) -> None:
         path = Path(self.socket_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         path.unlink(missing_ok=True)
         old = os.umask(0o177)
         try:
@@ -319,7 +334,12 @@ class Agent:
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
-        signal_server = await self.signalling.start()
+        try:
+            signal_server = await self.signalling.start()
+        except BaseException:  # e.g. the signalling port is taken: leave no socket behind
+            server.close()
+            path.unlink(missing_ok=True)
+            raise
         tasks = [
             asyncio.create_task(self._supervised("ospfapi", self.client.run)),
             asyncio.create_task(self._supervised("measure", lambda: self.measurer.run(self.core, self._emit, self.interval))),
