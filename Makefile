@@ -46,7 +46,7 @@ lint: install
 
 # every test, the FRR ones (marker frr: root, FRR, network namespaces)
 # included; `$(VPY) -m pytest -m "not frr"` runs the rest anywhere
-test: install
+test: install lint
 	$(VPY) -m pytest
 
 LAB := $(VENV)/bin/pyfrr-pwr lab

@@ -1,4 +1,5 @@
 """The offline command line, as an operator runs it."""
+
 import json
 import subprocess
 import sys
@@ -73,3 +74,42 @@ def test_readme_decode_example(capsys):
     rc, out, _ = run(capsys, "decode", "0002001800010001010000000002000401010101000b00043f800000", "--json")
     (t,) = json.loads(out)
     assert t["tlv"] == "link" and t["link_id"] == "1.1.1.1" and t["pwr_consumed"] == 1.0
+
+
+def test_arguments_at_their_bounds_are_accepted(capsys):
+    rc, out, _ = run(capsys, "paths", FIG7, "--from", "B", "--to", "X", "-k", "1024", "--max-hops", "65535", "--max-delay", "0", "--json")
+    assert rc == 0 and json.loads(out)[0]["nodes"] == ["B", "D", "G", "H", "X"]
+    # an area as an integer is the dotted quad; masks in any base
+    rc, out, _ = run(capsys, "paths", FIG7, "--from", "B", "--to", "X", "--area", "1", "--include-any", "0", "--exclude", "0b0", "--min-bw", "0", "--json")
+    assert rc == 0 and json.loads(out)[0]["nodes"] == ["B", "D", "G", "H", "X"]
+
+
+def test_bad_arguments_are_usage_errors_naming_the_option(capsys):
+    import pytest
+
+    for argv, opt in (
+        (["paths", FIG7, "--from", "B", "--to", "X", "-k", "1025"], "-k"),
+        (["paths", FIG7, "--from", "B", "--to", "X", "--area", "0.0.0.256"], "--area"),
+        (["lsdb", "--api", "127.0.0.1:0"], "--api"),
+        (["lsdb", "--opaque-type", "256"], "--opaque-type"),
+        (["agent", "-c", "x.yml", "--api", "host:65536"], "--api"),
+    ):
+        with pytest.raises(SystemExit) as ei:
+            main(argv)
+        err = capsys.readouterr().err
+        assert ei.value.code == 2 and f"argument {opt}" in err and "Traceback" not in err, err
+
+
+def test_encode_names_the_json_field(capsys, tmp_path):
+    rc, _, err = run(capsys, "encode", '{"tlv": "area-border", "router_id": "10.0.0.1", "areas": ["0.0.0.0", 1.5]}')
+    assert rc == 2 and "JSON[0].areas[1]: must be a string" in err
+    f = tmp_path / "t.json"
+    f.write_text('[{"tlv": "te-endpoint", "router_id": "10.0.0.1"},\n {"tlv": "te-endpoint", "router_id": "10.0.0.300"}]')
+    rc, _, err = run(capsys, "encode", f"@{f}")
+    assert rc == 2 and f"{f}[1].router_id: '10.0.0.300' is not an IPv4 address" in err, err
+    f.write_text("[" * 33 + "]" * 33)
+    rc, _, err = run(capsys, "encode", f"@{f}")
+    assert rc == 2 and f"{f}:1:33: nested deeper than 32 levels" in err, err
+    f.write_text('["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[["]')  # brackets in a string do not count
+    rc, _, err = run(capsys, "encode", f"@{f}")
+    assert rc == 2 and "nested" not in err and f"{f}[0]: expected an object" in err, err

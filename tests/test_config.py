@@ -1,5 +1,7 @@
 """Power configuration files: errors name file, line and field."""
+
 import dataclasses
+import math
 import textwrap
 
 import pytest
@@ -142,3 +144,84 @@ def test_model_imports_nothing_above_it():
             for name in names:
                 if name.startswith("pyfrr_pwr."):
                     assert name.split(".")[1] in ("model", "proto", "_core"), f"{f.name} imports {name}"
+
+
+# -- issue 11: the agent's signalling keys, and numbers that must stay finite ---
+
+KEY = "0123456789abcdef-signalling"
+
+
+def agent_cfg(tmp_path, agent: str):
+    return write(tmp_path, GOOD + f"agent: {agent}\n")
+
+
+def test_agent_defaults_for_signalling(tmp_path):
+    cfg = load_power(write(tmp_path, GOOD))
+    assert cfg.agent == {"signal_key_id": 1, "reservation_refresh": 5.0, "reservation_hold": 15.0}
+    cfg = load_power(agent_cfg(tmp_path, f"{{signal_key: {KEY}, signal_key_id: 0, reservation_refresh: 1.5, reservation_hold: 4}}"))
+    assert cfg.agent == {"signal_key": KEY, "signal_key_id": 0, "reservation_refresh": 1.5, "reservation_hold": 4}
+
+
+def test_signal_key_file_is_read_relative_to_the_power_yml(tmp_path):
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys/sig.key").write_text(f"  {KEY}\n\n")
+    cfg = load_power(agent_cfg(tmp_path, "{signal_key_file: keys/sig.key}"))
+    assert cfg.agent["signal_key"] == KEY and cfg.agent["signal_key_file"] == str(tmp_path / "keys/sig.key")
+    absolute = load_power(agent_cfg(tmp_path, f"{{signal_key_file: {tmp_path / 'keys/sig.key'}}}"))
+    assert absolute.agent["signal_key"] == KEY
+
+
+@pytest.mark.parametrize(
+    "agent,field,expect",
+    [
+        ("{signal_key: short-secret}", "agent.signal_key", "at least 16 characters, has 12"),
+        ("{signal_key: 1234567890123456789}", "agent.signal_key", "must be a string, not int"),
+        (f"{{signal_key: {KEY}, signal_key_file: k}}", "agent.signal_key_file", "mutually exclusive"),
+        ("{signal_key_file: missing.key}", "agent.signal_key_file", "not a file"),
+        ("{signal_key_file: short.key}", "agent.signal_key_file", "at least 16 characters, has 12"),
+        ("{signal_key_file: binary.key}", "agent.signal_key_file", "not UTF-8"),
+        ("{signal_key_file: .}", "agent.signal_key_file", "not a file"),
+        ("{signal_key_id: 256}", "agent.signal_key_id", "256 is greater than the maximum of 255"),
+        ("{signal_key_id: 1.5}", "agent.signal_key_id", "not of type 'integer'"),
+        ("{reservation_refresh: 0}", "agent.reservation_refresh", "less than or equal to the minimum of 0"),
+        ("{reservation_refresh: .inf}", "agent.reservation_refresh", "finite"),
+        ("{reservation_hold: .nan}", "agent.reservation_hold", "finite"),
+        ("{reservation_refresh: 5, reservation_hold: 5}", "agent.reservation_hold", "must be longer than reservation_refresh (5 s)"),
+        ("{reservation_refresh: 20}", "agent.reservation_refresh", "reservation_hold (15 s (the default)) must be longer"),
+        ("{api: '[::1]:'}", "agent.api", "HOST:PORT"),
+    ],
+)
+def test_agent_signalling_errors_name_file_line_and_field(tmp_path, agent, field, expect):
+    (tmp_path / "short.key").write_text("short-secret\n")
+    (tmp_path / "binary.key").write_bytes(b"\xff" * 20)
+    p = agent_cfg(tmp_path, agent)
+    with pytest.raises(ConfigError) as ei:
+        load_power(p)
+    msg = str(ei.value)
+    assert msg.startswith(f"{p}:15: {field}: ") and expect in msg, msg
+    assert "short-secret" not in msg and KEY not in msg  # a key is never quoted
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    p = write(tmp_path, GOOD + "te_endpoint: {tail: true}\n")
+    with pytest.raises(ConfigError, match=rf"^{p}:15: te_endpoint: duplicate key 'te_endpoint' \(first on line 14\)"):
+        load_power(p)
+
+
+@pytest.mark.parametrize("k", ["1.0e-6", "0.5", "100"])  # YAML 1.1: a float needs its dot
+def test_steepness_at_its_bounds_gives_a_finite_profile(tmp_path, k):
+    for shape in ("flattening", "exponential"):
+        cfg = load_power(write(tmp_path, GOOD.replace("shape: flattening", f"shape: {shape}, steepness: {k}")))
+        pts = cfg.line_cards["LC2"].profile.points
+        assert all(math.isfinite(w) and 100 - 1e-6 <= w <= 300 + 1e-6 for _, w in pts)
+        assert pts[0][1] == pytest.approx(100) and pts[-1][1] == pytest.approx(300)
+
+
+def test_parse_rate_refuses_what_is_not_finite_and_long_strings_quickly():
+    import time
+
+    for bad in ("1e400G", float("inf"), float("nan"), 10**400, "9" * 100000 + "X", None, [1]):
+        with pytest.raises(ValueError):
+            t0 = time.monotonic()
+            parse_rate(bad)
+        assert time.monotonic() - t0 < 0.1

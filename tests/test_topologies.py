@@ -1,6 +1,8 @@
 """The shipped containerlab files: valid for containerlab, complete, and
 giving the draft's answers; malformed files fail cleanly, with or without
 containerlab's schema at hand."""
+
+import datetime
 import json
 import logging
 import math
@@ -13,7 +15,7 @@ from conftest import ROOT
 
 from pyfrr_pwr.files import topology
 from pyfrr_pwr.files.power import ConfigError
-from pyfrr_pwr.files.topology import POWER_TARGET, find_clab_schema, load_topology
+from pyfrr_pwr.files.topology import POWER_TARGET, find_clab_schema, load_topology, parse_frr_conf
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.offline.pipeline import build_teds, link_rows, whole_graph
 from pyfrr_pwr.paths.ksp import k_shortest_paths
@@ -181,6 +183,16 @@ MALFORMED = [
     ("kind-settings-string", mutate(kinds={"linux": "alpine"}), r"topology\.kinds\.linux: must be a mapping of settings"),
     ("groups-list", mutate(groups=["g"]), r"topology\.groups: must be a mapping"),
     ("defaults-string", mutate(defaults="linux"), r"topology\.defaults: must be a mapping of settings"),
+    # what the YAML reader refuses (files.yamlsafe), schema or not
+    ("node-name-int", mutate(nodes={1: {"kind": "linux"}}), r"topology\.nodes\.1: names must be strings \('1' is read as int; quote it\)"),
+    ("env-key-bool", mutate(r1={"env": {True: "x"}}), r"topology\.nodes\.r1\.env\.true: names must be strings"),
+    ("name-a-date", {**GOOD, "name": datetime.date(2024, 1, 1)}, r"name: a !!timestamp value is not read here; quote it"),
+    (
+        "bind-from-kind-missing",
+        mutate(kinds={"linux": {"binds": ["nope/frr.conf:/etc/frr/frr.conf"]}}),
+        r"topology\.kinds\.linux\.binds\.0: bound file '.*nope/frr\.conf' does not exist",
+    ),
+    ("startup-config-missing", mutate(r1={"startup-config": "nope.conf"}), r"topology\.nodes\.r1\.startup-config: bound file '.*nope\.conf' does not exist"),
 ]
 
 
@@ -248,3 +260,33 @@ def test_an_unreadable_schema_is_a_config_error_naming_it(tmp_path, monkeypatch)
     monkeypatch.setenv("PYFRR_PWR_CLAB_SCHEMA", str(bad))
     with pytest.raises(ConfigError, match=rf"^{bad}: cannot read containerlab's schema"):
         load_topology(ROOT / "containerlab/fig-2-1-7.clab.yml")
+
+
+def test_frr_conf_areas_costs_and_networks(tmp_path):
+    p = tmp_path / "frr.conf"
+    p.write_text(
+        "interface eth1\n ip address 10.0.0.1/31\n ip ospf area 1\n ip ospf cost 65535\nexit\n!\n"
+        "interface eth2\n ip address 10.9.0.1/24\nexit\n!\n"
+        "router ospf\n ospf router-id 10.0.255.1\n network 10.9.0.0/16 area 4294967295\nexit\n"
+    )
+    rid, ifs = parse_frr_conf(p)
+    assert rid == "10.0.255.1"
+    assert (ifs["eth1"].area, ifs["eth1"].cost, str(ifs["eth1"].address)) == ("0.0.0.1", 65535, "10.0.0.1/31")
+    assert ifs["eth2"].area == "255.255.255.255"  # placed by the network statement
+
+
+@pytest.mark.parametrize(
+    "line,expect",
+    [
+        (" ip ospf area 4294967296", "interface eth1: ip ospf area: '4294967296' is not an area ID"),
+        (" ip ospf area 0.0.0.256", "interface eth1: ip ospf area: '0.0.0.256' is not an area ID"),
+        (" ip ospf cost 0", "interface eth1: ip ospf cost: '0' is not a cost 1..65535"),
+        (" ip address 10.0.0.300/24", "interface eth1: ip address: '10.0.0.300/24' is not A.B.C.D/M"),
+    ],
+)
+def test_frr_conf_errors_name_file_line_and_statement(tmp_path, line, expect):
+    p = tmp_path / "frr.conf"
+    p.write_text(f"interface eth1\n{line}\nexit\n")
+    with pytest.raises(ConfigError) as ei:
+        parse_frr_conf(p)
+    assert str(ei.value).startswith(f"{p}:2: {expect}"), str(ei.value)

@@ -7,6 +7,7 @@ import os
 
 from rich.table import Table
 
+from pyfrr_pwr.cli.offline import HOPS_MAX, K_MAX, api_arg, area_arg, finite_float, int_in, positive_rate_arg, rate_arg
 from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.cli.render import fmt as _fmt
 from pyfrr_pwr.files.power import ConfigError, parse_rate
@@ -185,7 +186,7 @@ def register(sub) -> None:
     ag = sub.add_parser("agent", help="run the per-router agent beside ospfd")
     ag.add_argument("-c", "--config", required=True, help="power configuration YAML")
     ag.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket path")
-    ag.add_argument("--api", default="127.0.0.1:2607", help="ospfd API server HOST:PORT")
+    ag.add_argument("--api", type=api_arg, default="127.0.0.1:2607", help="ospfd API server HOST:PORT")
     ag.add_argument("--name")
     ag.add_argument("--log-file")
     ag.add_argument("--debug", action="store_true")
@@ -196,19 +197,19 @@ def register(sub) -> None:
     sh.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET or %(default)s)")
     sh.add_argument("--to")
     sh.add_argument("--from", dest="src")
-    sh.add_argument("-k", type=int, default=3)
-    sh.add_argument("--area")
+    sh.add_argument("-k", type=int_in(1, K_MAX), default=3, help=f"1..{K_MAX}")
+    sh.add_argument("--area", type=area_arg)
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=cmd_show)
 
     pt = sub.add_parser("path", help="inter-area power-shortest path to a TE endpoint (asks the local agent)")
     pt.add_argument("to", nargs="?", help="tail-end router ID")
-    pt.add_argument("--reserve", metavar="BW", help="reserve this bandwidth along the chosen path (e.g. 1G)")
+    pt.add_argument("--reserve", metavar="BW", type=positive_rate_arg, help="reserve this bandwidth along the chosen path (e.g. 1G)")
     pt.add_argument("--release", metavar="ID", help="give a reservation back")
-    pt.add_argument("-k", type=int)
-    pt.add_argument("--min-bw")
-    pt.add_argument("--max-delay", type=float)
-    pt.add_argument("--max-hops", type=int)
+    pt.add_argument("-k", type=int_in(1, K_MAX), help=f"1..{K_MAX} (default: the agent's ksp.k)")
+    pt.add_argument("--min-bw", type=rate_arg)
+    pt.add_argument("--max-delay", type=finite_float, help="microseconds")
+    pt.add_argument("--max-hops", type=int_in(0, HOPS_MAX))
     pt.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET or %(default)s)")
     pt.add_argument("--json", action="store_true")
     pt.set_defaults(func=cmd_path)

@@ -1,12 +1,23 @@
 """``lsdb``: ospfd's LSDB through our OSPF API client, PWR LSAs decoded."""
+
 from __future__ import annotations
 
 import json
 
 from rich.table import Table
 
+from pyfrr_pwr.cli.offline import _bad, api_arg, int_in
 from pyfrr_pwr.cli.render import console as _out
+from pyfrr_pwr.files.power import parse_api
 from pyfrr_pwr.proto import wire, wirejson
+
+
+def types_arg(s: str) -> tuple:
+    """An argparse type: comma-separated LSA types 1..255."""
+    parts = s.split(",")
+    if len(s) > 200 or not all(p.strip().isascii() and p.strip().isdigit() and 1 <= int(p) <= 255 for p in parts):
+        raise _bad(f"must be comma-separated LSA types 1..255, got {s[:40]!r}")
+    return tuple(int(p) for p in parts)
 
 
 async def dump_lsdb(host: str, port: int, types: tuple, settle: float = 0.3) -> list:
@@ -39,9 +50,9 @@ async def dump_lsdb(host: str, port: int, types: tuple, settle: float = 0.3) -> 
 def cmd_lsdb(args) -> int:
     import asyncio
 
-    host, _, port = args.api.rpartition(":")
-    types = tuple(int(t) for t in args.types.split(","))
-    lsas = asyncio.run(dump_lsdb(host or "127.0.0.1", int(port), types))
+    host, port = parse_api(args.api)  # api_arg checked it
+    types = args.types if isinstance(args.types, tuple) else types_arg(args.types)
+    lsas = asyncio.run(dump_lsdb(host, port, types))
     rows = []
     for m in lsas:
         h = m.header
@@ -55,7 +66,7 @@ def cmd_lsdb(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    t = Table(title=f"ospfd LSDB via the OSPF API ({len(rows)} LSAs of type {args.types})")
+    t = Table(title=f"ospfd LSDB via the OSPF API ({len(rows)} LSAs of type {','.join(map(str, types))})")
     for col in ("area", "type", "LS ID", "adv router", "seq", "len", "PWR TLVs"):
         t.add_column(col)
     for r in rows:
@@ -68,9 +79,9 @@ def cmd_lsdb(args) -> int:
 def register(sub) -> None:
     """Add this group's subcommands to the top-level parser."""
     ls = sub.add_parser("lsdb", help="dump ospfd's LSDB through the OSPF API (decoding PWR LSAs)")
-    ls.add_argument("--api", default="127.0.0.1:2607")
-    ls.add_argument("--types", default="10", help="comma-separated LSA types")
-    ls.add_argument("--opaque-type", type=int, default=wire.DEFAULT_OPAQUE_TYPE)
+    ls.add_argument("--api", type=api_arg, default="127.0.0.1:2607", help="ospfd API server HOST:PORT")
+    ls.add_argument("--types", type=types_arg, default="10", help="comma-separated LSA types")
+    ls.add_argument("--opaque-type", type=int_in(0, 255), default=wire.DEFAULT_OPAQUE_TYPE)
     ls.add_argument("--profile", default="draft", choices=sorted(wire.PROFILES))
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_lsdb)

@@ -5,9 +5,24 @@ line cards, their power (a static figure or a calibrated profile, sec.
 2.1.8), their ports and speeds, and whether the router is a TE endpoint
 (sec. 2). This module only parses and validates it and builds the model
 objects (``pyfrr_pwr.model.power``), where POWER and Available-POWER are
-computed. Validation is jsonschema; every error names the file, the line and
-the field. See frr-config/power.example.yml for a commented example.
+computed. The file is read by ``yamlsafe`` (UTF-8, bounded nesting, size and
+aliases, plain data only); every number must be finite; validation is
+jsonschema and the checks below it; every error names the file, the line
+and the field. See frr-config/power.example.yml for a commented example.
+
+Bounds that keep the agent's arithmetic finite (issue 11 sec. 1, 5):
+
+* ``steepness`` 1e-6 .. 100. The exponential and flattening profiles use
+  exp(k) and exp(-k): exp overflows past k ~ 709.78, and 1 - exp(-k) is 0
+  below k ~ 1e-16 (ZeroDivisionError); 1e-6 keeps that difference exact to
+  ~1e-10, and past 100 the 64-point sampled curve is a step at one end.
+* ``banding.ratio`` 1.01 .. 100: the agent builds geometric bands from
+  1e-15 to 1e13 W per byte/s; a ratio of 1 + 1e-12 would make 10^14 edges
+  (or loop for ever, where the ratio rounds to 1).
+* a power figure of 0 W (``power_w``, a profile 0 W at every load) is
+  refused: a port with no power has no POWER metric.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,15 +33,18 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from pyfrr_pwr.files import yamlsafe
+from pyfrr_pwr.files.yamlsafe import ConfigError
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.model.power import LineCard, Port, PortMetrics, PowerModelError, RouterPower
 
-__all__ = ["ConfigError", "PowerConfig", "Port", "LineCard", "PortMetrics", "parse_rate", "load_power"]
+__all__ = ["ConfigError", "PowerConfig", "Port", "LineCard", "PortMetrics", "parse_rate", "parse_api", "load_power"]
 
-
-class ConfigError(ValueError):
-    """A configuration file is wrong; the message names file, line, field."""
+MAX_BYTES = 1 << 20  # a power.yml is a few kB
+MAX_NODES = 50_000  # values, aliases expanded
+MIN_KEY = 16  # characters of a signalling key
+STEEPNESS = (1e-6, 100.0)
 
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKmMgGtT]?)(?:b(?:it)?(?:ps|/s)?)?\s*$")
@@ -34,17 +52,37 @@ _MULT = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 
 
 def parse_rate(v) -> float:
-    """'10G', '2.5G', '100M', 1e9 -> bits/s."""
-    if isinstance(v, bool):
-        raise ValueError(f"{v!r} is not a rate")
+    """'10G', '2.5G', '100M', 1e9 -> bits/s (finite, >= 0)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ValueError(f"{yamlsafe._quote(v)} is not a rate")
     if isinstance(v, (int, float)):
-        if not (v >= 0 and math.isfinite(v)):
-            raise ValueError(f"{v!r} is not a rate")
-        return float(v)
-    m = _RATE.match(str(v))
+        try:
+            x = float(v)
+        except OverflowError:
+            x = math.inf
+        if not (x >= 0 and math.isfinite(x)):
+            raise ValueError(f"{yamlsafe._quote(v)} is not a finite rate >= 0")
+        return x
+    m = _RATE.match(v) if len(v) <= 64 else None  # the pattern backtracks on long digit runs
     if not m:
-        raise ValueError(f"{v!r} is not a rate like 10G, 2.5G or 100M")
-    return float(m.group(1)) * _MULT[m.group(2).lower()]
+        raise ValueError(f"{yamlsafe._quote(v)} is not a rate like 10G, 2.5G or 100M")
+    x = float(m.group(1)) * _MULT[m.group(2).lower()]
+    if not math.isfinite(x):
+        raise ValueError(f"{yamlsafe._quote(v)} is not a finite rate")
+    return x
+
+
+def parse_api(v) -> tuple[str, int]:
+    """'HOST:PORT' (ospfd's API server) -> (host, port); port 1..65535."""
+    why = f"{yamlsafe._quote(v)} is not HOST:PORT with a host and a port 1..65535"
+    if not isinstance(v, str):
+        raise ValueError(why)
+    host, sep, port = v.rpartition(":")
+    if not sep or not host or not port.isascii() or not port.isdigit() or len(port) > 5 or not 1 <= int(port) <= 65535:
+        raise ValueError(why)
+    if any(c.isspace() for c in host) or len(host) > 255:
+        raise ValueError(why)
+    return host, int(port)
 
 
 _rate = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
@@ -62,10 +100,11 @@ _profile = {
         "shape": {"enum": ["linear", "flattening", "exponential"]},
         "idle_w": _watts,
         "peak_w": _watts,
-        "steepness": {"type": "number", "exclusiveMinimum": 0},
+        "steepness": {"type": "number", "minimum": STEEPNESS[0], "maximum": STEEPNESS[1]},
         "points": {
             "type": "array",
             "minItems": 2,
+            "maxItems": 1024,
             "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
         },
     },
@@ -130,7 +169,7 @@ SCHEMA = {
                     "additionalProperties": False,
                     "properties": {
                         "min_bandwidth": _rate,
-                        "max_hops": {"type": "integer", "minimum": 0},
+                        "max_hops": {"type": "integer", "minimum": 0, "maximum": 65535},
                         "max_delay": {"type": "number", "minimum": 0},
                         "admin_include_any": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                         "admin_include_all": {"type": "integer", "minimum": 0, "maximum": 4294967295},
@@ -150,13 +189,19 @@ SCHEMA = {
                 "profile": {"enum": ["draft", "experimental"]},
                 "api": {"type": "string"},
                 "signal_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                # reservation signalling (agent.signalling): checked below, never quoted
+                "signal_key": {},
+                "signal_key_file": {"type": "string", "minLength": 1},
+                "signal_key_id": {"type": "integer", "minimum": 0, "maximum": 255},
+                "reservation_refresh": {"type": "number", "exclusiveMinimum": 0},
+                "reservation_hold": {"type": "number", "exclusiveMinimum": 0},
             },
         },
         "banding": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "ratio": {"type": "number", "exclusiveMinimum": 1},
+                "ratio": {"type": "number", "minimum": 1.01, "maximum": 100},
                 "hysteresis": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
             },
         },
@@ -186,31 +231,32 @@ def _line_of(node, path) -> int | None:
     return line
 
 
-def load_yaml(path: str | Path):
-    """Parse YAML, returning (data, node tree); errors name file and line."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{p}{at}: YAML error: {getattr(exc, 'problem', exc)}") from None
-    return data, node
+def load_yaml(path: str | Path, **limits):
+    """Parse YAML, returning (data, node tree); errors name file, line and
+    field (``yamlsafe.load``: UTF-8, bounded depth, size and aliases)."""
+    return yamlsafe.load(path, **limits)
+
+
+def _path_key(fp) -> list:
+    """A sort key for error paths of mixed key types (never compares str with int)."""
+    return [(0, p, "") if isinstance(p, int) and not isinstance(p, bool) else (1, 0, str(p)) for p in fp]
+
+
+MAX_ERRORS = 20
 
 
 def schema_errors(data, schema, node, fname, validator_cls=jsonschema.Draft7Validator) -> list[str]:
-    errs = sorted(validator_cls(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    """One line per schema error, file:line: field: message, in path order;
+    messages cut short (they quote the value) and at most MAX_ERRORS."""
+    errs = sorted(validator_cls(schema).iter_errors(data), key=lambda e: _path_key(e.absolute_path))
     out = []
-    for e in errs:
+    for e in errs[:MAX_ERRORS]:
         fp = list(e.absolute_path)
-        line = _line_of(node, fp)
-        field_ = ".".join(str(p) for p in fp) or "(top level)"
-        out.append(f"{fname}:{line}: {field_}: {e.message}")
+        line = _line_of(node, fp) or 1
+        msg = e.message if len(e.message) <= 200 else e.message[:197] + "..."
+        out.append(f"{fname}:{line}: {yamlsafe.field_of(fp)}: {msg}")
+    if len(errs) > MAX_ERRORS:
+        out.append(f"{fname}:{_line_of(node, list(errs[MAX_ERRORS].absolute_path)) or 1}: (top level): and {len(errs) - MAX_ERRORS} more error(s)")
     return out
 
 
@@ -246,23 +292,87 @@ class PowerConfig(RouterPower):
 def _profile(d: dict, where: str) -> metric.PowerProfile:
     try:
         if "points" in d:
-            return metric.PowerProfile(tuple(tuple(x) for x in d["points"]))
-        shape = d.get("shape", "linear")
-        if "idle_w" not in d or "peak_w" not in d:
-            raise ValueError("needs idle_w and peak_w, or points")
-        if shape == "linear":
-            return metric.PowerProfile.linear(d["idle_w"], d["peak_w"])
-        ctor = metric.PowerProfile.flattening if shape == "flattening" else metric.PowerProfile.exponential
-        return ctor(d["idle_w"], d["peak_w"], d.get("steepness", 4.0))
-    except ValueError as exc:
+            prof = metric.PowerProfile(tuple(tuple(x) for x in d["points"]))
+        else:
+            shape = d.get("shape", "linear")
+            if "idle_w" not in d or "peak_w" not in d:
+                raise ValueError("needs idle_w and peak_w, or points")
+            if shape == "linear":
+                prof = metric.PowerProfile.linear(d["idle_w"], d["peak_w"])
+            else:
+                ctor = metric.PowerProfile.flattening if shape == "flattening" else metric.PowerProfile.exponential
+                prof = ctor(d["idle_w"], d["peak_w"], d.get("steepness", 4.0))
+    except (ValueError, ArithmeticError) as exc:  # the schema's bounds keep exp() finite; a net
         raise ConfigError(f"{where}: {exc}") from None
+    if not all(math.isfinite(w) for _, w in prof.points):
+        raise ConfigError(f"{where}: the profile is not finite at every load")
+    if not max(w for _, w in prof.points) > 0:
+        raise ConfigError(f"{where}: a power profile with no power (0 W at every load)")
+    return prof
+
+
+def _agent(a: dict, err, base: Path) -> dict:
+    """The agent section with its defaults; the signalling key read (from
+    ``signal_key_file``, relative to the power.yml) and never quoted."""
+    a = dict(a)
+    fp = ["agent"]
+    if "api" in a:
+        try:
+            parse_api(a["api"])
+        except ValueError as exc:
+            raise err(fp + ["api"], exc) from None
+    if "signal_key" in a and "signal_key_file" in a:
+        raise err(fp + ["signal_key_file"], "signal_key and signal_key_file are mutually exclusive: give one")
+    if "signal_key" in a:
+        k = a["signal_key"]
+        if not isinstance(k, str):
+            raise err(fp + ["signal_key"], f"must be a string, not {type(k).__name__}")
+        if len(k) < MIN_KEY:
+            raise err(fp + ["signal_key"], f"must be at least {MIN_KEY} characters, has {len(k)}")
+    if "signal_key_file" in a:
+        kp = Path(a["signal_key_file"])
+        kp = kp if kp.is_absolute() else base / kp
+        shown = yamlsafe._quote(str(kp), 120)
+        try:
+            if not kp.is_file():  # nor a FIFO or a device: reading one could block
+                raise ConfigError(f"cannot read {shown}: not a file")
+            raw = yamlsafe.read_bytes(kp, 1 << 16, "key file")
+            key = yamlsafe.decode_utf8(raw, "the key file").strip()
+        except (OSError, ValueError) as exc:  # ConfigError is a ValueError
+            why = str(exc) if isinstance(exc, ConfigError) else f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}"
+            raise err(fp + ["signal_key_file"], why) from None
+        if len(key) < MIN_KEY:
+            raise err(fp + ["signal_key_file"], f"{kp}: the key must be at least {MIN_KEY} characters, has {len(key)}")
+        a["signal_key"] = key
+        a["signal_key_file"] = str(kp)
+    a.setdefault("signal_key_id", 1)
+    defaults = {k: k not in a for k in ("reservation_refresh", "reservation_hold")}
+    a.setdefault("reservation_refresh", 5.0)
+    a.setdefault("reservation_hold", 15.0)
+    if not a["reservation_hold"] > a["reservation_refresh"]:
+        d = lambda k: " (the default)" if defaults[k] else ""  # noqa: E731
+        at = "reservation_hold" if not defaults["reservation_hold"] else "reservation_refresh"
+        raise err(
+            fp + [at],
+            f"reservation_hold ({a['reservation_hold']:g} s{d('reservation_hold')}) must be longer than "
+            f"reservation_refresh ({a['reservation_refresh']:g} s{d('reservation_refresh')})",
+        )
+    return a
 
 
 def load_power(path: str | Path) -> PowerConfig:
-    data, node = load_yaml(path)
+    data, node = yamlsafe.load(path, names=True, max_bytes=MAX_BYTES, max_nodes=MAX_NODES, what="power.yml")
     fname = str(path)
     if data is None:
         raise ConfigError(f"{fname}:1: (top level): file is empty")
+
+    def line(fp):
+        return _line_of(node, fp) or 1
+
+    def err(fp, msg):
+        return ConfigError(f"{fname}:{line(fp)}: {yamlsafe.field_of(fp)}: {msg}")
+
+    yamlsafe.check_numbers(data, line, fname)
     errs = schema_errors(data, SCHEMA, node, fname)
     if errs:
         raise ConfigError("\n".join(errs))
@@ -271,10 +381,12 @@ def load_power(path: str | Path) -> PowerConfig:
         try:
             return parse_rate(v)
         except ValueError as exc:
-            raise ConfigError(f"{fname}:{_line_of(node, fp)}: {'.'.join(map(str, fp))}: {exc}") from None
+            raise err(fp, exc) from None
 
-    def err(fp, msg):
-        return ConfigError(f"{fname}:{_line_of(node, fp)}: {'.'.join(map(str, fp))}: {msg}")
+    def watts(d, fp):
+        """A static power figure: where given, it must be > 0 W."""
+        if d.get("power_w") == 0:
+            raise err(fp + ["power_w"], "0 W: no power (what draws no power has no POWER metric; give what it draws)")
 
     base = rate(data.get("base_speed", "10G"), ["base_speed"])
     if base <= 0:
@@ -282,9 +394,10 @@ def load_power(path: str | Path) -> PowerConfig:
     cards = {}
     for name, c in (data.get("line_cards") or {}).items():
         fp = ["line_cards", name]
-        prof = _profile(c["profile"], f"{fname}:{_line_of(node, fp + ['profile'])}: {'.'.join(fp)}.profile") if "profile" in c else None
+        prof = _profile(c["profile"], f"{fname}:{line(fp + ['profile'])}: {yamlsafe.field_of(fp + ['profile'])}") if "profile" in c else None
         if prof is None and "power_w" not in c and "power_reader" not in c:
             raise err(fp, "needs power_w, profile or power_reader")
+        watts(c, fp)
         speeds = tuple(rate(s, fp + ["port_speeds", i]) for i, s in enumerate(c.get("port_speeds", ())))
         if any(s <= 0 for s in speeds):
             raise err(fp + ["port_speeds"], "speeds must be > 0")
@@ -297,9 +410,10 @@ def load_power(path: str | Path) -> PowerConfig:
         fp = ["ports", ifname]
         lc = p.get("line_card")
         if lc is not None and lc not in cards:
-            raise err(fp + ["line_card"], f"unknown line card {lc!r} (have {sorted(cards)})")
+            raise err(fp + ["line_card"], f"unknown line card {yamlsafe._quote(lc)} (have {', '.join(sorted(cards)) or 'none'})")
         if lc is None and "power_w" not in p and "power_reader" not in p:
             raise err(fp, "needs line_card, power_w or power_reader")
+        watts(p, fp)
         if "speed" not in p:
             raise err(fp, "speed is required")
         speed = rate(p["speed"], fp + ["speed"])
@@ -342,6 +456,11 @@ def load_power(path: str | Path) -> PowerConfig:
     if "min_bandwidth" in kc:
         kc["min_bandwidth"] = rate(kc["min_bandwidth"], ["ksp", "constraints", "min_bandwidth"]) / 8.0
     try:
+        cons = Constraints(**kc)
+    except (TypeError, ValueError) as exc:
+        raise err(["ksp", "constraints"], exc) from None
+    agent = _agent(data.get("agent") or {}, err, Path(fname).parent)
+    try:
         return PowerConfig(
             path=fname,
             router=data.get("router"),
@@ -353,8 +472,8 @@ def load_power(path: str | Path) -> PowerConfig:
             k=(data.get("ksp") or {}).get("k", 8),
             band_ratio=band.get("ratio", 1.25),
             hysteresis=band.get("hysteresis", 0.05),
-            agent=dict(data.get("agent") or {}),
-            ksp_constraints=Constraints(**kc),
+            agent=agent,
+            ksp_constraints=cons,
         )
     except PowerModelError as exc:
-        raise ConfigError(f"{fname}: {exc}") from None
+        raise ConfigError(f"{fname}:1: (top level): {exc}") from None

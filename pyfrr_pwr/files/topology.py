@@ -8,8 +8,16 @@ its group, then its kind, then ``defaults``); both link forms (the brief
 ``endpoints: [{node, interface}]``) are read.
 
 The frr.conf reader understands only what pyfrr-pwr needs (router ID,
-interface addresses, OSPF areas); it is not an FRR config parser.
+interface addresses, OSPF areas and costs); it is not an FRR config parser,
+but what it reads it checks: addresses and prefixes, area IDs (a dotted quad
+or an integer 0..2^32-1), costs 1..65535, UTF-8; errors name file:line and
+the statement.
+
+Both files are read by ``files.yamlsafe`` and checked here for the shape of
+what is read, with or without containerlab's schema (an installed package
+has none): a malformed file is a ``ConfigError`` naming file, line, field.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -20,12 +28,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyfrr_pwr.files import yamlsafe
 from pyfrr_pwr.files.power import (
     ConfigError,
     PowerConfig,
     _line_of,
     load_power,
-    load_yaml,
     schema_errors,
 )
 
@@ -125,7 +133,9 @@ def _warn_no_schema() -> None:
         return
     _schema_warned.add(where)
     if os.environ.get(SCHEMA_ENV):
-        log.warning("$%s is %s, which is not a file: topology files are checked only for what pyfrr-pwr reads, not against containerlab's schema", SCHEMA_ENV, where[0])
+        log.warning(
+            "$%s is %s, which is not a file: topology files are checked only for what pyfrr-pwr reads, not against containerlab's schema", SCHEMA_ENV, where[0]
+        )
         return
     log.warning(
         "containerlab's schema not found (looked in: %s): topology files are checked only for what pyfrr-pwr reads; "
@@ -136,15 +146,33 @@ def _warn_no_schema() -> None:
 
 
 _IFACE = re.compile(r"^interface\s+(\S+)")
-_ADDR = re.compile(r"^\s*ip address\s+(\d+\.\d+\.\d+\.\d+/\d+)")
+_ADDR = re.compile(r"^\s*ip address\s+(\S+)")
 _AREA = re.compile(r"^\s*ip ospf area\s+(\S+)")
-_COST = re.compile(r"^\s*ip ospf cost\s+(\d+)")
-_RID = re.compile(r"^\s*(?:ospf\s+)?router-id\s+(\d+\.\d+\.\d+\.\d+)")
-_NET = re.compile(r"^\s*network\s+(\d+\.\d+\.\d+\.\d+/\d+)\s+area\s+(\S+)")
+_COST = re.compile(r"^\s*ip ospf cost\s+(\S+)")
+_RID = re.compile(r"^\s*(?:ospf\s+)?router-id\s+(\S+)")
+_NET = re.compile(r"^\s*network\s+(\S+)\s+area\s+(\S+)")
+FRR_MAX_BYTES = 16 << 20
 
 
 def _area(a: str) -> str:
-    return a if "." in a else str(ipaddress.IPv4Address(int(a)))
+    """An OSPF area ID as a dotted quad: from one, or from an integer 0..2^32-1."""
+    if a.isascii() and a.isdigit() and len(a) <= 10 and int(a) <= 0xFFFFFFFF:
+        return str(ipaddress.IPv4Address(int(a)))
+    try:
+        if "." in a:
+            return str(ipaddress.IPv4Address(a))
+    except ValueError:
+        pass
+    raise ValueError(f"{a[:40]!r} is not an area ID (a dotted quad, or an integer 0..4294967295)")
+
+
+def _prefix(v: str, host: bool) -> ipaddress.IPv4Interface | ipaddress.IPv4Network:
+    if "/" not in v:
+        raise ValueError(f"{v[:40]!r} is not A.B.C.D/M")
+    try:
+        return ipaddress.IPv4Interface(v) if host else ipaddress.IPv4Network(v, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{v[:40]!r} is not A.B.C.D/M ({str(exc)[:60]})") from None
 
 
 def parse_frr_conf(path: Path) -> tuple[str | None, dict]:
@@ -154,11 +182,8 @@ def parse_frr_conf(path: Path) -> tuple[str | None, dict]:
     networks = []
     cur = None
     section = None
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    for no, line in enumerate(lines, 1):
+    text = yamlsafe.decode_utf8(yamlsafe.read_bytes(Path(path), FRR_MAX_BYTES, "frr.conf"), str(path))
+    for no, line in enumerate(text.splitlines(), 1):
         s = line.rstrip()
         if not s or s.lstrip().startswith("!"):
             if s.strip() == "!" or s.strip() == "exit":
@@ -177,24 +202,33 @@ def parse_frr_conf(path: Path) -> tuple[str | None, dict]:
             continue
         if not s[0].isspace():
             section, cur = None, None
-        if section == "interface" and cur is not None:
-            if m := _ADDR.match(s):
-                try:
-                    cur.address = ipaddress.IPv4Interface(m.group(1))
-                except ValueError:
-                    raise ConfigError(f"{path}:{no}: interface {cur.name}: bad address {m.group(1)!r}") from None
-            elif m := _AREA.match(s):
-                try:
+        where = f"{path}:{no}: " + (f"interface {cur.name[:40]}" if section == "interface" and cur is not None else "router ospf")
+        try:
+            if section == "interface" and cur is not None:
+                if m := _ADDR.match(s):
+                    what = "ip address"
+                    cur.address = _prefix(m.group(1), host=True)
+                elif m := _AREA.match(s):
+                    what = "ip ospf area"
                     cur.area = _area(m.group(1))
-                except ValueError:
-                    raise ConfigError(f"{path}:{no}: interface {cur.name}: bad area {m.group(1)!r}") from None
-            elif m := _COST.match(s):
-                cur.cost = int(m.group(1))
-        elif section == "ospf":
-            if m := _RID.match(s):
-                rid = m.group(1)
-            elif m := _NET.match(s):
-                networks.append((ipaddress.IPv4Network(m.group(1), strict=False), _area(m.group(2))))
+                elif m := _COST.match(s):
+                    what = "ip ospf cost"
+                    v = m.group(1)
+                    if not (v.isascii() and v.isdigit() and len(v) <= 5 and 1 <= int(v) <= 65535):
+                        raise ValueError(f"{v[:40]!r} is not a cost 1..65535")
+                    cur.cost = int(v)
+            elif section == "ospf":
+                if m := _RID.match(s):
+                    what = "router-id"
+                    try:
+                        rid = str(ipaddress.IPv4Address(m.group(1)))
+                    except ValueError:
+                        raise ValueError(f"{m.group(1)[:40]!r} is not a router ID (A.B.C.D)") from None
+                elif m := _NET.match(s):
+                    what = "network"
+                    networks.append((_prefix(m.group(1), host=False), _area(m.group(2))))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {what}: {exc}") from None
     for i in ifaces.values():  # `network ... area` statements also place interfaces
         if i.area is None and i.address is not None:
             for net, area in networks:
@@ -235,11 +269,11 @@ def _resolve_node(name: str, node: dict, topo: dict) -> dict:
 
 
 def _endpoint(ep, fp, fname, node_tree) -> tuple:
-    where = f"{fname}:{_line_of(node_tree, fp)}: {'.'.join(map(str, fp))}"
+    where = f"{fname}:{_line_of(node_tree, fp)}: {yamlsafe.field_of(fp)}"
     if isinstance(ep, str):
         n, sep, i = ep.partition(":")
         if not sep or not n or not i:
-            raise ConfigError(f"{where}: endpoint {ep!r} is not node:interface")
+            raise ConfigError(f"{where}: endpoint {yamlsafe._quote(ep, 60)} is not node:interface")
         return n, i
     if isinstance(ep, dict) and "node" in ep and "interface" in ep:
         if not (isinstance(ep["node"], str) and ep["node"] and isinstance(ep["interface"], str) and ep["interface"]):
@@ -267,7 +301,7 @@ def _check_structure(data: dict, tree, fname: str) -> None:
     or not containerlab's schema is at hand (the schema checks far more)."""
 
     def bad(fp, msg):
-        field_ = ".".join(map(str, fp)) or "(top level)"
+        field_ = yamlsafe.field_of(fp)
         raise ConfigError(f"{fname}:{_line_of(tree, fp)}: {field_}: {msg}")
 
     def settings(fp, v):
@@ -319,10 +353,45 @@ def _check_structure(data: dict, tree, fname: str) -> None:
             bad(["topology", "links", i, "endpoints"] if "endpoints" in l else ["topology", "links", i], "a link needs two endpoints")
 
 
+def _origin(data: dict, name: str, node: dict, kind, key: str, value) -> list:
+    """Where a resolved node setting was written: the node, its group, its
+    kind or the defaults (the field path of ``value`` under ``key``)."""
+    t = data.get("topology") or {}
+    layers = [(["topology", "nodes", name], node)]
+    if node.get("group"):
+        layers.append((["topology", "groups", node["group"]], (t.get("groups") or {}).get(node["group"])))
+    if kind:
+        layers.append((["topology", "kinds", kind], (t.get("kinds") or {}).get(kind)))
+    layers.append((["topology", "defaults"], t.get("defaults")))
+    for fp, layer in layers:
+        if isinstance(layer, dict):
+            v = layer.get(key)
+            if isinstance(v, list) and value in v:
+                return fp + [key, v.index(value)]
+            if v == value:
+                return fp + [key]
+    return ["topology", "nodes", name]
+
+
+def _bound(p: Path, fname: str, tree, fp: list, what: str) -> None:
+    """A file a node binds must be a readable file; else a ConfigError at
+    the field that names it."""
+    where = f"{fname}:{_line_of(tree, fp)}: {yamlsafe.field_of(fp)}"
+    shown = yamlsafe._quote(str(p), 120)
+    if "\0" in str(p):
+        raise ConfigError(f"{where}: {what} {shown} has a NUL character in its path")
+    try:
+        ok = p.is_file()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: {what} {shown}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not ok:
+        raise ConfigError(f"{where}: {what} {shown} does not exist")
+
+
 def load_topology(path: str | Path, validate_schema: bool = True) -> Topology:
     """Read a .clab.yml and the files its nodes bind; errors name file and field."""
     path = Path(path)
-    data, tree = load_yaml(path)
+    data, tree = yamlsafe.load(path, names=True, what="containerlab topology")
     fname = str(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{fname}:1: (top level): not a containerlab topology")
@@ -345,23 +414,25 @@ def load_topology(path: str | Path, validate_schema: bool = True) -> Topology:
         node = node or {}
         s = _resolve_node(name, node, data)
         r = Router(name=name, kind=s.get("kind") or "linux", settings=s)
-        for i, b in enumerate(s.get("binds") or []):
+        origin: dict = {}  # container path -> where the file was given
+        for b in s.get("binds") or []:
+            fp = _origin(data, name, node, s.get("kind"), "binds", b)
             parts = b.split(":")
             if len(parts) < 2:
-                raise ConfigError(f"{fname}:{_line_of(tree, ['topology', 'nodes', name, 'binds', i])}: topology.nodes.{name}.binds.{i}: {b!r} is not src:dst")
+                raise ConfigError(f"{fname}:{_line_of(tree, fp)}: {yamlsafe.field_of(fp)}: {yamlsafe._quote(b, 80)} is not src:dst")
             src = Path(parts[0])
             r.files[parts[1]] = src if src.is_absolute() else base / src
+            origin[parts[1]] = fp
         conf = r.files.get(FRR_CONF_TARGET)
         if conf is None and s.get("startup-config"):
             conf = base / s["startup-config"]
+            origin[FRR_CONF_TARGET] = _origin(data, name, node, s.get("kind"), "startup-config", s["startup-config"])
         if conf is not None:
-            if not conf.is_file():
-                raise ConfigError(f"{fname}:{_line_of(tree, ['topology', 'nodes', name])}: topology.nodes.{name}: bound file {conf} does not exist")
+            _bound(conf, fname, tree, origin[FRR_CONF_TARGET], "bound file")
             r.router_id, r.interfaces = parse_frr_conf(conf)
         pw = r.files.get(POWER_TARGET)
         if pw is not None:
-            if not pw.is_file():
-                raise ConfigError(f"{fname}:{_line_of(tree, ['topology', 'nodes', name])}: topology.nodes.{name}: bound power file {pw} does not exist")
+            _bound(pw, fname, tree, origin[POWER_TARGET], "bound power file")
             r.power = load_power(pw)
         r.abr = len(r.areas) > 1
         routers[name] = r
@@ -373,6 +444,6 @@ def load_topology(path: str | Path, validate_schema: bool = True) -> Topology:
         b = _endpoint(eps[1], fp + [1], fname, tree)
         for j, (n, _) in enumerate((a, b)):
             if n not in routers and n != "host":
-                raise ConfigError(f"{fname}:{_line_of(tree, fp + [j])}: {'.'.join(map(str, fp + [j]))}: unknown node {n!r}")
+                raise ConfigError(f"{fname}:{_line_of(tree, fp + [j])}: {yamlsafe.field_of(fp + [j])}: unknown node {yamlsafe._quote(n)}")
         links.append(Link(a, b, i))
     return Topology(name=data["name"], path=path, routers=routers, links=links, raw=data)
