@@ -50,7 +50,7 @@ def lab(tmp_path_factory):
     set_r6_port_power(d, power_w=R6_UNIT_W, power_reader={"type": "hwmon", "path": str(hw)})
     pf = d / "fig-2-0/R6/power.yml"
     cfg = yaml.safe_load(pf.read_text())
-    cfg["agent"] = {"interval": 0.1, "min_interval": 0.5}
+    cfg["agent"].update(interval=0.1, min_interval=0.5)  # keeps the lab's signalling key
     pf.write_text(yaml.safe_dump(cfg))
     lab = Lab(clab, name=LAB)
     lab.down(quiet=True)

@@ -26,6 +26,6 @@ def prepare(dst: Path, interval: float = 0.05, min_interval: float = 0.5) -> tup
     cfg = yaml.safe_load(pf.read_text())
     assert cfg["ports"]["eth2"]["power_w"] == 2.0
     cfg["ports"]["eth2"]["power_reader"] = {"type": "hwmon", "path": str(hw / "power1_input")}
-    cfg["agent"] = {"interval": interval, "min_interval": min_interval}
+    cfg.setdefault("agent", {}).update(interval=interval, min_interval=min_interval)  # keeps the lab's signalling key
     pf.write_text(yaml.safe_dump(cfg))
     return dst / "fig-2-1-7.clab.yml", hw / "power1_input"
