@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from conftest import ROOT
+from helpers.oracle import HEADS, TAILS, layered, oracle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,35 +21,6 @@ from pyfrr_pwr.paths import interarea as ia
 from pyfrr_pwr.proto import wire
 
 FIG20 = ROOT / "containerlab/fig-2-0.clab.yml"
-HEADS = ["TEh1", "TEh2", "TEh3"]
-TAILS = ["TEt1", "TEt2", "TEt4"]
-
-
-def layered(teds, order, min_bw=None):
-    """One copy of each area's graph, in the order head area -> backbone ->
-    tail area, joined by zero-cost, zero-hop steps between an ABR's copies:
-    every path through it crosses areas only at ABRs."""
-    L = nx.DiGraph()
-    for a in order:
-        for u, v, d in teds[a].graph().edges(data=True):
-            if min_bw is not None and d["avail_bw"] < min_bw:
-                continue
-            w = d["weight"]
-            if not L.has_edge((u, a), (v, a)) or L[(u, a)][(v, a)]["weight"] > w:
-                L.add_edge((u, a), (v, a), weight=w, hop=1)
-    for a, b in zip(order, order[1:]):
-        for r in teds[a].routers() & teds[b].routers():
-            L.add_edge((r, a), (r, b), weight=0.0, hop=0)
-    return L
-
-
-def oracle(teds, src, dst, order, min_bw=None):
-    """Central computation over the whole topology: the cheapest path that
-    crosses areas only through ABRs."""
-    try:
-        return nx.dijkstra_path_length(layered(teds, order, min_bw), (src, order[0]), (dst, order[-1]))
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        return math.inf
 
 
 def computed_fig20(k):
