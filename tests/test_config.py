@@ -225,3 +225,42 @@ def test_parse_rate_refuses_what_is_not_finite_and_long_strings_quickly():
             t0 = time.monotonic()
             parse_rate(bad)
         assert time.monotonic() - t0 < 0.1
+
+
+# found by tests/fuzz/campaign.py: files that loaded but broke the agent's arithmetic
+
+
+@pytest.mark.parametrize(
+    "old,new,expect",
+    [
+        # 1e-300 b/s over a 10G base underflows to 0 normalised ports: ZeroDivisionError
+        ("eth3: {speed: 10G, power_w: 12}", "eth3: {speed: 1e-290G, power_w: 12}", ":13: ports.eth3.speed: 1e-281 b/s is not a speed from 1 b/s"),
+        # 1.25e307 bytes/s does not fit the Link TLV's float32
+        ("speed: 100G, available: 50G", "speed: 1e299G, available: 50G", ":12: ports.eth2.speed: 1e+308 b/s is not a speed"),
+        ("base_speed: 10G", "base_speed: 0.5", ":2: base_speed: 0.5 b/s is not a speed"),
+        ("port_speeds: [10G, 10G, 10G, 10G]", "port_speeds: [10G, 10G, 10G, 2000T]", ":7: line_cards.LC1.port_speeds.3: 2e+15 b/s"),
+        ("power_w: 12}", "power_w: 12, mcast_replication: 1e-300}", ":13: ports.eth3.mcast_replication:"),
+        ("power_w: 200", "power_w: 1.0e+7", ":5: line_cards.LC1.power_w: 10000000.0 is greater than the maximum of 1000000.0"),
+        # JSON Schema's integers include 5.0; the Link TLV's encoder does not
+        ("speed: 10G, available: 5G}", "speed: 10G, available: 5G, delay_us: 5.0}", ":11: ports.eth1.delay_us: 5.0 is not of type 'integer'"),
+        ("te_endpoint: {head: true}", "te_endpoint: {head: true}\nksp: {k: 8.0}", ":15: ksp.k: 8.0 is not of type 'integer'"),
+        # a profile that falls with load: its interpolation went below 0 W (subnormal figures)
+        ("idle_w: 100, peak_w: 300", "idle_w: 300, peak_w: 100", ":9: line_cards.LC2.profile: peak_w (100 W) is below idle_w (300 W)"),
+        (
+            "{shape: flattening, idle_w: 100, peak_w: 300}",
+            "{points: [[0, 100], [0.5, 90], [1, 300]]}",
+            ":9: line_cards.LC2.profile.points: power falls from 100 W to 90 W",
+        ),
+        (
+            "{shape: flattening, idle_w: 100, peak_w: 300}",
+            "{points: [[0, 100], [1.5, 300]]}",
+            ":9: line_cards.LC2.profile.points.1.0: 1.5 is greater than the maximum of 1",
+        ),
+    ],
+)
+def test_figures_the_agent_cannot_compute_with_are_refused(tmp_path, old, new, expect):
+    assert old in GOOD
+    p = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as ei:
+        load_power(p)
+    assert str(ei.value).startswith(f"{p}{expect}"), str(ei.value)

@@ -468,9 +468,26 @@ def test_fuzz_power_yml(tmp_path_factory, data):
     p = tmp_path_factory.mktemp("pw") / "power.yml"
     p.write_bytes(data)
     try:
-        load_power(p)
+        cfg = load_power(p)
     except ConfigError as exc:
         _clean(exc, p)
+        return
+    _advertise(cfg)
+
+
+def _advertise(cfg) -> None:
+    """What the agent computes from a power.yml that loads: finite POWER
+    figures for every port, idle to saturated, and Link TLVs that encode."""
+    import math
+
+    from pyfrr_pwr.model import advert
+    from pyfrr_pwr.proto import wire
+
+    for ifname, port in cfg.ports.items():
+        for avail in (None, 0.0, port.speed / 2, port.speed):
+            m = cfg.port_metrics(ifname, available_bps=avail)
+            assert all(x is None or (math.isfinite(x) and x >= 0) for x in (m.consumed, m.available, m.mcast)), (ifname, m)
+        wire.encode([advert.link_tlv(cfg, ifname, "10.0.0.2", "10.0.0.1", "10.0.0.2")])
 
 
 TOPO = yaml.safe_load(CLAB)

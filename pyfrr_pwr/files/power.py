@@ -21,6 +21,10 @@ Bounds that keep the agent's arithmetic finite (issue 11 sec. 1, 5):
   (or loop for ever, where the ratio rounds to 1).
 * a power figure of 0 W (``power_w``, a profile 0 W at every load) is
   refused: a port with no power has no POWER metric.
+* speeds (``base_speed``, ``speed``, ``highest_speed``, ``port_speeds``,
+  ``mcast_replication``) 1 b/s .. 1 Pb/s, watts 0 .. 1 MW: a speed's share
+  of ``base_speed`` must not underflow to 0 (a division by it), its bytes/s
+  must fit the wire's float32, and W per byte/s stays finite.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ MAX_BYTES = 1 << 20  # a power.yml is a few kB
 MAX_NODES = 50_000  # values, aliases expanded
 MIN_KEY = 16  # characters of a signalling key
 STEEPNESS = (1e-6, 100.0)
+SPEED = (1.0, 1e15)  # b/s: a port's speed (and base_speed, mcast_replication), 1 b/s .. 1 Pb/s
+WATTS_MAX = 1e6  # W: no line card draws a megawatt
 
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKmMgGtT]?)(?:b(?:it)?(?:ps|/s)?)?\s*$")
@@ -86,7 +92,7 @@ def parse_api(v) -> tuple[str, int]:
 
 
 _rate = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
-_watts = {"type": "number", "minimum": 0}
+_watts = {"type": "number", "minimum": 0, "maximum": WATTS_MAX}
 _reader = {
     "type": "object",
     "additionalProperties": False,
@@ -105,7 +111,12 @@ _profile = {
             "type": "array",
             "minItems": 2,
             "maxItems": 1024,
-            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+            "items": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 2,
+                "items": [{"type": "number", "minimum": 0, "maximum": 1}, _watts],  # [load fraction, W]
+            },
         },
     },
 }
@@ -244,6 +255,10 @@ def _path_key(fp) -> list:
 
 MAX_ERRORS = 20
 
+# JSON Schema's "integer" takes 8.0; the wire, the KSP core and Constraints take ints only
+_STRICT_TYPES = jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool))
+StrictValidator = jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=_STRICT_TYPES)
+
 
 def schema_errors(data, schema, node, fname, validator_cls=jsonschema.Draft7Validator) -> list[str]:
     """One line per schema error, file:line: field: message, in path order;
@@ -297,6 +312,8 @@ def _profile(d: dict, where: str) -> metric.PowerProfile:
             shape = d.get("shape", "linear")
             if "idle_w" not in d or "peak_w" not in d:
                 raise ValueError("needs idle_w and peak_w, or points")
+            if d["peak_w"] < d["idle_w"]:
+                raise ValueError(f"peak_w ({d['peak_w']:g} W) is below idle_w ({d['idle_w']:g} W): power must not fall as the load rises")
             if shape == "linear":
                 prof = metric.PowerProfile.linear(d["idle_w"], d["peak_w"])
             else:
@@ -304,6 +321,9 @@ def _profile(d: dict, where: str) -> metric.PowerProfile:
                 prof = ctor(d["idle_w"], d["peak_w"], d.get("steepness", 4.0))
     except (ValueError, ArithmeticError) as exc:  # the schema's bounds keep exp() finite; a net
         raise ConfigError(f"{where}: {exc}") from None
+    for (u0, w0), (u1, w1) in zip(prof.points, prof.points[1:]):
+        if w1 < w0 and "points" in d:  # sec. 2.1.8: P(load) does not decrease (and interpolation stays >= 0)
+            raise ConfigError(f"{where}.points: power falls from {w0:g} W to {w1:g} W as the load rises from {u0:g} to {u1:g}; it must not fall with load")
     if not all(math.isfinite(w) for _, w in prof.points):
         raise ConfigError(f"{where}: the profile is not finite at every load")
     if not max(w for _, w in prof.points) > 0:
@@ -373,7 +393,7 @@ def load_power(path: str | Path) -> PowerConfig:
         return ConfigError(f"{fname}:{line(fp)}: {yamlsafe.field_of(fp)}: {msg}")
 
     yamlsafe.check_numbers(data, line, fname)
-    errs = schema_errors(data, SCHEMA, node, fname)
+    errs = schema_errors(data, SCHEMA, node, fname, StrictValidator)
     if errs:
         raise ConfigError("\n".join(errs))
 
@@ -383,14 +403,18 @@ def load_power(path: str | Path) -> PowerConfig:
         except ValueError as exc:
             raise err(fp, exc) from None
 
+    def speed(v, fp):
+        x = rate(v, fp)
+        if not SPEED[0] <= x <= SPEED[1]:
+            raise err(fp, f"{x:g} b/s is not a speed from 1 b/s to 1000T (1e15 b/s)")
+        return x
+
     def watts(d, fp):
         """A static power figure: where given, it must be > 0 W."""
         if d.get("power_w") == 0:
             raise err(fp + ["power_w"], "0 W: no power (what draws no power has no POWER metric; give what it draws)")
 
-    base = rate(data.get("base_speed", "10G"), ["base_speed"])
-    if base <= 0:
-        raise err(["base_speed"], "must be > 0")
+    base = speed(data.get("base_speed", "10G"), ["base_speed"])
     cards = {}
     for name, c in (data.get("line_cards") or {}).items():
         fp = ["line_cards", name]
@@ -398,9 +422,7 @@ def load_power(path: str | Path) -> PowerConfig:
         if prof is None and "power_w" not in c and "power_reader" not in c:
             raise err(fp, "needs power_w, profile or power_reader")
         watts(c, fp)
-        speeds = tuple(rate(s, fp + ["port_speeds", i]) for i, s in enumerate(c.get("port_speeds", ())))
-        if any(s <= 0 for s in speeds):
-            raise err(fp + ["port_speeds"], "speeds must be > 0")
+        speeds = tuple(speed(s, fp + ["port_speeds", i]) for i, s in enumerate(c.get("port_speeds", ())))
         try:
             cards[name] = LineCard(name, c.get("power_w"), c.get("max_power_w"), prof, speeds, c.get("power_reader"))
         except PowerModelError as exc:
@@ -416,23 +438,21 @@ def load_power(path: str | Path) -> PowerConfig:
         watts(p, fp)
         if "speed" not in p:
             raise err(fp, "speed is required")
-        speed = rate(p["speed"], fp + ["speed"])
-        if speed <= 0:
-            raise err(fp + ["speed"], "must be > 0")
-        highest = rate(p.get("highest_speed", speed), fp + ["highest_speed"])
-        if highest < speed:
+        runs = speed(p["speed"], fp + ["speed"])
+        highest = speed(p.get("highest_speed", runs), fp + ["highest_speed"])
+        if highest < runs:
             raise err(fp + ["highest_speed"], "must be >= speed")
         avail = rate(p["available"], fp + ["available"]) if "available" in p else None
-        if avail is not None and avail > speed:
-            raise err(fp + ["available"], f"{avail:g} b/s exceeds the port speed {speed:g} b/s")
-        mc = rate(p["mcast_replication"], fp + ["mcast_replication"]) if "mcast_replication" in p else None
+        if avail is not None and avail > runs:
+            raise err(fp + ["available"], f"{avail:g} b/s exceeds the port speed {runs:g} b/s")
+        mc = speed(p["mcast_replication"], fp + ["mcast_replication"]) if p.get("mcast_replication") not in (None, 0) else None
         try:
             ports[ifname] = Port(
                 ifname,
                 lc,
                 p.get("port"),
                 p.get("link"),
-                speed,
+                runs,
                 highest,
                 avail,
                 p.get("power_w"),

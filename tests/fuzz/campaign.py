@@ -5,7 +5,9 @@
 
 Targets, run in-process:
 
-  power     files.power.load_power on mutated power.yml files
+  power     files.power.load_power on mutated power.yml files, then what
+            the agent computes from one that loads (POWER of every port,
+            its Link TLV encoded): a crash there would kill the agent
   topology  files.topology.load_topology on mutated .clab.yml files, without
             containerlab's schema (--schema to use it), in a copy of
             containerlab/ so that the shipped binds resolve
@@ -345,7 +347,8 @@ class Target:
         self.path.write_bytes(data)
         try:
             if self.name == "power":
-                load_power(self.path)
+                cfg = load_power(self.path)
+                _advertise(cfg)  # what the agent does with it next: a crash here kills the agent
             elif self.name == "topology":
                 topo = load_topology(self.path)
                 if self.pipeline:  # what `metric` and `paths` do next (offline.pipeline)
@@ -363,6 +366,22 @@ class Target:
             located = all(re.match(rf"{re.escape(str(self.work))}/\S+:\d+: \S", line) for line in msg.splitlines())
             return ("error" if located else "unlocated"), msg
         return "ok", ""
+
+
+def _advertise(cfg) -> None:
+    """Every port's POWER figures (idle, half and fully loaded) and its Link
+    TLV encoded, as the agent computes and floods them; all finite."""
+    from pyfrr_pwr.model import advert
+    from pyfrr_pwr.proto import wire
+
+    for ifname, p in cfg.ports.items():
+        for avail in (None, 0.0, p.speed / 2, p.speed):
+            m = cfg.port_metrics(ifname, available_bps=avail)
+            for x in (m.consumed, m.available, m.mcast, m.effective):
+                if x is not None and not (math.isfinite(x) and x >= 0):
+                    raise ArithmeticError(f"ports.{ifname}: a POWER figure of {x!r}")
+        wire.encode([advert.link_tlv(cfg, ifname, "10.0.0.2", "10.0.0.1", "10.0.0.2")])
+    wire.encode(advert.node_tlvs(cfg, "10.0.0.1", {"0.0.0.0", "0.0.0.1"}))
 
 
 def _unique(seq: list) -> list:
