@@ -48,6 +48,7 @@ from pathlib import Path
 from pyfrr_pwr.agent import control, sidplan
 from pyfrr_pwr.agent.apiclient import ApiReplyError
 from pyfrr_pwr.agent.core import ID_SPACE, AgentCore
+from pyfrr_pwr.agent.lsps import LspManager
 from pyfrr_pwr.agent.measure import Measurer
 from pyfrr_pwr.agent.signalling import SIGNAL_PORT, Signalling
 from pyfrr_pwr.agent.srv6 import Srv6Node
@@ -115,6 +116,7 @@ class Agent:
             log.error("%s: %s: running without SRv6", name, exc)
             s6 = sidplan.Srv6Settings(enabled=False)
         self.srv6 = Srv6Node(s6, cfg.ports, getattr(cfg, "te_tail", False), name=name)
+        self.lsps = LspManager(self.core, self.signalling, self.srv6, name)
         self.sync_timeout = SYNC_TIMEOUT
         self._resync_task: asyncio.Task | None = None
         self._type_in_use_logged = -float("inf")
@@ -310,8 +312,8 @@ class Agent:
     async def _answer(self, line: bytes) -> msg.Reply:
         try:
             req = msg.decode(line, msg.CONTROL)
-            if isinstance(req, (msg.Reserve, msg.Release)):
-                return msg.Reply(True, await self.signalling.control(req))
+            if isinstance(req, self.lsps.REQUESTS):
+                return msg.Reply(True, await self.lsps.control(req))
         except Exception as exc:  # report, never die
             return msg.Reply(False, error=str(exc))
         return control.answer(self.core, req, name=self.name, connected=self.client.connected, api_stats=self.client.stats)
@@ -349,6 +351,7 @@ class Agent:
             # soft-state reservations: refreshes out, expiries in (issue 7, 11 sec. 3)
             asyncio.create_task(self._supervised("signalling", self.signalling.run_timers)),
             asyncio.create_task(self._supervised("srv6", self._srv6_loop)),
+            asyncio.create_task(self._supervised("lsps", self.lsps.run)),
         ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -365,6 +368,10 @@ class Agent:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            try:  # our LSPs' routes go before the SIDs they use (issue 7)
+                await self.lsps.stop()
+            except Exception as exc:
+                self.core.report("lsp_stop_errors", exc, "removing our LSPs failed")
             try:  # exactly the SIDs we installed go (issue 7)
                 await asyncio.to_thread(self.srv6.stop)
             except Exception as exc:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from pyfrr_pwr.dataplane import sidlist
 
-__all__ = ["LspError", "HeadLsp", "plan_lsp", "HeadEnds"]
+__all__ = ["LspError", "HeadLsp", "plan_lsp", "HeadEnds", "LspManager"]
 
 
 class LspError(ValueError):
@@ -139,3 +139,29 @@ class HeadEnds:
 
     def show(self) -> list:
         return [l.to_json() for _, l in sorted(self.lsps.items())]
+
+
+class LspManager:
+    """The daemon's one hook for LSPs (issue 7): the control requests it
+    answers (``REQUESTS``), its task (``run``) and what it removes when the
+    agent stops (``stop``). For now reserve and release go to signalling
+    as before; the data plane is wired in here, not in the daemon."""
+
+    REQUESTS: tuple = ()
+
+    def __init__(self, core, signalling, srv6, name: str = "agent"):
+        from pyfrr_pwr.proto import control as msg
+
+        self.core, self.signalling, self.srv6, self.name = core, signalling, srv6, name
+        self.REQUESTS = (msg.Reserve, msg.Release)
+
+    async def control(self, req):
+        return await self.signalling.control(req)
+
+    async def run(self) -> None:
+        import asyncio
+
+        await asyncio.Event().wait()  # nothing periodic yet (a finished task would stop the agent)
+
+    async def stop(self) -> None:
+        return None
