@@ -29,6 +29,7 @@ Bounds that keep the agent's arithmetic finite (issue 11 sec. 1, 5):
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from pyfrr_pwr.files import yamlsafe
+from pyfrr_pwr.files import catscfg, energycfg, lspcfg, yamlsafe
 from pyfrr_pwr.files.yamlsafe import ConfigError
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
@@ -161,13 +162,20 @@ SCHEMA = {
                     "te_metric": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                     "admin_group": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                     "delay_us": {"type": "integer", "minimum": 0, "maximum": 16777215},
+                    # RFC 7471 sec. 4.3: configured delay variation (the labs cannot emulate it)
+                    "delay_var_us": {"type": "integer", "minimum": 0, "maximum": 16777215},
                 },
             },
         },
         "te_endpoint": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"head": {"type": "boolean"}, "tail": {"type": "boolean"}},
+            "properties": {
+                "head": {"type": "boolean"},
+                "tail": {"type": "boolean"},
+                # issue 7 sec. 2: the IPv4 prefixes this tail-end serves (an LSP's default destination)
+                "prefixes": {"type": "array", "maxItems": 1024, "items": {"type": "string"}},
+            },
         },
         "ksp": {
             "type": "object",
@@ -218,6 +226,20 @@ SCHEMA = {
         },
     },
 }
+
+
+def _place(schema: dict, where: tuple, frag: dict) -> None:
+    """Put a section module's fragment at ``where`` (keys from the top)."""
+    at = schema
+    for k in where[:-1]:
+        at = at["properties"][k]
+    at["properties"][where[-1]] = frag
+
+
+SECTIONS = (lspcfg, energycfg, catscfg)  # each owns its section(s) of power.yml
+for _m in SECTIONS:
+    for _where, _frag in _m.SCHEMA.items():
+        _place(SCHEMA, _where, _frag)
 
 
 def _line_of(node, path) -> int | None:
@@ -287,6 +309,10 @@ class PowerConfig(RouterPower):
     hysteresis: float = 0.05
     agent: dict = field(default_factory=dict)
     ksp_constraints: Constraints = field(default_factory=Constraints)  # what an ABR's vectors must meet (bandwidth in bytes/s)
+    te_prefixes: tuple = ()  # te_endpoint.prefixes, as IPv4 networks (str)
+    lsp: object = None  # files.lspcfg.parse: agent.lsp / agent.srv6
+    energy: object = None  # files.energycfg.parse: energy
+    cats: object = None  # files.catscfg.parse: cats, agent.exporter
 
     def port_metrics(
         self,
@@ -480,6 +506,15 @@ def load_power(path: str | Path) -> PowerConfig:
     except (TypeError, ValueError) as exc:
         raise err(["ksp", "constraints"], exc) from None
     agent = _agent(data.get("agent") or {}, err, Path(fname).parent)
+    te_prefixes = []
+    if te.get("prefixes") and not te.get("tail"):
+        raise err(["te_endpoint", "prefixes"], "only a tail-end (te_endpoint.tail: true) serves prefixes")
+    for i, p in enumerate(te.get("prefixes") or ()):
+        try:
+            te_prefixes.append(str(ipaddress.IPv4Network(p)))
+        except ValueError as exc:
+            raise err(["te_endpoint", "prefixes", i], f"not an IPv4 prefix: {exc}") from None
+    sections = [m.parse(data, err) for m in SECTIONS]
     try:
         return PowerConfig(
             path=fname,
@@ -494,6 +529,10 @@ def load_power(path: str | Path) -> PowerConfig:
             hysteresis=band.get("hysteresis", 0.05),
             agent=agent,
             ksp_constraints=cons,
+            te_prefixes=tuple(te_prefixes),
+            lsp=sections[0],
+            energy=sections[1],
+            cats=sections[2],
         )
     except PowerModelError as exc:
         raise ConfigError(f"{fname}:1: (top level): {exc}") from None
