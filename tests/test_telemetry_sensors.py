@@ -1,0 +1,152 @@
+"""hwmon/RAPL reads are robust (issue 10: "A half-written hwmon file makes the
+reader fall back to the static figure"): fake sysfs trees in a temp dir
+(this machine has no power sensors)."""
+
+import errno
+import logging
+import textwrap
+
+import pytest
+
+from pyfrr_pwr.files.power import load_power
+from pyfrr_pwr.telemetry import sensors
+from pyfrr_pwr.telemetry.energy import SourceError
+from pyfrr_pwr.telemetry.sensors import HwmonReader, RaplReader, SensorSource, make_reader
+
+
+class Clock:
+    def __init__(self, t=1000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def test_half_written_hwmon_file_keeps_the_measured_figure_not_the_static_one(tmp_path):
+    """The issue's case end to end: a port with a static 50 W and a hwmon
+    sensor reading 30 W; a read while the file is being rewritten (empty)
+    must not turn POWER back into the static figure."""
+    f = tmp_path / "hwmon3" / "power1_input"
+    f.parent.mkdir()
+    f.write_text("30000000\n")
+    p = tmp_path / "power.yml"
+    p.write_text(
+        textwrap.dedent(f"""\
+        ports:
+          eth1: {{power_w: 50, power_reader: {{type: hwmon, path: {f}}}, speed: 10G, available: 10G}}
+        """)
+    )
+    cfg = load_power(p)
+    reader = make_reader(cfg.ports["eth1"].power_reader)
+    w = reader.read()
+    assert cfg.port_metrics("eth1", measured_w={"eth1": w}).unit_power_w == pytest.approx(30.0)
+    f.write_text("")  # truncated, not yet rewritten: what write_text() leaves between its two steps
+    w = reader.read()
+    assert w == pytest.approx(30.0)
+    assert cfg.port_metrics("eth1", measured_w={"eth1": w}).unit_power_w == pytest.approx(30.0)
+    assert reader.errors["empty"] == 1 and reader.fallbacks == 0
+
+
+def test_each_bad_read_is_counted_by_reason(tmp_path, monkeypatch):
+    f = tmp_path / "power1_input"
+    clock = Clock()
+    r = HwmonReader(f, clock=clock)
+    assert r.read() is None and r.errors["unreadable"] == 1  # no file, no last good value
+    f.write_text("12500000\n")
+    assert r.read() == 12.5
+    for text, why in (("garbage\n", "not_number"), ("-4\n", "negative"), ("\n", "empty"), ("9" * 100, "not_number")):
+        f.write_text(text)
+        assert r.read() == 12.5, why
+        assert r.errors[why] >= 1, why
+    f.write_text("7000000")  # no newline, but the same on a re-read: a file written that way
+    assert r.read() == 7.0
+    real_open = open
+
+    def enodata(path, *a, **k):
+        if str(path) == str(f):
+            raise OSError(errno.ENODATA, "No data available")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(sensors, "open", enodata, raising=False)  # a driver's ENODATA cannot be made with a file
+    assert r.read() == 7.0 and r.errors["enodata"] == 1
+
+
+def test_after_hold_the_fallback_is_logged_and_counted(tmp_path, caplog):
+    f = tmp_path / "power1_input"
+    f.write_text("2000000\n")
+    clock = Clock()
+    r = HwmonReader(f, clock=clock, hold=30)
+    assert r.read() == 2.0
+    f.write_text("")
+    clock.t += 29
+    assert r.read() == 2.0
+    clock.t += 2
+    with caplog.at_level(logging.WARNING, logger="pyfrr_pwr.power"):
+        assert r.read() is None
+    assert r.fallbacks == 1
+    assert any("using the static figure" in m for m in caplog.messages)
+    f.write_text("3000000\n")
+    assert r.read() == 3.0
+
+
+def test_a_half_written_file_that_settles_is_read_again(tmp_path, monkeypatch):
+    """The retry: a read that sees the file cut short re-reads at once and
+    takes the complete text (a real sysfs attribute always ends in a newline)."""
+    f = tmp_path / "power1_input"
+    f.write_text("2000000\n")
+    r = HwmonReader(f)
+    texts = iter([b"12", b"12500000\n"])
+    real_open = open
+
+    class Once:
+        def __init__(self, data):
+            self.data = data
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def read(self, n=-1):
+            return self.data
+
+    monkeypatch.setattr(sensors, "open", lambda p, *a, **k: Once(next(texts)) if str(p) == str(f) else real_open(p, *a, **k), raising=False)
+    assert r.read() == 12.5  # not 12 uW
+    assert sum(r.errors.values()) == 0
+
+
+def test_rapl_bad_read_keeps_counter_and_last_watts(tmp_path):
+    z = tmp_path / "intel-rapl:0"
+    z.mkdir()
+    (z / "max_energy_range_uj").write_text("1000000\n")
+    e = z / "energy_uj"
+    clock = Clock(100.0)
+    r = RaplReader(e, clock=clock)
+    e.write_text("100000\n")
+    assert r.read() is None  # primes
+    clock.t += 1
+    e.write_text("150000\n")
+    assert r.read() == pytest.approx(0.05)
+    clock.t += 1
+    e.write_text("")
+    assert r.read() == pytest.approx(0.05) and r.errors["empty"] == 1
+    clock.t += 1
+    e.write_text("350000\n")  # 200 mJ over the 2 s since the last good read
+    assert r.read() == pytest.approx(0.1)
+    assert r.joules == pytest.approx(0.25)
+
+
+def test_sensor_source_readings(tmp_path):
+    f = tmp_path / "power1_input"
+    f.write_text("125000000\n")
+    src = SensorSource("psu", HwmonReader(f), wall=lambda: 1234.0)
+    (rd,) = src.read()
+    assert (rd.name, rd.value, rd.unit, rd.ts, rd.source, rd.accuracy) == ("power", 125.0, "W", 1234.0, "psu", "measured")
+    with pytest.raises(SourceError) as ei:
+        SensorSource("gone", HwmonReader(tmp_path / "nope")).read()
+    assert ei.value.reason == "unreadable"
+    z = tmp_path / "rapl"
+    z.mkdir()
+    (z / "energy_uj").write_text("5\n")
+    assert SensorSource("cpu", RaplReader(z / "energy_uj")).read() == []  # priming: nothing yet, not an error
