@@ -39,3 +39,27 @@ def test_aggregate_sums_saturate():
     assert s.pwr == metric.FLT_MAX and s.te_metric == 0xFFFFFFFF
     info = s.info("10.0.0.9")
     assert wire.decode(wire.encode([wire.ReachabilityVector((X,), A1, (info,))]))
+
+
+def test_hostile_energy_and_service_lsas_neither_crash_nor_win():
+    """Issue 9: a site advertising absurd figures (FLT_MAX power, a tiny
+    capacity, a hugely negative price) ranks last with a finite ordering;
+    a malformed Node Energy TLV is counted and dropped by the TED."""
+    from pyfrr_pwr.cats import service as cs
+
+    ted = TED(A1)
+    good = wire.ServiceInstance(X, "svc", "10.9.0.1", 1e9)
+    evil = wire.ServiceInstance(Y, "svc", "10.9.0.2", 1e-45)
+    ne_x = wire.NodeEnergy(X, power_w=wire.Reading(500.0), carbon_g_per_kwh=wire.Reading(300.0), price_per_mwh=wire.Reading(50.0), currency="EUR")
+    ne_y = wire.NodeEnergy(
+        Y, power_w=wire.Reading(metric.FLT_MAX), carbon_g_per_kwh=wire.Reading(0.0), price_per_mwh=wire.Reading(-metric.FLT_MAX), currency="EUR"
+    )
+    ted.apply(X, wire.make_lsid(200, 1), wire.encode([ne_x, good]))
+    ted.apply(Y, wire.make_lsid(200, 2), wire.encode([ne_y, evil]))
+    assert not ted.apply(H, wire.make_lsid(200, 3), bytes.fromhex("80040008") + bytes(4) + bytes.fromhex("00010004"))
+    assert ted.stats["malformed"] == 1
+    paths = {X: [cs.PathFigures(X, 1e-9)], Y: [cs.PathFigures(Y, 0.0)]}
+    r = cs.rank(cs.instances_in({A1: ted}, "svc"), paths, cs.energy_in({A1: ted}), cs.Request("svc", demand=1e6))
+    assert [e["site"] for e in r.ranked + r.rejected][0] == X
+    for e in r.ranked + r.rejected:
+        assert e["cost"] == e["cost"]  # never NaN

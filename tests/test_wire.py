@@ -531,3 +531,291 @@ def test_srv6_mutated_bodies_only_raise_decode_error(ts, data):
         wire.decode(bytes(body))
     except wire.DecodeError as exc:
         assert 0 <= exc.offset <= len(body)
+
+
+# ---------------------------------------------- issue 9: energy, CATS, delay
+
+ENERGY = wire.NodeEnergy(
+    "10.0.0.1",
+    power_w=wire.Reading(350.0, 1700000000, 3, "measured", 1),
+    supply_load=wire.Reading(0.5, 1700000000, 0, "estimated", 2),
+    price_per_mwh=wire.Reading(-5.5, 1700000000, 0, "estimated", 2),
+    currency="EUR",
+    sources=((1, "redfish"), (2, "grid")),
+)
+
+
+def test_golden_node_energy_tlv():
+    body = wire.encode([ENERGY])
+    # TLV 32772, router ID; source 1 "redfish" (3 octets of padding), source 2 "grid";
+    # power 350 W (age 3 s, measured, source 1); supply load 0.5 (estimated, source 2);
+    # price -5.5 EUR/MWh (19 octets: the reading, "EUR", one of padding)
+    want = bytes.fromhex("""
+        8004 0060 0a000001
+        0008 0009 0001 72656466697368 000000
+        0008 0006 0002 67726964 0000
+        0001 0010 43af0000 6553f100 0003 01 00 0001 0000
+        0004 0010 3f000000 6553f100 0000 02 00 0002 0000
+        0006 0013 c0b00000 6553f100 0000 02 00 0002 0000 455552 00
+    """)
+    assert body == want
+    assert wire.decode(body) == [ENERGY]
+    assert wire.TLV_NODE_ENERGY == 32772 and wire.TLV_SERVICE_INSTANCE == 32773
+    assert wirejson.from_dict(wirejson.to_dict(ENERGY)) == ENERGY
+
+
+SERVICE = wire.ServiceInstance(
+    "10.0.0.1", "inference", "10.9.0.1", 1.25e8, (wire.L0Metric(4, 250.0, "mean", "measured", 10000),), 7, "normalised", "mean", 10000
+)
+
+
+def test_golden_service_instance_tlv():
+    body = wire.encode([SERVICE])
+    # TLV 32773, router ID; service ID "inference"; instance address; capacity 1.25e8
+    # bytes/s; L0 cpu_power (4) mean measured 10 s 250 W; L2 score 7 normalised mean 10 s
+    want = bytes.fromhex("""
+        8005 0040 0a000001
+        0001 0009 696e666572656e6365 000000
+        0002 0004 0a090001
+        0003 0004 4cee6b28
+        0004 000c 0004 01 02 00002710 437a0000
+        0005 0008 07 03 01 00 00002710
+    """)
+    assert body == want
+    assert wire.decode(body) == [SERVICE]
+    assert wirejson.from_dict(wirejson.to_dict(SERVICE)) == SERVICE
+    v6 = wire.ServiceInstance("10.0.0.1", "inference", "fd00::9")
+    assert wire.decode(wire.encode([v6])) == [v6]
+
+
+DELAY_LINK = wire.LinkTLV("10.0.0.2", delay_us=100, delay_min_us=90, delay_max_us=130, delay_minmax_anomalous=True, delay_var_us=12)
+
+
+def test_golden_rfc7471_delay_sub_tlvs():
+    body = wire.encode([DELAY_LINK])
+    # 27 delay, 29 delay variation (8 reserved bits, 24-bit us), 28 min/max (A flag on min)
+    assert body == bytes.fromhex("0002002c0001000101000000000200040a000002001b000400000064001d00040000000c001c00088000005a00000082")
+    assert wire.decode(body) == [DELAY_LINK]
+    for prof in wire.PROFILES:  # the RFC 7471 numbers in both profiles: no collision
+        assert wire.decode(wire.encode([DELAY_LINK], prof), prof) == [DELAY_LINK]
+    # RFC 7471 sec. 4.3: reserved bits ignored on receipt
+    (t,) = wire.decode(body.replace(bytes.fromhex("001d00040000000c"), bytes.fromhex("001d0004ff00000c")))
+    assert t.delay_var_us == 12
+
+
+def test_path_info_carries_jitter_in_the_reserved_field():
+    v = wire.ReachabilityVector(("1.1.1.1",), "0.0.0.1", (wire.PathInfo("2.2.2.2", 1.0, 1.0, 5, 2, 0, 300, 77),))
+    body = wire.encode([v])
+    assert len(body) == 4 + 8 + 4 + wire.PATH_INFO_LEN and body[-10:-8] == (77).to_bytes(2, "big")
+    assert wire.decode(body) == [v]
+    old = wire.ReachabilityVector(("1.1.1.1",), "0.0.0.1", (wire.PathInfo("2.2.2.2", 1.0, 1.0),))
+    assert wire.decode(wire.encode([old]))[0].paths[0].jitter_us == 0  # an old sender's zero: no variation known
+    with pytest.raises(ValueError, match="jitter_us"):
+        wire.encode([wire.ReachabilityVector(("1.1.1.1",), "0.0.0.1", (wire.PathInfo("2.2.2.2", 1.0, 1.0, jitter_us=70000),))])
+
+
+@pytest.mark.parametrize(
+    "t,what",
+    [
+        (dataclasses.replace(DELAY_LINK, delay_min_us=200), "exceeds delay_max_us"),
+        (dataclasses.replace(DELAY_LINK, delay_max_us=None), "both or neither"),
+        (dataclasses.replace(DELAY_LINK, delay_var_us=1 << 24), "24-bit"),
+        (dataclasses.replace(ENERGY, supply_load=wire.Reading(1.5)), "ratio"),
+        (dataclasses.replace(ENERGY, power_w=wire.Reading(math.nan)), "NaN"),
+        (dataclasses.replace(ENERGY, power_w=wire.Reading(-1.0)), "negative"),
+        (dataclasses.replace(ENERGY, price_per_mwh=wire.Reading(math.inf)), "finite"),
+        (dataclasses.replace(ENERGY, currency="eur"), "ISO 4217"),
+        (dataclasses.replace(ENERGY, power_w=wire.Reading(1.0, source=9)), "not named"),
+        (dataclasses.replace(ENERGY, power_w=wire.Reading(1.0, accuracy="gold")), "accuracy"),
+        (dataclasses.replace(ENERGY, sources=((1, "a"), (1, "b"))), "twice"),
+        (dataclasses.replace(ENERGY, sources=((1, "x" * 65),)), "at most 64"),
+        (dataclasses.replace(ENERGY, sources=((1, "bad\nname"),)), "printable"),
+        (dataclasses.replace(SERVICE, l2_score=11), "0..10"),
+        (dataclasses.replace(SERVICE, address="224.0.0.1"), "unicast"),
+        (dataclasses.replace(SERVICE, address="nope"), "not an IP"),
+        (dataclasses.replace(SERVICE, service_id=""), "printable"),
+        (dataclasses.replace(SERVICE, l0=(wire.L0Metric(1, 0.5), wire.L0Metric(1, 0.6))), "twice"),
+        (dataclasses.replace(SERVICE, l0=(wire.L0Metric(1, 0.5, statistic="p99"),)), "statistic"),
+    ],
+)
+def test_issue9_encode_refuses_what_it_cannot_send(t, what):
+    with pytest.raises(ValueError, match=what):
+        wire.encode([t])
+
+
+def _sub(body: bytes, old: str, new: str) -> bytes:
+    o, n = bytes.fromhex(old), bytes.fromhex(new)
+    assert o in body
+    return body.replace(o, n)
+
+
+@pytest.mark.parametrize(
+    "mutate,what",
+    [
+        (lambda b: _sub(b, "000400103f000000", "000400103fc00000"), "not a ratio"),
+        (lambda b: _sub(b, "0001001043af0000", "000100107fc00000"), "NaN"),
+        (lambda b: _sub(b, "00060013c0b00000", "000600137f800000"), "not a finite"),
+        (lambda b: _sub(b, "455552", "657572"), "currency"),
+        (lambda b: _sub(b, "6553f100000301", "6553f100000309"), "accuracy code"),
+        (lambda b: _sub(b, "000301000001", "000301000005"), "not named"),
+        (lambda b: _sub(b, "00080006000267726964", "00080006000167726964"), "twice"),
+        (lambda b: _sub(b, "000400103f000000", "000100103f000000"), "appears twice"),
+        (lambda b: _sub(b, "00080009000172656466697368", "000800090001726564ff697368"), "UTF-8"),
+    ],
+)
+def test_node_energy_decode_errors_name_the_fault(mutate, what):
+    with pytest.raises(wire.DecodeError, match=what):
+        wire.decode(mutate(wire.encode([ENERGY])))
+
+
+@pytest.mark.parametrize(
+    "mutate,what",
+    [
+        (lambda b: _sub(b, "0005000807", "000500080b"), "0..10"),
+        (lambda b: _sub(b, "000200040a090001", "00020004e0000001"), "unicast"),
+        (lambda b: _sub(b, "00010009696e666572656e6365000000", "00090009696e666572656e6365000000"), "mandatory service ID"),
+        (lambda b: _sub(b, "0004000c00040102", "0004000c00040902"), "statistic"),
+        (lambda b: _sub(b, "000300044cee6b28", "00030004ff800000"), "negative|infinite"),
+    ],
+)
+def test_service_instance_decode_errors_name_the_fault(mutate, what):
+    body = mutate(wire.encode([SERVICE]))
+    with pytest.raises(wire.DecodeError, match=what):
+        wire.decode(body)
+
+
+def test_unknown_service_sub_tlv_is_kept_not_refused():
+    t = dataclasses.replace(SERVICE, unknown=((9, bytes.fromhex("0a090002")),))  # RFC 3630 sec. 2.3.2
+    body = wire.encode([t])
+    assert body.endswith(bytes.fromhex("000900040a090002"))
+    assert wire.decode(body) == [t]
+
+
+def test_min_greater_than_max_delay_is_a_decode_error():
+    body = wire.encode([DELAY_LINK])
+    with pytest.raises(wire.DecodeError, match="exceeds max"):
+        wire.decode(_sub(body, "8000005a00000082", "800000ff00000082"))
+
+
+readings = st.builds(wire.Reading, value=f32, ts=u32, age_s=st.integers(0, 65535), accuracy=st.sampled_from(sorted(wire.ACCURACY)), source=st.just(0))
+ratios = st.builds(wire.Reading, value=st.floats(0, 1, width=32), ts=u32, accuracy=st.sampled_from(sorted(wire.ACCURACY)))
+names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FFF, exclude_characters="\x7f"), min_size=1, max_size=20)
+
+
+@st.composite
+def energies(draw):
+    srcs = tuple((i + 1, n) for i, n in enumerate(draw(st.lists(names, max_size=3))))
+    ids = st.sampled_from([0] + [i for i, _ in srcs])
+    r = lambda s: opt(s.flatmap(lambda x: ids.map(lambda i: dataclasses.replace(x, source=i))))  # noqa: E731
+    price = draw(r(st.builds(wire.Reading, value=st.floats(-3.4028234663852886e38, 3.4028234663852886e38, width=32), ts=u32)))
+    return wire.NodeEnergy(
+        draw(ip),
+        power_w=draw(r(readings)),
+        capacity_w=draw(r(readings)),
+        energy_j=draw(r(readings)),
+        supply_load=draw(r(ratios)),
+        green_share=draw(r(ratios)),
+        price_per_mwh=price,
+        currency=draw(st.sampled_from(["EUR", "USD", "CNY"])) if price else None,
+        carbon_g_per_kwh=draw(r(readings)),
+        sources=srcs,
+        unknown=tuple((t, b) for t, b in draw(st.lists(st.tuples(st.integers(100, 65535), st.binary(max_size=9)), max_size=2))),
+    )
+
+
+l0s = st.lists(
+    st.builds(
+        wire.L0Metric,
+        metric=st.integers(0, 65535),
+        value=f32,
+        statistic=st.sampled_from(sorted(wire.STATISTICS)),
+        source=st.sampled_from(sorted(wire.METRIC_SOURCES)),
+        window_ms=u32,
+    ),
+    max_size=4,
+    unique_by=lambda m: (m.metric, m.statistic),
+).map(tuple)
+services = st.builds(
+    wire.ServiceInstance,
+    router_id=ip,
+    service_id=names,
+    address=st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).filter(lambda a: not (a.is_unspecified or a.is_multicast)).map(str),
+    capacity=opt(f32),
+    l0=l0s,
+    l2_score=opt(st.integers(0, 10)),
+    l2_source=st.sampled_from(sorted(wire.METRIC_SOURCES)),
+    l2_statistic=st.sampled_from(sorted(wire.STATISTICS)),
+    l2_window_ms=u32,
+    unknown=st.lists(st.tuples(st.integers(100, 65535), st.binary(max_size=9)), max_size=2).map(tuple),
+).map(lambda s: s if s.l2_score is not None else dataclasses.replace(s, l2_source="normalised", l2_statistic="mean", l2_window_ms=0))
+
+
+@st.composite
+def delay_links(draw):
+    mm = draw(opt(st.tuples(st.integers(0, 2**24 - 1), st.integers(0, 2**24 - 1)).map(sorted)))
+    return wire.LinkTLV(
+        draw(ip),
+        delay_us=draw(opt(st.integers(0, 2**24 - 1))),
+        delay_min_us=mm[0] if mm else None,
+        delay_max_us=mm[1] if mm else None,
+        delay_minmax_anomalous=bool(mm) and draw(st.booleans()),
+        delay_var_us=draw(opt(st.integers(0, 2**24 - 1))),
+    )
+
+
+jitter_vectors = st.builds(
+    wire.ReachabilityVector,
+    abr_chain=st.lists(ip, min_size=1, max_size=2).map(tuple),
+    area=ip,
+    paths=st.lists(st.builds(wire.PathInfo, endpoint=ip, pwr_sum=f32, min_avail_bw=f32, delay_us=u32, jitter_us=st.integers(0, 65535)), max_size=4).map(
+        lambda ps: tuple(sorted(ps, key=lambda p: p.pwr_sum))
+    ),
+)
+issue9 = st.one_of(energies(), services, delay_links(), jitter_vectors)
+
+
+@given(st.lists(issue9, max_size=4), st.sampled_from(sorted(wire.PROFILES)))
+def test_issue9_round_trip(ts, profile):
+    try:
+        body = wire.encode(ts, profile)
+    except ValueError as exc:
+        assert "exceeds 1480" in str(exc)
+        return
+    back = wire.decode(body, profile)
+    assert back == ts
+    assert wire.encode(back, profile) == body
+    assert [wirejson.from_dict(wirejson.to_dict(t)) for t in ts] == ts
+
+
+@given(st.lists(issue9, min_size=1, max_size=3), st.data())
+def test_issue9_mutated_bodies_only_raise_decode_error(ts, data):
+    try:
+        body = bytearray(wire.encode(ts))
+    except ValueError:
+        return
+    for _ in range(data.draw(st.integers(1, 6))):
+        op = data.draw(st.sampled_from(["flip", "truncate", "extend", "length"]))
+        if op == "flip" and body:
+            body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+        elif op == "truncate":
+            del body[data.draw(st.integers(0, len(body))) :]
+        elif op == "length" and len(body) >= 4:  # lie about a (sub-)TLV length
+            i = data.draw(st.integers(0, (len(body) - 4) // 4)) * 4
+            body[i + 2 : i + 4] = data.draw(st.integers(0, 0xFFFF)).to_bytes(2, "big")
+        else:
+            body += data.draw(st.binary(max_size=8))
+    try:
+        back = wire.decode(bytes(body))
+    except wire.DecodeError:
+        return
+    wire.encode(back)  # whatever decodes re-encodes
+
+
+@given(st.binary(max_size=120))
+def test_issue9_tlvs_with_random_values_only_raise_decode_error(v):
+    for t in (wire.TLV_NODE_ENERGY, wire.TLV_SERVICE_INSTANCE):
+        body = struct.pack(">HH", t, len(v)) + v + b"\0" * (-len(v) % 4)
+        try:
+            wire.decode(body)
+        except wire.DecodeError as exc:
+            assert 0 <= exc.offset <= len(body)

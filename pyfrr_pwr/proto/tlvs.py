@@ -16,6 +16,8 @@ __all__ = [
     "TLV_AREA_BORDER",
     "TLV_REACH_VECTOR",
     "TLV_SRV6_LOCATOR",
+    "TLV_NODE_ENERGY",
+    "TLV_SERVICE_INSTANCE",
     "ST_LINK_TYPE",
     "ST_LINK_ID",
     "ST_LOCAL_ADDR",
@@ -24,6 +26,8 @@ __all__ = [
     "ST_MAX_BW",
     "ST_ADMIN_GROUP",
     "ST_DELAY",
+    "ST_DELAY_MINMAX",
+    "ST_DELAY_VAR",
     "ST_AVAIL_BW",
     "ST_GENERATION",
     "ST_HIGHEST_BW",
@@ -45,6 +49,32 @@ __all__ = [
     "Fragment",
     "ReachabilityVector",
     "SRv6Locator",
+    "NE_POWER",
+    "NE_CAPACITY",
+    "NE_ENERGY",
+    "NE_SUPPLY_LOAD",
+    "NE_GREEN_SHARE",
+    "NE_PRICE",
+    "NE_CARBON",
+    "NE_SOURCE",
+    "NE_READINGS",
+    "READING_LEN",
+    "ACCURACY",
+    "SI_SERVICE_ID",
+    "SI_ADDRESS",
+    "SI_CAPACITY",
+    "SI_L0",
+    "SI_L2",
+    "L0_LEN",
+    "L2_LEN",
+    "METRIC_SOURCES",
+    "STATISTICS",
+    "L0_METRICS",
+    "MAX_NAME",
+    "Reading",
+    "NodeEnergy",
+    "L0Metric",
+    "ServiceInstance",
     "UnknownTLV",
     "TLV",
 ]
@@ -60,6 +90,8 @@ TLV_TE_ENDPOINT = 32768
 TLV_AREA_BORDER = 32769
 TLV_REACH_VECTOR = 32770
 TLV_SRV6_LOCATOR = 32771  # ours: the node's SRv6 locator, End and End.DX4 SIDs (issue 7)
+TLV_NODE_ENERGY = 32772  # ours: a compute site's energy status (issue 9, seed sec. 4.3)
+TLV_SERVICE_INSTANCE = 32773  # ours: one CATS service instance (issue 9, CATS framework)
 
 # Link sub-TLVs common to both profiles
 ST_LINK_TYPE = 1  # RFC 3630 sec. 2.5.1
@@ -70,6 +102,8 @@ ST_TE_METRIC = 5  # sec. 2.5.5
 ST_MAX_BW = 6  # sec. 2.5.6
 ST_ADMIN_GROUP = 9  # sec. 2.5.9
 ST_DELAY = 27  # RFC 7471 sec. 4.1
+ST_DELAY_MINMAX = 28  # RFC 7471 sec. 4.2: min/max unidirectional link delay, 8 octets
+ST_DELAY_VAR = 29  # RFC 7471 sec. 4.3: unidirectional delay variation, 24-bit microseconds
 ST_AVAIL_BW = 32  # RFC 7471 sec. 4.6
 ST_GENERATION = 32771  # ours: newest-instance counter (docs/wire-format.md)
 ST_HIGHEST_BW = 32772  # ours: highest capacity of a multi-capacity port (sec. 2.1.1)
@@ -88,6 +122,51 @@ VEC_F_FRAGMENT = 0x80
 PATH_INFO_LEN = 28
 SRV6_LOC_FIXED_LEN = 40  # router ID, length/flags/count, locator, End SID
 SRV6_DX4_LEN = 24  # one End.DX4 entry: length, reserved, IPv4 prefix, SID
+
+# Node Energy TLV sub-TLVs (their own registry, nested in TLV 32772)
+NE_POWER = 1  # power drawn, W (GREEN: instantaneous power)
+NE_CAPACITY = 2  # power capacity, W (nameplate / supply capacity)
+NE_ENERGY = 3  # energy consumed, J (accumulated)
+NE_SUPPLY_LOAD = 4  # power-system supply load, ratio 0..1 (seed sec. 4.3)
+NE_GREEN_SHARE = 5  # green generation share of the supply, ratio 0..1
+NE_PRICE = 6  # electricity price, currency per MWh (may be negative), + ISO 4217 code
+NE_CARBON = 7  # carbon intensity, gCO2eq/kWh
+NE_SOURCE = 8  # source id -> name (repeatable)
+# field name, sub-TLV code, unit, kind ("mag": >= 0, "ratio": 0..1, "signed": finite)
+NE_READINGS = (
+    ("power_w", NE_POWER, "W", "mag"),
+    ("capacity_w", NE_CAPACITY, "W", "mag"),
+    ("energy_j", NE_ENERGY, "J", "mag"),
+    ("supply_load", NE_SUPPLY_LOAD, "ratio", "ratio"),
+    ("green_share", NE_GREEN_SHARE, "ratio", "ratio"),
+    ("price_per_mwh", NE_PRICE, "<currency>/MWh", "signed"),
+    ("carbon_g_per_kwh", NE_CARBON, "gCO2eq/kWh", "mag"),
+)
+READING_LEN = 16  # value f32, timestamp u32, age u16, accuracy u8, rsvd, source u16, rsvd
+ACCURACY = {"unknown": 0, "measured": 1, "estimated": 2, "nominal": 3}  # GREEN data-source-accuracy
+MAX_NAME = 64  # octets of a source name or a service ID (UTF-8)
+
+# Service Instance TLV sub-TLVs (nested in TLV 32773; draft-ietf-cats-metric-definition)
+SI_SERVICE_ID = 1  # CS-ID, UTF-8, 1..64 octets
+SI_ADDRESS = 2  # CSCI-ID: the instance's IPv4 (4) or IPv6 (16) address
+SI_CAPACITY = 3  # bytes/s of demand the instance can take, float32
+SI_L0 = 4  # a level-0 raw metric (repeatable, one per (metric, statistic))
+SI_L2 = 5  # the level-2 normalised score 0..10
+L0_LEN = 12  # metric u16, statistic u8, source u8, window ms u32, value f32
+L2_LEN = 8  # score u8, source u8, statistic u8, rsvd, window ms u32
+METRIC_SOURCES = {"nominal": 0, "estimated": 1, "measured": 2, "normalised": 3, "aggregated": 4}
+STATISTICS = {"cur": 0, "mean": 1, "min": 2, "max": 3}
+# level-0 metric type codes (ours: the draft lists categories, assigns no codes)
+L0_METRICS = {
+    1: ("cpu_utilisation", "ratio"),
+    2: ("gpu_utilisation", "ratio"),
+    3: ("memory_utilisation", "ratio"),
+    4: ("cpu_power", "W"),
+    5: ("gpu_power", "W"),
+    6: ("processing_delay", "us"),
+    7: ("work_rate", "units/s"),
+    8: ("site_power_per_unit", "W per unit/s"),
+}
 
 
 class DecodeError(ValueError):
@@ -129,6 +208,11 @@ class LinkTLV:
     generation: int | None = None
     end_x: str | None = None  # Link sub-TLV 32773: End.X SID (IPv6 address)
     unknown: tuple = ()  # ((type, bytes), ...) kept for re-encoding
+    # RFC 7471 sec. 4.2 / 4.3 (issue 9 sec. 2): min/max delay and delay variation, microseconds
+    delay_min_us: int | None = None
+    delay_max_us: int | None = None
+    delay_minmax_anomalous: bool = False
+    delay_var_us: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +242,7 @@ class PathInfo:
     hop_count: int = 0
     admin_groups: int = 0  # OR of the links' admin groups
     delay_us: int = 0
+    jitter_us: int = 0  # sum of the links' delay variation (RFC 7471 sec. 4.3), 16 bits: 0xFFFF = 65.535 ms or more
 
 
 @dataclass(frozen=True)
@@ -199,9 +284,76 @@ class SRv6Locator:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One energy figure with where and when it came from (GREEN terms):
+    ``ts`` Unix seconds it was read (0: unknown), ``age_s`` its age when
+    the LSA was built (seconds, saturating at 65535), ``accuracy`` one of
+    ``ACCURACY``, ``source`` an id named in ``NodeEnergy.sources`` (0: none)."""
+
+    value: float
+    ts: int = 0
+    age_s: int = 0
+    accuracy: str = "measured"
+    source: int = 0
+
+
+@dataclass(frozen=True)
+class NodeEnergy:
+    """Node Energy TLV (ours, issue 9; seed sec. 4.3): a compute site's
+    power drawn, capacity, energy, and its power system's supply load,
+    green share, price (``currency`` per MWh) and carbon intensity; each a
+    ``Reading`` or None (not known, or too old to advertise)."""
+
+    router_id: str
+    power_w: Reading | None = None
+    capacity_w: Reading | None = None
+    energy_j: Reading | None = None
+    supply_load: Reading | None = None
+    green_share: Reading | None = None
+    price_per_mwh: Reading | None = None
+    currency: str | None = None  # ISO 4217, three letters A-Z; with price_per_mwh only
+    carbon_g_per_kwh: Reading | None = None
+    sources: tuple = ()  # ((id, name), ...), ids 1..65535 distinct
+    unknown: tuple = ()
+
+
+@dataclass(frozen=True)
+class L0Metric:
+    """A level-0 (raw) CATS metric (draft-ietf-cats-metric-definition):
+    ``metric`` a code of ``L0_METRICS`` (others kept as numbers), its
+    ``statistic`` and ``source`` by name, the window it was taken over."""
+
+    metric: int
+    value: float
+    statistic: str = "cur"
+    source: str = "measured"
+    window_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceInstance:
+    """Service Instance TLV (ours, issue 9): one instance (CSCI-ID
+    ``address``) of service ``service_id`` (CS-ID) at compute site
+    ``router_id``, its capacity in bytes/s of demand, level-0 metrics and
+    the level-2 score 0..10 (higher: more capacity to spare), with the
+    score's source, statistic and window."""
+
+    router_id: str
+    service_id: str
+    address: str
+    capacity: float | None = None
+    l0: tuple = ()
+    l2_score: int | None = None
+    l2_source: str = "normalised"
+    l2_statistic: str = "mean"
+    l2_window_ms: int = 0
+    unknown: tuple = ()
+
+
+@dataclass(frozen=True)
 class UnknownTLV:
     type: int
     value: bytes
 
 
-TLV = LinkTLV | TEEndpoint | AreaBorder | ReachabilityVector | SRv6Locator | UnknownTLV
+TLV = LinkTLV | TEEndpoint | AreaBorder | ReachabilityVector | SRv6Locator | NodeEnergy | ServiceInstance | UnknownTLV

@@ -18,7 +18,11 @@ Node-level TLVs (TE Endpoint, Area Border, TE Reachability Vector, draft
 sec. 2 and 2.1.9) have no numbers in the draft; both profiles put them in
 the experimental top-level range 32768-32770. Ours for SRv6 (issue 7): the
 SRv6 Locator TLV (top-level 32771: locator, End SID, End.DX4 SIDs) and the
-End.X SID Link sub-TLV (32773, 16 octets), in both profiles.
+End.X SID Link sub-TLV (32773, 16 octets), in both profiles. Ours for
+computing-power collaboration (issue 9): the Node Energy TLV (32772) and
+the Service Instance TLV (32773), each with nested sub-TLVs of its own;
+RFC 7471's min/max delay (28) and delay variation (29) Link sub-TLVs; the
+path info's former reserved 16 bits carry the jitter sum.
 
 Framing is walked by the C core (``pwr_tlv_walk``), which never reads past
 the buffer. ``decode`` of any byte string returns or raises ``DecodeError``
@@ -65,6 +69,8 @@ from pyfrr_pwr.proto.tlvs import (  # the ones used here
     ST_ADMIN_GROUP,
     ST_AVAIL_BW,
     ST_DELAY,
+    ST_DELAY_MINMAX,
+    ST_DELAY_VAR,
     ST_END_X_SID,
     ST_GENERATION,
     ST_HIGHEST_BW,
@@ -77,7 +83,9 @@ from pyfrr_pwr.proto.tlvs import (  # the ones used here
     TLV,
     TLV_AREA_BORDER,
     TLV_LINK,
+    TLV_NODE_ENERGY,
     TLV_REACH_VECTOR,
+    TLV_SERVICE_INSTANCE,
     TLV_SRV6_LOCATOR,
     TLV_TE_ENDPOINT,
     VEC_F_FRAGMENT,
@@ -85,8 +93,10 @@ from pyfrr_pwr.proto.tlvs import (  # the ones used here
     DecodeError,
     Fragment,
     LinkTLV,
+    NodeEnergy,
     PathInfo,
     ReachabilityVector,
+    ServiceInstance,
     SRv6Locator,
     TEEndpoint,
     UnknownTLV,
@@ -166,6 +176,7 @@ _LINK_FIELDS = {
         (ST_HIGHEST_BW, "highest_bw", "f32", "highest capacity"),
         (ST_ADMIN_GROUP, "admin_group", "u32", "admin group"),
         (ST_DELAY, "delay_us", "delay", "delay"),
+        (ST_DELAY_VAR, "delay_var_us", "u24", "delay variation"),
         (ST_AVAIL_BW, "avail_bw", "f32", "available bandwidth"),
         *((prof[k], k, "f32", k) for k in ("pwr_mcast", "pwr_consumed", "pwr_available")),
         (ST_GENERATION, "generation", "u32", "generation"),
@@ -181,12 +192,13 @@ _LINK_DEC = {
         ST_REMOTE_ADDR: ("remote_addrs", "ips", "remote address"),
         **{c: (f, k, lb) for c, f, k, lb in fields},
         ST_END_X_SID: ("end_x", "ip6", "End.X SID"),
+        ST_DELAY_MINMAX: ("delay_min_us", "minmax", "min/max delay"),
     }
     for name, fields in _LINK_FIELDS.items()
 }
 _SUB_F32, _SUB_U32 = struct.Struct(">HHf").pack, struct.Struct(">HHI").pack
 _U32_AT = struct.Struct(">I").unpack_from
-_PATH = struct.Struct(">4sffIHHII")  # one path info entry, 28 octets
+_PATH = struct.Struct(">4sffIHHII")  # one path info entry, 28 octets (the second H: jitter sum, us)
 
 
 # ---------------------------------------------------------------- encode
@@ -208,8 +220,19 @@ def _encode_link(t: LinkTLV, profile: str) -> bytes:
             sub.append(_SUB_F32(code, 4, _chk(v, name)))
         elif kind == "u32":
             sub.append(_SUB_U32(code, 4, _u(v, 32, name)))
+        elif kind == "u24":  # RFC 7471 sec. 4.3: 8 reserved bits, 24-bit microseconds
+            sub.append(_SUB_U32(code, 4, _u(v, 24, name)))
         else:
             sub.append(_SUB_U32(code, 4, _u(v, 24, name) | (0x80000000 if t.delay_anomalous else 0)))
+    if (t.delay_min_us is None) != (t.delay_max_us is None):
+        raise ValueError("delay_min_us / delay_max_us: give both or neither (RFC 7471 sec. 4.2)")
+    if t.delay_min_us is not None:
+        lo, hi = _u(t.delay_min_us, 24, "delay_min_us"), _u(t.delay_max_us, 24, "delay_max_us")
+        if lo > hi:
+            raise ValueError(f"delay_min_us: {lo} exceeds delay_max_us {hi} (RFC 7471 sec. 4.2)")
+        sub.append(struct.pack(">HHII", ST_DELAY_MINMAX, 8, lo | (0x80000000 if t.delay_minmax_anomalous else 0), hi))
+    elif t.delay_minmax_anomalous:
+        raise ValueError("delay_minmax_anomalous: set without delay_min_us / delay_max_us")
     if t.end_x is not None:
         sub.append(_tlv(ST_END_X_SID, _ip6(t.end_x, "end_x")))
     known = _LINK_DEC[profile]
@@ -246,7 +269,7 @@ def _encode_vector(t: ReachabilityVector) -> bytes:
                 _chk(p.min_avail_bw, f"paths[{i}].min_avail_bw"),
                 _u(p.te_metric_sum, 32, f"paths[{i}].te_metric_sum"),
                 _u(p.hop_count, 16, f"paths[{i}].hop_count"),
-                0,
+                _u(p.jitter_us, 16, f"paths[{i}].jitter_us"),
                 _u(p.admin_groups, 32, f"paths[{i}].admin_groups"),
                 _u(p.delay_us, 32, f"paths[{i}].delay_us"),
             )
@@ -292,6 +315,251 @@ def _encode_locator(t: SRv6Locator) -> bytes:
     return _tlv(TLV_SRV6_LOCATOR, b"".join(out))
 
 
+# ------------------------------------------- Node Energy / Service Instance
+# (ours, issue 9; docs/wire-format.md). Both carry the router ID first, then
+# sub-TLVs of their own registry in RFC 3630 framing.
+
+_FLT_MAX = 3.4028234663852886e38
+_READING = struct.Struct(">fIHBBHH")  # value, ts, age, accuracy, rsvd, source, rsvd: 16 octets
+_ACC_NAME = {v: k for k, v in _tlvs.ACCURACY.items()}
+_NE_BY_CODE = {code: (name, unit, kind) for name, code, unit, kind in _tlvs.NE_READINGS}
+_L0 = struct.Struct(">HBBIf")
+_L2 = struct.Struct(">BBBBI")
+_SRC_NAME = {v: k for k, v in _tlvs.METRIC_SOURCES.items()}
+_STAT_NAME = {v: k for k, v in _tlvs.STATISTICS.items()}
+
+
+def _signed(v, what: str) -> float:
+    """A finite float32 that may be negative (an electricity price)."""
+    if isinstance(v, (bool, str, bytes)) or not isinstance(v, (int, float)):
+        raise ValueError(f"{what}: {v!r} is not a number")
+    try:
+        x = float(v)
+    except OverflowError:
+        x = math.inf
+    if not (math.isfinite(x) and abs(x) <= _FLT_MAX):
+        raise ValueError(f"{what}: {v!r} is not a finite float32")
+    return x + 0.0
+
+
+def _name(s, what: str) -> bytes:
+    """A UTF-8 name of 1..MAX_NAME octets with no control characters."""
+    if not isinstance(s, str) or not s or any(ord(c) < 0x20 or ord(c) == 0x7F for c in s):
+        raise ValueError(f"{what}: {s!r} is not a printable name")
+    try:
+        b = s.encode("utf-8", "strict")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what}: {s!r} is not encodable as UTF-8") from None
+    if len(b) > _tlvs.MAX_NAME:
+        raise ValueError(f"{what}: {len(b)} octets, at most {_tlvs.MAX_NAME}")
+    return b
+
+
+def _name_at(buf: bytes, off: int, ln: int, what: str) -> str:
+    if not 1 <= ln <= _tlvs.MAX_NAME:
+        raise DecodeError(off - 4, f"{what}: length {ln} is not 1..{_tlvs.MAX_NAME}")
+    try:
+        s = bytes(buf[off : off + ln]).decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        raise DecodeError(off, f"{what}: not UTF-8") from None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in s):
+        raise DecodeError(off, f"{what}: control characters in a name")
+    return s
+
+
+def _encode_reading(code: int, r, kind: str, name: str, sources: set) -> bytes:
+    if not isinstance(r, _tlvs.Reading):
+        raise ValueError(f"{name}: expected a Reading, got {type(r).__name__}")
+    v = _signed(r.value, f"{name}.value") if kind == "signed" else _chk(r.value, f"{name}.value")
+    if kind == "ratio" and not v <= 1.0:
+        raise ValueError(f"{name}.value: {v!r} is not a ratio 0..1")
+    if r.accuracy not in _tlvs.ACCURACY:
+        raise ValueError(f"{name}.accuracy: {r.accuracy!r} is not one of {sorted(_tlvs.ACCURACY)}")
+    src = _u(r.source, 16, f"{name}.source")
+    if src and src not in sources:
+        raise ValueError(f"{name}.source: id {src} is not named in sources")
+    return struct.pack(">HH", code, _tlvs.READING_LEN) + _READING.pack(
+        v, _u(r.ts, 32, f"{name}.ts"), min(_u(r.age_s, 32, f"{name}.age_s"), 0xFFFF), _tlvs.ACCURACY[r.accuracy], 0, src, 0
+    )
+
+
+def _encode_energy(t: NodeEnergy) -> bytes:
+    out = [_ip(t.router_id, "NodeEnergy.router_id")]
+    ids = set()
+    for i, entry in enumerate(t.sources):
+        try:
+            sid, sname = entry
+        except (TypeError, ValueError):
+            raise ValueError(f"NodeEnergy.sources[{i}]: expected (id, name), got {entry!r}") from None
+        if not 1 <= _u(sid, 16, f"NodeEnergy.sources[{i}].id") or sid in ids:
+            raise ValueError(f"NodeEnergy.sources[{i}]: id {sid} is 0 or listed twice")
+        ids.add(sid)
+        out.append(_tlv(_tlvs.NE_SOURCE, struct.pack(">H", sid) + _name(sname, f"NodeEnergy.sources[{i}].name")))
+    for name, code, _unit, kind in _tlvs.NE_READINGS:
+        r = getattr(t, name)
+        if r is None:
+            continue
+        b = _encode_reading(code, r, kind, f"NodeEnergy.{name}", ids)
+        if code == _tlvs.NE_PRICE:
+            cur = t.currency
+            if not (isinstance(cur, str) and len(cur) == 3 and cur.isascii() and cur.isalpha() and cur.isupper()):
+                raise ValueError(f"NodeEnergy.currency: {cur!r} is not an ISO 4217 code (three letters A-Z)")
+            b = struct.pack(">HH", code, _tlvs.READING_LEN + 3) + b[4:] + cur.encode() + b"\0"
+        out.append(b)
+    if t.currency is not None and t.price_per_mwh is None:
+        raise ValueError("NodeEnergy.currency: set without price_per_mwh")
+    known = set(_NE_BY_CODE) | {_tlvs.NE_SOURCE}
+    for ut, uv in t.unknown:
+        if _u(ut, 16, "unknown sub-TLV type") in known:
+            raise ValueError(f"NodeEnergy.unknown: sub-TLV {ut} is a known one")
+        out.append(_tlv(ut, bytes(uv)))
+    return _tlv(TLV_NODE_ENERGY, b"".join(out))
+
+
+def _decode_energy(buf: bytes, off: int, ln: int) -> NodeEnergy:
+    if ln < 4:
+        raise DecodeError(off - 4, f"Node Energy TLV: length {ln} < 4")
+    f: dict = {"router_id": _ipstr(buf[off : off + 4])}
+    seen, sources, unknown, refs = set(), {}, [], []
+    for t, sl, so in _walk(buf, off + 4, off + ln, "Node Energy TLV"):
+        if t == _tlvs.NE_SOURCE:
+            if sl < 3:
+                raise DecodeError(so - 4, f"Node Energy source sub-TLV: length {sl} < 3")
+            sid = struct.unpack_from(">H", buf, so)[0]
+            if sid == 0 or sid in sources:
+                raise DecodeError(so, f"Node Energy source sub-TLV: id {sid} is 0 or appears twice")
+            sources[sid] = _name_at(buf, so + 2, sl - 2, "Node Energy source name")
+            continue
+        spec = _NE_BY_CODE.get(t)
+        if spec is None:
+            unknown.append((t, bytes(buf[so : so + sl])))
+            continue
+        name, _unit, kind = spec
+        if t in seen:
+            raise DecodeError(so - 4, f"Node Energy TLV: sub-TLV {t} ({name}) appears twice")
+        seen.add(t)
+        _need(sl, _tlvs.READING_LEN + (3 if t == _tlvs.NE_PRICE else 0), so, f"Node Energy {name} sub-TLV {t}")
+        v, ts, age, acc, _, src, _ = _READING.unpack_from(buf, so)
+        if kind == "signed":
+            if not math.isfinite(v):
+                raise DecodeError(so, f"Node Energy {name}: not a finite value")
+        else:
+            v = _f32_at(buf, so, f"Node Energy {name}")
+            if kind == "ratio" and v > 1.0:
+                raise DecodeError(so, f"Node Energy {name}: {v:g} is not a ratio 0..1")
+        if acc not in _ACC_NAME:
+            raise DecodeError(so + 10, f"Node Energy {name}: accuracy code {acc} is unknown")
+        if src:
+            refs.append((src, so + 12, name))
+        f[name] = _tlvs.Reading(v + 0.0, ts, age, _ACC_NAME[acc], src)
+        if t == _tlvs.NE_PRICE:
+            cur = bytes(buf[so + 16 : so + 19])
+            if not (cur.isalpha() and cur.isupper() and cur.isascii()):
+                raise DecodeError(so + 16, f"Node Energy price: currency {cur!r} is not three letters A-Z")
+            f["currency"] = cur.decode()
+    for src, at, name in refs:
+        if src not in sources:
+            raise DecodeError(at, f"Node Energy {name}: source id {src} is not named")
+    return NodeEnergy(sources=tuple(sources.items()), unknown=tuple(unknown), **f)
+
+
+def _encode_service(t: ServiceInstance) -> bytes:
+    out = [_ip(t.router_id, "ServiceInstance.router_id"), _tlv(_tlvs.SI_SERVICE_ID, _name(t.service_id, "ServiceInstance.service_id"))]
+    try:
+        addr = ipaddress.ip_address(t.address)
+    except (ValueError, TypeError):
+        raise ValueError(f"ServiceInstance.address: {t.address!r} is not an IP address") from None
+    if addr.is_unspecified or addr.is_multicast:
+        raise ValueError(f"ServiceInstance.address: {addr} is not a unicast address")
+    out.append(_tlv(_tlvs.SI_ADDRESS, addr.packed))
+    if t.capacity is not None:
+        out.append(_SUB_F32(_tlvs.SI_CAPACITY, 4, _chk(t.capacity, "ServiceInstance.capacity")))
+    seen = set()
+    for i, m in enumerate(t.l0):
+        w = f"ServiceInstance.l0[{i}]"
+        if not isinstance(m, _tlvs.L0Metric):
+            raise ValueError(f"{w}: expected an L0Metric, got {type(m).__name__}")
+        if m.statistic not in _tlvs.STATISTICS or m.source not in _tlvs.METRIC_SOURCES:
+            raise ValueError(f"{w}: statistic {m.statistic!r} / source {m.source!r} not one of {sorted(_tlvs.STATISTICS)} / {sorted(_tlvs.METRIC_SOURCES)}")
+        key = (_u(m.metric, 16, f"{w}.metric"), m.statistic)
+        if key in seen:
+            raise ValueError(f"{w}: metric {m.metric} {m.statistic} listed twice")
+        seen.add(key)
+        v = _chk(m.value, f"{w}.value")
+        out.append(
+            struct.pack(">HH", _tlvs.SI_L0, _tlvs.L0_LEN)
+            + _L0.pack(m.metric, _tlvs.STATISTICS[m.statistic], _tlvs.METRIC_SOURCES[m.source], _u(m.window_ms, 32, f"{w}.window_ms"), v)
+        )
+    if t.l2_score is not None:
+        if isinstance(t.l2_score, bool) or not isinstance(t.l2_score, int) or not 0 <= t.l2_score <= 10:
+            raise ValueError(f"ServiceInstance.l2_score: {t.l2_score!r} is not an integer 0..10")
+        if t.l2_statistic not in _tlvs.STATISTICS or t.l2_source not in _tlvs.METRIC_SOURCES:
+            raise ValueError(f"ServiceInstance.l2: statistic {t.l2_statistic!r} / source {t.l2_source!r} unknown")
+        out.append(
+            struct.pack(">HH", _tlvs.SI_L2, _tlvs.L2_LEN)
+            + _L2.pack(
+                t.l2_score, _tlvs.METRIC_SOURCES[t.l2_source], _tlvs.STATISTICS[t.l2_statistic], 0, _u(t.l2_window_ms, 32, "ServiceInstance.l2_window_ms")
+            )
+        )
+    elif (t.l2_source, t.l2_statistic, t.l2_window_ms) != ("normalised", "mean", 0):
+        raise ValueError("ServiceInstance.l2_*: set without l2_score")
+    known = {_tlvs.SI_SERVICE_ID, _tlvs.SI_ADDRESS, _tlvs.SI_CAPACITY, _tlvs.SI_L0, _tlvs.SI_L2}
+    for ut, uv in t.unknown:
+        if _u(ut, 16, "unknown sub-TLV type") in known:
+            raise ValueError(f"ServiceInstance.unknown: sub-TLV {ut} is a known one")
+        out.append(_tlv(ut, bytes(uv)))
+    return _tlv(TLV_SERVICE_INSTANCE, b"".join(out))
+
+
+_SI_ONCE = {_tlvs.SI_SERVICE_ID, _tlvs.SI_ADDRESS, _tlvs.SI_CAPACITY, _tlvs.SI_L2}  # L0 repeats, unknown ones may
+
+
+def _decode_service(buf: bytes, off: int, ln: int) -> ServiceInstance:
+    if ln < 4:
+        raise DecodeError(off - 4, f"Service Instance TLV: length {ln} < 4")
+    f: dict = {"router_id": _ipstr(buf[off : off + 4])}
+    seen, l0, l0_keys, unknown = set(), [], set(), []
+    for t, sl, so in _walk(buf, off + 4, off + ln, "Service Instance TLV"):
+        if t in seen and t in _SI_ONCE:
+            raise DecodeError(so - 4, f"Service Instance TLV: sub-TLV {t} appears twice")
+        seen.add(t)
+        if t == _tlvs.SI_SERVICE_ID:
+            f["service_id"] = _name_at(buf, so, sl, "Service Instance service ID")
+        elif t == _tlvs.SI_ADDRESS:
+            if sl not in (4, 16):
+                raise DecodeError(so - 4, f"Service Instance address: length {sl} is not 4 or 16")
+            a = ipaddress.ip_address(bytes(buf[so : so + sl]))
+            if a.is_unspecified or a.is_multicast:
+                raise DecodeError(so, f"Service Instance address: {a} is not unicast")
+            f["address"] = str(a)
+        elif t == _tlvs.SI_CAPACITY:
+            _need(sl, 4, so, "Service Instance capacity")
+            f["capacity"] = _f32_at(buf, so, "Service Instance capacity")
+        elif t == _tlvs.SI_L0:
+            _need(sl, _tlvs.L0_LEN, so, "Service Instance L0 metric")
+            m, st, src, win, _ = _L0.unpack_from(buf, so)
+            if st not in _STAT_NAME or src not in _SRC_NAME:
+                raise DecodeError(so + 2, f"Service Instance L0 metric: statistic {st} / source {src} unknown")
+            if (m, st) in l0_keys:
+                raise DecodeError(so - 4, f"Service Instance L0 metric {m} {_STAT_NAME[st]} appears twice")
+            l0_keys.add((m, st))
+            l0.append(_tlvs.L0Metric(m, _f32_at(buf, so + 8, "Service Instance L0 value"), _STAT_NAME[st], _SRC_NAME[src], win))
+        elif t == _tlvs.SI_L2:
+            _need(sl, _tlvs.L2_LEN, so, "Service Instance L2 score")
+            sc, src, st, _, win = _L2.unpack_from(buf, so)
+            if sc > 10:
+                raise DecodeError(so, f"Service Instance L2 score {sc} is not 0..10")
+            if st not in _STAT_NAME or src not in _SRC_NAME:
+                raise DecodeError(so + 1, f"Service Instance L2 score: statistic {st} / source {src} unknown")
+            f.update(l2_score=sc, l2_source=_SRC_NAME[src], l2_statistic=_STAT_NAME[st], l2_window_ms=win)
+        else:
+            unknown.append((t, bytes(buf[so : so + sl])))
+    for st, name in ((_tlvs.SI_SERVICE_ID, "service ID"), (_tlvs.SI_ADDRESS, "instance address")):
+        if st not in seen:
+            raise DecodeError(off - 4, f"Service Instance TLV: mandatory {name} sub-TLV missing")
+    return ServiceInstance(l0=tuple(l0), unknown=tuple(unknown), **f)
+
+
 def encode(tlvs: TLV | Iterable[TLV], profile: str = "draft") -> bytes:
     """Encode TLVs into an LSA body (at most MAX_BODY octets)."""
     if profile not in PROFILES:
@@ -312,6 +580,10 @@ def encode(tlvs: TLV | Iterable[TLV], profile: str = "draft") -> bytes:
             parts.append(_encode_vector(t))
         elif isinstance(t, SRv6Locator):
             parts.append(_encode_locator(t))
+        elif isinstance(t, NodeEnergy):
+            parts.append(_encode_energy(t))
+        elif isinstance(t, ServiceInstance):
+            parts.append(_encode_service(t))
         elif isinstance(t, UnknownTLV):
             parts.append(_tlv(_u(t.type, 16, "TLV type"), bytes(t.value)))
         else:
@@ -368,6 +640,14 @@ def _decode_link(buf: bytes, start: int, end: int, profile: str) -> LinkTLV:
                 raise DecodeError(off - 4, f"{label} sub-TLV {t}: length {ln} is not 4N")
             f[name] = tuple(_ipstr(buf[i : i + 4]) for i in range(off, off + ln, 4))
             continue
+        if kind == "minmax":  # RFC 7471 sec. 4.2: A|rsvd|min(24), rsvd(8)|max(24)
+            _need(ln, 8, off, f"{label} sub-TLV {t}")
+            a, b = struct.unpack_from(">II", buf, off)
+            lo, hi = a & 0xFFFFFF, b & 0xFFFFFF
+            if lo > hi:
+                raise DecodeError(off, f"{label} sub-TLV {t}: min {lo} us exceeds max {hi} us (RFC 7471 sec. 4.2)")
+            f["delay_min_us"], f["delay_max_us"], f["delay_minmax_anomalous"] = lo, hi, bool(a & 0x80000000)
+            continue
         if kind == "ip6":
             _need(ln, 16, off, f"{label} sub-TLV {t}")
             v = buf[off : off + 16]
@@ -381,6 +661,8 @@ def _decode_link(buf: bytes, start: int, end: int, profile: str) -> LinkTLV:
             f[name] = _f32_at(buf, off, label)
         elif kind == "u32":
             f[name] = _U32_AT(buf, off)[0]
+        elif kind == "u24":  # reserved bits ignored on receipt (RFC 7471 sec. 4.3)
+            f[name] = _U32_AT(buf, off)[0] & 0xFFFFFF
         elif kind == "ip":
             f[name] = _ipstr(buf[off : off + 4])
         elif kind == "u8":
@@ -420,14 +702,14 @@ def _decode_vector(buf: bytes, off: int, ln: int) -> ReachabilityVector:
         raise DecodeError(p, f"TE Reachability Vector: {end - p} octets of path info is not a multiple of {PATH_INFO_LEN}")
     paths = []
     last = -math.inf
-    for ep, pwr, bw, te, hops, _, ag, dl in _PATH.iter_unpack(buf[p:end]):
+    for ep, pwr, bw, te, hops, jit, ag, dl in _PATH.iter_unpack(buf[p:end]):
         if not (0.0 <= pwr < math.inf and 0.0 <= bw < math.inf):  # rare: name the float at fault
             _f32_at(buf, p + 4, "path info")
             _f32_at(buf, p + 8, "path info")
         if pwr < last:
             raise DecodeError(p, "TE Reachability Vector: path info not ordered by PWR sum (draft sec. 2.1.9)")
         last = pwr
-        paths.append(PathInfo(_ipstr(ep), pwr, bw, te, hops, ag, dl))
+        paths.append(PathInfo(_ipstr(ep), pwr, bw, te, hops, ag, dl, jit))
         p += PATH_INFO_LEN
     return ReachabilityVector(chain, area, tuple(paths), frag)
 
@@ -494,6 +776,10 @@ def decode(body: bytes, profile: str = "draft") -> list[TLV]:
             out.append(_decode_vector(body, off, ln))
         elif t == TLV_SRV6_LOCATOR:
             out.append(_decode_locator(body, off, ln))
+        elif t == TLV_NODE_ENERGY:
+            out.append(_decode_energy(body, off, ln))
+        elif t == TLV_SERVICE_INSTANCE:
+            out.append(_decode_service(body, off, ln))
         else:
             out.append(UnknownTLV(t, bytes(body[off : off + ln])))
     return out

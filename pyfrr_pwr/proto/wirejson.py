@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from pyfrr_pwr.proto.wire import TLV, AreaBorder, Fragment, LinkTLV, PathInfo, ReachabilityVector, SRv6Locator, TEEndpoint, UnknownTLV
+from pyfrr_pwr.proto.wire import (
+    TLV,
+    AreaBorder,
+    Fragment,
+    L0Metric,
+    LinkTLV,
+    NodeEnergy,
+    PathInfo,
+    ReachabilityVector,
+    Reading,
+    ServiceInstance,
+    SRv6Locator,
+    TEEndpoint,
+    UnknownTLV,
+)
 
 __all__ = ["to_dict", "from_dict"]
 
@@ -19,6 +33,8 @@ _KINDS = {
     "area-border": AreaBorder,
     "reachability-vector": ReachabilityVector,
     "srv6-locator": SRv6Locator,
+    "node-energy": NodeEnergy,
+    "service-instance": ServiceInstance,
     "unknown": UnknownTLV,
 }
 _KIND_OF = {v: k for k, v in _KINDS.items()}
@@ -32,6 +48,12 @@ def to_dict(t: TLV) -> dict:
         d["value"] = t.value.hex()
     if isinstance(t, SRv6Locator):
         d["dx4"] = [[p, sid] for p, sid in t.dx4]
+    if isinstance(t, (NodeEnergy, ServiceInstance)):
+        d["unknown"] = [[ut, uv.hex()] for ut, uv in t.unknown]
+    if isinstance(t, NodeEnergy):
+        d["sources"] = [[i, n] for i, n in t.sources]
+    if isinstance(t, ServiceInstance):
+        d["l0"] = [asdict(m) for m in t.l0]
     return {"tlv": _KIND_OF[type(t)], **d}
 
 
@@ -66,6 +88,20 @@ def from_dict(d: dict, where: str = "TLV") -> TLV:
             if not isinstance(dx4, (list, tuple)) or not all(isinstance(e, (list, tuple)) and len(e) == 2 for e in dx4):
                 raise ValueError("dx4: expected a list of [prefix, sid] pairs")
             args["dx4"] = tuple((str(p), str(sid)) for p, sid in dx4)
+        elif cls is NodeEnergy:
+            for k in ("power_w", "capacity_w", "energy_j", "supply_load", "green_share", "price_per_mwh", "carbon_g_per_kwh"):
+                if args.get(k) is not None:
+                    if not isinstance(args[k], dict):
+                        raise ValueError(f"{k}: expected an object with value, ts, age_s, accuracy, source")
+                    args[k] = Reading(**args[k])
+            args["sources"] = tuple((int(i), str(n)) for i, n in args.get("sources", ()))
+            args["unknown"] = tuple((int(t), bytes.fromhex(v)) for t, v in args.get("unknown", ()))
+        elif cls is ServiceInstance:
+            l0 = args.get("l0", ())
+            if not isinstance(l0, (list, tuple)) or not all(isinstance(m, dict) for m in l0):
+                raise ValueError("l0: expected a list of objects")
+            args["l0"] = tuple(L0Metric(**m) for m in l0)
+            args["unknown"] = tuple((int(t), bytes.fromhex(v)) for t, v in args.get("unknown", ()))
         elif cls is UnknownTLV:
             args["value"] = bytes.fromhex(args.get("value", ""))
         return cls(**args)

@@ -1,0 +1,196 @@
+"""``pyfrr-pwr service SERVICE``: which instance of a service to use, as
+the head-end's agent ranks them (issue 9 sec. 3; ``cats.service``).
+
+  pyfrr-pwr service inference --demand 1G --max-delay 5ms --max-jitter 1ms \\
+      --weights power=1,carbon=2,price=0 [--critical] [--json]
+
+Asks the local agent over its control socket (request ``{"cmd":
+"service", "service": ..., "demand": bytes/s, "max_delay_us": ...,
+"max_jitter_us": ..., "weights": "power=1,...", "critical": bool, "k":
+...}``; the answer is ``cats.service.Ranking.to_json()``). Prints every
+reachable instance with each term of its joint cost so the choice can be
+audited, the instances that break a bound and why, and, when none
+qualifies, which bound failed and the best figure seen. Exit 0 with a
+winner, 3 when no instance qualifies, 1 without an agent, 2 for a bad
+argument or a refusal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.table import Table
+
+from pyfrr_pwr.cli.agentctl import _client_socket
+from pyfrr_pwr.cli.offline import K_MAX, int_in, positive_rate_arg
+from pyfrr_pwr.cli.render import console as _out
+from pyfrr_pwr.files.power import parse_rate
+from pyfrr_pwr.model import metric
+from pyfrr_pwr.proto import control as pc
+from pyfrr_pwr.proto.control import AgentError
+
+__all__ = ["register", "Service", "cmd_service", "print_ranking", "EX_NONE"]
+
+EX_NONE = 3  # no instance meets the request
+
+
+if hasattr(pc, "Service"):  # once proto.control defines it (see the report of issue 9)
+    Service = pc.Service
+else:
+
+    @dataclass(frozen=True)
+    class Service(pc._Request):
+        """Rank the instances of ``service`` for this head-end (issue 9 sec. 3)."""
+
+        CMD: ClassVar[str] = "service"
+        service: str = pc._f(pc._str)
+        demand: float | None = pc._f(pc._opt(pc._num), None)  # bytes/s
+        max_delay_us: float | None = pc._f(pc._opt(pc._num), None)
+        max_jitter_us: float | None = pc._f(pc._opt(pc._num), None)
+        weights: str | None = pc._f(pc._opt(pc._str), None)  # "power=1,carbon=0.5"
+        critical: bool = pc._f(pc._bool, False)  # 5 ms instead of 10 ms (seed sec. 3.3)
+        k: int | None = pc._f(pc._opt(pc._int), None)
+
+
+def _delay_arg(s: str) -> float:
+    from pyfrr_pwr.cats.service import parse_delay
+
+    try:
+        return parse_delay(s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _weights_arg(s: str) -> str:
+    from pyfrr_pwr.cats.service import parse_weights
+
+    try:
+        parse_weights(s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return s
+
+
+def _ask(sock: str, req, timeout: float) -> dict:
+    """One request over the control socket; the reply's result (plain JSON)."""
+    import socket as so
+
+    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+    except OSError as exc:
+        raise ConnectionError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
+    with s:
+        s.sendall(pc.encode(req))
+        buf = b""
+        try:
+            while not buf.endswith(b"\n") and len(buf) < 1 << 24:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except TimeoutError:
+            raise AgentError(f"{sock}: the agent did not answer within {timeout:g} s") from None
+    if not buf:
+        raise AgentError(f"{sock}: the agent closed the connection without an answer")
+    rep = pc.decode(buf, pc.REPLY)
+    if not rep.ok:
+        raise AgentError(f"agent: {rep.error}")
+    if not isinstance(rep.result, dict) or "ranked" not in rep.result:
+        raise AgentError("agent: the answer is not a service ranking")
+    return rep.result
+
+
+def _ms(us) -> str:
+    return "-" if us is None else f"{us / 1000:.3g} ms"
+
+
+def _gbps(bps) -> str:
+    return "-" if bps is None else f"{bps * 8 / 1e9:.4g}G"
+
+
+def print_ranking(res: dict) -> None:
+    con = _out()
+    b = res.get("bounds") or {}
+    con.print(
+        f"service {res['service']}: demand {_gbps(res['demand'])}, bounds delay <= {_ms(b.get('max_delay_us'))}, "
+        f"jitter <= {_ms(b.get('max_jitter_us'))}; weights " + ", ".join(f"{k}={v:g}" for k, v in (res.get("weights") or {}).items())
+    )
+    if res["ranked"]:
+        t = Table(title="instances by joint cost (cheapest first); * = figure assumed (not advertised)")
+        terms = list(res["ranked"][0]["terms"])
+        for col in ("#", "instance", "site", "via", "cost", *terms, "delay", "jitter", "PWR (W per Gb/s)"):
+            t.add_column(col)
+        for i, e in enumerate(res["ranked"]):
+            cells = [f"{e['terms'][k]['cost']:.4g}{'*' if e['terms'][k]['assumed'] else ''}" for k in terms]
+            f = e["figures"]
+            t.add_row(
+                str(i + 1),
+                e["address"],
+                e["site"],
+                " -> ".join(e["via"]) or "(same area)",
+                f"{e['cost']:.4g}",
+                *cells,
+                _ms(f["delay_us"]),
+                _ms(f["jitter_us"]),
+                f"{metric.w_per_gbps(f['pwr_sum']):.4g}",
+            )
+        con.print(t)
+        w = res["ranked"][0]
+        con.print(f"chosen: {w['address']} at {w['site']}")
+        for k, term in w["terms"].items():
+            con.print(
+                f"  {k:<7} {term['value']:.4g} {term['unit']} x {term['weight']:g} = {term['cost']:.4g}   ({term['how']}){' [assumed]' if term['assumed'] else ''}"
+            )
+    if res["rejected"]:
+        r = Table(title="reachable instances that break a bound")
+        for col in ("instance", "site", "bound", "limit", "figure"):
+            r.add_column(col)
+        for e in res["rejected"]:
+            for v in e["violations"]:
+                unit = _ms if v["bound"] in ("max_delay", "max_jitter") else (_gbps if v["bound"] in ("capacity", "path_bandwidth") else lambda x: f"{x:.4g} W")
+                r.add_row(e["address"], e["site"], v["bound"], unit(v["limit"]), unit(v["value"]))
+        con.print(r)
+    if res["unreachable"]:
+        con.print("unreachable from here: " + ", ".join(f"{u['address']} at {u['site']}" for u in res["unreachable"]))
+    for n in res.get("notes") or ():
+        con.print(f"note: {n}")
+    if not res["ranked"]:
+        con.print(res.get("reason") or "no instance qualifies")
+
+
+def cmd_service(args) -> int:
+    req = Service(
+        service=args.service,
+        demand=metric.bps_to_Bps(parse_rate(args.demand)) if args.demand else None,
+        max_delay_us=args.max_delay,
+        max_jitter_us=args.max_jitter,
+        weights=args.weights,
+        critical=args.critical,
+        k=args.k,
+    )
+    res = _ask(args.socket, req, timeout=30)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print_ranking(res)
+    return 0 if res["ranked"] else EX_NONE
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to the top-level parser."""
+    sv = sub.add_parser("service", help="rank a service's instances by joint network + energy cost (asks the local agent)")
+    sv.add_argument("service", help="service ID (CS-ID)")
+    sv.add_argument("--demand", type=positive_rate_arg, help="bandwidth the request needs, e.g. 1G (default: the agent's cats.request.demand, else 1G)")
+    sv.add_argument("--max-delay", type=_delay_arg, help="end-to-end bound, e.g. 10ms, 500us (default 10ms; seed sec. 3.3)")
+    sv.add_argument("--max-jitter", type=_delay_arg, help="delay variation bound, e.g. 1ms (default 1ms; seed sec. 3.3)")
+    sv.add_argument("--critical", action="store_true", help="critical traffic: 5 ms unless --max-delay says otherwise")
+    sv.add_argument("--weights", type=_weights_arg, help="TERM=W,... over power, carbon, price, delay, score, load")
+    sv.add_argument("-k", type=int_in(1, K_MAX), help=f"candidate paths per site, 1..{K_MAX}")
+    sv.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET)")
+    sv.add_argument("--json", action="store_true")
+    sv.set_defaults(func=cmd_service)
