@@ -19,7 +19,7 @@ import os
 import sys
 import traceback
 
-from pyfrr_pwr.cli import agentctl, evaluate, labctl, lsdb, offline
+from pyfrr_pwr.cli import agentctl, evaluate, labctl, lsdb, offline, service
 from pyfrr_pwr.files.power import ConfigError
 from pyfrr_pwr.proto import wire
 from pyfrr_pwr.proto.control import AgentError
@@ -32,7 +32,7 @@ EX_SOFTWARE = 70  # sysexits.h: an internal software error
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyfrr-pwr", description="Power-aware TE for FRRouting (draft-mjsraman-rtgwg-intra-as-psp-te-leak-03)")
     sub = p.add_subparsers(dest="cmd", required=True)
-    for group in (offline, agentctl, lsdb, labctl, evaluate):
+    for group in (offline, agentctl, lsdb, labctl, evaluate, service):
         group.register(sub)
     return p
 
