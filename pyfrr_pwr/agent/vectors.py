@@ -91,14 +91,16 @@ class AbrVectors:
         hold, or None if we are no ABR (yet)."""
         if router_id is None or len(areas) < 2:
             return None
-        from pyfrr_pwr.paths.interarea import complete_vectors
+        from pyfrr_pwr.paths.interarea import BACKBONE, complete_vectors
 
         teds = {}
         for a in areas:
             t = TED(a, self.profile)
             t.lsas = dict(ted_of(a).lsas)
             teds[a] = t
-        learnt = {a: complete_vectors(teds[a]) for a in areas}
+        # only vectors learnt in the backbone are extended (draft sec. 2): the
+        # other areas' (often many) transit vectors need no reassembly here
+        learnt = {a: complete_vectors(teds[a]) for a in areas if a == BACKBONE}
         self.dirty = False
         if self.vcomp is None or self.vcomp.abr != router_id:
             from pyfrr_pwr.paths.interarea import VectorComputer

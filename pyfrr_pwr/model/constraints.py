@@ -4,7 +4,9 @@ Every place that asks for paths (the offline CLI, the agent's head-end and
 its ABR vectors, reservations, the KSP core) takes a ``Constraints``; the set
 of constraints is spelled out here and nowhere else. Units are the wire's:
 bandwidth in bytes/s (RFC 3630 sec. 2.5.6), delay in microseconds (RFC 7471
-sec. 4.1), admin groups as 32-bit masks (RFC 3630 sec. 2.5.9).
+sec. 4.1), jitter in microseconds as the sum of the links' delay variation
+(RFC 7471 sec. 4.3; a sum of per-link variations is a conservative bound on
+the path's), admin groups as 32-bit masks (RFC 3630 sec. 2.5.9).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Constraints:
     admin_exclude: int = 0  # none of these bits
     exclude_nodes: tuple = ()  # router IDs (or graph node labels)
     exclude_edges: tuple = ()  # (u, v) or (u, v, key)
+    max_jitter: float | None = None  # microseconds, sum of per-link delay variation (RFC 7471 sec. 4.3)
 
     def __post_init__(self):
         mb = self.min_bandwidth
@@ -37,11 +40,12 @@ class Constraints:
         mh = self.max_hops
         if mh is not None and (isinstance(mh, bool) or not isinstance(mh, int) or not 0 <= mh < 2**31):
             raise ValueError(f"max_hops must be an integer from 0 to 2^31-1, got {mh!r}")
-        md = self.max_delay
-        if md is not None:
-            if isinstance(md, bool) or not isinstance(md, (int, float)) or not 0 <= md < math.inf:
-                raise ValueError(f"max_delay must be finite and >= 0, got {md!r}")
-            object.__setattr__(self, "max_delay", float(md))
+        for name in ("max_delay", "max_jitter"):
+            md = getattr(self, name)
+            if md is not None:
+                if isinstance(md, bool) or not isinstance(md, (int, float)) or not 0 <= md < math.inf:
+                    raise ValueError(f"{name} must be finite and >= 0, got {md!r}")
+                object.__setattr__(self, name, float(md))
         for name in ("admin_include_any", "admin_include_all", "admin_exclude"):
             v = getattr(self, name)
             if v is None:
@@ -67,9 +71,10 @@ class Constraints:
         return replace(self, **kw)
 
     def link_local(self) -> Constraints:
-        """What a search can enforce link by link; hop and delay budgets
-        belong to a whole path (an inter-area path is judged on its sum)."""
-        return replace(self, max_hops=None, max_delay=None)
+        """What a search can enforce link by link; hop, delay and jitter
+        budgets belong to a whole path (an inter-area path is judged on its
+        sum)."""
+        return replace(self, max_hops=None, max_delay=None, max_jitter=None)
 
     def to_dict(self) -> dict:
         """Only the constraints that are set (the JSON form)."""

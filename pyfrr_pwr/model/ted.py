@@ -27,12 +27,24 @@ plane (layering): the agent builds the table.
 Pure: ``apply``/``withdraw`` take bytes and return what changed; no I/O.
 A malformed body is logged, counted in ``stats`` and dropped, and whatever
 the TED held for that LSA stays as it was.
+
+Delay variation (RFC 7471 sec. 4.3): a Link TLV's ``delay_var_us``, when the
+router sends it, becomes the arc's ``delay_var`` (µs); the inter-area
+aggregates sum it as the path's jitter (issue 9).
+
+Caching (issue 10): ``graph()`` is built once per topology generation and
+shared by every caller until an LSA that is not a pure reachability vector
+changes (vectors do not enter the graph); callers must treat it as read
+only. ``lsas`` is a dict that counts its changes (``_Lsas``), so code that
+writes it directly (``ted.lsas[key] = [...]``, ``del ted.lsas[key]``,
+``ted.lsas = {...}``) invalidates the cache too; only mutating an LSA's
+TLV list in place would go unseen, and nothing does.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import networkx as nx
@@ -98,12 +110,130 @@ class TEDLink:
         return metric.link_pwrlink(self.near.power, self.far.power, self.near.weight, self.far.weight)
 
 
+def _vectors_only(tlvs) -> bool:
+    """An LSA whose TLVs are all reachability vectors (or none): it adds
+    nothing to ``graph()`` beyond its router."""
+    return all(type(t) is wire.ReachabilityVector for t in tlvs)
+
+
+_MISSING = object()
+
+
+def _figures_only(old, new) -> bool:
+    """One Link TLV replaced by one of the same link, addresses and
+    generation: the pairing of ends stays, only arc figures change."""
+    if len(old) != 1 or len(new) != 1:
+        return False
+    o, t = old[0], new[0]
+    return (
+        type(o) is wire.LinkTLV
+        and type(t) is wire.LinkTLV
+        and (o.link_id, o.local_addrs, o.remote_addrs, o.generation, o.link_type) == (t.link_id, t.local_addrs, t.remote_addrs, t.generation, t.link_type)
+    )
+
+
+class _Lsas(dict):
+    """(adv router, lsid) -> TLV list, counting the changes that can alter
+    ``TED.graph()`` (``topo``): any LSA with a TLV that is not a vector, or
+    a router appearing or vanishing. Replacing an LSA by an equal one
+    counts nothing (a refresh)."""
+
+    __slots__ = ("topo", "gen", "advs", "figlog")
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.topo = 0
+        self.gen = 0  # every change
+        self.figlog: deque = deque(maxlen=64)  # (topo, adv, lsid, old TLV, new TLV): figure-only link changes
+        self.advs: Counter = Counter(self._adv(k) for k in self)
+
+    @staticmethod
+    def _adv(key):
+        return key[0] if isinstance(key, tuple) and key else key
+
+    def __setitem__(self, key, tlvs):
+        old = dict.get(self, key, _MISSING)
+        dict.__setitem__(self, key, tlvs)
+        self.gen += 1
+        if old is _MISSING:
+            adv = self._adv(key)
+            self.advs[adv] += 1
+            if self.advs[adv] == 1 or not _vectors_only(tlvs):
+                self.topo += 1
+        elif not (_vectors_only(old) and _vectors_only(tlvs)) and old != tlvs:
+            self.topo += 1
+            if _figures_only(old, tlvs) and isinstance(key, tuple) and len(key) == 2:
+                self.figlog.append((self.topo, key[0], key[1], old[0], tlvs[0]))
+
+    def __delitem__(self, key):
+        old = dict.__getitem__(self, key)
+        dict.__delitem__(self, key)
+        self.gen += 1
+        adv = self._adv(key)
+        self.advs[adv] -= 1
+        if self.advs[adv] <= 0:
+            del self.advs[adv]
+            self.topo += 1
+        elif not _vectors_only(old):
+            self.topo += 1
+
+    def pop(self, key, default=_MISSING):
+        if key in self:
+            v = dict.__getitem__(self, key)
+            del self[key]
+            return v
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+
+    def popitem(self):
+        if not self:
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *a, **kw):
+        for key, v in dict(*a, **kw).items():
+            self[key] = v
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def clear(self):
+        dict.clear(self)
+        self.advs.clear()
+        self.topo += 1
+        self.gen += 1
+
+    def __reduce__(self):  # pickles (and copies) as a fresh counting dict
+        return (_Lsas, (dict(self),))
+
+
 class TED:
     def __init__(self, area: str, profile: str = "draft"):
         self.area = area
         self.profile = profile
-        self.lsas: dict = {}  # (adv router, lsid) -> list of TLVs
+        self.lsas = {}  # (adv router, lsid) -> list of TLVs (an _Lsas)
         self.stats: Counter = Counter()
+
+    @property
+    def lsas(self) -> dict:
+        return self._lsas
+
+    @lsas.setter
+    def lsas(self, value) -> None:
+        self._lsas = value if type(value) is _Lsas else _Lsas(value)
+
+    @property
+    def topology_generation(self) -> tuple:
+        """Changes whenever ``graph()`` may change (compare with ``==``)."""
+        return (id(self._lsas), self._lsas.topo, self.area)
 
     # -- updates -----------------------------------------------------------
 
@@ -177,13 +307,21 @@ class TED:
         return {adv for adv, _ in self.lsas}
 
     def endpoints(self) -> dict:
-        return {t.router_id: t for _, _, t in self._tlvs(wire.TEEndpoint)}
+        lsas = self._lsas
+        c = self.__dict__.get("_endpoints_cache")
+        if c is None or c[0] is not lsas or c[1] != lsas.topo:
+            c = self.__dict__["_endpoints_cache"] = (lsas, lsas.topo, {t.router_id: t for _, _, t in self._tlvs(wire.TEEndpoint)})
+        return dict(c[2])  # the caller's own copy
 
     def area_borders(self) -> dict:
         return {t.router_id: t for _, _, t in self._tlvs(wire.AreaBorder)}
 
     def vectors(self) -> list:
-        return [(adv, lsid, t) for adv, lsid, t in self._tlvs(wire.ReachabilityVector)]
+        lsas = self._lsas
+        c = self.__dict__.get("_vectors_cache")
+        if c is None or c[0] is not lsas or c[1] != lsas.gen:
+            c = self.__dict__["_vectors_cache"] = (lsas, lsas.gen, [(adv, lsid, t) for adv, lsid, t in self._tlvs(wire.ReachabilityVector)])
+        return list(c[2])
 
     def srv6(self) -> dict:
         """{router ID: (locator, End SID, {IPv4 prefix: End.DX4 SID})} from
@@ -211,7 +349,26 @@ class TED:
 
     def graph(self, include_one_sided: bool = False) -> nx.MultiDiGraph:
         """The CSPF graph: one arc per advertised link direction, keyed by
-        the near end's interface address, weighted by PWRLINK."""
+        the near end's interface address, weighted by PWRLINK. Built once
+        per topology generation and shared: read only."""
+        lsas = self._lsas
+        attr = "_graph_one_sided" if include_one_sided else "_graph_cache"
+        c = self.__dict__.get(attr)
+        if c is not None and c[0] is lsas and c[2] == self.area:
+            if c[1] == lsas.topo:
+                return c[3]
+            # only figure changes of known links since: patch a copy
+            log = [x for x in lsas.figlog if x[0] > c[1]]
+            if not include_one_sided and len(log) == lsas.topo - c[1] and len(log) <= 64:
+                G = self._patched(c[3], [x[1:] for x in log])
+                if G is not None:
+                    self.__dict__[attr] = (lsas, lsas.topo, self.area, G)
+                    return G
+        G = self._build_graph(include_one_sided)
+        self.__dict__[attr] = (lsas, lsas.topo, self.area, G)
+        return G
+
+    def _build_graph(self, include_one_sided: bool) -> nx.MultiDiGraph:
         G = nx.MultiDiGraph(area=self.area)
         for rid in sorted(self.routers()):
             G.add_node(rid)
@@ -222,24 +379,100 @@ class TED:
         for l in self.links():
             if l.one_sided and not include_one_sided:
                 continue
-            w = l.pwrlink
-            if w is None:
-                continue  # no PWR sub-TLV: not a power-aware link
-            t = l.near.tlv
-            G.add_edge(
-                l.near.router,
-                t.link_id,
-                key=l.near.local or l.near.lsid,
-                weight=w,
-                avail_bw=t.avail_bw if t.avail_bw is not None else float("inf"),
-                max_bw=t.max_bw,
-                admin_group=t.admin_group or 0,
-                delay=float(t.delay_us or 0),
-                te_metric=t.te_metric,
-                one_sided=l.one_sided,
-                pwr_near=l.near.power,
-                pwr_far=l.far.power if l.far else None,
-                lsid=l.near.lsid,
-                remote=l.near.remote,
-            )
+            d = _arc(l)
+            if d is not None:  # None: no PWR sub-TLV, not a power-aware link
+                G.add_edge(l.near.router, l.near.tlv.link_id, key=l.near.local or l.near.lsid, **d)
         return G
+
+    def _patched(self, G: nx.MultiDiGraph, changes: list) -> nx.MultiDiGraph | None:
+        """A new graph equal to a rebuild after ``changes``, figure-only
+        Link TLV replacements (same link, addresses and generation), made by
+        copying ``G``'s structure and replacing only the arcs of the changed
+        links (both directions: PWRLINK is the mean of both ends, draft sec.
+        2.1.1); the other arcs' attribute dicts are shared with ``G``, which
+        stays as it was. None when a change cannot be patched (then the
+        caller rebuilds)."""
+        if type(G) is not nx.MultiDiGraph or not all(hasattr(G, a) for a in ("_succ", "_pred", "_node")):
+            return None
+        arcs: dict = {}
+        for adv, lsid, was, t in changes:
+            cur = self._lsas.get((adv, lsid))
+            if not cur or len(cur) != 1 or cur[0] is not t:
+                return None  # replaced again since: rebuild
+            near_key = t.local_addrs[0] if t.local_addrs else lsid
+            ne = G._succ.get(adv, {}).get(t.link_id, {}).get(near_key)
+            back = G._succ.get(t.link_id, {}).get(adv, {})
+            if t.remote_addrs:
+                far_key = t.remote_addrs[0]
+            elif len(back) == 1:
+                (far_key,) = back
+            else:
+                return None
+            fe = back.get(far_key)
+            if ne is None or fe is None or ne["one_sided"] or fe["one_sided"] or ne["lsid"] != lsid or fe["pwr_far"] != LinkEnd(adv, lsid, was).power:
+                return None
+            far_tlvs = [
+                x
+                for x in self._lsas.get((t.link_id, fe["lsid"]), ())
+                if type(x) is wire.LinkTLV and x.link_id == adv and (x.local_addrs[:1] == (far_key,) or (not x.local_addrs and far_key == fe["lsid"]))
+            ]
+            if len(far_tlvs) != 1:
+                return None
+            near, far = LinkEnd(adv, lsid, t), LinkEnd(t.link_id, fe["lsid"], far_tlvs[0])
+            if ne["pwr_far"] != far.power:
+                return None
+            dn, df = _arc(TEDLink(near, far)), _arc(TEDLink(far, near))
+            if dn is None or df is None:
+                return None
+            arcs[(adv, t.link_id, near_key)] = dn
+            arcs[(t.link_id, adv, far_key)] = df
+        H = nx.MultiDiGraph()
+        H.graph.update(G.graph)
+        H._node = dict(G._node)  # node attribute dicts shared: unchanged
+        succ, pred = dict(G._succ), dict(G._pred)
+        own_s, own_p, own_k = set(), set(), {}
+        for (u, v, key), d in arcs.items():
+            if u not in own_s:
+                succ[u] = dict(succ[u])
+                own_s.add(u)
+            if v not in own_p:
+                pred[v] = dict(pred[v])
+                own_p.add(v)
+            kd = own_k.get((u, v))
+            if kd is None:
+                kd = own_k[(u, v)] = dict(succ[u][v])
+                succ[u][v] = kd
+                pred[v][u] = kd  # networkx shares one key dict between both sides
+            kd[key] = d
+        H._succ = H._adj = succ
+        H._pred = pred
+        return H
+
+
+def _arc(l: TEDLink) -> dict | None:
+    """The CSPF arc of one link direction, as ``TED.graph()`` gives it
+    (``TEDLink.pwrlink``, each end's POWER computed once)."""
+    near, far = l.near, l.far
+    pn = near.power
+    pf = far.power if far is not None else None
+    w = pn if far is None else metric.link_pwrlink(pn, pf, near.weight, far.weight)
+    if w is None:
+        return None
+    t = near.tlv
+    d = {
+        "weight": w,
+        "avail_bw": t.avail_bw if t.avail_bw is not None else float("inf"),
+        "max_bw": t.max_bw,
+        "admin_group": t.admin_group or 0,
+        "delay": float(t.delay_us or 0),
+        "te_metric": t.te_metric,
+        "one_sided": l.one_sided,
+        "pwr_near": pn,
+        "pwr_far": pf,
+        "lsid": near.lsid,
+        "remote": near.remote,
+    }
+    dv = getattr(t, "delay_var_us", None)  # RFC 7471 sec. 4.3, when sent
+    if dv is not None:
+        d["delay_var"] = float(dv)
+    return d
