@@ -331,3 +331,185 @@ def test_a_reservation_signalled_hop_by_hop_over_the_codec():
     assert f.errors == []
     assert asyncio.run(sigs[head.router_id].release(res.id)) == pc.Released(id=res.id)
     assert not any(nd.core.reservations for nd in f.nodes.values())
+
+
+def test_a_suppressed_vector_change_goes_out_after_the_refresh_time_not_never(core):
+    """sec. 2.2 suppression delays a vector's new value inside its band;
+    it must not keep an old one for ever (issue 10: the released path's PWR
+    never came back while an intermediate, in-band value stayed advertised)."""
+    from pyfrr_pwr.agent.core import VECTOR_REFRESH_S
+
+    bring_up(core)
+    core.ready.add("0.0.0.0")
+
+    def vec(pwr):
+        return wire.ReachabilityVector(("1.1.1.1", "9.9.9.9"), "0.0.0.2", (wire.PathInfo("10.9.0.1", pwr, 1e9, hop_count=3),))
+
+    first = originations(core.apply_vectors({"0.0.0.0": [vec(10.0)]}, 0.0))
+    assert len(first) == 1
+    # an in-band change (1 %): suppressed, the advertised value is 10.0
+    assert originations(core.apply_vectors({"0.0.0.0": [vec(10.1)]}, 0.1)) == []
+    assert core.stats["vectors_suppressed"] == 1
+    core.tick(0.1 + VECTOR_REFRESH_S / 2)
+    assert core.vectors_dirty is False or core.stats["vectors_refreshed"] == 0
+    assert originations(core.apply_vectors({"0.0.0.0": [vec(10.1)]}, 0.2)) == []
+    core.tick(0.1 + VECTOR_REFRESH_S)  # the exact value waited long enough
+    assert core.stats["vectors_refreshed"] == 1 and core.vectors_dirty
+    (o,) = originations(core.apply_vectors({"0.0.0.0": [vec(10.1)]}, 0.3 + VECTOR_REFRESH_S))
+    (t,) = [x for x in wire.decode(o.body, core.profile) if isinstance(x, wire.ReachabilityVector)]
+    assert t.paths[0].pwr_sum == pytest.approx(10.1, rel=1e-6)
+    # now the advertised value is exact: nothing more to refresh
+    core.tick(10 * VECTOR_REFRESH_S)
+    assert core.stats["vectors_refreshed"] == 1
+
+
+def test_a_head_end_chooses_from_its_published_view_and_remembers_the_choice(core):
+    """issue 10: with a view published, a TED change does not reach the
+    choice until the next view, and the remembered choice is recomputed
+    from it (``compute_choices``), not at the next query."""
+    bring_up(core)
+    with pytest.raises(pc.AgentRefusal):
+        core.path_choice("10.9.0.1")  # live TEDs: nothing known
+    job = core.publish_view()
+    assert job is None  # nothing remembered yet: no view choice asked for
+    with pytest.raises(pc.AgentRefusal):
+        core.path_choice("10.9.0.1")
+    gen = core.ted_gen
+    core.vectors_dirty = True  # a TED change
+    assert core.ted_gen == gen + 1
+    job = core.publish_view()
+    assert job is not None and set(job[3]) == {("10.9.0.1", core.cfg.k, "None")}
+    res = AgentCore.compute_choices(job)
+    core.store_choices(job, res)
+    assert isinstance(next(iter(res.values())), pc.AgentRefusal)
+
+
+# -- measure: rtnetlink events, not dumps (issue 10) ---------------------------
+
+
+def _nlmsg(ty, body, attrs=b""):
+    import struct
+
+    payload = body + attrs
+    return struct.pack("=IHHII", 16 + len(payload), ty, 0, 0, 0) + payload + b"\0" * (-len(payload) % 4)
+
+
+def _rta(ty, val):
+    import struct
+
+    return struct.pack("=HH", 4 + len(val), ty) + val + b"\0" * (-len(val) % 4)
+
+
+def test_rtnetlink_link_and_address_events_become_the_agents_interfaces():
+    import socket as so
+    import struct
+
+    from pyfrr_pwr.agent.measure import LinkTable, parse_rtnl
+
+    link_up = _nlmsg(16, struct.pack("=BxHiII", 0, 1, 7, 0x1 | 0x10000, 0), _rta(3, b"eth1\0"))
+    addr = _nlmsg(20, struct.pack("=BBBBi", so.AF_INET, 31, 0, 0, 7), _rta(2, so.inet_aton("10.0.1.0")) + _rta(1, so.inet_aton("10.0.1.0")))
+    addr6 = _nlmsg(20, struct.pack("=BBBBi", so.AF_INET6, 64, 0, 0, 7), _rta(1, b"\xfe\x80" + b"\0" * 14))
+    ev = parse_rtnl(link_up + addr + addr6)
+    assert ev == [("link", 7, "eth1", True), ("addr", 7, "10.0.1.0")]
+    t = LinkTable()
+    assert all(t.apply(e) for e in ev)
+    assert t.ifaddrs() == {"eth1": "10.0.1.0"}
+    # carrier lost: the address is no longer the agent's (withdrawn at once)
+    down = _nlmsg(16, struct.pack("=BxHiII", 0, 1, 7, 0x1, 0), _rta(3, b"eth1\0"))
+    assert t.apply(parse_rtnl(down)[0]) and t.ifaddrs() == {}
+    assert not t.apply(parse_rtnl(down)[0])  # the same state again: no change
+    assert t.apply(("dellink", 7)) and t.names == {}
+
+
+def test_truncated_or_malformed_rtnetlink_is_skipped_not_read_past():
+    import struct
+
+    from pyfrr_pwr.agent.measure import parse_rtnl
+
+    good = _nlmsg(16, struct.pack("=BxHiII", 0, 1, 7, 0x10001, 0), _rta(3, b"eth1\0"))
+    assert parse_rtnl(good[:-3]) == []  # the message runs past the buffer
+    bad_attr = _nlmsg(16, struct.pack("=BxHiII", 0, 1, 7, 0x10001, 0), struct.pack("=HH", 200, 3) + b"eth1")
+    assert parse_rtnl(bad_attr) == [("link", 7, "", True)]  # an attribute longer than its message ends the list
+    assert parse_rtnl(struct.pack("=IHHII", 4, 16, 0, 0, 0)) == []  # a length below the header
+    assert parse_rtnl(b"\x01\x02") == []
+
+
+def test_the_measurer_reads_counters_only_for_ports_without_a_configured_available(tmp_path):
+    from pyfrr_pwr.agent.measure import Measurer
+
+    p = tmp_path / "power.yml"
+    p.write_text("ports:\n  eth1: {speed: 10G, power_w: 2.0, available: 5G}\n  eth2: {speed: 10G, power_w: 5.0}\n")
+    sysfs = tmp_path / "net"
+    for ifn, tx in (("eth1", 100), ("eth2", 200)):
+        (sysfs / ifn / "statistics").mkdir(parents=True)
+        (sysfs / ifn / "statistics" / "tx_bytes").write_text(f"{tx}\n")
+        (sysfs / ifn / "speed").write_text("1000\n")
+    speeds: dict = {}
+    m = Measurer(load_power(p), "t", 1.0, speeds, sysfs=sysfs)
+    assert m.measured == ["eth2"]
+    assert m.tx_bytes() == {"eth2": 200}
+    m.speeds()
+    assert speeds == {"eth1": 1e9, "eth2": 1e9}
+    (sysfs / "eth2" / "statistics" / "tx_bytes").write_text("")  # half-written
+    assert m.tx_bytes() == {} and m.stats["counter_errors"] == 1
+
+
+MEASURE_SCRIPT = r"""
+import asyncio, json, subprocess, sys
+from pyfrr_pwr.agent.measure import Measurer
+from pyfrr_pwr.files.power import load_power
+
+class Core:
+    links = {}
+    def __init__(self):
+        self.ifaddrs, self.seen = {}, []
+    def set_measurements(self, used, watts, now):
+        self.seen.append(dict(self.ifaddrs))
+        return []
+
+async def main():
+    core = Core()
+    m = Measurer(load_power(sys.argv[1]), "t", 1.0, {})
+    task = asyncio.create_task(m.run(core, lambda r: None, 0.1))
+    await asyncio.sleep(0.3)
+    rest0 = m.stats["evaluations"]
+    await asyncio.sleep(1.0)  # at rest: nothing polled, nothing evaluated
+    rest = m.stats["evaluations"] - rest0
+    ip = lambda *a: subprocess.run(["ip", *a], check=True)
+    ip("link", "add", "eth1", "type", "veth", "peer", "name", "h5peer")
+    ip("addr", "add", "10.9.0.1/31", "dev", "eth1")
+    ip("link", "set", "eth1", "up")
+    ip("link", "set", "h5peer", "up")
+    await asyncio.sleep(0.3)
+    up = dict(core.ifaddrs)
+    ip("link", "set", "h5peer", "down")  # the far end goes: eth1 loses its carrier
+    await asyncio.sleep(0.3)
+    down = dict(core.ifaddrs)
+    task.cancel()
+    print(json.dumps({"rest": rest, "up": up, "down": down, "events": m.stats["netlink_events"]}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.frr
+def test_the_measurer_follows_real_link_and_address_events_and_idles_at_rest(tmp_path):
+    """Real rtnetlink in a namespace of ours (h5meas): an address and a
+    link state arrive as events; at rest nothing is evaluated."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "power.yml"
+    p.write_text("ports:\n  eth1: {speed: 10G, power_w: 2.0, available: 5G}\n")
+    ns = "h5meas"
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", MEASURE_SCRIPT, str(p)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    assert out["rest"] == 0
+    assert out["up"] == {"eth1": "10.9.0.1"}
+    assert out["down"] == {}  # no carrier: not the agent's any more

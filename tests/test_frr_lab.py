@@ -9,6 +9,7 @@ sysfs file, so a test can change a router's power as a sensor would.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pyfrr_pwr.lab.runner import Lab
 
 pytestmark = pytest.mark.frr
 
-LAB = "pwrtest"
+LAB = os.environ.get("PYFRR_PWR_TEST_LAB", "pwrtest")  # another name lets two runs coexist
 
 
 @pytest.fixture(scope="module")

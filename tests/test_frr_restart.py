@@ -24,6 +24,7 @@ H's ospfd runs with the hidden ``ospf maxage-delay 1`` in the restart tests
 Needs root and FRR; marked ``frr``. Run with ``-s`` to see the figures.
 """
 
+import os
 import random
 import signal
 import subprocess
@@ -39,7 +40,7 @@ from pyfrr_pwr.lab.runner import Lab
 
 pytestmark = pytest.mark.frr
 
-LAB = "h8-restart"
+LAB = os.environ.get("PYFRR_PWR_TEST_LAB", "h8-restart")  # another name lets two runs coexist
 AREA = "0.0.0.1"
 READERS = "BCDEGX"  # every other agent in H's area
 RESTARTS = 20

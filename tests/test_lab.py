@@ -111,3 +111,22 @@ def test_wait_times_out_with_what_it_saw(tmp_path):
             lab.up(agents=False, wait=True, timeout=3)
     finally:
         lab.down(quiet=True)
+
+
+def test_lab_wait_paths_asks_every_head_end_for_every_tail_end_of_another_area(tmp_path):
+    """issue 10: ``lab up --wait`` returns once the head-ends answer; the
+    pairs are every TE head-end x every TE tail-end sharing no area with
+    it, and a wait that runs out names the pairs still unanswered."""
+    from pyfrr_pwr.lab.runner import Lab, LabError
+
+    lab = Lab(ROOT / "containerlab/fig-2-0.clab.yml", name="h5pairs", run_root=tmp_path)
+    pairs = lab.path_pairs()
+    names = {(h, t) for h, t, _ in pairs}
+    assert ("TEh1", "TEt2") in names and ("TEh1", "TEt4") in names
+    for h, t, rid in pairs:
+        assert not (lab.topo.routers[h].areas & lab.topo.routers[t].areas)
+        assert rid == lab.topo.routers[t].router_id
+    # no agent runs: nothing answers, every pair is named
+    assert set(lab.paths_unanswered()) == names
+    with pytest.raises(LabError, match="head-ends answer no path after 0s: TEh"):
+        lab.wait_paths(0.0)

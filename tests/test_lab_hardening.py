@@ -21,7 +21,7 @@ from helpers import wait_for
 
 from pyfrr_pwr.files.topology import load_topology
 from pyfrr_pwr.lab import firewall as fw
-from pyfrr_pwr.lab.agents import agent_argv, agent_ready, agent_request, last_log_line
+from pyfrr_pwr.lab.agents import AGENT_MAIN, agent_argv, agent_ready, agent_request, last_log_line
 from pyfrr_pwr.lab.common import alive
 from pyfrr_pwr.lab.daemons import apiserver_addr_supported, daemon_argv, parse_frr_version
 from pyfrr_pwr.lab.runner import RUN_ROOT, Lab, LabError, parse_daemons  # noqa: F401 (the old import still works)
@@ -237,8 +237,8 @@ def test_shipped_nft_file_has_the_labs_policy():
 def test_agent_command_line_ignores_the_callers_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = agent_argv("power.yml", "s/agent.sock", "r1", python="/venv/bin/python")
-    assert argv[:5] == ["/venv/bin/python", "-P", "-m", "pyfrr_pwr.cli", "agent"]
-    assert argv[argv.index("-c") + 1] == str(tmp_path / "power.yml")  # absolute: the agent runs elsewhere
+    assert argv[:5] == ["/venv/bin/python", "-P", "-c", AGENT_MAIN, "agent"]
+    assert argv[argv.index("-c", 5) + 1] == str(tmp_path / "power.yml")  # absolute: the agent runs elsewhere
     assert argv[argv.index("--socket") + 1] == str(tmp_path / "s/agent.sock")
 
 

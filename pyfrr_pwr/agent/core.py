@@ -53,6 +53,21 @@ Restart safety (issue 11 sec. 2), the rules:
   holds in an area once a router LSA was seen there (the daemon
   subscribes to type 1 as well as type 10), so a core fed no router LSAs
   ages nothing out.
+
+The head-end's view (issue 10). ``ted_gen`` counts TED changes. The daemon
+publishes a settled copy of the TEDs (``publish_view``) after a burst of
+changes; ``path_choice`` then chooses from that view, never from a mix of
+old and new vectors, and remembers each choice asked for (at most
+``MAX_CHOICES``) so that the daemon recomputes them from the next view at
+once (``compute_choices``, ``store_choices``): the choice follows the LSA
+that changed, a query reads it.
+
+Suppressed vectors (draft sec. 2.2, suppression of frequent updates): an
+ABR's vector whose new value stays inside its band is not re-originated;
+if the exact value advertised then differs from the current one for
+``VECTOR_REFRESH_S`` s, it goes out after all (``vectors_refreshed``), so
+banding delays a value but never keeps an old one for ever (the stale
+reserved-era vector that kept a released path's PWR from coming back).
 """
 
 from __future__ import annotations
@@ -61,15 +76,16 @@ import logging
 from collections import Counter
 
 from pyfrr_pwr.agent import reservations as res
-from pyfrr_pwr.agent.advertise import Advertiser, OwnLink, Session
+from pyfrr_pwr.agent.advertise import Advertiser, LinkState, OwnLink, Session
 from pyfrr_pwr.agent.headend import choose
 from pyfrr_pwr.agent.vectors import AbrVectors
 from pyfrr_pwr.files.power import PowerConfig
+from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.model.ted import TED
 from pyfrr_pwr.proto import ospfapi as api
 from pyfrr_pwr.proto import wire
-from pyfrr_pwr.proto.control import PathChoice
+from pyfrr_pwr.proto.control import AgentRefusal, PathChoice
 
 __all__ = ["AgentCore", "OwnLink"]
 
@@ -85,6 +101,9 @@ ORPHAN_GRACE = 10.0  # s without a router LSA before the originator's LSAs age o
 OWN_MISSING_S = 3.0
 ONE_SIDED_S = 10.0
 RESYNC_MIN_S, RESYNC_MAX_S = 30.0, 600.0
+TICK_EVALUATE_S = 5.0  # at rest, tick evaluates this often (belt and braces)
+MAX_CHOICES = 256  # head-end choices remembered and recomputed per view
+VECTOR_REFRESH_S = 2.0  # a suppressed vector change goes out after this long
 
 
 def _age(h) -> int:
@@ -140,6 +159,14 @@ class AgentCore:
         self.srv6_status: dict | None = None  # the SRv6 shell's status (daemon), None: not started
         self.adv = Advertiser(cfg, opaque_type, profile, min_interval, self.stats, self._alloc)
         self.abr = AbrVectors(cfg, opaque_type, profile, self.stats, self._alloc)
+        self.ted_gen = 0  # counts TED changes (the daemon's loops follow it)
+        self.view: dict | None = None  # the head-end's settled TEDs (publish_view); None: the live ones
+        self.view_gen = -1
+        self._choices: dict = {}  # key -> (view_gen, PathChoice | AgentRefusal)
+        self._choice_args: dict = {}  # key -> (dst, k, constraints), oldest first
+        self._vec_sent: dict = {}  # vector key -> (VecLsa originated, its exact value)
+        self._vec_stale: dict = {}  # vector key -> since when the advertised value is not the exact one
+        self._tick_evaluated = -float("inf")
 
     # -- the parts' state, under the names it always had ------------------------
 
@@ -163,6 +190,9 @@ class AgentCore:
     @vectors_dirty.setter
     def vectors_dirty(self, v: bool) -> None:
         self.abr.dirty = v
+        if v:  # set where a TED changes
+            self.ted_gen += 1
+            self.stats["ted_changes"] += 1
 
     # -- session -------------------------------------------------------------
 
@@ -464,11 +494,17 @@ class AgentCore:
         ``OWN_ID_MEMORY_S``. Returns the requests to send; never raises."""
         try:
             self._age_out(now)
+            self._refresh_suppressed(now)
             for oid in [i for i, t in self.own_ids.items() if now - t > OWN_ID_MEMORY_S]:
                 del self.own_ids[oid]
         except Exception as exc:
             self.report("housekeeping_errors", exc, "housekeeping failed")
-        return self.evaluate(now)
+        # every input change evaluates at once (handle, set_*): at rest only
+        # what waits on the clock needs this one (issue 10: CPU at rest)
+        if self.flush_pending or any(l.state is LinkState.DEFERRED for l in self.links.values()) or now - self._tick_evaluated >= TICK_EVALUATE_S:
+            self._tick_evaluated = now
+            return self.evaluate(now)
+        return []
 
     def _age_out(self, now: float) -> None:
         for area, ted in self.teds.items():
@@ -560,21 +596,145 @@ class AgentCore:
 
     compute_vectors = staticmethod(AbrVectors.compute)
 
-    def apply_vectors(self, by_area: dict) -> list:
+    def apply_vectors(self, by_area: dict, now: float = 0.0) -> list:
         """Originate what changed by band (sec. 2.2), withdraw what is gone.
         Nothing before the LSDB sync is complete; never raises."""
         if self.awaiting_sync:
             self.vectors_dirty = True
             return []
         try:
-            return self.abr.apply(by_area, self.ready)
+            reqs = self.abr.apply(by_area, self.ready)
         except Exception as exc:
             self.report("vector_apply_errors", exc, "vector origination failed")
             return []
+        try:
+            self._track_suppressed(by_area, now)
+        except Exception as exc:
+            self.report("vector_apply_errors", exc, "tracking suppressed vectors failed")
+        return reqs
+
+    @staticmethod
+    def _exact(v) -> tuple:
+        return tuple((p.endpoint, p.pwr_sum, p.min_avail_bw, p.hop_count) for p in v.paths)
+
+    def _track_suppressed(self, by_area: dict, now: float) -> None:
+        """Remember the exact value of each vector we originated, and since
+        when a computed value differs from it (its change was suppressed)."""
+        seen = set()
+        for into, vecs in by_area.items():
+            for v in vecs:
+                key = (into, v.abr_chain, v.area)
+                cur = self.abr.lsas.get(key)
+                if cur is None:
+                    continue
+                seen.add(key)
+                exact = self._exact(v)
+                sent = self._vec_sent.get(key)
+                if sent is None or sent[0] is not cur:  # originated in this round
+                    self._vec_sent[key] = (cur, exact)
+                    self._vec_stale.pop(key, None)
+                elif sent[1] != exact:
+                    self._vec_stale.setdefault(key, now)
+                else:
+                    self._vec_stale.pop(key, None)
+        for key in [k for k in self._vec_sent if k not in self.abr.lsas]:
+            del self._vec_sent[key]
+            self._vec_stale.pop(key, None)
+
+    def _refresh_suppressed(self, now: float) -> None:
+        """A vector whose exact value waited ``VECTOR_REFRESH_S`` behind its
+        band goes out at the next vector round."""
+        for key, since in list(self._vec_stale.items()):
+            cur = self.abr.lsas.get(key)
+            if cur is None:
+                del self._vec_stale[key]
+            elif now - since >= VECTOR_REFRESH_S:
+                del self._vec_stale[key]
+                cur.sig = None  # differs from every signature: re-originated
+                self.abr.dirty = True
+                self.stats["vectors_refreshed"] += 1
 
     def path_choice(self, dst: str, k: int | None = None, constraints: Constraints | None = None) -> PathChoice:
-        """The head-end's request (sec. 2.2), as a typed record."""
-        return choose(self.router_id, self.teds, dst, k or self.cfg.k, constraints)
+        """The head-end's request (sec. 2.2), as a typed record: from the
+        settled view once the daemon published one (remembered, and
+        recomputed at every new view), else from the live TEDs."""
+        k = k or self.cfg.k
+        if self.view is None:
+            return choose(self.router_id, self.teds, dst, k, constraints)
+        key = (dst, k, repr(constraints))
+        self._choice_args.pop(key, None)
+        self._choice_args[key] = (dst, k, constraints)  # the newest last
+        while len(self._choice_args) > MAX_CHOICES:
+            old = next(iter(self._choice_args))
+            del self._choice_args[old]
+            self._choices.pop(old, None)
+        hit = self._choices.get(key)
+        if hit is None or hit[0] != self.view_gen:
+            hit = (self.view_gen, self._choose(self.router_id, self.view, dst, k, constraints))
+            self._choices[key] = hit
+        if isinstance(hit[1], Exception):
+            raise hit[1]
+        return hit[1]
+
+    @staticmethod
+    def _choose(router_id, teds, dst, k, constraints):
+        try:
+            return choose(router_id, teds, dst, k, constraints)
+        except AgentRefusal as exc:
+            return exc
+
+    def publish_view(self):
+        """The TEDs as they are now become the head-end's view; returns the
+        job that recomputes the remembered choices (``compute_choices``), or
+        None if there are none."""
+        view = {}
+        for a, t in self.teds.items():
+            c = TED(a, self.profile)
+            c.lsas = dict(t.lsas)
+            view[a] = c
+        self.view, self.view_gen = view, self.ted_gen
+        self.stats["views_published"] += 1
+        if not self._choice_args:
+            return None
+        return (self.view_gen, self.router_id, view, dict(self._choice_args))
+
+    @staticmethod
+    def compute_choices(job) -> dict:
+        """Runs on a worker thread: reads only the job's view."""
+        gen, router_id, view, args = job
+        return {key: AgentCore._choose(router_id, view, dst, k, c) for key, (dst, k, c) in args.items()}
+
+    def store_choices(self, job, results: dict) -> None:
+        """Keep what ``compute_choices`` found, if its view is still ours;
+        count the choices whose best path changed (``choices_changed``)."""
+        if job[0] != self.view_gen:
+            return
+        for key, r in results.items():
+            old = self._choices.get(key)
+            if old is not None and _chain(old[1]) != _chain(r):
+                self.stats["choices_changed"] += 1
+            if key in self._choice_args:
+                self._choices[key] = (job[0], r)
+
+    # -- reload (SIGHUP) ------------------------------------------------------------
+
+    def reconfigure(self, cfg: PowerConfig) -> None:
+        """A reloaded configuration (``reload.merge``: the same ports, the
+        same restart-only fields): new power figures, banding, k and timers
+        apply from the next evaluation and vector round."""
+        old = self.cfg
+        self.cfg = self.adv.cfg = self.abr.cfg = cfg
+        self.min_interval = self.adv.min_interval = cfg.agent.get("min_interval", 1.0)
+        if (old.band_ratio, old.hysteresis) != (cfg.band_ratio, cfg.hysteresis):
+            for l in self.links.values():
+                if l.band is not None and l.tlv is not None:
+                    l.band = metric.Banding.geometric(1e-15, 1e3, cfg.band_ratio, cfg.hysteresis)
+                    l.band.update(metric.effective_metric(l.tlv.pwr_consumed, l.tlv.pwr_available))
+            self.abr.band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
+        if (old.k, old.ksp_constraints) != (cfg.k, cfg.ksp_constraints):
+            self.abr.vcomp = None
+        self._choices.clear()
+        self.vectors_dirty = True
 
     def inter_area_path(self, dst: str, k: int | None = None, constraints: Constraints | None = None) -> dict:
         """The head-end's request (sec. 2.2): the best path to dst over the
@@ -665,3 +825,8 @@ class AgentCore:
                 "srv6": ted.sid_adverts(),
             }
         return out
+
+
+def _chain(r) -> tuple | None:
+    """A choice's ABR chain and head path (None for a refusal)."""
+    return None if isinstance(r, Exception) else (tuple(r.best.abr_chain), tuple(r.best.head_path))

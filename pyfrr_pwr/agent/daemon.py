@@ -10,7 +10,7 @@ socket (``control``, typed by ``proto.control``) and the signalling server
 (``signalling``, draft sec. 2.2), housekeeping (``AgentCore.tick``,
 LSDB re-syncs when the TEDs look wrong), and our SRv6 SIDs (``srv6``,
 issue 7: installed once the router ID is known, kept in step with links
-and link events every ``agent.srv6.period`` s, flooded through the core,
+and link events (rtnetlink, see "Pushed" below), flooded through the core,
 removed when the agent stops; a node without IPv6 / seg6 / ``sr0`` runs
 without them, ``status.srv6`` says why).
 
@@ -34,6 +34,25 @@ Only then is the core synced and allowed to originate. The opaque IDs a
 process hands out are persisted in blocks next to the control socket
 (``<socket>.ids``), so a restarted agent starts past them even when ospfd
 no longer holds their MaxAge copies.
+
+Pushed, not polled (issue 10). A TED change (``AgentCore.ted_gen``) wakes
+the ABR vector loop and the head-end's view loop at once; both first let a
+burst of changes settle (quiet for ``*_QUIET_S``, at most ``*_MAX_S``), so
+what they compute comes from one consistent view of the area instead of a
+mix of old and new vectors (draft sec. 2.2: a head-end chooses from what
+the ABRs leaked; re-choosing at every fragment of a burst showed
+intermediate chains). The view loop publishes the settled TEDs
+(``AgentCore.publish_view``) and recomputes, off the event loop, every
+choice the control socket was asked for, so the head-end's choice follows
+the LSA that changed and a query reads it. The SRv6 loop syncs on the
+measurer's rtnetlink link and address events, with a few follow-ups for
+the IPv6 neighbours learnt after a link comes up, and every
+``SRV6_FALLBACK_PERIODS`` periods besides.
+
+SIGHUP reloads power.yml (``reload``): what needs no restart applies at
+once; each field that does is logged and kept as it runs; a file that does
+not load is logged naming file, line and field, and the running
+configuration stays. The agent never dies of it.
 """
 
 from __future__ import annotations
@@ -45,7 +64,7 @@ import signal
 import time
 from pathlib import Path
 
-from pyfrr_pwr.agent import control, sidplan
+from pyfrr_pwr.agent import control, reload, sidplan
 from pyfrr_pwr.agent.apiclient import ApiReplyError
 from pyfrr_pwr.agent.core import ID_SPACE, AgentCore
 from pyfrr_pwr.agent.lsps import LspManager
@@ -66,6 +85,14 @@ log = logging.getLogger("pyfrr_pwr.agent")
 LSA_FILTER = api.LsaFilter((1, api.LSA_OPAQUE_AREA), api.ORIGIN_ANY)
 SYNC_TIMEOUT = 30.0  # s for the sync's sentinel to arrive
 TYPE_IN_USE_LOG_S = 60.0  # the OPAQUETYPEINUSE error is repeated this often
+VECTOR_QUIET_S, VECTOR_MAX_S = 0.01, 0.1  # an ABR's settle before computing vectors
+VECTOR_FALLBACK_S = 5.0  # the vector loop looks anyway this often (belt and braces)
+VIEW_QUIET_S, VIEW_MAX_S = 0.02, 0.2  # a head-end's settle before it chooses again
+# SRv6 syncs on link and address events, then every period for SRV6_FOLLOW_UPS
+# periods (IPv6 neighbours are learnt after the link), and every
+# SRV6_FALLBACK_PERIODS periods besides: a sync dumps links, addresses,
+# neighbours and routes, the agent's dearest work at rest
+SRV6_FOLLOW_UPS, SRV6_FALLBACK_PERIODS = 5, 30
 
 
 def private_dir(d: Path) -> None:
@@ -109,6 +136,11 @@ class Agent:
             api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi"
         )
         self.measurer = Measurer(cfg, name, a.get("window", window), self.core.link_speed)
+        self._vec_kick = asyncio.Event()  # a TED changed: the ABR vector loop
+        self._view_kick = asyncio.Event()  # a TED changed: the head-end's view loop
+        self._srv6_kick = asyncio.Event()  # an interface or address changed: SRv6 sync
+        self._seen_gen = -1
+        self.measurer.on_link_change = self._srv6_kick.set
         self.signalling = Signalling(self.core, self._queue.put_nowait, a.get("signal_port", SIGNAL_PORT))
         try:
             s6 = sidplan.settings(a.get("srv6"))
@@ -150,6 +182,17 @@ class Agent:
     def _emit(self, reqs: list) -> None:
         if reqs:
             self._queue.put_nowait(reqs)
+        self._kick()
+
+    def _kick(self) -> None:
+        """Wake the loops that follow the TEDs (pushed, not polled)."""
+        gen = self.core.ted_gen
+        if gen != self._seen_gen:
+            self._seen_gen = gen
+            self._view_kick.set()
+            self._vec_kick.set()
+        elif self.core.vectors_dirty:
+            self._vec_kick.set()
 
     def _on_message(self, m) -> None:
         try:
@@ -241,15 +284,50 @@ class Agent:
                 except Exception as exc:
                     self.core.report("sender_errors", exc, f"dropped {type(r).__name__}")
 
-    async def _vector_loop(self, period: float = 0.3) -> None:
-        """ABR work off the event loop (draft sec. 2.3: extra cores): when a
-        TED changed, snapshot, compute on a worker thread, originate."""
+    async def _settle(self, quiet: float, most: float) -> None:
+        """Return once the TEDs went ``quiet`` s without a change, or ``most``
+        s after the call (a burst of changes is taken whole)."""
+        end = time.monotonic() + most
         while True:
-            await asyncio.sleep(period)
+            gen = self.core.ted_gen
+            await asyncio.sleep(max(0.0, min(quiet, end - time.monotonic())))
+            if self.core.ted_gen == gen or time.monotonic() >= end:
+                return
+
+    async def _vector_loop(self, period: float = VECTOR_FALLBACK_S) -> None:
+        """ABR work off the event loop (draft sec. 2.3: extra cores): when a
+        TED changed (woken by ``_kick``; at most ``period`` s apart anyway),
+        let the burst settle, snapshot, compute on a worker thread, originate."""
+        while True:
             try:
+                await asyncio.wait_for(self._vec_kick.wait(), period)
+            except TimeoutError:
+                pass
+            self._vec_kick.clear()
+            try:
+                if self.core.vectors_dirty:
+                    await self._settle(VECTOR_QUIET_S, VECTOR_MAX_S)
                 await self._vector_round()
             except Exception as exc:
                 self.core.report("vector_loop_errors", exc, "vector round failed")
+
+    async def _view_loop(self) -> None:
+        """The head-end's consistent view: after a settled burst of TED
+        changes, publish it and recompute the choices asked for (off the
+        event loop: ``AgentCore.compute_choices`` reads only the view)."""
+        while True:
+            await self._view_kick.wait()
+            try:
+                await self._settle(VIEW_QUIET_S, VIEW_MAX_S)
+                self._view_kick.clear()
+                job = self.core.publish_view()
+                if job is not None:
+                    t0 = time.monotonic()
+                    res = await asyncio.to_thread(AgentCore.compute_choices, job)
+                    self.core.store_choices(job, res)
+                    self.core.stats["view_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)
+            except Exception as exc:
+                self.core.report("view_errors", exc, "head-end view round failed")
 
     async def _vector_round(self) -> None:
         if not self.core.vectors_dirty or not self.client.connected or self.core.awaiting_sync:
@@ -257,12 +335,14 @@ class Agent:
         snap = self.core.vector_snapshot()
         if snap is None:
             return
+        t0 = time.monotonic()
         try:
             res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
         except Exception as exc:
             self.core.report("vector_compute_errors", exc, "vector computation failed")
             return
-        self._emit(self.core.apply_vectors(res))
+        self.core.stats["vector_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)  # a gauge: where reroute time goes
+        self._emit(self.core.apply_vectors(res, time.monotonic()))
 
     async def _housekeeping(self, period: float = 0.5) -> None:
         """``AgentCore.tick``, and a re-sync when ``resync_due`` says so."""
@@ -273,6 +353,7 @@ class Agent:
                     continue
                 now = time.monotonic()
                 self._emit(self.core.tick(now))
+                self._kick()
                 if self._resync_task is None or self._resync_task.done():
                     why = self.core.resync_due(now)
                     if why:
@@ -288,11 +369,21 @@ class Agent:
             await asyncio.sleep(0.2)
         if s6.nl is None and s6.disabled is None:
             await asyncio.to_thread(s6.start, self.core.router_id)
+        follow = SRV6_FOLLOW_UPS  # the first neighbours come after the start
         while True:
             self._emit(self.core.set_srv6(s6.advertised() if s6.disabled is None else None, s6.status(), time.monotonic()))
-            await asyncio.sleep(s6.settings.period)
-            if s6.nl is not None:  # without SRv6 the task idles (a finished task would stop the agent)
-                await asyncio.to_thread(s6.sync)
+            if s6.nl is None:  # without SRv6 the task idles (a finished task would stop the agent)
+                await asyncio.Event().wait()
+            # on the measurer's interface events, a few follow-ups, and rarely besides
+            p = s6.settings.period
+            try:
+                await asyncio.wait_for(self._srv6_kick.wait(), p if follow else p * SRV6_FALLBACK_PERIODS)
+                follow = SRV6_FOLLOW_UPS
+            except TimeoutError:
+                follow = max(0, follow - 1)
+            await asyncio.sleep(s6.settings.period / 10)  # a burst of link events, taken whole
+            self._srv6_kick.clear()
+            await asyncio.to_thread(s6.sync)
 
     async def _supervised(self, name: str, run) -> None:
         """Run ``run()`` for ever: a crash is logged, counted
@@ -306,6 +397,39 @@ class Agent:
             except Exception as exc:
                 self.core.report(f"{name}_crashes", exc, f"task {name} crashed, restarting it")
                 await asyncio.sleep(1.0)
+
+    # -- reload (SIGHUP) -------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Read power.yml again and apply what needs no restart (``reload``).
+        A file that does not load keeps the running configuration; never
+        raises. True if the new configuration runs."""
+        path = self.cfg.path
+        try:
+            new = load_power(path)
+        except Exception as exc:  # ConfigError names file, line and field
+            self.core.stats["reload_errors"] += 1
+            log.error("%s: reload of %s failed, the running configuration stays: %s", self.name, path, exc)
+            return False
+        try:
+            d = reload.diff(self.cfg, new)
+            eff = reload.merge(self.cfg, new)
+            for f in d.restart:
+                log.warning("%s: reload of %s: %s changed and needs a restart; it stays as it runs", self.name, path, f)
+            if d.applied:
+                self.core.reconfigure(eff)
+                self.measurer.window = eff.agent.get("window", self.measurer.window)
+                self.measurer.set_config(eff)
+                self.interval = self.measurer.interval = eff.agent.get("interval", self.interval)
+                self.cfg = eff
+                self._emit(self.core.evaluate(time.monotonic()))
+        except Exception as exc:
+            self.core.stats["reload_errors"] += 1
+            log.error("%s: reload of %s failed while applying it: %s: %s", self.name, path, type(exc).__name__, exc, exc_info=True)
+            return False
+        self.core.stats["reloads"] += 1
+        log.warning("%s: reloaded %s: %s", self.name, path, ("applied " + ", ".join(d.applied)) if d.applied else "nothing to apply without a restart")
+        return True
 
     # -- control socket ------------------------------------------------------------
 
@@ -347,6 +471,7 @@ class Agent:
             asyncio.create_task(self._supervised("measure", lambda: self.measurer.run(self.core, self._emit, self.interval))),
             asyncio.create_task(self._supervised("sender", self._sender)),
             asyncio.create_task(self._supervised("vectors", self._vector_loop)),
+            asyncio.create_task(self._supervised("view", self._view_loop)),
             asyncio.create_task(self._supervised("housekeeping", self._housekeeping)),
             # soft-state reservations: refreshes out, expiries in (issue 7, 11 sec. 3)
             asyncio.create_task(self._supervised("signalling", self.signalling.run_timers)),
@@ -357,6 +482,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         log.info("%s: control socket %s", self.name, path)
         try:
             async with server:
@@ -379,6 +505,8 @@ class Agent:
             signal_server.close()
             await self.client.close()
             path.unlink(missing_ok=True)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
             log.info("%s: stopped", self.name)
 
 
@@ -391,3 +519,35 @@ def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: 
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The agent's lean entry point (``python -P -c "from
+    pyfrr_pwr.agent.daemon import main; ..." agent -c ...``; what the lab
+    runs): the options of ``pyfrr-pwr agent``, without importing the whole
+    CLI (rich, numpy's evaluation modules, the offline tools), which cost
+    every agent of a lab seconds of start-up and tens of MiB (issue 10)."""
+    import argparse
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["agent"]:
+        args = args[1:]
+    ap = argparse.ArgumentParser(prog="pyfrr-pwr agent")
+    ap.add_argument("-c", "--config", required=True)
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--api", default="127.0.0.1:2607")
+    ap.add_argument("--name")
+    ap.add_argument("--log-file")
+    ap.add_argument("--debug", action="store_true")
+    a = ap.parse_args(args)
+    logging.basicConfig(
+        level=logging.DEBUG if a.debug else logging.INFO,
+        format=f"%(asctime)s pyfrr-pwr[{a.name or 'agent'}] %(levelname)s %(name)s: %(message)s",
+        filename=a.log_file,
+    )
+    try:
+        return run_agent(a.config, a.socket, a.api, a.name)
+    except Exception as exc:  # a bad configuration: one line naming file, line, field
+        log.error("%s", exc)
+        return 1

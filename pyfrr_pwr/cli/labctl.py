@@ -81,9 +81,17 @@ def cmd_lab(args) -> int:
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=con, transient=False) as prog:
                 task = prog.add_task(f"lab {lab.name}: starting", total=None)
                 lab.up(
-                    agents=not args.no_agents, wait=args.wait, timeout=args.timeout, progress=lambda m: prog.update(task, description=f"lab {lab.name}: {m}")
+                    agents=not args.no_agents,
+                    wait=args.wait,
+                    timeout=args.timeout,
+                    progress=lambda m: prog.update(task, description=f"lab {lab.name}: {m}"),
+                    paths=not args.no_wait_paths,
                 )
-                prog.update(task, description=f"lab {lab.name}: up" + (", converged, agents ready" if args.wait else ""))
+                prog.update(
+                    task,
+                    description=f"lab {lab.name}: up"
+                    + ((", converged, agents ready" + ("" if args.no_wait_paths else ", paths answered")) if args.wait else ""),
+                )
             return 0
         if args.action == "down":
             n = lab.down()
@@ -138,8 +146,12 @@ def register(sub) -> None:
         a.add_argument("--no-schema", action="store_true", help="skip containerlab schema validation (files newer than the schema)")
         if action == "up":
             a.add_argument(
-                "--wait", action="store_true", help="return once OSPF has converged and every agent answers, synced (fails naming the node otherwise)"
+                "--wait",
+                action="store_true",
+                help="return once OSPF has converged, every agent answers, synced, and every TE head-end answers a path to every "
+                "tail-end of another area (fails naming the node or pairs otherwise)",
             )
+            a.add_argument("--no-wait-paths", action="store_true", help="with --wait: do not wait for the head-ends' path answers")
             a.add_argument("--timeout", type=float, default=60.0)
             a.add_argument("--no-agents", action="store_true")
             a.add_argument("--no-firewall", action="store_true", help="do not load the nftables rules guarding ports 2607 and 2700")

@@ -2,7 +2,9 @@
 its control socket (one JSON line out, one back; the lab does not import
 the CLI), and what "ready" means.
 
-An agent is started as ``PYTHON -P -m pyfrr_pwr.cli agent ...`` with its
+An agent is started as ``PYTHON -P -c "from pyfrr_pwr.agent.daemon import
+main; ..." agent ...`` (``daemon.main``: the options of ``pyfrr-pwr agent``
+without importing the whole CLI, issue 10: start-up time and memory) with its
 working directory set to its own run directory: ``-P`` keeps Python from
 putting the current directory on ``sys.path``, so a checkout (or anything
 else called ``pyfrr_pwr/``) in the caller's directory is never imported in
@@ -16,14 +18,16 @@ import socket
 import sys
 from pathlib import Path
 
-__all__ = ["agent_argv", "agent_request", "agent_ready", "last_log_line"]
+__all__ = ["agent_argv", "agent_request", "agent_ready", "last_log_line", "AGENT_MAIN"]
+
+AGENT_MAIN = "import sys; from pyfrr_pwr.agent.daemon import main; sys.exit(main())"
 
 
 def agent_argv(config: Path | str, sock: Path | str, name: str, python: str | None = None) -> list[str]:
     """The agent's command line; paths are made absolute, since the agent
     does not run in the caller's directory."""
     return [
-        python or sys.executable, "-P", "-m", "pyfrr_pwr.cli", "agent",
+        python or sys.executable, "-P", "-c", AGENT_MAIN, "agent",
         "-c", str(Path(config).resolve()), "--socket", str(Path(sock).resolve()), "--name", name,
     ]  # fmt: skip
 

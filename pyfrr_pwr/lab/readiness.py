@@ -16,6 +16,13 @@ about 5 s after a zebra restart (which restarts ospf6d too).
 and a synced LSDB when the status reports "synced". A dead agent fails a
 wait at once; every failure names the nodes and the last line of each
 failing agent's log.
+
+Paths (issue 10, ``wait_paths``; ``lab up --wait`` does it, ``Lab.up(...,
+paths=True)``): OSPF Full and synced agents are not yet a lab that answers;
+the ABRs' vectors take a few more seconds to flood (2.6-4.6 s on fig-2-0).
+So the wait goes on until every TE head-end's agent answers a path query
+(``{"cmd": "path"}``, draft sec. 2.2) to every TE tail-end that shares no
+area with it; one that has none names the pairs still unanswered.
 """
 
 from __future__ import annotations
@@ -164,12 +171,51 @@ class Readiness:
                 out[n.name] = why
         return out
 
-    def wait_ready(self, timeout: float = 60.0, progress=None) -> float:
+    def path_pairs(self) -> list[tuple[str, str, str]]:
+        """(head-end node, tail-end node, tail-end router ID) for every TE
+        head-end with an agent and every TE tail-end in none of its areas."""
+        rs = self.topo.routers
+        heads = [r for r in rs.values() if r.power is not None and r.power.te_head and r.router_id and self.nodes[r.name].runs_agent]
+        tails = [r for r in rs.values() if r.power is not None and r.power.te_tail and r.router_id]
+        return [(h.name, t.name, t.router_id) for h in heads for t in tails if h is not t and not (h.areas & t.areas)]
+
+    def paths_unanswered(self, pairs=None) -> list[tuple[str, str]]:
+        """The (head-end, tail-end) pairs whose head-end's agent does not
+        answer a path query with a path yet."""
+        out = []
+        for h, t, rid in self.path_pairs() if pairs is None else pairs:
+            try:
+                agent_request(self.nodes[h].agent_socket, {"cmd": "path", "to": rid}, timeout=5.0)
+            except (OSError, ValueError):
+                out.append((h, t))
+        return out
+
+    def wait_paths(self, timeout: float = 60.0, _check=None) -> float:
+        """Wait until every head-end answers a path to every tail-end of
+        another area (``path_pairs``); the seconds it took."""
+        t0 = time.monotonic()
+        left = self.path_pairs()
+        while True:
+            if _check:
+                _check()
+            bad = set(self.paths_unanswered(left))  # an answered pair is not asked again
+            left = [p for p in left if (p[0], p[1]) in bad]
+            if not left:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 >= timeout:
+                break
+            time.sleep(0.05)
+        detail = ", ".join(f"{h} -> {t}" for h, t, _ in left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        raise LabError(f"lab {self.name}: head-ends answer no path after {timeout:.0f}s: {detail}")
+
+    def wait_ready(self, timeout: float = 60.0, progress=None, paths: bool = False) -> float:
         """Wait until OSPF is Full everywhere, every locator is routed
         everywhere (``wait_locators``) and every agent the lab
-        started runs and is ready (``agent_ready``); raise LabError naming
-        the nodes and their agents' last log lines at once if an agent dies,
-        or at ``timeout`` (seconds, for both together)."""
+        started runs and is ready (``agent_ready``), and with ``paths``
+        until every head-end answers its inter-area path queries
+        (``wait_paths``); raise LabError naming the nodes and their agents'
+        last log lines at once if an agent dies, or at ``timeout`` (seconds,
+        for all together)."""
         say = progress or (lambda msg: log.info("%s", msg))
         t0 = time.monotonic()
 
@@ -189,7 +235,11 @@ class Readiness:
             no_dead()
             bad = self.agents_not_ready()
             if not bad:
-                return time.monotonic() - t0
+                break
             if time.monotonic() - t0 >= timeout:
                 raise self._agents_error(bad, f"agents not ready after {timeout:.0f}s")
             time.sleep(0.2)
+        if paths and self.path_pairs():
+            say("waiting for every head-end to answer its inter-area path queries")
+            self.wait_paths(max(1.0, timeout - (time.monotonic() - t0)), _check=no_dead)
+        return time.monotonic() - t0

@@ -22,7 +22,9 @@ SRv6 locator, LOC::1/48) gets that always-up device, the SRv6 sysctls
 ``up(wait=True)`` / ``wait_ready`` return once OSPF is Full everywhere,
 every router's locator is routed in every other router running ospf6d, AND
 every agent runs and reports, on its control socket, a router ID and a
-session to ospfd (and a synced LSDB when its status says); otherwise they
+session to ospfd (and a synced LSDB when its status says), and with
+``paths=True`` (``lab up --wait``) once every TE head-end answers a path
+to every TE tail-end of another area (``Readiness.wait_paths``); otherwise they
 raise LabError naming the nodes and each failing agent's last log line.
 ``restart`` restarts one daemon or the agent of a node. ``down`` stops
 exactly the processes ``up`` and ``restart`` started (pid plus process start
@@ -123,7 +125,7 @@ class Lab(Readiness):
 
     # -- up --------------------------------------------------------------
 
-    def up(self, agents: bool = True, wait: bool = False, timeout: float = 60.0, progress=None) -> None:
+    def up(self, agents: bool = True, wait: bool = False, timeout: float = 60.0, progress=None, paths: bool = False) -> None:
         say = progress or (lambda msg: log.info("%s", msg))
         existing = set(netns.listnetns())
         clash = [n.ns for n in self.nodes.values() if n.ns in existing]
@@ -171,6 +173,7 @@ class Lab(Readiness):
                 say("starting pyfrr-pwr agents")
                 for n in self.nodes.values():
                     if n.runs_agent:
+                        self._wait_ospf_instance(n)
                         self._start_agent(n, st)
             for n in self.nodes.values():  # containerlab runs exec after the node is up
                 for cmd in n.exec_cmds if n.frr else []:
@@ -179,7 +182,7 @@ class Lab(Readiness):
             self.down(quiet=True)
             raise
         if wait:
-            self.wait_ready(timeout, progress=say)
+            self.wait_ready(timeout, progress=say, paths=paths and agents)
 
     def firewall_rules(self) -> dict:
         """{node: nftables ruleset} for every FRR node of the lab."""
@@ -243,6 +246,26 @@ class Lab(Readiness):
             except (OSError, ValueError):
                 time.sleep(0.02)
         raise LabError(f"no pid file {pidf}")
+
+    @staticmethod
+    def _wait_ospf_instance(n: Node, timeout: float = 30.0) -> bool:
+        """Wait until the node's ospfd has read its configuration (``show ip
+        ospf json`` names a router ID). FRR 8.4.4's ospfd takes API
+        connections before that, and a REGISTER_OPAQUETYPE then crashes it
+        (SIGSEGV in ospf_apiserver_notify_ready_type10: no ospf instance
+        yet); an agent that starts in well under a second (issue 10) hit
+        it. False (the agent starts anyway, and retries) at ``timeout``."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                r = n.vtysh("show ip ospf json", timeout=5)
+                if json.loads(r.stdout or "{}").get("routerId"):
+                    return True
+            except (subprocess.TimeoutExpired, ValueError, OSError):
+                pass
+            time.sleep(0.05)
+        log.warning("%s: ospfd shows no OSPF instance after %.0f s; starting the agent anyway", n.name, timeout)
+        return False
 
     def _agent_dir(self, n: Node) -> None:
         """The agent's directory: root-owned 0700, in a root-owned 0700

@@ -1,0 +1,233 @@
+"""The agent on real FRR (issue 10; needs root and FRR): fig-2-0 in
+namespaces, 23 routers, fake hwmon sensors on R4's ports (``prepare``).
+
+Rows measured (medians over >= 10 rounds; the control socket polled every
+few ms from this process, timestamps on this process's monotonic clock):
+
+* a power change at R4 (area 2, its port towards ABR2 ten times dearer,
+  then back) until TEh1's chosen path to TEt2 changes ABR chain, with every
+  distinct choice seen on the way (``intermediate``: chains that are
+  neither the old nor the new one);
+* the same change until TEh1's TEDs last changed before its choice did
+  (it holds the new vectors);
+* R4's port towards ABR2 down until the choice changes; up again until
+  the old choice is back;
+* every agent's CPU and RSS at rest (from /proc, 10 s);
+* ``lab up --wait`` to every head-end answering its path queries, beside
+  the time to OSPF Full and synced agents.
+
+The machine is shared: /proc/loadavg is recorded with each figure.
+Lab name ``h5b`` (PYFRR_PWR_BENCH_LAB overrides it).
+"""
+
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pyfrr_pwr.lab.agents import agent_request
+from pyfrr_pwr.lab.runner import Lab
+
+pytestmark = pytest.mark.frr
+
+LAB = os.environ.get("PYFRR_PWR_BENCH_LAB", "h5b")
+PORT = "eth5"  # R4's port towards ABR2 (R4-ABR2)
+POLL = 0.003  # s between polls of the control socket
+
+
+ROOT = Path(__file__).resolve().parents[1]
+R4_UNIT_W = 222 / 8  # R4's LC1: 222 W over eight 10G ports (tools/gen_topologies.py)
+
+
+def prepare(dst: Path, interval: float = 0.02, min_interval: float = 0.5) -> tuple[Path, dict]:
+    """Copy fig-2-0 to dst; R4's ports read their power from files
+    (microwatts, hwmon power*_input). Returns (clab file, {port: file})."""
+    shutil.copytree(ROOT / "containerlab/fig-2-0", dst / "fig-2-0")
+    shutil.copy(ROOT / "containerlab/fig-2-0.clab.yml", dst / "fig-2-0.clab.yml")
+    hw = dst / "hwmon"
+    hw.mkdir()
+    pf = dst / "fig-2-0/R4/power.yml"
+    cfg = yaml.safe_load(pf.read_text())
+    files = {}
+    for port, p in cfg["ports"].items():
+        f = hw / f"{port}_power1_input"
+        f.write_text(f"{int(R4_UNIT_W * 1e6)}\n")
+        p.update(power_w=R4_UNIT_W, power_reader={"type": "hwmon", "path": str(f)})
+        files[port] = f
+    cfg.setdefault("agent", {}).update(interval=interval, min_interval=min_interval)  # keeps the lab's signalling key
+    pf.write_text(yaml.safe_dump(cfg))
+    return dst / "fig-2-0.clab.yml", files
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    d = tmp_path_factory.mktemp("h5fig20")
+    clab, files = prepare(d)
+    lab = Lab(clab, name=LAB)
+    lab.down(quiet=True)
+    t0 = time.monotonic()
+    lab.up(wait=True, timeout=240)
+    t1 = time.monotonic()
+    paths = lab.wait_paths(120)
+    lab.up_times = {"ospf_full_and_agents_s": t1 - t0, "paths_after_s": paths, "total_s": t1 - t0 + paths, "load": load()}
+    lab.files = files
+    try:
+        yield lab
+    finally:
+        lab.down(quiet=True)
+
+
+def rid(lab, name):
+    return lab.topo.resolve(name).router_id
+
+
+def chain(lab, head="TEh1", tail="TEt2"):
+    r = agent_request(lab.nodes[head].agent_socket, {"cmd": "path", "to": rid(lab, tail)})
+    return tuple(r["best"]["abr_chain"]) + tuple(r["best"]["head_path"])
+
+
+def ted_changes(lab, node="TEh1"):
+    return agent_request(lab.nodes[node].agent_socket, {"cmd": "status"})["stats"].get("ted_changes", 0)
+
+
+def watch(lab, before, until, timeout=10.0):
+    """Poll TEh1 until ``until(choice)``; (seconds, distinct choices seen,
+    seconds to the last change of TEh1's view before the end)."""
+    t0 = time.monotonic()
+    seen = [before]
+    last_view, last_view_t = ted_changes(lab), None
+    while True:
+        c = chain(lab)
+        now = time.monotonic() - t0
+        if c != seen[-1]:
+            seen.append(c)
+        v = ted_changes(lab)
+        if v != last_view:
+            last_view, last_view_t = v, now
+        if until(c):
+            return now, seen, last_view_t
+        if now > timeout:
+            raise TimeoutError(f"TEh1's choice did not settle in {timeout} s: {seen}")
+        time.sleep(POLL)
+
+
+def write_w(lab, w):
+    f = lab.files[PORT]
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(f"{int(w * 1e6)}\n")
+    os.replace(tmp, f)  # a sensor's value appears whole
+
+
+def test_power_change_at_r4_until_teh1s_choice_changes(benchmark, lab):
+    base = chain(lab)
+    write_w(lab, R4_UNIT_W * 10)
+    time.sleep(3)
+    dear = chain(lab)
+    write_w(lab, R4_UNIT_W)
+    time.sleep(3)
+    assert chain(lab) == base and dear != base, "R4's port power does not move TEh1's choice"
+    lat, vec, inter = [], [], []
+    state = {"dear": False}
+
+    def change():
+        state["dear"] = not state["dear"]
+        before = chain(lab)
+        want = dear if state["dear"] else base
+        write_w(lab, R4_UNIT_W * (10 if state["dear"] else 1))
+        t, seen, tv = watch(lab, before, lambda c: c == want)
+        lat.append(t)
+        vec.append(tv if tv is not None else t)
+        inter.append(len([c for c in seen if c not in (base, dear)]))
+
+    benchmark.group = "issue 10: power change at R4 -> TEh1's chosen inter-area path (fig-2-0, real FRR)"
+    benchmark.extra_info.update(impl="pyfrr_pwr", load_before=load())
+    benchmark.pedantic(change, setup=lambda: time.sleep(1.0), rounds=12, iterations=1)
+    benchmark.extra_info.update(
+        choice_median_ms=statistics.median(lat) * 1e3,
+        choice_min_ms=min(lat) * 1e3,
+        choice_max_ms=max(lat) * 1e3,
+        view_median_ms=statistics.median(vec) * 1e3,
+        intermediate_choices_total=sum(inter),
+        rounds_with_intermediate=sum(1 for i in inter if i),
+        load_after=load(),
+    )
+    print("\npower change -> choice ms", [round(x * 1e3) for x in lat], "view ms", [round(x * 1e3) for x in vec], "intermediate", inter, load())
+
+
+def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
+    """The link is set down and up over a netlink socket opened in R4's
+    namespace beforehand (``ip netns exec ip link`` alone costs 50-150 ms
+    of process start-up on this loaded machine, which is not the agent's)."""
+    from pyroute2 import IPRoute
+
+    ipr = IPRoute(netns=lab.nodes["R4"].ns)
+    idx = ipr.link_lookup(ifname=PORT)[0]
+    base = chain(lab)
+    down, up, inter = [], [], []
+
+    def flap():
+        before = chain(lab)
+        assert before == base
+        ipr.link("set", index=idx, state="down")
+        t, seen, _ = watch(lab, before, lambda c: c != base)
+        down.append(t)
+        ipr.link("set", index=idx, state="up")
+        t2, seen2, _ = watch(lab, seen[-1], lambda c: c == base, timeout=30)
+        up.append(t2)
+        inter.append(len(seen) - 2 + len(seen2) - 2)
+
+    benchmark.group = "issue 10: link on the chosen path down / up -> TEh1's choice (fig-2-0, real FRR)"
+    benchmark.extra_info.update(impl="pyfrr_pwr", load_before=load())
+    try:
+        benchmark.pedantic(flap, setup=lambda: time.sleep(2.0), rounds=10, iterations=1)
+    finally:
+        ipr.close()
+    benchmark.extra_info.update(
+        down_median_ms=statistics.median(down) * 1e3,
+        down_max_ms=max(down) * 1e3,
+        up_median_ms=statistics.median(up) * 1e3,
+        up_max_ms=max(up) * 1e3,
+        intermediate_choices_total=sum(inter),
+        load_after=load(),
+    )
+    print("\nlink down ms", [round(x * 1e3) for x in down], "up ms", [round(x * 1e3) for x in up], "intermediate", inter, load())
+
+
+def _cpu_rss(pid):
+    st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    rss_kb = next(int(l.split()[1]) for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS"))
+    return int(st[11]) + int(st[12]), rss_kb
+
+
+def test_agents_at_rest_and_lab_up(benchmark, lab):
+    st = lab._load_state()
+    pids = {p["node"]: p["pid"] for p in st["procs"] if p["what"] == "agent"}
+    hz = os.sysconf("SC_CLK_TCK")
+    time.sleep(3)
+    a = {n: _cpu_rss(p) for n, p in pids.items()}
+    t = 10.0
+    time.sleep(t)
+    b = {n: _cpu_rss(p) for n, p in pids.items()}
+    cpu = {n: (b[n][0] - a[n][0]) / hz / t * 100 for n in pids}
+    rss = {n: b[n][1] / 1024 for n in pids}
+    benchmark.group = "issue 10: agents at rest (fig-2-0, 23 agents) and lab up --wait"
+    benchmark.extra_info.update(
+        impl="pyfrr_pwr",
+        cpu_at_rest_median_percent=statistics.median(cpu.values()),
+        cpu_at_rest_max_percent=max(cpu.values()),
+        cpu_at_rest_all_percent=sum(cpu.values()),
+        rss_median_mib=statistics.median(rss.values()),
+        rss_max_mib=max(rss.values()),
+        load=load(),
+        **{f"lab_up_{k}": v for k, v in lab.up_times.items()},
+    )
+    print("\ncpu %", {n: round(c, 2) for n, c in sorted(cpu.items())}, "\nrss MiB", {n: round(r, 1) for n, r in sorted(rss.items())}, lab.up_times, load())
+    benchmark(lambda: agent_request(lab.nodes["TEh1"].agent_socket, {"cmd": "path", "to": rid(lab, "TEt2")}))
