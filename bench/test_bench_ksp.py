@@ -15,7 +15,9 @@ from pyfrr_pwr.paths.ksp import CompiledGraph
 
 GRAPH_NAMES = ["grid30x30", "waxman1000", "ba2000", "area50"]
 KS = [1, 8, 32, 128]
-IMPLS = ["pyfrr_pwr", "scipy_yen", "igraph", "networkx"]
+# pyfrr_pwr builds Path objects (nodes and (u, v, key) edges); pyfrr_pwr_costs
+# is the costs-only call (CompiledGraph.costs), what scipy's yen returns
+IMPLS = ["pyfrr_pwr", "pyfrr_pwr_costs", "scipy_yen", "igraph", "networkx"]
 
 _prepared = {}
 
@@ -24,7 +26,7 @@ def prepared(graphs, name, impl):
     key = (name, impl)
     if key not in _prepared:
         G, pair = graphs(name)
-        if impl == "pyfrr_pwr":
+        if impl in ("pyfrr_pwr", "pyfrr_pwr_costs"):
             obj = CompiledGraph.from_networkx(G)
         elif impl == "scipy_yen":
             u, v, w = zip(*((u, v, d["weight"]) for u, v, d in G.edges(data=True)))
@@ -43,6 +45,8 @@ def prepared(graphs, name, impl):
 def query(impl, obj, s, t, k):
     if impl == "pyfrr_pwr":
         return [p.cost for p in obj.k_shortest_paths(s, t, k)]
+    if impl == "pyfrr_pwr_costs":
+        return obj.costs(s, t, k)
     if impl == "scipy_yen":
         return list(yen(obj, s, t, k))
     if impl == "igraph":

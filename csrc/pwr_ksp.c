@@ -3,13 +3,13 @@
  * A* spur searches and CSPF pruning (see pwr_ksp.h for the contract).
  *
  * How a query runs, and why:
- *  1. One reverse Dijkstra from the destination over the arcs the
+ *  1. One reverse Dijkstra (radix heap) from the destination over the arcs the
  *     constraints allow gives pot[v] = exact distance v -> dst. It reads off
  *     the first path (no resource bound) and is an admissible, consistent A*
  *     potential for every spur search: blocking arcs and nodes only makes
- *     true distances longer. With a hop or delay bound, two more reverse
- *     searches give min hops / min delay to dst, used to prune labels whose
- *     best completion already breaks the bound.
+ *     true distances longer. With a hop, delay or jitter bound, one more
+ *     reverse search per bound gives min hops / delay / jitter to dst, used
+ *     to prune labels whose best completion already breaks the bound.
  *  2. Yen: for the last path found, deviate at each spur node from its
  *     deviation index on (Lawler), block the root's nodes and the next arc
  *     of every found path sharing the root (via one longest-common-prefix
@@ -18,8 +18,13 @@
  *     worse than k - |found| others can never be output. A spur whose lower
  *     bound (root cost + pot[spur]) exceeds the worst candidate still needed
  *     is skipped, and a spur search stops once its frontier passes it.
+ *     Each spur search stops early at a "yellow" node (Feng's node
+ *     classification, see yellow()): one whose reverse-tree path to dst
+ *     avoids the root, so the tree completes the spur path exactly. Root
+ *     nodes are blocked once per iteration and grown spur by spur.
  *  4. Without hop/delay bounds a spur search is A* over nodes. With them it
- *     is a label-setting search over (cost, delay, hops) with dominance, the
+ *     is a label-setting search over (cost, delay, jitter, hops) with
+ *     dominance (jitter: summed delay variation, RFC 7471 sec. 4.3), the
  *     exact resource-constrained shortest path: a cheaper label can reach a
  *     node with more delay, so one label per node would lose feasible paths.
  *     Labels are never unlinked from their node's list, which is what keeps
@@ -34,27 +39,42 @@
 #include <string.h>
 
 #define INF HUGE_VAL
+#define HEAP_D 4 /* heap arity: fewer levels per pop than a binary heap */
+
+struct rev_arc {
+    double w;
+    int32_t tail, arc; /* arc: internal id */
+};
 
 struct pwr_graph {
     int32_t n, m;
     int32_t *out_start; /* n + 1; internal arc ids are CSR positions */
     int32_t *head, *tail;
     double *w, *bw, *delay;
+    double *jit; /* delay variation (RFC 7471 sec. 4.3), 0 unless set */
+    int has_jit; /* some arc's jitter was ever set > 0 (then bounds apply) */
     uint32_t *admin;
     int32_t *orig;     /* internal -> caller's arc id */
     int32_t *pos;      /* caller's arc id -> internal */
     int32_t *in_start; /* n + 1, reverse CSR */
     int32_t *in_arc;
-    /* reverse CSR copies of tail/weight/delay, so the reverse searches
-     * (run once per destination over the whole graph) read contiguously */
-    int32_t *in_tail;
-    double *in_w, *in_delay;
+    int32_t *in_pos;   /* internal arc -> its reverse CSR position */
+    /* reverse CSR copies of tail/weight/arc in one record, so the reverse
+     * searches (run once per destination over the whole graph) read one
+     * cache line per few arcs; delay stays apart (hop/delay bounds only) */
+    struct rev_arc *in_e;
+    double *in_delay, *in_jit;
 };
 
 typedef struct {
     double key;
     int32_t id;
 } heap_ent;
+
+typedef struct {
+    uint64_t key; /* bits of a double >= 0 */
+    int32_t id, next;
+} rx_ent;
 
 typedef struct {
     int32_t off, len;
@@ -65,41 +85,54 @@ typedef struct {
     int32_t first, count;
 } res_query;
 
-enum { REV_W = 0, REV_HOPS = 1, REV_DELAY = 2 };
+enum { REV_W = 0, REV_HOPS = 1, REV_DELAY = 2, REV_JIT = 3, REV_N = 4 };
 
 struct pwr_ws {
     int32_t n, m;
     /* reverse searches, one stamped array per metric */
-    double *rev[3];
-    uint32_t *rev_stamp[3];
-    uint32_t rev_gen[3];
+    double *rev[REV_N];
+    uint32_t *rev_stamp[REV_N];
+    uint32_t rev_gen[REV_N];
     int32_t *succ;
     /* forward search */
     double *dist;
     int32_t *pred;
     uint32_t *seen;
     uint32_t gen;
+    /* per-spur node classification (see spur_astar): cls[v] is 1 when v's
+     * reverse-tree path to dst avoids the root and the spur node; valid
+     * where cls_stamp[v] == cgen; walk is the climb's scratch stack */
+    uint8_t *cls;
+    uint32_t *cls_stamp;
+    uint32_t cgen;
+    int32_t *walk;
     /* per-spur blocks and per-query exclusions */
     uint32_t *nblock, *ablock;
-    uint32_t bgen;
+    uint32_t bgen; /* ablock: per spur */
+    uint32_t ngen; /* nblock: per Yen iteration, grown spur by spur */
     uint32_t *nexcl, *aexcl;
     uint32_t xgen;
     int filtering; /* this query has arc filters or excluded nodes */
+    int use_jit;   /* a jitter bound that some arc's jitter can break */
     /* lazy binary heap (label searches) */
     heap_ent *heap;
     size_t heap_n, heap_cap;
-    /* indexed binary heap with decrease-key for the reverse searches, which
-     * settle the whole graph: at most n entries, each node popped once. The
-     * spur searches settle few nodes and use the lazy heap, which measured
-     * the same instruction count with less bookkeeping. */
-    heap_ent *ih;
-    int32_t *ih_pos; /* valid where ih_stamp[v] == ih_gen; -1 once popped */
-    uint32_t *ih_stamp;
-    uint32_t ih_gen;
-    int32_t ih_n;
+    /* radix heap for the reverse searches, which settle (nearly) the whole
+     * graph and whose keys only grow (Dijkstra from one source with arc
+     * weights >= 0): entries live in one pool, linked per bucket; bucket b
+     * holds keys whose highest bit differing from the last popped key is
+     * b - 1 (keys compared as the bit patterns of non-negative doubles,
+     * which order like the values). It cost 3-4x fewer instructions than
+     * the indexed binary heap with decrease-key it replaced. */
+    rx_ent *rx;
+    size_t rx_used, rx_cap;
+    int32_t rx_head[65];
+    uint64_t rx_mask; /* bit b - 1 set: bucket b (1..64) may be non-empty */
+    uint64_t rx_last;
+    size_t rx_live;
     /* labels for resource-constrained spur searches */
     int32_t *lab_node, *lab_pred, *lab_arc, *lab_next, *lab_hops;
-    double *lab_g, *lab_d;
+    double *lab_g, *lab_d, *lab_j;
     uint8_t *lab_dead;
     int32_t *lab_head; /* per node, valid where seen[v] == gen */
     size_t lab_n, lab_cap;
@@ -165,6 +198,18 @@ static int heap_less(const heap_ent *a, const heap_ent *b)
     return a->key < b->key || (a->key == b->key && a->id < b->id);
 }
 
+/* Index of the least of the (up to HEAP_D) children of i in h[0..n). */
+static size_t min_child(const heap_ent *h, size_t i, size_t n)
+{
+    size_t c = HEAP_D * i + 1, end = c + HEAP_D, s = c, j;
+    if (end > n)
+        end = n;
+    for (j = c + 1; j < end; j++)
+        if (heap_less(&h[j], &h[s]))
+            s = j;
+    return s;
+}
+
 static int heap_push(pwr_ws *ws, double key, int32_t id)
 {
     size_t i;
@@ -177,7 +222,7 @@ static int heap_push(pwr_ws *ws, double key, int32_t id)
     e.id = id;
     i = ws->heap_n++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
+        size_t p = (i - 1) / HEAP_D;
         if (!heap_less(&e, &ws->heap[p]))
             break;
         ws->heap[i] = ws->heap[p];
@@ -191,89 +236,123 @@ static heap_ent heap_pop(pwr_ws *ws)
 {
     heap_ent top = ws->heap[0], last = ws->heap[--ws->heap_n];
     size_t i = 0, n = ws->heap_n;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, s = i;
-        const heap_ent *best = &last;
-        if (l < n && heap_less(&ws->heap[l], best)) {
-            s = l;
-            best = &ws->heap[l];
-        }
-        if (r < n && heap_less(&ws->heap[r], best))
-            s = r;
-        if (s == i)
+    if (n == 0)
+        return top;
+    while (HEAP_D * i + 1 < n) {
+        size_t s = min_child(ws->heap, i, n);
+        if (!heap_less(&ws->heap[s], &last))
             break;
         ws->heap[i] = ws->heap[s];
         i = s;
     }
-    if (n)
-        ws->heap[i] = last;
+    ws->heap[i] = last;
     return top;
 }
 
-/* Indexed heap: ordered like the lazy one (key, then node id). */
-static void ih_reset(pwr_ws *ws)
+/* ---------- radix heap (reverse searches; see pwr_ws) ---------- */
+
+static uint64_t key_bits(double d)
 {
-    next_gen(&ws->ih_gen, ws->ih_stamp, (size_t)ws->n);
-    ws->ih_n = 0;
+    uint64_t u;
+    d += 0.0; /* -0.0 -> +0.0, so every key's sign bit is clear */
+    memcpy(&u, &d, sizeof u);
+    return u;
 }
 
-static void ih_place(pwr_ws *ws, int32_t i, heap_ent e)
+static double bits_key(uint64_t u)
 {
-    ws->ih[i] = e;
-    ws->ih_pos[e.id] = i;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
 }
 
-static void ih_up(pwr_ws *ws, int32_t i, heap_ent e)
+static int rx_bucket(uint64_t k, uint64_t last)
 {
-    while (i > 0) {
-        int32_t p = (i - 1) / 2;
-        if (!heap_less(&e, &ws->ih[p]))
-            break;
-        ih_place(ws, i, ws->ih[p]);
-        i = p;
+    uint64_t x = k ^ last;
+    int b = 0;
+    if (!x)
+        return 0;
+#if defined(__GNUC__)
+    b = 64 - __builtin_clzll(x);
+#else
+    while (x) {
+        b++;
+        x >>= 1;
     }
-    ih_place(ws, i, e);
+#endif
+    return b;
 }
 
-/* Insert v, lower its key, or re-insert it if it was popped already (only
- * rounding can cause that with non-negative weights). Callers only push
- * keys lower than v's current one. */
-static void ih_push(pwr_ws *ws, int32_t v, double key)
+static void rx_reset(pwr_ws *ws)
 {
-    heap_ent e;
-    e.key = key;
-    e.id = v;
-    if (ws->ih_stamp[v] != ws->ih_gen || ws->ih_pos[v] < 0) {
-        ws->ih_stamp[v] = ws->ih_gen;
-        ih_up(ws, ws->ih_n++, e);
-        return;
-    }
-    ih_up(ws, ws->ih_pos[v], e);
+    int b;
+    for (b = 0; b < 65; b++)
+        ws->rx_head[b] = -1;
+    ws->rx_used = ws->rx_live = 0;
+    ws->rx_last = ws->rx_mask = 0;
 }
 
-static heap_ent ih_pop(pwr_ws *ws)
+/* Push (key, id); key must be >= the last popped key (monotone). */
+static int rx_push(pwr_ws *ws, double key, int32_t id)
 {
-    heap_ent top = ws->ih[0], last = ws->ih[--ws->ih_n];
-    int32_t i = 0, n = ws->ih_n;
-    ws->ih_pos[top.id] = -1;
-    if (n == 0)
-        return top;
-    for (;;) {
-        int32_t l = 2 * i + 1, r = l + 1, s = i;
-        const heap_ent *best = &last;
-        if (l < n && heap_less(&ws->ih[l], best)) {
-            s = l;
-            best = &ws->ih[l];
+    uint64_t k = key_bits(key);
+    int b;
+    rx_ent *e;
+    if (ws->rx_used == ws->rx_cap &&
+        grow((void **)&ws->rx, &ws->rx_cap, ws->rx_used + 1, sizeof(rx_ent)))
+        return PWR_ENOMEM;
+    b = rx_bucket(k, ws->rx_last);
+    e = &ws->rx[ws->rx_used];
+    e->key = k;
+    e->id = id;
+    e->next = ws->rx_head[b];
+    ws->rx_head[b] = (int32_t)ws->rx_used++;
+    ws->rx_live++;
+    if (b)
+        ws->rx_mask |= (uint64_t)1 << (b - 1);
+    return PWR_OK;
+}
+
+/* Pop a least entry; rx_live must be > 0. Ties pop in a fixed order. */
+static int32_t rx_pop(pwr_ws *ws, double *key)
+{
+    int32_t i;
+    rx_ent *rx = ws->rx;
+    if (ws->rx_head[0] < 0) {
+        int b = 1;
+        uint64_t mn, mask = ws->rx_mask;
+#if defined(__GNUC__)
+        b = 1 + __builtin_ctzll(mask);
+#else
+        while (!(mask & 1)) {
+            b++;
+            mask >>= 1;
         }
-        if (r < n && heap_less(&ws->ih[r], best))
-            s = r;
-        if (s == i)
-            break;
-        ih_place(ws, i, ws->ih[s]);
-        i = s;
+#endif
+        i = ws->rx_head[b];
+        mn = rx[i].key;
+        for (i = rx[i].next; i >= 0; i = rx[i].next)
+            if (rx[i].key < mn)
+                mn = rx[i].key;
+        ws->rx_last = mn;
+        i = ws->rx_head[b];
+        ws->rx_head[b] = -1;
+        ws->rx_mask &= ~((uint64_t)1 << (b - 1));
+        while (i >= 0) { /* every entry moves to a lower bucket */
+            int32_t nx = rx[i].next;
+            int bb = rx_bucket(rx[i].key, mn);
+            rx[i].next = ws->rx_head[bb];
+            ws->rx_head[bb] = i;
+            if (bb)
+                ws->rx_mask |= (uint64_t)1 << (bb - 1);
+            i = nx;
+        }
     }
-    ih_place(ws, i, last);
-    return top;
+    i = ws->rx_head[0];
+    ws->rx_head[0] = rx[i].next;
+    ws->rx_live--;
+    *key = bits_key(rx[i].key);
+    return rx[i].id;
 }
 
 /* ---------- graph ---------- */
@@ -313,9 +392,11 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
     g->head = xcalloc((size_t)m, sizeof(int32_t));
     g->tail = xcalloc((size_t)m, sizeof(int32_t));
     g->in_arc = xcalloc((size_t)m, sizeof(int32_t));
-    g->in_tail = xcalloc((size_t)m, sizeof(int32_t));
-    g->in_w = xcalloc((size_t)m, sizeof(double));
+    g->in_pos = xcalloc((size_t)m, sizeof(int32_t));
+    g->in_e = xcalloc((size_t)m, sizeof(struct rev_arc));
     g->in_delay = xcalloc((size_t)m, sizeof(double));
+    g->in_jit = xcalloc((size_t)m, sizeof(double));
+    g->jit = xcalloc((size_t)m, sizeof(double));
     g->orig = xcalloc((size_t)m, sizeof(int32_t));
     g->pos = xcalloc((size_t)m, sizeof(int32_t));
     g->w = xcalloc((size_t)m, sizeof(double));
@@ -324,7 +405,8 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
     g->admin = xcalloc((size_t)m, sizeof(uint32_t));
     fill = xcalloc((size_t)n + 1, sizeof(int32_t));
     if (!g->out_start || !g->in_start || !g->head || !g->tail || !g->in_arc ||
-        !g->in_tail || !g->in_w || !g->in_delay ||
+        !g->in_pos ||
+        !g->in_e || !g->in_delay || !g->in_jit || !g->jit ||
         !g->orig || !g->pos || !g->w || !g->bw || !g->delay || !g->admin ||
         !fill) {
         free(fill);
@@ -357,8 +439,10 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
     for (i = 0; i < m; i++) /* internal order, so reverse CSR is stable */
         g->in_arc[fill[g->head[i]]++] = i;
     for (i = 0; i < m; i++) {
-        g->in_tail[i] = g->tail[g->in_arc[i]];
-        g->in_w[i] = g->w[g->in_arc[i]];
+        g->in_pos[g->in_arc[i]] = i;
+        g->in_e[i].tail = g->tail[g->in_arc[i]];
+        g->in_e[i].arc = g->in_arc[i];
+        g->in_e[i].w = g->w[g->in_arc[i]];
         g->in_delay[i] = g->delay[g->in_arc[i]];
     }
     free(fill);
@@ -374,9 +458,11 @@ void pwr_graph_free(pwr_graph *g)
     free(g->head);
     free(g->tail);
     free(g->in_arc);
-    free(g->in_tail);
-    free(g->in_w);
+    free(g->in_pos);
+    free(g->in_e);
     free(g->in_delay);
+    free(g->in_jit);
+    free(g->jit);
     free(g->orig);
     free(g->pos);
     free(g->w);
@@ -384,6 +470,78 @@ void pwr_graph_free(pwr_graph *g)
     free(g->delay);
     free(g->admin);
     free(g);
+}
+
+int pwr_graph_set_weights(pwr_graph *g, const double *weight,
+                          int32_t *bad_arc)
+{
+    int32_t i;
+    *bad_arc = -1;
+    if (!g || (g->m > 0 && !weight))
+        return PWR_EINVAL;
+    for (i = 0; i < g->m; i++)
+        if (!(weight[i] >= 0.0 && weight[i] < INF)) {
+            *bad_arc = i;
+            return PWR_EINVAL;
+        }
+    for (i = 0; i < g->m; i++)
+        g->w[g->pos[i]] = weight[i];
+    for (i = 0; i < g->m; i++)
+        g->in_e[i].w = g->w[g->in_arc[i]];
+    return PWR_OK;
+}
+
+int pwr_graph_set_jitter(pwr_graph *g, const double *jitter,
+                         int32_t *bad_arc)
+{
+    int32_t i;
+    *bad_arc = -1;
+    if (!g || (g->m > 0 && !jitter))
+        return PWR_EINVAL;
+    for (i = 0; i < g->m; i++)
+        if (!(jitter[i] >= 0.0 && jitter[i] < INF)) {
+            *bad_arc = i;
+            return PWR_EINVAL;
+        }
+    for (i = 0; i < g->m; i++) {
+        g->jit[g->pos[i]] = jitter[i];
+        g->has_jit |= jitter[i] > 0.0;
+    }
+    for (i = 0; i < g->m; i++)
+        g->in_jit[i] = g->jit[g->in_arc[i]];
+    return PWR_OK;
+}
+
+int pwr_graph_set_arc(pwr_graph *g, int32_t arc, unsigned fields,
+                      double weight, double bw, uint32_t admin, double delay,
+                      double jitter)
+{
+    int32_t a;
+    if (!g || arc < 0 || arc >= g->m ||
+        ((fields & PWR_SET_WEIGHT) && !(weight >= 0.0 && weight < INF)) ||
+        ((fields & PWR_SET_DELAY) && !(delay >= 0.0 && delay < INF)) ||
+        ((fields & PWR_SET_JITTER) && !(jitter >= 0.0 && jitter < INF)) ||
+        ((fields & PWR_SET_BW) && bw != bw))
+        return PWR_EINVAL;
+    a = g->pos[arc];
+    if (fields & PWR_SET_WEIGHT) {
+        g->w[a] = weight;
+        g->in_e[g->in_pos[a]].w = weight;
+    }
+    if (fields & PWR_SET_BW)
+        g->bw[a] = bw;
+    if (fields & PWR_SET_ADMIN)
+        g->admin[a] = admin;
+    if (fields & PWR_SET_DELAY) {
+        g->delay[a] = delay;
+        g->in_delay[g->in_pos[a]] = delay;
+    }
+    if (fields & PWR_SET_JITTER) {
+        g->jit[a] = jitter;
+        g->in_jit[g->in_pos[a]] = jitter;
+        g->has_jit |= jitter > 0.0;
+    }
+    return PWR_OK;
 }
 
 int32_t pwr_graph_nodes(const pwr_graph *g) { return g->n; }
@@ -400,7 +558,7 @@ pwr_ws *pwr_ws_new(const pwr_graph *g)
         return NULL;
     ws->n = g->n;
     ws->m = g->m;
-    for (r = 0; r < 3; r++) {
+    for (r = 0; r < REV_N; r++) {
         ws->rev[r] = xcalloc(n, sizeof(double));
         ws->rev_stamp[r] = xcalloc(n, sizeof(uint32_t));
         ok = ok && ws->rev[r] && ws->rev_stamp[r];
@@ -410,18 +568,20 @@ pwr_ws *pwr_ws_new(const pwr_graph *g)
     ws->pred = xcalloc(n, sizeof(int32_t));
     ws->seen = xcalloc(n, sizeof(uint32_t));
     ws->lab_head = xcalloc(n, sizeof(int32_t));
+    ws->cls = xcalloc(n, sizeof(uint8_t));
+    ws->cls_stamp = xcalloc(n, sizeof(uint32_t));
+    ws->walk = xcalloc(n, sizeof(int32_t));
+    ok = ok && ws->cls && ws->cls_stamp && ws->walk;
     ws->nblock = xcalloc(n, sizeof(uint32_t));
     ws->nexcl = xcalloc(n, sizeof(uint32_t));
     ws->ablock = xcalloc(m, sizeof(uint32_t));
-    ws->ih = xcalloc(n, sizeof(heap_ent));
-    ws->ih_pos = xcalloc(n, sizeof(int32_t));
-    ws->ih_stamp = xcalloc(n, sizeof(uint32_t));
     ws->aexcl = xcalloc(m, sizeof(uint32_t));
     ok = ok && ws->succ && ws->dist && ws->pred && ws->seen && ws->lab_head &&
-         ws->nblock && ws->nexcl && ws->ablock && ws->aexcl && ws->ih &&
-         ws->ih_pos && ws->ih_stamp;
+         ws->nblock && ws->nexcl && ws->ablock && ws->aexcl;
     ok = ok && grow((void **)&ws->heap, &ws->heap_cap, n + m + 1,
                     sizeof(heap_ent)) == PWR_OK;
+    ok = ok && grow((void **)&ws->rx, &ws->rx_cap, n + m + 1,
+                    sizeof(rx_ent)) == PWR_OK;
     if (!ok) {
         pwr_ws_free(ws);
         return NULL;
@@ -438,6 +598,7 @@ static void free_labels(pwr_ws *ws)
     free(ws->lab_hops);
     free(ws->lab_g);
     free(ws->lab_d);
+    free(ws->lab_j);
     free(ws->lab_dead);
 }
 
@@ -458,7 +619,7 @@ void pwr_ws_free(pwr_ws *ws)
     int r;
     if (!ws)
         return;
-    for (r = 0; r < 3; r++) {
+    for (r = 0; r < REV_N; r++) {
         free(ws->rev[r]);
         free(ws->rev_stamp[r]);
     }
@@ -467,14 +628,15 @@ void pwr_ws_free(pwr_ws *ws)
     free(ws->pred);
     free(ws->seen);
     free(ws->lab_head);
+    free(ws->cls);
+    free(ws->cls_stamp);
+    free(ws->walk);
     free(ws->nblock);
     free(ws->nexcl);
     free(ws->ablock);
     free(ws->aexcl);
     free(ws->heap);
-    free(ws->ih);
-    free(ws->ih_pos);
-    free(ws->ih_stamp);
+    free(ws->rx);
     free_labels(ws);
     free_slots(ws);
     free(ws->res_arcs);
@@ -545,38 +707,71 @@ static double rev_val(const pwr_ws *ws, int r, int32_t v)
     return ws->rev_stamp[r][v] == ws->rev_gen[r] ? ws->rev[r][v] : INF;
 }
 
-/* Reverse Dijkstra from dst over allowed arcs and non-excluded nodes. */
+/* Reverse Dijkstra from dst over allowed arcs and non-excluded nodes. A
+ * popped entry is current iff its key equals the node's value (values only
+ * fall, and each fall pushes one entry), so stale entries are skipped. */
 static int reverse_search(const pwr_graph *g, pwr_ws *ws,
                           const pwr_constraints *c, int32_t dst, int r)
 {
     uint32_t gen = next_gen(&ws->rev_gen[r], ws->rev_stamp[r], (size_t)ws->n);
     double *val = ws->rev[r];
     uint32_t *st = ws->rev_stamp[r];
-    ih_reset(ws);
+    rx_reset(ws);
     if (ws->nexcl[dst] == ws->xgen)
         return PWR_OK;
     st[dst] = gen;
     val[dst] = 0.0;
     if (r == REV_W)
         ws->succ[dst] = -1;
-    ih_push(ws, dst, 0.0);
-    while (ws->ih_n) {
-        heap_ent e = ih_pop(ws);
-        int32_t v = e.id, i;
+    if (rx_push(ws, 0.0, dst))
+        return PWR_ENOMEM;
+    if (r == REV_W && !ws->filtering) {
+        /* the common case, kept free of per-arc branches on r and filters */
+        int32_t *succ = ws->succ;
+        while (ws->rx_live) {
+            double key;
+            int32_t v = rx_pop(ws, &key), i, end;
+            if (key != val[v])
+                continue; /* stale */
+            end = g->in_start[v + 1];
+            for (i = g->in_start[v]; i < end; i++) {
+                const struct rev_arc *ra = &g->in_e[i];
+                int32_t u = ra->tail;
+                double d = key + ra->w;
+                if (st[u] != gen || d < val[u]) {
+                    st[u] = gen;
+                    val[u] = d;
+                    succ[u] = ra->arc;
+                    if (rx_push(ws, d, u))
+                        return PWR_ENOMEM;
+                }
+            }
+        }
+        return PWR_OK;
+    }
+    while (ws->rx_live) {
+        double key;
+        int32_t v = rx_pop(ws, &key), i;
+        if (key != val[v])
+            continue;
         for (i = g->in_start[v]; i < g->in_start[v + 1]; i++) {
-            int32_t u = g->in_tail[i];
+            const struct rev_arc *ra = &g->in_e[i];
+            int32_t u = ra->tail;
             double d;
             if (ws->filtering && (ws->nexcl[u] == ws->xgen ||
-                                  !arc_ok(g, ws, c, g->in_arc[i])))
+                                  !arc_ok(g, ws, c, ra->arc)))
                 continue;
-            d = e.key + (r == REV_W ? g->in_w[i] : r == REV_HOPS ? 1.0
-                                                                 : g->in_delay[i]);
+            d = key + (r == REV_W      ? ra->w
+                       : r == REV_HOPS ? 1.0
+                       : r == REV_DELAY ? g->in_delay[i]
+                                        : g->in_jit[i]);
             if (st[u] != gen || d < val[u]) {
                 st[u] = gen;
                 val[u] = d;
                 if (r == REV_W)
-                    ws->succ[u] = g->in_arc[i];
-                ih_push(ws, u, d);
+                    ws->succ[u] = ra->arc;
+                if (rx_push(ws, d, u))
+                    return PWR_ENOMEM;
             }
         }
     }
@@ -586,13 +781,51 @@ static int reverse_search(const pwr_graph *g, pwr_ws *ws,
 /* ---------- spur searches ---------- */
 
 typedef struct {
-    double cost, delay;
+    double cost, delay, jit;
     int32_t hops;
 } root_res;
 
 static int blocked(const pwr_ws *ws, int32_t v)
 {
-    return ws->nblock[v] == ws->bgen || ws->nexcl[v] == ws->xgen;
+    return ws->nblock[v] == ws->ngen || ws->nexcl[v] == ws->xgen;
+}
+
+/*
+ * Node classification (after Feng 2014): v is "yellow" for the current spur
+ * when its path to dst in the reverse shortest-path tree (succ) avoids every
+ * root node and the spur node; that tree path is then a feasible, cheapest
+ * completion of cost pot[v] (arc filters and excluded nodes were applied to
+ * the tree; the blocked arcs all leave the spur node). Climbs the tree to
+ * dst, a classified node or a root/spur node, and labels what it climbed.
+ * Only for nodes with a finite potential (settled by the reverse search).
+ */
+static int yellow(const pwr_graph *g, pwr_ws *ws, int32_t v, int32_t spur,
+                  int32_t dst)
+{
+    int32_t x = v, n = 0;
+    uint8_t res;
+    for (;;) {
+        if (x == dst) {
+            res = 1;
+            break;
+        }
+        if (ws->cls_stamp[x] == ws->cgen) {
+            res = ws->cls[x];
+            break;
+        }
+        if (x == spur || ws->nblock[x] == ws->ngen) {
+            res = 0;
+            break;
+        }
+        ws->walk[n++] = x; /* a tree path has < n nodes: n stays < ws->n */
+        x = g->head[ws->succ[x]];
+    }
+    while (n) {
+        x = ws->walk[--n];
+        ws->cls_stamp[x] = ws->cgen;
+        ws->cls[x] = res;
+    }
+    return res;
 }
 
 /*
@@ -600,6 +833,15 @@ static int blocked(const pwr_ws *ws, int32_t v)
  * count, or -1 if no path with cost <= bound exists, or a PWR_E* code
  * (< -1). Nodes are re-opened if reached more cheaply, so rounding in the
  * potential can never cost optimality.
+ *
+ * A reached yellow node h (see yellow()) is never pushed: it offers the
+ * complete path g(h) + pot[h], and the search stops once the frontier
+ * reaches the best such offer. That is exact: pot is exact for yellow
+ * nodes and a lower bound elsewhere, and A* pops in non-decreasing f. The
+ * result is simple: expanded nodes are never yellow, and a tree path that
+ * met an expanded node w would make w yellow (its tree path is a suffix).
+ * On a 58-hop grid path this ends most spur searches a hop or two from
+ * the spur instead of walking to dst.
  */
 static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
                           const pwr_constraints *c, int32_t spur, int32_t dst,
@@ -607,7 +849,9 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
                           int32_t room, double *cost)
 {
     uint32_t gen = next_gen(&ws->gen, ws->seen, (size_t)ws->n);
-    int32_t len = 0, v, p;
+    int32_t len = 0, v, p, best = -1, i;
+    double best_f = INF, sum;
+    next_gen(&ws->cgen, ws->cls_stamp, (size_t)ws->n);
     ws->heap_n = 0;
     ws->seen[spur] = gen;
     ws->dist[spur] = root.cost;
@@ -618,12 +862,12 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
         heap_ent e = heap_pop(ws);
         int32_t u = e.id, a;
         double du = ws->dist[u];
+        if (e.key >= best_f)
+            break;
         if (e.key > bound)
             return -1;
         if (e.key > du + rev_val(ws, REV_W, u))
             continue; /* stale entry */
-        if (u == dst)
-            break;
         for (a = g->out_start[u]; a < g->out_start[u + 1]; a++) {
             int32_t h = g->head[a];
             double nd, ph;
@@ -634,30 +878,49 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
             if (ph == INF)
                 continue;
             nd = du + g->w[a];
+            if (nd + ph >= best_f)
+                continue; /* can only tie the offer in hand */
             if (ws->seen[h] != gen || nd < ws->dist[h]) {
                 ws->seen[h] = gen;
                 ws->dist[h] = nd;
                 ws->pred[h] = a;
-                if (heap_push(ws, nd + ph, h))
+                if (yellow(g, ws, h, spur, dst)) {
+                    best_f = nd + ph;
+                    best = h;
+                } else if (heap_push(ws, nd + ph, h)) {
                     return PWR_ENOMEM;
+                }
             }
         }
     }
-    if (ws->seen[dst] != gen || dst == spur)
-        return dst == spur ? 0 : -1;
-    *cost = ws->dist[dst];
-    for (v = dst; v != spur; v = g->tail[ws->pred[v]])
+    if (best < 0 || best_f > bound)
+        return -1;
+    /* spur -> best along pred, then best -> dst along the tree */
+    for (v = best; v != spur; v = g->tail[ws->pred[v]])
+        len++;
+    for (v = best; v != dst; v = g->head[ws->succ[v]])
         len++;
     if (len > room)
         return PWR_EINVAL;
-    p = len;
-    for (v = dst; v != spur; v = g->tail[ws->pred[v]])
-        out[--p] = ws->pred[v];
+    p = 0;
+    for (v = best; v != spur; v = g->tail[ws->pred[v]])
+        p++;
+    i = p;
+    for (v = best; v != spur; v = g->tail[ws->pred[v]])
+        out[--i] = ws->pred[v];
+    for (v = best; v != dst; v = g->head[ws->succ[v]])
+        out[p++] = ws->succ[v];
+    /* the cost summed in path order from the source, as everywhere */
+    sum = root.cost;
+    for (i = 0; i < len; i++)
+        sum += g->w[out[i]];
+    *cost = sum;
     return len;
 }
 
 static int new_label(pwr_ws *ws, int32_t node, int32_t pred, int32_t arc,
-                     double gcost, double d, int32_t hops, int32_t *id)
+                     double gcost, double d, double j, int32_t hops,
+                     int32_t *id)
 {
     size_t need = ws->lab_n + 1, cap = ws->lab_cap;
     if (need > ws->lab_cap) {
@@ -669,6 +932,7 @@ static int new_label(pwr_ws *ws, int32_t node, int32_t pred, int32_t arc,
             (c2 = cap, grow((void **)&ws->lab_hops, &c2, need, sizeof(int32_t))) ||
             (c2 = cap, grow((void **)&ws->lab_g, &c2, need, sizeof(double))) ||
             (c2 = cap, grow((void **)&ws->lab_d, &c2, need, sizeof(double))) ||
+            (c2 = cap, grow((void **)&ws->lab_j, &c2, need, sizeof(double))) ||
             (c2 = cap, grow((void **)&ws->lab_dead, &c2, need, sizeof(uint8_t))))
             return PWR_ENOMEM;
         ws->lab_cap = c2;
@@ -679,6 +943,7 @@ static int new_label(pwr_ws *ws, int32_t node, int32_t pred, int32_t arc,
     ws->lab_arc[*id] = arc;
     ws->lab_g[*id] = gcost;
     ws->lab_d[*id] = d;
+    ws->lab_j[*id] = j;
     ws->lab_hops[*id] = hops;
     ws->lab_dead[*id] = 0;
     if (ws->seen[node] != ws->gen) {
@@ -700,7 +965,8 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
     next_gen(&ws->gen, ws->seen, (size_t)ws->n);
     ws->heap_n = 0;
     ws->lab_n = 0;
-    if (new_label(ws, spur, -1, -1, root.cost, root.delay, root.hops, &id) ||
+    if (new_label(ws, spur, -1, -1, root.cost, root.delay, root.jit,
+                  root.hops, &id) ||
         heap_push(ws, root.cost + rev_val(ws, REV_W, spur), id))
         return PWR_ENOMEM;
     while (ws->heap_n) {
@@ -724,6 +990,7 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
         for (a = g->out_start[u]; a < g->out_start[u + 1]; a++) {
             int32_t h = g->head[a], hops = ws->lab_hops[L] + 1, m, dom = 0;
             double ng = ws->lab_g[L] + g->w[a], nd = ws->lab_d[L] + g->delay[a];
+            double nj = ws->lab_j[L] + g->jit[a];
             double ph;
             if (ws->ablock[a] == ws->bgen || blocked(ws, h) ||
                 (ws->filtering && !arc_ok(g, ws, c, a)))
@@ -737,10 +1004,12 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
             if (c->max_delay >= 0.0 &&
                 nd + rev_val(ws, REV_DELAY, h) > c->max_delay)
                 continue;
+            if (ws->use_jit && nj + rev_val(ws, REV_JIT, h) > c->max_jitter)
+                continue;
             if (ws->seen[h] == ws->gen) {
                 for (m = ws->lab_head[h]; m >= 0; m = ws->lab_next[m]) {
                     if (ws->lab_g[m] <= ng && ws->lab_d[m] <= nd &&
-                        ws->lab_hops[m] <= hops) {
+                        ws->lab_j[m] <= nj && ws->lab_hops[m] <= hops) {
                         dom = 1;
                         break;
                     }
@@ -749,10 +1018,10 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
                     continue;
                 for (m = ws->lab_head[h]; m >= 0; m = ws->lab_next[m])
                     if (ng <= ws->lab_g[m] && nd <= ws->lab_d[m] &&
-                        hops <= ws->lab_hops[m])
+                        nj <= ws->lab_j[m] && hops <= ws->lab_hops[m])
                         ws->lab_dead[m] = 1; /* kept in the list: see top */
             }
-            if (new_label(ws, h, L, a, ng, nd, hops, &id) ||
+            if (new_label(ws, h, L, a, ng, nd, nj, hops, &id) ||
                 heap_push(ws, ng + ph, id))
                 return PWR_ENOMEM;
         }
@@ -836,9 +1105,9 @@ static int store_results(const pwr_graph *g, pwr_ws *ws)
     return PWR_OK;
 }
 
-static int has_resource_bounds(const pwr_constraints *c)
+static int has_resource_bounds(const pwr_ws *ws, const pwr_constraints *c)
 {
-    return c->max_hops >= 0 || c->max_delay >= 0.0;
+    return c->max_hops >= 0 || c->max_delay >= 0.0 || ws->use_jit;
 }
 
 static int32_t spur_search(const pwr_graph *g, pwr_ws *ws,
@@ -846,7 +1115,7 @@ static int32_t spur_search(const pwr_graph *g, pwr_ws *ws,
                            int32_t dst, root_res root, double bound,
                            int32_t *out, int32_t room, double *cost)
 {
-    if (has_resource_bounds(c))
+    if (has_resource_bounds(ws, c))
         return spur_labels(g, ws, c, spur, dst, root, bound, out, room, cost);
     return spur_astar(g, ws, c, spur, dst, root, bound, out, room, cost);
 }
@@ -857,7 +1126,7 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
 {
     int32_t s, len, it, n = ws->n;
     double cost;
-    root_res none = {0.0, 0.0, 0};
+    root_res none = {0.0, 0.0, 0.0, 0};
     int rc = reserve_slots(ws, k);
     if (rc)
         return rc;
@@ -866,8 +1135,9 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
         return PWR_OK;
     /* first path */
     s = ws->free_slot[--ws->nfree];
-    next_gen2(&ws->bgen, ws->nblock, (size_t)n, ws->ablock, (size_t)ws->m);
-    if (!has_resource_bounds(c)) {
+    next_gen(&ws->ngen, ws->nblock, (size_t)n);
+    next_gen(&ws->bgen, ws->ablock, (size_t)ws->m);
+    if (!has_resource_bounds(ws, c)) {
         int32_t v = src;
         len = 0;
         cost = 0.0;
@@ -902,13 +1172,17 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
                 l++;
             ws->lcp[f] = l;
         }
+        /* root nodes are blocked once per iteration, one more per spur */
+        next_gen(&ws->ngen, ws->nblock, (size_t)n);
         for (i = 0; i < ws->slot_dev[P]; i++) {
+            ws->nblock[path_node(g, parcs, src, i)] = ws->ngen;
             root.cost += g->w[parcs[i]];
             root.delay += g->delay[parcs[i]];
+            root.jit += g->jit[parcs[i]];
             root.hops++;
         }
         for (i = ws->slot_dev[P]; i < plen; i++) {
-            int32_t spur = path_node(g, parcs, src, i), j, t, sl;
+            int32_t spur = path_node(g, parcs, src, i), t, sl;
             double lb = root.cost + rev_val(ws, REV_W, spur);
             double bound = INF;
             if (ws->ncand >= limit) {
@@ -920,12 +1194,11 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
                  (double)root.hops + rev_val(ws, REV_HOPS, spur) >
                      (double)c->max_hops) ||
                 (c->max_delay >= 0.0 &&
-                 root.delay + rev_val(ws, REV_DELAY, spur) > c->max_delay))
+                 root.delay + rev_val(ws, REV_DELAY, spur) > c->max_delay) ||
+                (ws->use_jit &&
+                 root.jit + rev_val(ws, REV_JIT, spur) > c->max_jitter))
                 goto advance;
-            next_gen2(&ws->bgen, ws->nblock, (size_t)n, ws->ablock,
-                      (size_t)ws->m);
-            for (j = 0; j < i; j++)
-                ws->nblock[path_node(g, parcs, src, j)] = ws->bgen;
+            next_gen(&ws->bgen, ws->ablock, (size_t)ws->m);
             for (f = 0; f < ws->nfound; f++)
                 if (ws->lcp[f] >= i && ws->slot_len[ws->found[f]] > i)
                     ws->ablock[slot(ws, ws->found[f])[i]] = ws->bgen;
@@ -944,8 +1217,10 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
                 cand_insert(ws, t, limit);
             }
         advance:
+            ws->nblock[spur] = ws->ngen;
             root.cost += g->w[parcs[i]];
             root.delay += g->delay[parcs[i]];
+            root.jit += g->jit[parcs[i]];
             root.hops++;
         }
         if (ws->ncand == 0)
@@ -977,6 +1252,8 @@ static int begin_query(const pwr_graph *g, pwr_ws *ws,
             return PWR_EINVAL;
         ws->aexcl[g->pos[c->excl_arcs[i]]] = ws->xgen;
     }
+    /* with no jitter anywhere a jitter bound >= 0 holds for every path */
+    ws->use_jit = c->max_jitter >= 0.0 && g->has_jit;
     ws->filtering = c->min_bw > 0.0 || c->include_any || c->include_all ||
                     c->exclude || c->n_excl_nodes || c->n_excl_arcs;
     ws->res_arcs_n = ws->res_paths_n = 0;
@@ -995,6 +1272,8 @@ static int prepare_dst(const pwr_graph *g, pwr_ws *ws,
         rc = reverse_search(g, ws, c, dst, REV_HOPS);
     if (!rc && c->max_delay >= 0.0)
         rc = reverse_search(g, ws, c, dst, REV_DELAY);
+    if (!rc && ws->use_jit)
+        rc = reverse_search(g, ws, c, dst, REV_JIT);
     return rc;
 }
 
@@ -1116,4 +1395,26 @@ int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
         o += rp->len;
     }
     return need;
+}
+
+int pwr_result_costs(const pwr_ws *ws, int32_t first, int32_t count,
+                     double *costs)
+{
+    int32_t p;
+    if (first < 0 || count < 0 ||
+        (size_t)first + (size_t)count > ws->res_paths_n || (count && !costs))
+        return PWR_EINVAL;
+    for (p = 0; p < count; p++)
+        costs[p] = ws->res_paths[first + p].cost;
+    return PWR_OK;
+}
+
+int pwr_result_counts(const pwr_ws *ws, int32_t nq, int32_t *counts)
+{
+    int32_t q;
+    if (nq < 0 || nq > ws->res_nq || (nq && !counts))
+        return PWR_EINVAL;
+    for (q = 0; q < nq; q++)
+        counts[q] = ws->res_q[q].count;
+    return PWR_OK;
 }

@@ -6,8 +6,11 @@
  * an FRR daemon could link directly.
  *
  * Invariants (the caller relies on these; the implementation keeps them):
- *  - A pwr_graph is immutable after pwr_graph_new(); any number of threads
- *    may query one graph at once, each with its own pwr_ws.
+ *  - A pwr_graph's topology is fixed by pwr_graph_new(); arc attributes
+ *    change only through pwr_graph_set_weights()/pwr_graph_set_arc(), which
+ *    must not run while a query on the same graph runs (the caller
+ *    serialises; the Python binding holds a writer lock). Any number of
+ *    threads may query one graph at once, each with its own pwr_ws.
  *  - Arc weights and delays are finite and >= 0 (checked at build time):
  *    Dijkstra/A* and label dominance are exact only then.
  *  - Paths are sequences of arcs, so parallel arcs between two nodes give
@@ -46,6 +49,9 @@ typedef struct {
     int32_t n_excl_nodes;
     const int32_t *excl_arcs;  /* arc ids as given to pwr_graph_new */
     int32_t n_excl_arcs;
+    double max_jitter;      /* summed arc delay variation bound; < 0: off
+                               (moot until pwr_graph_set_jitter/_set_arc
+                               gave some arc a jitter > 0) */
 } pwr_constraints;
 
 /*
@@ -61,6 +67,28 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
 void pwr_graph_free(pwr_graph *g);
 int32_t pwr_graph_nodes(const pwr_graph *g);
 int32_t pwr_graph_arcs(const pwr_graph *g);
+
+/*
+ * In-place updates, O(m) for all weights, O(1) for one arc; the arc ids are
+ * the caller's (as given to pwr_graph_new). Values are checked as there
+ * (weight and delay finite and >= 0, bw not NaN); on PWR_EINVAL nothing was
+ * changed and *bad_arc names the offending arc.
+ */
+int pwr_graph_set_weights(pwr_graph *g, const double *weight,
+                          int32_t *bad_arc);
+#define PWR_SET_WEIGHT 1u
+#define PWR_SET_BW 2u
+#define PWR_SET_ADMIN 4u
+#define PWR_SET_DELAY 8u
+#define PWR_SET_JITTER 16u
+/* Set the attributes of arc `arc` selected by `fields` (PWR_SET_* bits). */
+int pwr_graph_set_arc(pwr_graph *g, int32_t arc, unsigned fields,
+                      double weight, double bw, uint32_t admin, double delay,
+                      double jitter);
+/* Per-arc delay variation (RFC 7471 sec. 4.3; 0 until set), finite and
+ * >= 0, for pwr_constraints.max_jitter. */
+int pwr_graph_set_jitter(pwr_graph *g, const double *jitter,
+                         int32_t *bad_arc);
 
 pwr_ws *pwr_ws_new(const pwr_graph *g);
 void pwr_ws_free(pwr_ws *ws);
@@ -95,5 +123,13 @@ double pwr_result_path(const pwr_ws *ws, int32_t p, int32_t *len,
 int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
                         int32_t *lens, double *costs, int32_t *out,
                         int32_t cap);
+
+/* Path counts of queries 0..nq-1 into counts; PWR_OK or PWR_EINVAL when
+ * nq exceeds the last query's. */
+int pwr_result_counts(const pwr_ws *ws, int32_t nq, int32_t *counts);
+/* Costs only of paths [first, first+count) into costs; PWR_OK or
+ * PWR_EINVAL for a range outside the results. */
+int pwr_result_costs(const pwr_ws *ws, int32_t first, int32_t count,
+                     double *costs);
 
 #endif

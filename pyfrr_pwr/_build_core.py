@@ -33,6 +33,7 @@ typedef struct {
     int32_t n_excl_nodes;
     const int32_t *excl_arcs;
     int32_t n_excl_arcs;
+    double max_jitter;
 } pwr_constraints;
 pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
                          const int32_t *head, const double *weight,
@@ -41,6 +42,18 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
 void pwr_graph_free(pwr_graph *g);
 int32_t pwr_graph_nodes(const pwr_graph *g);
 int32_t pwr_graph_arcs(const pwr_graph *g);
+int pwr_graph_set_weights(pwr_graph *g, const double *weight,
+                          int32_t *bad_arc);
+#define PWR_SET_WEIGHT ...
+#define PWR_SET_BW ...
+#define PWR_SET_ADMIN ...
+#define PWR_SET_DELAY ...
+#define PWR_SET_JITTER ...
+int pwr_graph_set_arc(pwr_graph *g, int32_t arc, unsigned fields,
+                      double weight, double bw, uint32_t admin, double delay,
+                      double jitter);
+int pwr_graph_set_jitter(pwr_graph *g, const double *jitter,
+                         int32_t *bad_arc);
 pwr_ws *pwr_ws_new(const pwr_graph *g);
 void pwr_ws_free(pwr_ws *ws);
 int pwr_ksp_batch(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
@@ -58,6 +71,9 @@ double pwr_result_path(const pwr_ws *ws, int32_t p, int32_t *len,
 int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
                         int32_t *lens, double *costs, int32_t *out,
                         int32_t cap);
+int pwr_result_counts(const pwr_ws *ws, int32_t nq, int32_t *counts);
+int pwr_result_costs(const pwr_ws *ws, int32_t first, int32_t count,
+                     double *costs);
 
 #define PWR_F32_OK ...
 #define PWR_F32_ENAN ...

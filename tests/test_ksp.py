@@ -40,6 +40,7 @@ def multidigraphs(draw, max_nodes=6, max_edges=14):
             avail_bw=draw(st.sampled_from([1.0, 5.0, 10.0])),
             admin_group=draw(st.integers(0, 7)),
             delay=draw(st.sampled_from([0.0, 10.0, 25.0, 100.0])),
+            delay_var=draw(st.sampled_from([0.0, 1.0, 5.0, 20.0])),
         )
     return G
 
@@ -80,6 +81,8 @@ def brute_force(G, s, t, c):
             continue
         if c.get("max_delay") is not None and sum(G.edges[e].get("delay", 0) for e in p) > c["max_delay"]:
             continue
+        if c.get("max_jitter") is not None and sum(G.edges[e].get("delay_var", 0) for e in p) > c["max_jitter"]:
+            continue
         res.append(sum(G.edges[e]["weight"] for e in p))
     return sorted(res)
 
@@ -103,6 +106,8 @@ def assert_valid(G, s, t, paths, c):
             assert len(p.edges) <= c["max_hops"]
         if "max_delay" in c:
             assert sum(G.edges[e]["delay"] for e in p.edges) <= c["max_delay"]
+        if "max_jitter" in c:
+            assert sum(G.edges[e].get("delay_var", 0) for e in p.edges) <= c["max_jitter"]
         assert math.isclose(p.cost, sum(G.edges[e]["weight"] for e in p.edges), rel_tol=1e-12, abs_tol=1e-12)
         assert p.edges not in seen, "duplicate path"
         seen.add(p.edges)
@@ -131,6 +136,7 @@ CONSTRAINT_SETS = st.fixed_dictionaries(
         "min_bandwidth": st.sampled_from([1.0, 5.0, 10.0]),
         "max_hops": st.integers(0, 5),
         "max_delay": st.sampled_from([0.0, 20.0, 50.0, 120.0]),
+        "max_jitter": st.sampled_from([0.0, 2.0, 6.0, 25.0]),
         "admin_include_any": st.integers(1, 7),
         "admin_include_all": st.integers(1, 3),
         "admin_exclude": st.integers(1, 7),
@@ -315,3 +321,219 @@ def test_costs_agree_with_scipy_yen_and_igraph_on_a_grid():
     g.es["weight"] = [d["weight"] for _, _, d in G.edges(data=True)]
     ep = g.get_k_shortest_paths(0, to=63, k=20, weights="weight", mode="out", output="epath")
     assert np.allclose(ours, [sum(g.es[e]["weight"] for e in p) for p in ep])
+
+
+# -- networkx on multigraphs: each link subdivided, so parallel links are distinct paths --
+
+
+def subdivided(G, c):
+    """A DiGraph whose simple paths are G's simple link paths that pass c's arc filters.
+
+    Link (u, v, key) becomes u -> ("mid", u, v, key) -> v carrying the whole
+    weight on the first half: mid nodes have one way in and one way out.
+    """
+    H = nx.DiGraph()
+    H.add_nodes_from(n for n in G if n not in c.get("exclude_nodes", ()))
+    for u, v, k, d in G.edges(keys=True, data=True):
+        ag = d.get("admin_group", 0)
+        if u not in H or v not in H or (u, v, k) in c.get("exclude_edges", ()):
+            continue
+        if c.get("min_bandwidth") is not None and d.get("avail_bw", math.inf) < c["min_bandwidth"]:
+            continue
+        if ag & c.get("admin_exclude", 0) or (c.get("admin_include_any") and not ag & c["admin_include_any"]):
+            continue
+        if ag & c.get("admin_include_all", 0) != c.get("admin_include_all", 0):
+            continue
+        mid = ("mid", u, v, k)
+        H.add_edge(u, mid, weight=d["weight"], delay=d.get("delay", 0.0), delay_var=d.get("delay_var", 0.0))
+        H.add_edge(mid, v, weight=0.0, delay=0.0, delay_var=0.0)
+    return H
+
+
+def networkx_reference(G, s, t, k, c):
+    H = subdivided(G, c)
+    if s not in H or t not in H:
+        return []
+    out = []
+    try:
+        for p in nx.shortest_simple_paths(H, s, t, "weight"):
+            hops = (len(p) - 1) // 2
+            if c.get("max_hops") is not None and hops > c["max_hops"]:
+                continue
+            if c.get("max_delay") is not None and nx.path_weight(H, p, "delay") > c["max_delay"]:
+                continue
+            if c.get("max_jitter") is not None and nx.path_weight(H, p, "delay_var") > c["max_jitter"]:
+                continue
+            out.append(nx.path_weight(H, p, "weight"))
+            if len(out) == k:
+                break
+    except nx.NetworkXNoPath:
+        pass
+    return out
+
+
+@given(multidigraphs(max_nodes=7, max_edges=18), st.integers(1, 12), CONSTRAINT_SETS, st.data())
+def test_multidigraph_matches_networkx_shortest_simple_paths_with_constraints(G, k, c, data):
+    s = data.draw(st.sampled_from(list(G)))
+    t = data.draw(st.sampled_from(list(G)))
+    assume(s != t)
+    # parallel links on purpose: duplicate some links with other weights
+    for u, v, _key, d in list(G.edges(keys=True, data=True)):
+        if data.draw(st.booleans()):
+            G.add_edge(u, v, **{**d, "weight": data.draw(WEIGHTS)})
+    edges = list(G.edges(keys=True))
+    if edges and data.draw(st.booleans()):
+        c["exclude_edges"] = [data.draw(st.sampled_from(edges))]
+    others = [n for n in G if n not in (s, t)]
+    if others and data.draw(st.booleans()):
+        c["exclude_nodes"] = [data.draw(st.sampled_from(others))]
+    paths = k_shortest_paths(G, s, t, k, **c)
+    assert_valid(G, s, t, paths, c)
+    ref = networkx_reference(G, s, t, k, c)
+    assert len(paths) == len(ref)
+    for p, r in zip(paths, ref):
+        assert math.isclose(p.cost, r, rel_tol=1e-9, abs_tol=1e-12)
+    assert CompiledGraph.from_networkx(G).costs(s, t, k, **c) == [p.cost for p in paths]
+
+
+# -- in-place updates: equal to a fresh compile of the changed graph --
+
+ATTR_CHANGES = st.fixed_dictionaries(
+    {},
+    optional={
+        "weight": WEIGHTS,
+        "avail_bw": st.sampled_from([1.0, 5.0, 10.0]),
+        "admin_group": st.integers(0, 7),
+        "delay": st.sampled_from([0.0, 10.0, 25.0, 100.0]),
+        "delay_var": st.sampled_from([0.0, 1.0, 5.0, 20.0]),
+    },
+)
+
+
+def all_pairs_results(cg, G, k, c):
+    return {(s, t): cg.k_shortest_paths(s, t, k, **c) for s in G for t in G}
+
+
+@given(multidigraphs(max_nodes=6, max_edges=16), st.integers(1, 8), CONSTRAINT_SETS, st.data())
+def test_set_weights_equals_a_fresh_compile(G, k, c, data):
+    cg = CompiledGraph.from_networkx(G)
+    assert cg.edge_keys == tuple(G.edges(keys=True))
+    cg.k_shortest_paths(0, 1, k)  # a workspace that saw the old weights
+    new = [data.draw(st.one_of(WEIGHTS, st.floats(0.0, 10.0))) for _ in cg.edge_keys]
+    cg.set_weights(new)
+    H = G.copy()
+    for (u, v, key), w in zip(cg.edge_keys, new):
+        H.edges[u, v, key]["weight"] = w
+    fresh = CompiledGraph.from_networkx(H)
+    assert all_pairs_results(cg, H, k, c) == all_pairs_results(fresh, H, k, c)
+    assert list(cg.weights) == new
+
+
+@given(multidigraphs(max_nodes=6, max_edges=16), st.integers(1, 8), CONSTRAINT_SETS, st.data())
+def test_update_edges_equals_a_fresh_compile(G, k, c, data):
+    assume(G.number_of_edges() > 0)
+    cg = CompiledGraph.from_networkx(G)
+    keys = data.draw(st.lists(st.sampled_from(list(cg.edge_keys)), unique=True, max_size=6))
+    changes = {e: data.draw(ATTR_CHANGES) for e in keys}
+    cg.update_edges(changes)
+    H = G.copy()
+    for e, attrs in changes.items():
+        H.edges[e].update(attrs)
+    fresh = CompiledGraph.from_networkx(H)
+    assert all_pairs_results(cg, H, k, c) == all_pairs_results(fresh, H, k, c)
+    for s in H:
+        for t in H:
+            assert cg.costs(s, t, k, **c) == fresh.costs(s, t, k, **c)
+
+
+@given(digraphs(max_nodes=7), st.integers(1, 10), st.data())
+def test_costs_only_equals_path_costs(G, k, data):
+    cg = CompiledGraph.from_networkx(G)
+    s = data.draw(st.sampled_from(list(G)))
+    t = data.draw(st.sampled_from(list(G)))
+    assert cg.costs(s, t, k) == [p.cost for p in cg.k_shortest_paths(s, t, k)]
+
+
+def test_update_edges_on_a_digraph_takes_key_none_or_0_and_names_bad_edges():
+    G = nx.DiGraph()
+    G.add_edge("a", "b", weight=1.0)
+    G.add_edge("b", "c", weight=1.0)
+    G.add_edge("a", "c", weight=3.0)
+    cg = CompiledGraph.from_networkx(G)
+    assert cg.edge_keys == (("a", "b", None), ("a", "c", None), ("b", "c", None))
+    assert cg.costs("a", "c", 2) == [2.0, 3.0]
+    cg.update_edges({("a", "b", None): {"weight": 2.5}, ("b", "c", 0): {"delay": 7.0}})
+    assert cg.costs("a", "c", 2) == [3.0, 3.5]
+    assert cg.k_shortest_paths("a", "c", 1, max_delay=5.0)[0].nodes == ("a", "c")
+    cg.update_edges({("a", "c"): {"admin_group": 4}})
+    assert cg.costs("a", "c", 2, admin_exclude=4) == [3.5]
+    with pytest.raises(KeyError, match="'c', 'a'"):
+        cg.update_edges({("c", "a", None): {"weight": 1.0}})
+    with pytest.raises(ValueError, match="weight"):
+        cg.update_edges({("a", "b", None): {"weight": -1.0}})
+    with pytest.raises(ValueError, match="colour"):
+        cg.update_edges({("a", "b", None): {"colour": 1}})
+    with pytest.raises(ValueError, match="admin_group"):
+        cg.update_edges({("a", "b", None): {"admin_group": 2**32}})
+    # a rejected update changed nothing, not even the edges listed before the bad one
+    with pytest.raises(ValueError):
+        cg.update_edges({("a", "c", None): {"weight": 0.1}, ("a", "b", None): {"delay": math.nan}})
+    assert cg.costs("a", "c", 2) == [3.0, 3.5]
+
+
+@pytest.mark.parametrize("bad", [[1.0, 2.0], [1.0, -0.5, 1.0], [1.0, math.nan, 1.0], [math.inf, 1.0, 1.0]])
+def test_set_weights_rejects_wrong_length_negative_and_non_finite(bad):
+    G = nx.DiGraph([(0, 1), (1, 2), (0, 2)])
+    cg = CompiledGraph.from_networkx(G)
+    before = cg.costs(0, 2, 2)
+    with pytest.raises(ValueError, match="set_weights"):
+        cg.set_weights(bad)
+    assert cg.costs(0, 2, 2) == before
+
+
+def test_updates_while_other_threads_query_see_one_state_or_the_other():
+    G = nx.grid_2d_graph(10, 10).to_directed()
+    cg = CompiledGraph.from_networkx(G)
+    w0 = [1.0] * len(cg.edge_keys)
+    w1 = [(i % 7) / 3 + 0.1 for i in range(len(cg.edge_keys))]
+    want = []
+    for w in (w0, w1):
+        cg.set_weights(w)
+        want.append(cg.k_shortest_paths((0, 0), (9, 9), 8))
+    got, errors, stop = [], [], threading.Event()
+
+    def work():
+        try:
+            while not stop.is_set():
+                got.append(cg.k_shortest_paths((0, 0), (9, 9), 8))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for i in range(200):
+        cg.set_weights(w1 if i % 2 else w0)
+    stop.set()
+    for t in ts:
+        t.join()
+    assert not errors and got
+    assert all(r in want for r in got)
+
+
+def test_jitter_bound_sums_delay_variation_and_needs_more_than_one_label_per_node():
+    # RFC 7471 sec. 4.3 delay variation, summed along the path (a conservative bound)
+    G = nx.MultiDiGraph()
+    G.add_edge("s", "m", key="jittery", weight=1.0, delay_var=30.0)
+    G.add_edge("s", "m", key="steady", weight=2.0, delay_var=1.0)
+    G.add_edge("m", "t", key=0, weight=1.0, delay_var=2.0)
+    cg = CompiledGraph.from_networkx(G)
+    assert [p.edges for p in cg.k_shortest_paths("s", "t", 5, max_jitter=10.0)] == [(("s", "m", "steady"), ("m", "t", 0))]
+    assert cg.costs("s", "t", 5) == [2.0, 3.0]
+    cg.update_edges({("s", "m", "jittery"): {"delay_var": 5.0}})
+    assert cg.costs("s", "t", 5, max_jitter=10.0) == [2.0, 3.0]
+    with pytest.raises(ValueError, match="delay_var"):
+        cg.update_edges({("s", "m", "steady"): {"delay_var": -1.0}})
+    G.edges["s", "m", "steady"]["delay_var"] = math.nan
+    with pytest.raises(ValueError, match="delay_var"):
+        CompiledGraph.from_networkx(G)

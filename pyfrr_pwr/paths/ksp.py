@@ -15,7 +15,12 @@ the search rather than filtering results, so ``k`` paths come back whenever
 Edge attributes read (names configurable in ``CompiledGraph.from_networkx``):
 ``weight`` (the PWR metric, >= 0, default 1), ``avail_bw`` (bytes/s, default
 unlimited), ``admin_group`` (32-bit mask, default 0), ``delay`` (microseconds,
-default 0).
+default 0), ``delay_var`` (delay variation, RFC 7471 sec. 4.3, microseconds,
+default 0; ``Constraints.max_jitter`` bounds its sum along a path).
+
+A compiled graph keeps its topology; attributes change in place
+(``set_weights``, ``update_edges``) without a rebuild, so a TED can follow
+metric changes at O(m) or O(changed links) cost.
 
 Each thread gets its own C workspace and cffi drops the GIL during a query,
 so a ``CompiledGraph`` can serve several threads at once (draft sec. 2.3).
@@ -39,6 +44,8 @@ __all__ = ["Path", "CompiledGraph", "k_shortest_paths", "CONSTRAINTS"]
 CONSTRAINTS = NAMES  # the keyword names; the set itself is model.constraints
 
 _ERR = {lib.PWR_EINVAL: "invalid argument", lib.PWR_ENOMEM: "out of memory"}
+_NO_CONSTRAINTS = Constraints()
+_tuple_new = tuple.__new__  # builds a Path without NamedTuple.__new__'s Python frame
 
 
 class Path(NamedTuple):
@@ -73,6 +80,7 @@ class CompiledGraph:
         bandwidth: str = "avail_bw",
         admin_group: str = "admin_group",
         delay: str = "delay",
+        jitter: str = "delay_var",
     ) -> CompiledGraph:
         self = object.__new__(cls)
         if not G.is_directed():
@@ -85,7 +93,7 @@ class CompiledGraph:
         else:
             elist = [(u, v, None, d) for u, v, d in G.edges(data=True)]
         m = len(elist)
-        self.edge_keys = [(u, v, k) for u, v, k, _ in elist]
+        self.edge_keys = tuple((u, v, k) for u, v, k, _ in elist)
         idx = self.index
         tail = np.fromiter((idx[e[0]] for e in elist), dtype=np.int32, count=m)
         head = np.fromiter((idx[e[1]] for e in elist), dtype=np.int32, count=m)
@@ -93,11 +101,14 @@ class CompiledGraph:
         bw = np.empty(m, dtype=np.float64)
         ag = np.empty(m, dtype=np.uint32)
         dl = np.empty(m, dtype=np.float64)
+        jt = np.zeros(m, dtype=np.float64)
         for i, (u, v, k, d) in enumerate(elist):
             try:
                 w[i] = float(d.get(weight, 1.0))
                 bw[i] = float(d.get(bandwidth, math.inf))
                 dl[i] = float(d.get(delay, 0.0))
+                if jitter in d:
+                    jt[i] = float(d[jitter])
                 a = d.get(admin_group, 0)
                 ag[i] = _mask(f"edge {u}->{v} attribute {admin_group!r}", a)
             except (TypeError, ValueError) as exc:
@@ -106,6 +117,8 @@ class CompiledGraph:
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {weight!r} must be finite and >= 0, got {w[i]}")
             if not (0.0 <= dl[i] < math.inf):
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {delay!r} must be finite and >= 0, got {dl[i]}")
+            if not (0.0 <= jt[i] < math.inf):
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {jitter!r} must be finite and >= 0, got {jt[i]}")
             if math.isnan(bw[i]):
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {bandwidth!r} is NaN")
         self.head_labels = [self.nodes[h] for h in head.tolist()]
@@ -130,9 +143,103 @@ class CompiledGraph:
             where = f" (edge {self.edge_keys[bad[0]]})" if bad[0] >= 0 else ""
             raise ValueError(f"cannot compile graph: {_ERR.get(err[0], err[0])}{where}")
         self._g = ffi.gc(g, lib.pwr_graph_free)
+        if jt.any() and lib.pwr_graph_set_jitter(self._g, ffi.from_buffer("double[]", jt), bad) != lib.PWR_OK:
+            raise ValueError(f"cannot compile graph: invalid {jitter!r} (edge {self.edge_keys[bad[0]]})")  # pragma: no cover - checked above
         self._local = threading.local()
         self._pair_index: dict | None = None
+        self._key_index: dict | None = None
+        self._cons_cache: dict = {}  # Constraints -> (C struct, arrays it points to)
+        # readers (queries, GIL released inside C) vs. writers (in-place
+        # updates): the C graph must not change under a running query
+        self._rw = threading.Condition(threading.Lock())
+        self._readers = 0
         return self
+
+    # -- in-place updates (the topology is fixed; a new one needs a compile) --
+
+    def _write(self):
+        """Wait for running queries and keep new ones out (use with ``with``)."""
+        return _WriteGuard(self._rw, self)
+
+    def set_weights(self, weights) -> None:
+        """Replace every edge's weight, in ``edge_keys`` order, in place (O(m))."""
+        w = np.array(weights, dtype=np.float64, copy=True).reshape(-1)
+        if w.shape[0] != len(self.edge_keys):
+            raise ValueError(f"set_weights: {w.shape[0]} weights for {len(self.edge_keys)} edges")
+        bad = np.flatnonzero(~((w >= 0.0) & (w < math.inf)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"set_weights: edge {self.edge_keys[i]} weight must be finite and >= 0, got {w[i]}")
+        badp = ffi.new("int32_t *")
+        with self._write():
+            rc = lib.pwr_graph_set_weights(self._g, ffi.from_buffer("double[]", w), badp)
+        if rc != lib.PWR_OK:  # pragma: no cover - validated above
+            raise ValueError(f"set_weights: {_ERR.get(rc, rc)} (edge {badp[0]})")
+        self.weights = w
+
+    def _edge_index(self, e) -> int:
+        if self._key_index is None:
+            ki: dict = {}
+            for i, (u, v, k) in enumerate(self.edge_keys):
+                ki[(u, v, k)] = i
+                if not self.multigraph:
+                    ki[(u, v)] = ki[(u, v, 0)] = i
+            self._key_index = ki
+        try:
+            return self._key_index[tuple(e)]
+        except (KeyError, TypeError):
+            raise KeyError(f"update_edges: edge {e!r} not in the compiled graph (a new topology needs a new compile)") from None
+
+    def update_edges(self, changes: dict) -> None:
+        """Change attributes of existing edges in place.
+
+        ``changes`` maps ``(u, v, key)`` to a dict with any of ``weight``,
+        ``avail_bw``, ``admin_group``, ``delay``, ``delay_var``. Everything
+        is validated before anything changes; an unknown edge raises
+        ``KeyError``.
+        """
+        todo = []
+        for e, attrs in changes.items():
+            i = self._edge_index(e)
+            fields, w, bw, ag, dl, jt = 0, 0.0, 0.0, 0, 0.0, 0.0
+            for name, val in attrs.items():
+                try:
+                    if name == "weight":
+                        w = float(val)
+                        if not 0.0 <= w < math.inf:
+                            raise ValueError(f"must be finite and >= 0, got {w}")
+                        fields |= lib.PWR_SET_WEIGHT
+                    elif name == "avail_bw":
+                        bw = float(val)
+                        if math.isnan(bw):
+                            raise ValueError("is NaN")
+                        fields |= lib.PWR_SET_BW
+                    elif name == "admin_group":
+                        ag = _mask("admin_group", val)
+                        fields |= lib.PWR_SET_ADMIN
+                    elif name == "delay":
+                        dl = float(val)
+                        if not 0.0 <= dl < math.inf:
+                            raise ValueError(f"must be finite and >= 0, got {dl}")
+                        fields |= lib.PWR_SET_DELAY
+                    elif name == "delay_var":
+                        jt = float(val)
+                        if not 0.0 <= jt < math.inf:
+                            raise ValueError(f"must be finite and >= 0, got {jt}")
+                        fields |= lib.PWR_SET_JITTER
+                    else:
+                        raise ValueError("unknown attribute (weight, avail_bw, admin_group, delay, delay_var)")
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"update_edges: edge {e!r} {name!r}: {exc}") from None
+            todo.append((i, fields, w, bw, ag, dl, jt))
+        with self._write():
+            for i, fields, w, bw, ag, dl, jt in todo:
+                rc = lib.pwr_graph_set_arc(self._g, i, fields, w, bw, ag, dl, jt)
+                if rc != lib.PWR_OK:  # pragma: no cover - validated above
+                    raise ValueError(f"update_edges: {_ERR.get(rc, rc)} (edge {self.edge_keys[i]})")
+        for i, fields, w, *_ in todo:
+            if fields & lib.PWR_SET_WEIGHT:
+                self.weights[i] = w
 
     # -- internals ---------------------------------------------------------
 
@@ -144,6 +251,16 @@ class CompiledGraph:
                 raise MemoryError("cannot allocate a KSP workspace")
             ws = self._local.ws = ffi.gc(raw, lib.pwr_ws_free)
         return ws
+
+    def _bufs(self, nq: int, total: int, need: int):
+        """This thread's result buffers (counts, lens, costs, arcs), grown geometrically."""
+        b = getattr(self._local, "bufs", None)
+        if b is None or b[0] < nq or b[1] < total or b[2] < need:
+            q = max(nq, 16, 2 * b[0] if b else 0)
+            t = max(total, 16, 2 * b[1] if b else 0)
+            a = max(need, 64, 2 * b[2] if b else 0)
+            b = self._local.bufs = (q, t, a, ffi.new("int32_t[]", q), ffi.new("int32_t[]", t), ffi.new("double[]", t), ffi.new("int32_t[]", a))
+        return b
 
     def _node(self, n: Hashable) -> int:
         try:
@@ -164,6 +281,19 @@ class CompiledGraph:
             raise ValueError(f"exclude_edges: edge {e!r} not in graph") from None
 
     def _constraints(self, cons: Constraints):
+        """The C struct for ``cons``, built once per distinct Constraints (read-only in C)."""
+        try:
+            return self._cons_cache[cons]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable labels in exclude_*: build, do not cache
+            return self._build_constraints(cons)
+        if len(self._cons_cache) >= 64:
+            self._cons_cache.clear()
+        r = self._cons_cache[cons] = self._build_constraints(cons)
+        return r
+
+    def _build_constraints(self, cons: Constraints):
         c = ffi.new("pwr_constraints *")
         keep = []
         c.min_bw = 0.0 if cons.min_bandwidth is None else cons.min_bandwidth
@@ -172,6 +302,8 @@ class CompiledGraph:
         c.exclude = _mask("admin_exclude", cons.admin_exclude)
         c.max_hops = -1 if cons.max_hops is None else cons.max_hops
         c.max_delay = -1.0 if cons.max_delay is None else cons.max_delay
+        mj = getattr(cons, "max_jitter", None)
+        c.max_jitter = -1.0 if mj is None else mj
         xn = [self._node(n) for n in cons.exclude_nodes]
         if xn:
             arr = ffi.new("int32_t[]", xn)
@@ -184,46 +316,52 @@ class CompiledGraph:
             c.excl_arcs, c.n_excl_arcs = arr, len(xa)
         return c, keep
 
-    def _run(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints) -> list[list[Path]]:
-        if not isinstance(k, int) or k < 0:
+    def _query(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints):
+        """Run the batch in C (GIL released) and return (ws, paths in total)."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        c, keep = self._constraints(cons)
+        c, _keep = self._constraints(cons)
         ws = self._ws()
         nq = len(srcs)
         s = ffi.new("int32_t[]", srcs)
         d = ffi.new("int32_t[]", dsts)
-        rc = lib.pwr_ksp_batch(self._g, ws, s, d, nq, k, c)
-        del keep
+        rw = self._rw
+        with rw:  # a writer holds rw for its whole update
+            self._readers += 1
+        try:
+            rc = lib.pwr_ksp_batch(self._g, ws, s, d, nq, k, c)
+        finally:
+            with rw:
+                self._readers -= 1
+                if not self._readers:
+                    rw.notify_all()
         if rc < 0:
             raise RuntimeError(f"KSP query failed: {_ERR.get(rc, rc)}")
-        # one copy of every path of every query, then pure-Python slicing
-        total = rc
+        return ws, rc
+
+    def _run(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints) -> list[list[Path]]:
+        ws, total = self._query(srcs, dsts, k, cons)
+        nq = len(srcs)
+        # one copy of every path of every query into this thread's buffers,
+        # then pure-Python slicing
         need = lib.pwr_result_copy(ws, 0, total, ffi.NULL, ffi.NULL, ffi.NULL, -1)
-        lens = np.empty(max(total, 1), dtype=np.int32)
-        costs = np.empty(max(total, 1), dtype=np.float64)
-        arcs = np.empty(max(need, 1), dtype=np.int32)
-        lib.pwr_result_copy(
-            ws,
-            0,
-            total,
-            ffi.from_buffer("int32_t[]", lens),
-            ffi.from_buffer("double[]", costs),
-            ffi.from_buffer("int32_t[]", arcs),
-            need,
-        )
-        arcl, lenl, costl = arcs.tolist(), lens.tolist(), costs.tolist()
+        _, _, _, cnt_b, len_b, cost_b, arc_b = self._bufs(nq, total, need)
+        lib.pwr_result_copy(ws, 0, total, len_b, cost_b, arc_b, need)
+        lib.pwr_result_counts(ws, nq, cnt_b)
+        arcl, lenl, costl = ffi.unpack(arc_b, need), ffi.unpack(len_b, total), ffi.unpack(cost_b, total)
+        counts = ffi.unpack(cnt_b, nq)
         nodes, ekey, hlab = self.nodes, self.edge_keys.__getitem__, self.head_labels.__getitem__
-        first = ffi.new("int32_t *")
+        new = _tuple_new
         out: list[list[Path]] = []
         o = p = 0
         for q in range(nq):
-            count = lib.pwr_result_query(ws, q, first)
             src_label = (nodes[srcs[q]],)
             paths = []
-            for _ in range(count):
-                seg = arcl[o : o + lenl[p]]
-                o += lenl[p]
-                paths.append(Path(src_label + tuple(map(hlab, seg)), tuple(map(ekey, seg)), costl[p]))
+            for _ in range(counts[q]):
+                n = lenl[p]
+                seg = arcl[o : o + n]
+                o += n
+                paths.append(new(Path, (src_label + tuple(map(hlab, seg)), tuple(map(ekey, seg)), costl[p])))
                 p += 1
             out.append(paths)
         return out
@@ -237,7 +375,14 @@ class CompiledGraph:
         keywords. Returns fewer than k (possibly none) when fewer feasible
         paths exist.
         """
-        return self._run([self._node(source)], [self._node(target)], k, Constraints.of(constraints, **kw))[0]
+        return self._run([self._node(source)], [self._node(target)], k, _cons(constraints, kw))[0]
+
+    def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
+        """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
+        ws, total = self._query([self._node(source)], [self._node(target)], k, _cons(constraints, kw))
+        out = self._bufs(1, total, 0)[5]
+        lib.pwr_result_costs(ws, 0, total, out)
+        return ffi.unpack(out, total)
 
     def batch(self, pairs: Iterable[tuple], k: int, constraints: Constraints | None = None, **kw) -> list[list[Path]]:
         """k paths for each (source, target) pair, in one call into C.
@@ -245,7 +390,7 @@ class CompiledGraph:
         Consecutive pairs with the same target share one reverse search.
         """
         pairs = list(pairs)
-        return self._run([self._node(s) for s, _ in pairs], [self._node(t) for _, t in pairs], k, Constraints.of(constraints, **kw))
+        return self._run([self._node(s) for s, _ in pairs], [self._node(t) for _, t in pairs], k, _cons(constraints, kw))
 
     def one_to_many(self, source, targets: Iterable, k: int, constraints: Constraints | None = None, **kw) -> dict:
         targets = list(targets)
@@ -254,6 +399,29 @@ class CompiledGraph:
     def many_to_one(self, sources: Iterable, target, k: int, constraints: Constraints | None = None, **kw) -> dict:
         sources = list(sources)
         return dict(zip(sources, self.batch([(s, target) for s in sources], k, constraints, **kw)))
+
+
+def _cons(constraints, kw: dict) -> Constraints:
+    if constraints is None and not kw:
+        return _NO_CONSTRAINTS
+    return Constraints.of(constraints, **kw)
+
+
+class _WriteGuard:
+    """Exclusive access to a CompiledGraph's C graph for an in-place update."""
+
+    __slots__ = ("rw", "cg")
+
+    def __init__(self, rw: threading.Condition, cg: CompiledGraph) -> None:
+        self.rw, self.cg = rw, cg
+
+    def __enter__(self) -> None:
+        self.rw.acquire()  # new queries wait on rw until we release it
+        while self.cg._readers:
+            self.rw.wait()
+
+    def __exit__(self, *exc) -> None:
+        self.rw.release()
 
 
 def k_shortest_paths(G, source, target, k: int, constraints: Constraints | None = None, *, weight: str = "weight", **kw) -> list[Path]:
