@@ -101,7 +101,9 @@ class Advertiser:
         r, _ = net.arc_port(a)
         ifn = self.pm.ifname[a]
         _, h = net.arc_ends(a)
-        avail = max(net.caps[a] - self.reserved[a], 0.0)
+        # a Python float, not numpy's: the wire objects carry it into the
+        # ABR vectors, whose array combination takes exact floats only
+        avail = float(max(net.caps[a] - self.reserved[a], 0.0))
         return advert.link_tlv(self.pm.routers[r], ifn, net.router_ids[h], _addr(a), _addr(a ^ 1), available_bps=avail, used_bps=self.used[r])
 
     def _send(self, a: int, tlv: wire.LinkTLV) -> None:
@@ -155,7 +157,10 @@ def _route(arcs) -> dict:
     return {a: 1.0 for a in arcs}
 
 
-def run_intra(net: Network, pm: PowerModel, demands: list, band_ratio: float = 1.25, hysteresis: float = 0.05) -> Placement:
+def run_intra(net: Network, pm: PowerModel, demands: list, band_ratio: float = 1.25, hysteresis: float = 0.05, inplace: bool = True) -> Placement:
+    """``inplace``: re-weight the compiled CSPF graph in place after each
+    placement (``CompiledGraph.update_edges``); False recompiles it from
+    the networkx graph, the reference the tests compare against."""
     t0 = time.perf_counter()
     adv = Advertiser(net, pm, band_ratio, hysteresis)
     G = nx.MultiDiGraph()
@@ -167,6 +172,7 @@ def run_intra(net: Network, pm: PowerModel, demands: list, band_ratio: float = 1
     loads = np.zeros(net.n_arcs)
     retries = compiles = 0
     cg = CompiledGraph.from_networkx(G)
+    inplace = inplace and hasattr(cg, "update_edges")
     for i in dem.order(net, demands):
         d = demands[i]
         bw = metric.bps_to_Bps(d.bps)
@@ -188,14 +194,19 @@ def run_intra(net: Network, pm: PowerModel, demands: list, band_ratio: float = 1
         routes[i] = _route(arcs)
         loads[arcs] += d.bps
         changed = adv.reserve(arcs, d.bps)
+        updates = {}
         for a in changed:
             for x in (a, a ^ 1):
                 u, v = net.arc_ends(x)
                 e = G.edges[u, v, x]
                 e["weight"] = adv.pwrlink(x)
                 e["avail_bw"] = adv.tlv[x].avail_bw
-        cg = CompiledGraph.from_networkx(G)
-        compiles += 1
+                updates[(u, v, x)] = {"weight": e["weight"], "avail_bw": e["avail_bw"]}
+        if inplace:
+            cg.update_edges(updates)
+        else:
+            cg = CompiledGraph.from_networkx(G)
+            compiles += 1
     return Placement(
         "draft",
         loads,
@@ -213,14 +224,28 @@ class _TED(TED):
     """A TED whose CSPF graph is built once and then patched: when a link
     end re-advertises under the same LSA (same link, same addresses, new
     figures), its two arcs get the attributes ``TED.graph()`` would give
-    them (``tests/test_evaluate.py`` checks the two agree); anything else
+    them (``tests/test_evaluate*.py`` check the two agree); anything else
     rebuilds. Vectors do not enter ``graph()``. The ABRs and head-ends of a
-    simulation ask for the graph far more often than a link changes."""
+    simulation ask for the graph far more often than a link changes.
 
-    def __init__(self, area: str):
+    ``TED.graph()`` is one read-only object per topology generation, and
+    ``paths.interarea`` keys its caches on that object (per-graph figures,
+    compiled graphs; a ``VectorComputer`` reads "the same object" as
+    "nothing changed"). So a patch drops that module's per-graph entries
+    for the patched object, and ``new_generation`` (called before every
+    ABR recomputation) hands out a copy when anything was patched since.
+
+    ``patch=False`` is the plain ``TED`` (a graph built per generation),
+    the reference; ``inplace`` patches the compiled CSPF graph in place
+    (``CompiledGraph.update_edges``) rather than recompiling it."""
+
+    def __init__(self, area: str, inplace: bool = True, patch: bool = True):
         super().__init__(area)
         self._g = None
         self._cg = None
+        self._cg_of = None  # the graph object _cg was compiled from (patch=False)
+        self._dirty = False
+        self.inplace, self.patch = inplace, patch
 
     def _patch(self, adv_router, lsid, tlvs) -> bool:
         old = self.lsas.get((adv_router, lsid))
@@ -252,14 +277,35 @@ class _TED(TED):
             te_metric=t.te_metric,
             pwr_near=p_near,
         )
+        dv = getattr(t, "delay_var_us", None)  # RFC 7471 sec. 4.3, as TED.graph() reads it
+        if dv is not None:
+            ne["delay_var"] = float(dv)
+        else:
+            ne.pop("delay_var", None)
         fe.update(weight=metric.link_pwrlink(fe["pwr_near"], p_near, w_far, w_near), pwr_far=p_near)
+        for name in ("_INFO_OF", "_CG_OF"):  # paths.interarea's per-graph caches (issue 10)
+            cache = getattr(ia, name, None)
+            if cache is not None:
+                cache.pop(G, None)
+        self._dirty = True
+        if self._cg is not None:
+            if self.inplace and hasattr(self._cg, "update_edges"):
+                # the same two arcs in the compiled CSPF graph, in place
+                # (the attributes ``CompiledGraph.from_networkx`` reads)
+                self._cg.update_edges(
+                    {
+                        (adv_router, t.link_id, near_key): {k: ne[k] for k in ("weight", "avail_bw", "admin_group", "delay")},
+                        (t.link_id, adv_router, far_key): {"weight": fe["weight"]},
+                    }
+                )
+            else:
+                self._cg = None
         return True
 
     def apply_tlvs(self, adv_router, lsid, tlvs):
-        if not str(lsid).startswith("vector/"):
-            self._cg = None
+        if self.patch and not str(lsid).startswith("vector/"):
             if not self._patch(adv_router, lsid, tlvs):
-                self._g = None
+                self._g = self._cg = None
         super().apply_tlvs(adv_router, lsid, tlvs)
 
     def withdraw(self, adv_router, lsid):
@@ -267,27 +313,36 @@ class _TED(TED):
             self._g = self._cg = None
         return super().withdraw(adv_router, lsid)
 
+    def new_generation(self) -> None:
+        """A new graph object if this one was patched since it was handed
+        out (see the class docstring)."""
+        if self._dirty and self._g is not None:
+            self._g = self._g.copy()  # same nodes and arcs, same order: _cg stays valid
+        self._dirty = False
+
     def graph(self, include_one_sided: bool = False):
-        if include_one_sided:
-            return super().graph(True)
+        if include_one_sided or not self.patch:
+            return super().graph(include_one_sided)
         if self._g is None:
-            self._g = super().graph()
+            self._g = super().graph().copy()  # ours to patch: TED.graph() is shared and read-only
+            self._dirty = False
         return self._g
 
     def compiled(self) -> CompiledGraph:
-        if self._cg is None:
-            self._cg = CompiledGraph.from_networkx(self.graph())
+        G = self.graph()
+        if self._cg is None or (not self.patch and self._cg_of is not G):
+            self._cg, self._cg_of = CompiledGraph.from_networkx(G), G
         return self._cg
 
 
 class InterArea:
     """Per-area TEDs, ABR vectors and head-end choices (sec. 2, 2.2)."""
 
-    def __init__(self, net: Network, adv: Advertiser, k: int = 4, band_ratio: float = 1.25):
+    def __init__(self, net: Network, adv: Advertiser, k: int = 4, band_ratio: float = 1.25, inplace: bool = True, patch: bool = True):
         self.net, self.adv, self.k = net, adv, k
         rid = net.router_ids
         self.name_of = {v: n for n, v in rid.items()}
-        self.teds = {a: _TED(a) for a in net.areas}
+        self.teds = {a: _TED(a, inplace, patch) for a in net.areas}
         self.arc_of_addr = {_addr(a): a for a in range(net.n_arcs)}
         self.areas_of = {n: sorted(net.node_areas(n)) for n in net.nodes}
         for a in range(net.n_arcs):
@@ -304,6 +359,7 @@ class InterArea:
         self.vband = metric.Banding.geometric(1e-15, 1e13, band_ratio, 0.0)
         self.stats = {"refreshes": 0, "vectors_flooded": 0, "vectors_suppressed": 0, "expansion_failures": 0, "loops": 0}
         self.index: dict = {}  # area -> destination -> [(adv, vector holding only its entries)]
+        self._cuts: dict = {}  # (area, adv, lsid) -> (vector, [(destination, its cut)])
 
     def _install(self, a: int) -> None:
         area = self.net.links[a // 2].area
@@ -320,6 +376,8 @@ class InterArea:
         one turn of the agents' vector loop. ``rounds`` > 1 repeats until
         the backbone is stable, as ``interarea.converge`` (the start)."""
         self.stats["refreshes"] += 1
+        for ted in self.teds.values():
+            ted.new_generation()
         for _ in range(rounds):
             moved = False
             for abr in sorted(self.abrs):
@@ -348,17 +406,28 @@ class InterArea:
 
     def _reindex(self) -> None:
         """What a head-end looks up per request: the vectors of its area
-        cut down to one destination's entries (``select`` reads no other)."""
+        cut down to one destination's entries (``select`` reads no other).
+        A vector not re-flooded since the last refresh is the same object,
+        and its cut is reused."""
         self.index = {}
+        split, cuts = {}, self._cuts
         for area, ted in self.teds.items():
             by: dict = {}
-            for adv, _, v in ted.vectors():
-                per: dict = {}
-                for p in v.paths:
-                    per.setdefault(p.endpoint, []).append(p)
-                for ep, ps in per.items():
-                    by.setdefault(ep, []).append((adv, wire.ReachabilityVector(v.abr_chain, v.area, tuple(ps))))
+            for adv, lsid, v in ted.vectors():
+                key = (area, adv, lsid)
+                old = cuts.get(key)
+                if old is not None and old[0] is v:
+                    per = old[1]
+                else:
+                    groups: dict = {}
+                    for p in v.paths:
+                        groups.setdefault(p.endpoint, []).append(p)
+                    per = [(ep, wire.ReachabilityVector(v.abr_chain, v.area, tuple(ps))) for ep, ps in groups.items()]
+                split[key] = (v, per)
+                for ep, cut in per:
+                    by.setdefault(ep, []).append((adv, cut))
             self.index[area] = by
+        self._cuts = split
 
     def _expand(self, area: str, frm: str, to: str, bw: float) -> list | None:
         ted = self.teds.get(area)
@@ -429,13 +498,24 @@ class InterArea:
 
 
 def run_inter(
-    net: Network, pm: PowerModel, demands: list, k: int = 2, refresh: int | None = None, band_ratio: float = 1.25, hysteresis: float = 0.05
+    net: Network,
+    pm: PowerModel,
+    demands: list,
+    k: int = 2,
+    refresh: int | None = None,
+    band_ratio: float = 1.25,
+    hysteresis: float = 0.05,
+    inplace: bool = True,
+    patch: bool = True,
 ) -> Placement:
+    """``patch``: the TEDs patch their CSPF graphs when a link end
+    re-advertises, and ``inplace`` their compiled forms too (``_TED``);
+    both False is the plain ``TED``, the reference the tests compare with."""
     if len(net.areas) < 2:
         raise ValueError(f"{net.source}: draft-inter needs areas (a backbone and at least one other area)")
     t0 = time.perf_counter()
     adv = Advertiser(net, pm, band_ratio, hysteresis)
-    sim = InterArea(net, adv, k, band_ratio)
+    sim = InterArea(net, adv, k, band_ratio, inplace, patch)
     sim.refresh(rounds=4)
     every = refresh or max(1, len(demands) // 8)
     routes: list = [None] * len(demands)

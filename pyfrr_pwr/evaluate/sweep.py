@@ -51,7 +51,16 @@ class Point:
 
     @property
     def refusals(self) -> list:
-        return [s for s, r in self.rows.items() if r.refused]
+        """Strategies that refused a demand. An optimum that found no
+        solution within its time limit (HiGHS's limit is wall-clock, so a
+        busy machine can cause it) refused nothing: it is not counted, or
+        the sweep would stop at a load every strategy can carry."""
+        return [s for s, r in self.rows.items() if r.refused and not _timed_out(r)]
+
+
+def _timed_out(r) -> bool:
+    n = r.notes or {}
+    return bool(n.get("no_solution")) and not n.get("infeasible")
 
 
 @dataclass
