@@ -1,0 +1,353 @@
+"""The liveness prober (dataplane.liveness, pure) and its UDP shell
+(agent.liveness) over IPv6 loopback: no root, no namespaces."""
+
+import asyncio
+import socket
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyfrr_pwr.agent.liveness import LivenessService
+from pyfrr_pwr.dataplane import liveness as lv
+from pyfrr_pwr.dataplane import lsp as L
+
+KEY = b"k" * 16
+P = lv.ProbePath(("fd00:a00:1:2::a01:201", "fd00:a00:2:2::a02:302"), "fd00:a00:3::1", ("fd00:a00:3:2::a02:303", "fd00:a00:2:2::a01:202"))
+B = lv.ProbePath(("fd00:a00:1:2::a01:e01",), "fd00:a00:3::1", ("fd00:a00:3:2::a05:e03",))
+CFG = lv.ProberConfig(interval=0.02, multiplier=3, up_after=5)
+
+segs = st.lists(st.integers(0, 2**128 - 1).map(lambda i: socket.inet_ntop(socket.AF_INET6, i.to_bytes(16, "big"))), max_size=lv.MAX_SEGMENTS)
+
+
+# -- wire -----------------------------------------------------------------------
+
+
+@given(
+    st.sampled_from([lv.T_PROBE, lv.T_ECHO]),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**64 - 1),
+    segs,
+    st.booleans(),
+)
+def test_roundtrip(t, lsp_id, session, seq, stamp, ret, keyed):
+    if t == lv.T_ECHO:
+        ret = []
+    key = KEY if keyed else None
+    p = lv.decode(lv.encode(t, lsp_id, session, seq, stamp, ret, key), key)
+    assert (p.type, p.lsp_id, p.session, p.seq, p.stamp, p.ret, p.authenticated) == (t, lsp_id, session, seq, stamp, tuple(ret), keyed)
+    e = lv.echo_of(p, key)
+    assert len(e) <= len(lv.encode(t, lsp_id, session, seq, stamp, ret, key))  # no amplification
+    assert lv.decode(e, key).seq == seq
+
+
+@given(st.binary(max_size=400))
+def test_garbage_raises_only_probe_error(data):
+    for key in (None, KEY):
+        try:
+            lv.decode(data, key)
+        except lv.ProbeError as exc:
+            assert exc.reason
+
+
+@given(st.integers(0, 2**32 - 1), segs, st.data())
+def test_any_flipped_bit_is_caught_with_a_key(seq, ret, data):
+    raw = bytearray(lv.encode(lv.T_PROBE, 7, 2, seq, 99, ret, KEY))
+    i = data.draw(st.integers(0, len(raw) * 8 - 1))
+    raw[i // 8] ^= 1 << (i % 8)
+    with pytest.raises(lv.ProbeError):
+        lv.decode(bytes(raw), KEY)
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "short"),
+        (b"XXXX" + bytes(24), "magic"),
+        (lv.MAGIC + bytes([2]) + bytes(23), "version"),
+        (lv.MAGIC + bytes([1, 9]) + bytes(22), "type"),
+        (lv.MAGIC + bytes([1, 1, 0x80]) + bytes(21), "flags"),
+        (lv.MAGIC + bytes([1, 2, 0, 1]) + bytes(24 + 16), "segments"),  # an echo naming return segments
+        (lv.MAGIC + bytes([1, 1, 0, 200]) + bytes(20), "segments"),
+        (lv.encode(lv.T_PROBE, 1, 0, 1, 0) + b"x", "length"),
+    ],
+)
+def test_bad_packets_name_their_reason(data, reason):
+    with pytest.raises(lv.ProbeError) as e:
+        lv.decode(data)
+    assert e.value.reason == reason
+
+
+def test_key_required_and_checked():
+    with pytest.raises(lv.ProbeError, match="unauthenticated"):
+        lv.decode(lv.encode(lv.T_PROBE, 1, 0, 1, 0), KEY)
+    with pytest.raises(lv.ProbeError, match="auth"):
+        lv.decode(lv.encode(lv.T_PROBE, 1, 0, 1, 0, key=b"other"), KEY)
+
+
+def test_return_segments_stay_in_the_domain():
+    lv.check_return(P.ret, ["fd00::/16"])
+    for bad in ("2001:db8::1", "fe80::1", "ff02::1", "::", "::1"):
+        with pytest.raises(lv.ProbeError) as e:
+            lv.check_return((P.ret[0], bad), ["fd00::/16", "::/0"] if bad != "2001:db8::1" else ["fd00::/16"])
+        assert e.value.reason == "return"
+
+
+def test_srh_layout():
+    """RFC 8754 sec. 2: Segment List[0] is the last segment; Segments Left
+    and Last Entry point at the first; Hdr Ext Len counts 8-octet units."""
+    h = lv.srh(P.segs, P.target)
+    nh, hlen, rtype, left, last, flags, tag = struct.unpack_from("!BBBBBBH", h)
+    assert (rtype, left, last, hlen, len(h)) == (4, 2, 2, 6, 8 + 48)
+    listed = [socket.inet_ntop(socket.AF_INET6, h[8 + 16 * i : 24 + 16 * i]) for i in range(3)]
+    assert listed == [P.target, P.segs[1], P.segs[0]]
+    with pytest.raises(ValueError):
+        lv.srh((), P.target)
+
+
+# -- the prober ------------------------------------------------------------------
+
+
+class Run:
+    """Drive a prober on a virtual clock; ``answer(t)`` decides whether a
+    probe sent at t comes back (after ``rtt``)."""
+
+    def __init__(self, cfg=CFG, backup=True):
+        self.p = lv.Prober(1, cfg)
+        self.now = 0.0
+        self.out = []
+        self.pending = []  # (due, EchoReceived)
+        self.p.handle(lv.SetPaths(0.0, P, B if backup else None))
+
+    def step(self, until, answer=lambda t, which: True, rtt=0.001):
+        while True:
+            d = self.p.next_deadline()
+            nxt = min([d] + [e[0] for e in self.pending])
+            if nxt > until:
+                self.now = until
+                return
+            self.now = nxt
+            for e in [e for e in self.pending if e[0] <= self.now]:
+                self.pending.remove(e)
+                self.out += [(self.now, a) for a in self.p.handle(e[1])]
+            if d is not None and d <= self.now:
+                for a in self.p.handle(lv.Tick(self.now)):
+                    if isinstance(a, lv.SendProbe):
+                        if answer(self.now, a.which):
+                            self.pending.append((self.now + rtt, lv.EchoReceived(self.now + rtt, a.session, a.seq, a.stamp)))
+                    else:
+                        self.out.append((self.now, a))
+
+    def names(self):
+        return [type(a).__name__ for _, a in self.out]
+
+
+def test_up_on_first_echo_and_quiet_while_answered():
+    r = Run()
+    r.step(10.0)
+    assert r.p.state("primary") is lv.PathState.UP and r.p.state("backup") is lv.PathState.UP
+    assert r.out == []
+    assert r.p.stats["probes"] == pytest.approx(2 * 10.0 / CFG.interval, abs=4)
+
+
+def test_no_answer_ever_is_no_verdict():
+    r = Run()
+    r.step(10.0, answer=lambda t, w: False)
+    assert r.p.state() is lv.PathState.INIT and r.out == []
+
+
+@pytest.mark.parametrize("mult", [2, 3, 5])
+def test_down_after_exactly_multiplier_unanswered(mult):
+    cfg = lv.ProberConfig(interval=0.02, multiplier=mult, up_after=3)
+    r = Run(cfg)
+    fail = 1.0
+    r.step(3.0, answer=lambda t, w: not (w == "primary" and t >= fail))
+    (t, a), *rest = r.out
+    assert isinstance(a, lv.SwitchToBackup) and rest == []
+    # mult probes sent at or after the failure, the last one given one interval
+    i = cfg.interval
+    assert fail + mult * i - 1e-6 <= t <= fail + (mult + 1) * i + 1e-6
+    assert r.p.state("backup") is lv.PathState.UP
+    assert a.event() == L.LivenessLost(t, "primary")
+
+
+def test_debounced_return():
+    r = Run()
+    r.step(1.0)
+    r.step(2.0, answer=lambda t, w: w != "primary")
+    assert r.names() == ["SwitchToBackup"]
+    # flapping: answers with a gap every 4th probe never reach 5 in a row
+    n = {"i": 0}
+
+    def flap(t, w):
+        if w == "backup":
+            return True
+        n["i"] += 1
+        return n["i"] % 4 != 0
+
+    r.step(4.0, answer=flap)
+    assert r.names() == ["SwitchToBackup"]
+    assert r.p.state() is lv.PathState.DOWN
+    r.step(6.0)
+    assert r.names() == ["SwitchToBackup", "SwitchBack"]
+    t_back = r.out[-1][0]
+    assert 4.0 + (CFG.up_after - 1) * CFG.interval <= t_back <= 4.0 + (CFG.up_after + 1) * CFG.interval
+
+
+def test_backup_down_and_up():
+    r = Run()
+    r.step(1.0)
+    r.step(2.0, answer=lambda t, w: w != "backup")
+    r.step(3.0)
+    assert r.names() == ["BackupDown", "BackupUp"]
+    assert [a.event() for _, a in r.out] == [L.LivenessLost(r.out[0][0], "backup"), L.LivenessRestored(r.out[1][0], "backup")]
+
+
+def test_a_stalled_agent_does_not_declare_paths_dead():
+    """No ticks for a second (the loop was busy): nothing was sent, so
+    nothing was missed."""
+    r = Run()
+    r.step(1.0)
+    acts = r.p.handle(lv.Tick(2.0))
+    assert not [a for a in acts if not isinstance(a, lv.SendProbe)]
+    assert len([a for a in acts if isinstance(a, lv.SendProbe)]) == 2  # one per path, no burst
+    r.now = 2.0
+    r.step(3.0)
+    assert r.out == [] and r.p.state() is lv.PathState.UP
+
+
+def test_stale_and_forged_echoes_are_ignored():
+    r = Run(backup=False)
+    r.step(0.5)
+    old = r.p.sessions["primary"].session
+    r.p.handle(lv.SetPaths(0.5, B))  # a new primary: a new session
+    assert r.p.state() is lv.PathState.INIT
+    assert r.p.handle(lv.EchoReceived(0.51, old, r.p.sessions["primary"].seq + 1)) == []
+    assert r.p.stats["echo_stale"] == 1
+    s = r.p.sessions["primary"].session
+    assert r.p.handle(lv.EchoReceived(0.51, s, 12345)) == []  # never sent
+    assert r.p.stats["echo_unexpected"] == 1 and r.p.state() is lv.PathState.INIT
+    r.p.handle(lv.SetPaths(0.6, B))  # the same path again: same session
+    assert r.p.sessions["primary"].session == s
+
+
+@given(st.lists(st.tuples(st.floats(0.01, 0.5), st.booleans(), st.booleans()), min_size=1, max_size=30))
+def test_verdicts_alternate_and_need_evidence(phases):
+    """Random up/down phases per path: switch actions alternate per path
+    (down, up, down, ...) and never come before the path answered once."""
+    r = Run()
+    t = 0.0
+    for dur, pa, ba in phases:
+        t += dur
+        r.step(t, answer=lambda _t, w, pa=pa, ba=ba: pa if w == "primary" else ba)
+    for down, up in ((lv.SwitchToBackup, lv.SwitchBack), (lv.BackupDown, lv.BackupUp)):
+        seq = [type(a) for _, a in r.out if isinstance(a, (down, up))]
+        assert all(x is (down if i % 2 == 0 else up) for i, x in enumerate(seq))
+
+
+def test_config_bounds():
+    for kw in ({"interval": 0.001}, {"interval": float("nan")}, {"multiplier": 1}, {"multiplier": True}, {"up_after": 0}):
+        with pytest.raises(ValueError):
+            lv.ProberConfig(**kw)
+
+
+def test_switch_drives_the_lsp_machine():
+    """SwitchToBackup/SwitchBack feed lsp.Lsp, which moves the route."""
+    from pyfrr_pwr.dataplane.lspmsg import LspConfig
+
+    lsp = L.Lsp(1, "10.0.0.1", "10.0.0.3", ["192.168.3.0/24"], config=LspConfig(wtr=0))
+    prim = L.LspPath((("10.0.0.1", "10.0.0.2", "10.1.2.1"), ("10.0.0.2", "10.0.0.3", "10.2.3.2")), 2.0)
+    bk = L.LspPath((("10.0.0.1", "10.0.0.4", "10.1.4.1"), ("10.0.0.4", "10.0.0.3", "10.4.3.4")), 3.0)
+    acts = lsp.handle(L.SetupRequested(0.0, (prim,), bk))
+    for a in acts:
+        lsp.handle(L.SignallingSucceeded(0.0, a.sig, ("fd00::1",)))
+    assert lsp.active == "primary"
+    out = lsp.handle(lv.SwitchToBackup(1, 1.0).event())
+    assert any(isinstance(a, L.Switch) and a.to == "backup" for a in out)
+    out = lsp.handle(lv.SwitchBack(1, 2.0).event())
+    assert any(isinstance(a, L.Switch) and a.to == "primary" for a in out)
+
+
+# -- the shell over loopback -------------------------------------------------------
+
+
+def _v6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _v6_loopback(), reason="no IPv6 loopback")
+def test_shell_probes_reflects_and_survives_garbage():
+    async def main():
+        refl_sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        refl_sock.bind(("::1", 0))
+        port = refl_sock.getsockname()[1]
+        head_sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        head_sock.bind(("::1", 0))
+        refl = LivenessService(sock=refl_sock, key=KEY, mark=None, allowed=["::1/128"])
+        head = LivenessService(sock=head_sock, port=port, key=KEY, mark=None)
+        await refl.start()
+        await head.start()
+        got = []
+        pr = lv.Prober(5, lv.ProberConfig(interval=0.01, multiplier=3, up_after=2))
+        head.add(pr, got.append)
+        head.handle(5, lv.SetPaths(asyncio.get_running_loop().time(), lv.ProbePath((), "::1")))
+        for _ in range(300):
+            if pr.state() is lv.PathState.UP:
+                break
+            await asyncio.sleep(0.01)
+        assert pr.state() is lv.PathState.UP
+        # hostile datagrams at the reflector
+        evil = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        for d in (
+            b"",
+            b"\xff" * 3000,
+            lv.encode(lv.T_PROBE, 1, 0, 1, 0),
+            lv.encode(lv.T_PROBE, 1, 0, 1, 0, ("2001:db8::1",), KEY),
+            lv.encode(lv.T_ECHO, 99, 0, 1, 0, (), KEY),
+        ):
+            evil.sendto(d, ("::1", port))
+        evil.close()
+        for _ in range(100):
+            if sum(v for k, v in refl.stats.items() if k.startswith("drop")) >= 4:
+                break
+            await asyncio.sleep(0.01)
+        # the reflector dies: the head switches
+        await refl.stop()
+        refl_sock.close()
+        for _ in range(300):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        await head.stop()
+        head_sock.close()
+        return refl.stats, head.stats, got
+
+    rstats, hstats, got = asyncio.run(main())
+    for r in ("short", "unauthenticated", "return", "unknown_lsp"):
+        assert rstats[f"drop_{r}"] >= 1, (r, rstats)
+    assert rstats["echo_tx"] >= 1 and hstats["probe_tx"] >= 1
+    assert [type(a) for a in got] == [lv.SwitchToBackup]
+
+
+def test_grace_tolerates_slow_echoes():
+    """Echoes 90 ms late: with the grace of one interval (20 ms) three
+    probes are outstanding and the path is declared down; a 100 ms grace
+    lets them be."""
+    r = Run(lv.ProberConfig(interval=0.02, multiplier=3, up_after=5), backup=False)
+    r.step(2.0, rtt=0.09)
+    assert "SwitchToBackup" in r.names()
+    r = Run(lv.ProberConfig(interval=0.02, multiplier=3, up_after=5, grace=0.1), backup=False)
+    r.step(2.0, rtt=0.09)
+    assert r.out == [] and r.p.state() is lv.PathState.UP
+    assert r.p.config.detect == pytest.approx(0.14)
+    with pytest.raises(ValueError):
+        lv.ProberConfig(grace=0)
