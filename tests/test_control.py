@@ -259,3 +259,33 @@ def test_a_link_is_consistent_after_any_legal_sequence(events):
 def test_an_origination_must_say_what_was_sent():
     with pytest.raises(ValueError, match="needs what was sent"):
         OwnLink("eth1").step(E.ORIGINATE, 0.0)
+
+
+# -- issue 7: LSP fields ---------------------------------------------------------
+
+
+def test_lsp_fields_round_trip_and_are_checked():
+    r = pc.Reserve(to="10.0.0.9", bw=1e6, prefixes=("10.20.201.0/24",))
+    assert pc.decode(pc.encode(r)) == r
+    assert "prefixes" not in pc.Reserve(to="10.0.0.9", bw=1).to_json()  # unchanged on the wire without them
+    assert isinstance(pc.decode(b'{"cmd": "lsps"}'), pc.Lsps)
+    sr = pc.SignalReserve(id="10.0.0.1/3", bw=1.0, hops=("10.0.0.2",), dataplane=True, prefixes=("10.20.201.0/24",))
+    assert pc.decode(pc.encode(sr), pc.SIGNAL) == sr
+    rt = pc.Route(
+        route=("10.0.0.2", "10.0.0.3"),
+        links=("10.1.0.0",),
+        binding="fd00:a00:2:b6:a00:1:0:3",
+        dt6="fd00:a00:3:6::",
+        dx4=(pc.PrefixSid("10.20.201.0/24", "fd00::4"),),
+    )
+    assert pc.Route.from_json(rt.to_json()) == rt
+    for bad, field in (
+        ({"cmd": "reserve", "to": "x", "bw": 1, "prefixes": ["10.20.201.1/24"]}, "prefixes[0]"),  # host bits
+        ({"cmd": "reserve", "to": "x", "bw": 1, "prefixes": ["fd00::/64"]}, "prefixes[0]"),
+        ({"cmd": "reserve", "to": "x", "bw": 1, "prefixes": ["10.0.0.0/24"] * 17}, "prefixes"),
+    ):
+        with pytest.raises(pc.ProtocolError) as e:
+            pc.from_json(bad)
+        assert e.value.field == field
+    with pytest.raises(pc.ProtocolError, match="IPv6"):
+        pc.Route.from_json({"route": ["10.0.0.2"], "binding": "not-a-sid"})

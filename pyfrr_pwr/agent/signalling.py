@@ -27,6 +27,13 @@ Hardening (issue 11):
   sender of the reserve); only that router refreshes or releases it there,
   and a local release (the control socket) only releases our own.
 
+LSPs (issue 7): a reserve with ``dataplane`` set also sets up the data
+plane hop by hop through the ``dataplane`` hook (``agent.lsps``): each hop
+answers the link it reserved, an ABR that expanded its segment installs a
+binding SID for it and answers that, the tail answers its SIDs; a hop
+whose part fails unwinds its booking and the rest of the path. A booking
+that goes (released or expired) takes its binding SID with it.
+
 Soft state (issue 7): bookings live in a ``reservations.Table`` and expire
 ``reservation_hold`` seconds (default 15) after their last refresh; the
 head-end refreshes its reservations every ``reservation_refresh`` seconds
@@ -152,6 +159,9 @@ class Signalling:
         self.active = 0  # connections being served
         self.server = None
         self._refreshing: asyncio.Task | None = None
+        # issue 7: who installs an LSP's binding SIDs and answers a tail's
+        # SIDs (``agent.lsps.LspManager``: on_reserved, on_gone); None: no LSPs
+        self.dataplane = None
 
     @property
     def stats(self):
@@ -342,11 +352,18 @@ class Signalling:
         )
         self._evaluate()
         if step["next"] is None:
-            rest = ()
+            down = None
         else:
-            fwd = msg.SignalReserve(id=req.id, bw=req.bw, hops=tuple(step["hops"]), plan=tuple(msg.PlanStep(**p) for p in step["plan"]))
+            fwd = msg.SignalReserve(
+                id=req.id,
+                bw=req.bw,
+                hops=tuple(step["hops"]),
+                plan=tuple(msg.PlanStep(**p) for p in step["plan"]),
+                dataplane=req.dataplane,
+                prefixes=req.prefixes,
+            )
             try:
-                rest = (await self.send(step["next"], fwd)).route
+                down = await self.send(step["next"], fwd)
             except Exception as exc:
                 if req.id in c.reservations and c.reservations[req.id].get("from") == sender:
                     c.release_hop(req.id)
@@ -357,9 +374,24 @@ class Signalling:
             if req.id not in t:  # released or expired while the rest was set up
                 raise msg.AgentRefusal(f"{c.router_id}: reservation {req.id} went while it was set up")
             t.refresh(req.id)
-            if head:
-                t.set_state(req.id, "up")
-        return msg.Route(route=(c.router_id, *rest))
+        route = msg.Route(route=(c.router_id, *(down.route if down else ())))
+        if req.dataplane:
+            # issue 7: the LSP's data plane, upstream like an RSVP Resv's labels
+            # (RFC 3209 sec. 4.1): our link, our binding SID where we are an
+            # ABR expanding a segment (draft sec. 2.2), the tail's SIDs
+            try:
+                if self.dataplane is None:
+                    raise msg.AgentRefusal(f"{c.router_id}: no SRv6 data plane here")
+                route = self.dataplane.on_reserved(req, step, down, expands=len(req.hops) <= 1 and bool(req.plan))
+            except Exception as exc:
+                if not isinstance(exc, ValueError):
+                    log.exception("signalling: data plane of %s", req.id)
+                if req.id in c.reservations:  # unwind our hop and the rest of the path
+                    await self._release(req.id, sender)
+                raise msg.AgentRefusal(str(exc)[:MAX_ERROR]) from None
+        if t is not None and head:
+            t.set_state(req.id, "up")
+        return route
 
     async def _release(self, rid: str, sender: str | None) -> msg.Released:
         c = self.core
@@ -378,6 +410,7 @@ class Signalling:
             raise msg.AgentRefusal(f"{c.router_id}: {sender} does not hold reservation {rid} here")
         nxt = c.release_hop(rid)
         self._evaluate()
+        self._dataplane_gone(rid)
         if nxt:
             try:
                 await self.send(nxt, msg.SignalRelease(id=rid))
@@ -470,11 +503,21 @@ class Signalling:
         if t is None:
             return []
         gone = t.expire()
+        for rid, _ in gone:
+            self._dataplane_gone(rid)
         if gone:
             self.stats["reservations_expired"] += len(gone)
             log.info("%s: %d reservation(s) expired: %s", self.core.router_id, len(gone), ", ".join(r for r, _ in gone[:5]))
             self._evaluate()
         return gone
+
+    def _dataplane_gone(self, rid: str) -> None:
+        """A booking went (released or expired): its binding SID goes too."""
+        if self.dataplane is not None:
+            try:
+                self.dataplane.on_gone(rid)
+            except Exception as exc:
+                self.core.report("dataplane_release_errors", exc, f"data plane of {rid}")
 
     async def run_timers(self) -> None:
         """The soft state's clock work; never returns (a daemon task)."""
@@ -525,6 +568,19 @@ class Signalling:
         steps = tuple(p if isinstance(p, msg.PlanStep) else msg.PlanStep(**p) for p in plan)
         res = await self._reserve(msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=steps), None, head=True)
         return rid, res.route
+
+    async def reserve_lsp(self, hops, bw: float, plan=(), prefixes=()) -> tuple[str, msg.Route]:
+        """Reserve an explicit route for an LSP (issue 7): as
+        ``reserve_route``, with the data plane set up along it (binding SIDs
+        at expanding ABRs); (ID, the Route with links, binding, tail SIDs)."""
+        bw = self._check_bw(bw)
+        if self.signer is None:
+            raise msg.AgentRefusal(self.no_key)
+        self.counter += 1
+        rid = f"{self.core.router_id}/{self.counter}"
+        steps = tuple(p if isinstance(p, msg.PlanStep) else msg.PlanStep(**p) for p in plan)
+        req = msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=steps, dataplane=True, prefixes=tuple(prefixes))
+        return rid, await self._reserve(req, None, head=True)
 
     @staticmethod
     def _check_bw(bw) -> float:

@@ -82,7 +82,7 @@ def _show_request(args):
         return pc.Paths(to=args.to, src=args.src, k=args.k, area=args.area)
     if args.what == "ted":
         return pc.Ted(area=args.area)
-    return {"links": pc.Links, "status": pc.Status, "vectors": pc.Vectors}[args.what]()
+    return {"links": pc.Links, "status": pc.Status, "vectors": pc.Vectors, "lsps": pc.Lsps}[args.what]()
 
 
 def cmd_show(args) -> int:
@@ -118,6 +118,8 @@ def cmd_show(args) -> int:
                 t.add_row(l["from"], l["to"], str(l["local"]), l["lsid"], str(l["generation"]), _fmt(near), _fmt(l["pwrlink"]), "yes" if l["one_sided"] else "")
             con.print(t)
             con.print(f"TE endpoints: {', '.join(d['endpoints']) or '-'}; area border routers: {', '.join(d['area_borders']) or '-'}")
+    elif args.what == "lsps":
+        print_lsps(res)
     elif args.what == "paths":
         t = Table(title=f"power-shortest paths in area {res.area}")
         for col in ("#", "path", "PWR (W per Gb/s)"):
@@ -145,8 +147,12 @@ def cmd_path(args) -> int:
         cons["max_delay"] = args.max_delay
     if args.max_hops is not None:
         cons["max_hops"] = args.max_hops
+    if args.prefix and not args.reserve:
+        raise ConfigError("path: --prefix needs --reserve (it names what the LSP carries)")
     if args.reserve:
-        req = pc.Reserve(to=args.to, bw=metric.bps_to_Bps(parse_rate(args.reserve)), k=args.k, constraints=cons)
+        req = pc.Reserve(
+            to=args.to, bw=metric.bps_to_Bps(parse_rate(args.reserve)), k=args.k, prefixes=tuple(args.prefix or ()), backup=args.backup, constraints=cons
+        )
     else:
         req = pc.Path(to=args.to, k=args.k, constraints=cons)
     res = agent_request(args.socket, req, timeout=30)
@@ -155,9 +161,44 @@ def cmd_path(args) -> int:
         return 0
     if args.reserve:
         print(f"reserved {args.reserve} as {res.id} along {' '.join(res.route)}")
+        if res.lsp:
+            for leg in res.lsp["legs"]:
+                for p, segs in leg["segs"].items():
+                    print(f"LSP {res.id}: {p} encap seg6 segs {','.join(segs)} dev {leg['dev']}")
         res = res.path
     print_choice(res)
     return 0
+
+
+def print_lsps(res: dict) -> None:
+    """The head-end's LSPs (issue 7) and the binding SIDs held here."""
+    con = _out()
+    t = Table(title="LSPs headed here (SRv6; PWR in W per Gb/s)")
+    for col in ("ID", "tail", "state", "route", "SID list", "bandwidth", "PWR now / set-up", "packets", "bytes"):
+        t.add_column(col)
+    for l in res.get("lsps", []):
+        pw = lambda v: "-" if v is None else f"{metric.w_per_gbps(v):.4g}"  # noqa: E731
+        for leg in l["legs"] or [{}]:
+            segs = "; ".join(f"{p}: {','.join(s)}" for p, s in (leg.get("segs") or {}).items())
+            t.add_row(
+                l["id"],
+                l["tail"],
+                f"{l['state']} ({l['active'] or '-'})",
+                " ".join(leg.get("route") or []) or "-",
+                segs or "-",
+                f"{l['bandwidth'] * 8 / metric.GBPS:.3g}G",
+                f"{pw(l['pwr_now'])} / {pw(l['pwr_setup'])}",
+                "-" if leg.get("packets") is None else str(leg["packets"]),
+                "-" if leg.get("bytes") is None else str(leg["bytes"]),
+            )
+    con.print(t)
+    if res.get("bindings"):
+        b = Table(title="binding SIDs held here (End.B6.Encaps, one per LSP segment)")
+        for col in ("reservation", "SID", "segments", "packets"):
+            b.add_column(col)
+        for rid, d in res["bindings"].items():
+            b.add_row(rid, d["sid"], ",".join(d["segs"]), "-" if d["packets"] is None else str(d["packets"]))
+        con.print(b)
 
 
 def print_choice(res: pc.PathChoice) -> None:
@@ -192,8 +233,8 @@ def register(sub) -> None:
     ag.add_argument("--debug", action="store_true")
     ag.set_defaults(func=cmd_agent)
 
-    sh = sub.add_parser("show", help="ask the local agent (links, ted, paths, status)")
-    sh.add_argument("what", choices=["links", "ted", "paths", "status", "vectors"])
+    sh = sub.add_parser("show", help="ask the local agent (links, ted, paths, status, vectors, lsps)")
+    sh.add_argument("what", choices=["links", "ted", "paths", "status", "vectors", "lsps"])
     sh.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET or %(default)s)")
     sh.add_argument("--to")
     sh.add_argument("--from", dest="src")
@@ -205,7 +246,9 @@ def register(sub) -> None:
     pt = sub.add_parser("path", help="inter-area power-shortest path to a TE endpoint (asks the local agent)")
     pt.add_argument("to", nargs="?", help="tail-end router ID")
     pt.add_argument("--reserve", metavar="BW", type=positive_rate_arg, help="reserve this bandwidth along the chosen path (e.g. 1G)")
-    pt.add_argument("--release", metavar="ID", help="give a reservation back")
+    pt.add_argument("--prefix", action="append", metavar="P", help="IPv4 prefix the LSP carries (repeat; default: what the tail-end serves)")
+    pt.add_argument("--backup", action="store_true", help="with --reserve: a disjoint backup path, pre-installed at a worse metric")
+    pt.add_argument("--release", metavar="ID", help="give a reservation (or LSP) back: routes, SIDs and bookings along the path")
     pt.add_argument("-k", type=int_in(1, K_MAX), help=f"1..{K_MAX} (default: the agent's ksp.k)")
     pt.add_argument("--min-bw", type=rate_arg)
     pt.add_argument("--max-delay", type=finite_float, help="microseconds")

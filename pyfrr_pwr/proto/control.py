@@ -33,10 +33,10 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ProtocolError", "AgentRefusal", "AgentError",
-    "Status", "Links", "Ted", "TedTimes", "Paths", "Path", "Reserve", "Release", "Reservations", "Vectors",
+    "Status", "Links", "Ted", "TedTimes", "Paths", "Path", "Reserve", "Release", "Reservations", "Vectors", "Lsps",
     "PlanStep", "SignalReserve", "SignalRelease", "SignalRefresh", "Reply",
-    "Segment", "Candidate", "PathChoice", "FoundPath", "AreaPaths", "Reserved", "Released", "Route", "Lost", "Refreshed",
-    "MAX_ID_LEN", "MAX_HOPS", "MAX_PLAN", "MAX_ROUTE", "MAX_REFRESH_IDS", "MAX_BW", "MAX_REASON", "MAX_LOST_REASON", "MAX_WAIT",
+    "Segment", "Candidate", "PathChoice", "FoundPath", "AreaPaths", "Reserved", "Released", "Route", "PrefixSid", "Lost", "Refreshed",
+    "MAX_ID_LEN", "MAX_HOPS", "MAX_PLAN", "MAX_ROUTE", "MAX_REFRESH_IDS", "MAX_BW", "MAX_REASON", "MAX_LOST_REASON", "MAX_WAIT", "MAX_PREFIXES",
     "Protocol", "CONTROL", "SIGNAL", "REPLY", "encode", "decode", "from_json", "to_json", "result_of",
 ]  # fmt: skip
 
@@ -121,6 +121,7 @@ MAX_BW = 1.25e13  # bytes/s (100 Tb/s): over any link's capacity; each hop check
 MAX_REASON = 512  # characters of a refusal relayed from further on
 MAX_LOST_REASON = 100  # characters of why a refresh did not get through (a full Refreshed fits a line)
 MAX_WAIT = 60.0  # seconds a refresh may wait for the hops further on
+MAX_PREFIXES = 16  # IPv4 prefixes one LSP carries (issue 7)
 _ID = re.compile(rf"[A-Za-z0-9._:/-]{{1,{MAX_ID_LEN}}}")
 _DOTTED = re.compile(r"(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}")
 
@@ -147,6 +148,33 @@ def _wait(v, where):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= MAX_WAIT:
         raise ProtocolError(f"{where} must be a number of seconds > 0 and <= {MAX_WAIT:g}, got {v!r}", where)
     return v
+
+
+_V4NET = re.compile(r"[0-9.]{7,15}/[0-9]{1,2}")
+
+
+def _v4prefix(v, where):
+    """An IPv4 prefix in canonical form ("10.20.201.0/24"; no host bits)."""
+    import ipaddress
+
+    if not isinstance(v, str) or not _V4NET.fullmatch(v):
+        raise ProtocolError(f"{where} must be an IPv4 prefix a.b.c.d/len, got {str(v)[:40]!r}", where)
+    try:
+        return str(ipaddress.IPv4Network(v))
+    except ValueError as exc:
+        raise ProtocolError(f"{where}: {exc}", where) from None
+
+
+def _v6(v, where):
+    """An IPv6 address (a SID), canonical."""
+    import ipaddress
+
+    if not isinstance(v, str) or len(v) > 45:
+        raise ProtocolError(f"{where} must be an IPv6 address, got {str(v)[:50]!r}", where)
+    try:
+        return str(ipaddress.IPv6Address(v))
+    except ValueError:
+        raise ProtocolError(f"{where} must be an IPv6 address, got {v[:50]!r}", where) from None
 
 
 def _reason(v, where):
@@ -311,10 +339,29 @@ class AreaPaths(_Record):
 
 
 @dataclass(frozen=True)
+class PrefixSid(_Record):
+    """A tail-end's End.DX4 SID for one of its prefixes (RFC 8986 sec. 4.7)."""
+
+    prefix: str = _f(_v4prefix)
+    sid: str = _f(_v6)
+
+
+@dataclass(frozen=True)
 class Route(_Record):
-    """A reservation's route from the hop that answers on."""
+    """A reservation's route from the hop that answers on. For an LSP
+    (``SignalReserve.dataplane``) the answer also carries, upstream like
+    an RSVP Resv's labels (RFC 3209 sec. 4.1): ``links``, the local IPv4
+    address of the link each hop reserved, from the answering hop to the
+    next binding point; ``binding``, the End.B6.Encaps SID the nearest ABR
+    downstream installed for its segment (None: the route reaches the tail
+    without one); the tail's End.DT6 SID and its End.DX4 SIDs of the LSP's
+    prefixes."""
 
     route: tuple = _f(_bounded(_ipv4, 1, MAX_ROUTE))
+    links: tuple = _f(_bounded(_ipv4, 0, MAX_ROUTE), ())
+    binding: str | None = _f(_opt(_v6), None)
+    dt6: str | None = _f(_opt(_v6), None)
+    dx4: tuple = _f(_bounded(_record(PrefixSid), 0, MAX_PREFIXES), ())
 
 
 @dataclass(frozen=True)
@@ -340,6 +387,7 @@ class Reserved(_Record):
     bw: float = _f(_num)
     route: tuple = _f(_strs)
     path: PathChoice = _f(_record(PathChoice))
+    lsp: dict | None = _f(_any, None)  # the LSP installed (``show lsps``'s record); None: a reservation only
 
 
 @dataclass(frozen=True)
@@ -400,12 +448,16 @@ class Path(_Request):
 
 @dataclass(frozen=True)
 class Reserve(_Request):
-    """Choose a path with ``bw`` bytes/s available and reserve it."""
+    """Choose a path with ``bw`` bytes/s available and reserve it; where
+    the agent runs SRv6, also set up an LSP carrying ``prefixes`` (default:
+    what the tail-end serves, its End.DX4 prefixes) along it (issue 7)."""
 
     CMD, RESULT, EXTRA = "reserve", Reserved, "constraints"
     to: str = _f(_str)
     bw: float = _f(_num)
     k: int | None = _f(_opt(_int), None)
+    prefixes: tuple = _f(_bounded(_v4prefix, 0, MAX_PREFIXES), ())
+    backup: bool = _f(_bool, False)  # also a disjoint backup, pre-installed at a worse metric
     constraints: dict = field(default_factory=dict)
 
 
@@ -423,6 +475,14 @@ class Reservations(_Request):
 @dataclass(frozen=True)
 class Vectors(_Request):
     CMD = "vectors"
+
+
+@dataclass(frozen=True)
+class Lsps(_Request):
+    """The head-end's LSPs (issue 7): state, path, SID list, bandwidth,
+    PWR now and at set-up, kernel counters."""
+
+    CMD = "lsps"
 
 
 @dataclass(frozen=True)
@@ -444,6 +504,10 @@ class SignalReserve(_Request):
     bw: float = _f(_bw)
     hops: tuple = _f(_bounded(_ipv4, 1, MAX_HOPS))
     plan: tuple = _f(_bounded(_record(PlanStep), 0, MAX_PLAN), ())
+    # issue 7: the reservation carries an LSP: ABRs install binding SIDs, the
+    # tail answers its End.DX4 SIDs for ``prefixes`` (none: all it serves)
+    dataplane: bool = _f(_bool, False)
+    prefixes: tuple = _f(_bounded(_v4prefix, 0, MAX_PREFIXES), ())
 
 
 @dataclass(frozen=True)
@@ -499,7 +563,7 @@ class Protocol:
     kinds: dict  # cmd -> request class; empty for replies
 
 
-CONTROL = Protocol("control", {c.CMD: c for c in (Status, Links, Ted, TedTimes, Paths, Path, Reserve, Release, Reservations, Vectors)})
+CONTROL = Protocol("control", {c.CMD: c for c in (Status, Links, Ted, TedTimes, Paths, Path, Reserve, Release, Reservations, Vectors, Lsps)})
 SIGNAL = Protocol("signal", {c.CMD: c for c in (SignalReserve, SignalRelease, SignalRefresh)})
 REPLY = Protocol("reply", {})
 

@@ -1,0 +1,311 @@
+"""LSPs that traffic follows, on real FRR and real kernel forwarding (issue 7
+sec. 2, 3): fig-2-0 in namespaces, host hTEh1 (10.20.101.2) behind TEh1 and
+hTEt1 (10.20.201.2) behind TEt1. Which routers a stream crosses is read from
+the per-interface TX counters of every router of the lab. Needs root and
+FRR: marked ``frr``.
+
+The head-end's two links carry fake hwmon power readings (the one thing
+that cannot exist here): the link the IGP's path takes out of TEh1 is made
+dear, so the power-shortest path leaves through the other one; the
+re-optimisation test swaps the figures.
+"""
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import wait_for
+
+from pyfrr_pwr.cli.agentctl import agent_request
+from pyfrr_pwr.lab.runner import Lab
+from pyfrr_pwr.proto.control import AgentError
+
+pytestmark = pytest.mark.frr
+
+ROOT = Path(__file__).resolve().parents[1]  # (not conftest's: bench/ imports this module)
+
+LAB = "h1dpt"
+N = 1500  # packets per probe stream
+HOST_SRC, HOST_DST = "hTEh1", "10.20.201.2"
+UNIT_W = 120 / 8  # TEh1's card: 120 W over eight 10G ports (tools/gen_topologies.py)
+
+
+def _write(p, watts):
+    p.write_text(f"{int(watts * 1e6)}\n")
+
+
+def build_lab(d, name):
+    """fig-2-0 under ``name`` in directory ``d``, up; ``lab.hw`` the fake
+    hwmon files of TEh1's two ports."""
+    shutil.copytree(ROOT / "containerlab/fig-2-0", d / "fig-2-0")
+    shutil.copy(ROOT / "containerlab/fig-2-0.clab.yml", d / "fig-2-0.clab.yml")
+    hw = {"eth1": d / "teh1_eth1", "eth2": d / "teh1_eth2"}
+    for f in hw.values():
+        _write(f, UNIT_W)
+    for pf in (d / "fig-2-0").glob("*/power.yml"):
+        cfg = yaml.safe_load(pf.read_text())
+        a = cfg.setdefault("agent", {})  # keeps the lab's signalling key
+        a["lsp"] = {"holddown": 0, "margin": 0.02, "reoptimize_period": 0.2}  # a 10x port power moves the path PWR by ~7 %
+        if pf.parent.name == "TEh1":
+            a.update(interval=0.1, min_interval=0.3)
+            for port, f in hw.items():
+                cfg["ports"][port].update(power_w=UNIT_W, power_reader={"type": "hwmon", "path": str(f)})
+        if pf.parent.name == "TEt4":  # a tail-end without SRv6
+            a["srv6"] = {"enabled": False}
+        pf.write_text(yaml.safe_dump(cfg))
+    lab = Lab(d / "fig-2-0.clab.yml", name=name)
+    lab.down(quiet=True)
+    lab.up(wait=True, timeout=120)
+    lab.hw = hw
+    return lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = build_lab(tmp_path_factory.mktemp("h1fig20"), LAB)
+    try:
+        yield lab
+    finally:
+        lab.down(quiet=True)
+        assert f"clab-{LAB}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def rid(lab, name):
+    return lab.topo.resolve(name).router_id
+
+
+def ask(lab, node, req, timeout=60):
+    return agent_request(str(lab.nodes[node].agent_socket), req, timeout=timeout)
+
+
+def routers(lab):
+    return [n for n in lab.nodes.values() if n.frr]
+
+
+def counters(lab) -> dict:
+    out = {}
+    for n in routers(lab):
+        r = lab.exec(n.name, ["ip", "-j", "-s", "link", "show"], capture_output=True, text=True, check=True)
+        for link in json.loads(r.stdout):
+            if link["ifname"].startswith("eth"):
+                out[(n.name, link["ifname"])] = link["stats64"]["tx"]["packets"]
+    return out
+
+
+def send(lab, n=N):
+    """A one-way UDP stream from the host behind TEh1 to the host behind TEt1."""
+    # one flow (fixed ports): the IGP's equal-cost split hashes on them
+    code = f"import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',40000))\nfor i in range({n}):\n  s.sendto(b'x'*64,('{HOST_DST}',9))\n  time.sleep(0.0002)\n"
+    lab.exec(HOST_SRC, ["python3", "-c", code], check=True)
+
+
+def crossed(lab) -> set:
+    """(router, interface) pairs that sent the whole stream: OSPF hellos and
+    the odd ICMP error stay far below N on every other interface."""
+    a = counters(lab)
+    send(lab)
+    time.sleep(0.3)
+    b = counters(lab)
+    return {k for k in b if b[k] - a.get(k, 0) >= N}
+
+
+def expected(lab, route) -> set:
+    """The interfaces of ``route`` (router IDs), and the tail's host port."""
+    names = [lab.topo.name_of(r) for r in route]
+    out = set()
+    for u, v in zip(names, names[1:]):
+        ifs = [l.a[1] if l.a[0] == u else l.b[1] for l in lab.topo.links if {l.a[0], l.b[0]} == {u, v}]
+        assert len(ifs) == 1, f"{u}-{v}: {ifs}"
+        out.add((u, ifs[0]))
+    out.add((names[-1], next(l.a[1] if l.a[0] == names[-1] else l.b[1] for l in lab.topo.links if {l.a[0], l.b[0]} == {names[-1], "hTEt1"})))
+    return out
+
+
+def leftovers(lab) -> dict:
+    """Every LSP trace on every router: encap routes and binding SIDs of
+    protocol 240, reservations."""
+    out = {}
+    for n in routers(lab):
+        v4 = lab.exec(n.name, ["ip", "-4", "route", "show", "proto", "240"], capture_output=True, text=True).stdout.strip()
+        v6 = [l for l in lab.exec(n.name, ["ip", "-6", "route", "show", "proto", "240"], capture_output=True, text=True).stdout.splitlines() if "B6" in l]
+        try:
+            res = ask(lab, n.name, {"cmd": "reservations"}, timeout=10)
+        except AgentError:
+            res = {}
+        if v4 or v6 or res:
+            out[n.name] = {"encap": v4, "bindings": v6, "reservations": sorted(res)}
+    return out
+
+
+def igp_path(lab):
+    assert not leftovers(lab)
+    return crossed(lab)
+
+
+def reserve(lab, **kw):
+    return ask(lab, "TEh1", {"cmd": "reserve", "to": rid(lab, "TEt1"), "bw": 1e6, **kw})
+
+
+def wait_choice_via(lab, first_hop):
+    want = rid(lab, first_hop)
+    wait_for(
+        lambda: ask(lab, "TEh1", {"cmd": "path", "to": rid(lab, "TEt1")})["best"]["head_path"][1] == want,
+        180,
+        f"TEh1's choice to leave through {first_hop}",
+        step=0.5,
+    )
+
+
+# -- tests ----------------------------------------------------------------------------
+
+
+PORT_TO = {"eth1": "R1", "eth2": "R2"}  # TEh1's ports
+
+
+def make_dear(lab, port):
+    """TEh1's link on ``port`` ten times the power, the other one normal:
+    the power-shortest path leaves through the other one."""
+    for p, f in lab.hw.items():
+        _write(f, UNIT_W * (10 if p == port else 1))
+    other = next(p for p in PORT_TO if p != port)
+    wait_choice_via(lab, PORT_TO[other])
+    return other
+
+
+def test_traffic_follows_the_chosen_interarea_path_not_the_igp_and_the_igp_after_release(lab):
+    igp = wait_for(lambda: (p := crossed(lab)) and len(p) >= 5 and p, 60, "the IGP to carry the stream")
+    (igp_port,) = [i for n, i in igp if n == "TEh1"]
+    lab.igp, lab.igp_port = igp, igp_port
+    pwr_port = make_dear(lab, igp_port)  # the PWR path is not the IGP's
+    r = reserve(lab)
+    route = r["route"]
+    assert route[0] == rid(lab, "TEh1") and route[-1] == rid(lab, "TEt1") and route[1] == rid(lab, PORT_TO[pwr_port])
+    lsp = r["lsp"]
+    assert lsp["state"] == "up" and lsp["prefixes"] == ["10.20.201.0/24"]
+    (leg,) = lsp["legs"]
+    segs = leg["segs"]["10.20.201.0/24"]
+    assert leg["binding"] and leg["binding"] in segs and len(segs) <= 8  # the head's list ends at the first ABR
+    on_path = crossed(lab)
+    assert on_path == expected(lab, route), "the stream must cross exactly the routers of the chosen path"
+    assert on_path != igp
+    # binding SIDs at the ABRs that expanded a segment, and nowhere else
+    chain = r["path"]["best"]["abr_chain"]
+    held = {n for n, v in leftovers(lab).items() if v["bindings"]}
+    assert held == {lab.topo.name_of(a) for a in chain}
+    shown = ask(lab, "TEh1", {"cmd": "lsps"})["lsps"]
+    assert [l["id"] for l in shown] == [r["id"]] and shown[0]["legs"][0]["route"] == route
+    assert shown[0]["pwr_setup"] == pytest.approx(r["path"]["best"]["pwr"])
+    ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+    assert not leftovers(lab), "release leaves nothing on any router"
+    assert crossed(lab) == igp
+
+
+def test_reoptimisation_moves_the_lsp_make_before_break(lab):
+    port = make_dear(lab, lab.igp_port)
+    r = reserve(lab)
+    before = r["route"]
+    assert crossed(lab) == expected(lab, before)
+    for p, f in lab.hw.items():  # now the LSP's first link is the dear one
+        _write(f, UNIT_W * (10 if p == port else 1))
+    seen = []
+
+    def moved():
+        seen[:] = [ask(lab, "TEh1", {"cmd": "lsps"})]
+        lsp = seen[0]["lsps"][0]
+        return lsp["stats"].get("reoptimized") and lsp["state"] == "up" and lsp
+
+    try:
+        lsp = wait_for(moved, 60, "the LSP to move", step=0.3)
+    except AssertionError:
+        best = ask(lab, "TEh1", {"cmd": "path", "to": rid(lab, "TEt1")})
+        raise AssertionError(f"LSP did not move: {seen} best now {best['best']['head_path']} {best['best']['pwr']}") from None
+    (leg,) = lsp["legs"]
+    after = leg["route"]
+    assert after != before and after[1] == rid(lab, PORT_TO[lab.igp_port])
+    assert lsp["id"] == r["id"]  # the same LSP, on a new path
+    assert crossed(lab) == expected(lab, after)
+    # the old path's reservations and binding SIDs are gone
+    assert set(leftovers(lab)) == {lab.topo.name_of(x) for x in after}
+    ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+    assert not leftovers(lab)
+
+
+def test_a_backup_is_pre_installed_at_a_worse_metric_and_released_with_the_lsp(lab):
+    r = reserve(lab, backup=True)
+    seen = []
+
+    def installed():
+        seen[:] = [ask(lab, "TEh1", {"cmd": "lsps"})]
+        l = seen[0]["lsps"][0]
+        return l["backup"] and l["backup"]["installed"] and l
+
+    try:
+        lsp = wait_for(installed, 60, "the backup to be installed")
+    except AssertionError:
+        raise AssertionError(f"no backup: {seen}") from None
+    assert lsp["backup_disjoint"] in ("node", "link")
+    prim, back = (next(g for g in lsp["legs"] if g["role"] == role) for role in ("primary", "backup"))
+    assert prim["route"][1] != back["route"][1]  # leaves on the other link
+    routes = lab.exec("TEh1", ["ip", "-4", "route", "show", "10.20.201.0/24", "proto", "240"], capture_output=True, text=True).stdout
+    assert "metric 10" in routes and "metric 15" in routes
+    assert crossed(lab) == expected(lab, prim["route"])  # the primary carries the traffic
+    ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+    assert not leftovers(lab)
+
+
+@pytest.mark.parametrize(
+    "kw, why",
+    [
+        ({"prefixes": ["10.99.0.0/24"]}, "10.99.0.0/24 is not a prefix this tail-end serves"),
+        ({"bw": 1.2e12}, "meets the constraints"),  # 9.6 Tb/s: fits no link
+        ({"to": "TEt4"}, "runs no SRv6"),  # the tail cannot give its SIDs
+    ],
+)
+def test_a_failed_setup_names_what_failed_and_leaves_nothing(lab, kw, why):
+    if kw.get("to"):
+        kw = {**kw, "to": rid(lab, kw["to"])}
+    with pytest.raises(AgentError, match=why):
+        reserve(lab, **kw)
+    assert not leftovers(lab)
+    assert ask(lab, "TEh1", {"cmd": "lsps"})["lsps"] == []
+
+
+def test_a_link_down_at_setup_fails_cleanly(lab):
+    """TEt1's only link goes down as the LSP is set up (before any TED
+    heard of it): whichever hop finds out first refuses, the rest unwinds."""
+    r3 = next(l.a[1] if l.a[0] == "R3" else l.b[1] for l in lab.topo.links if {l.a[0], l.b[0]} == {"R3", "TEt1"})
+    lab.exec("R3", ["ip", "link", "set", r3, "down"], check=True)
+    try:
+        with pytest.raises(AgentError, match="LSP to|no path|no inter-area path|no link"):
+            reserve(lab)
+        wait_for(lambda: not leftovers(lab), 30, "nothing left on any router")
+    finally:
+        lab.exec("R3", ["ip", "link", "set", r3, "up"], check=True)
+    wait_for(lambda: ask(lab, "TEh1", {"cmd": "path", "to": rid(lab, "TEt1")}), 90, "TEt1 to be reachable again", step=1)
+
+
+def test_a_crashed_head_end_leaks_nothing(lab):
+    make_dear(lab, lab.igp_port)
+    r = wait_for(lambda: reserve(lab), 60, "an LSP to come up", step=2)
+    held = {n for n, v in leftovers(lab).items() if v["bindings"]}
+    assert held
+    lab.stop_process("TEh1", "agent", signal.SIGKILL)  # no release, no more refreshes
+    t0 = time.monotonic()
+    # soft state: every hop drops its booking and binding SID (agent.reservation_hold)
+    wait_for(lambda: set(leftovers(lab)) <= {"TEh1"}, 60, "the reservations and binding SIDs to expire")
+    assert time.monotonic() - t0 < 45
+    # the head's encap route survived its agent; the next agent removes it
+    lab.start_agent("TEh1")
+    lab.wait_ready(90)
+    wait_for(lambda: not leftovers(lab), 60, "the restarted agent to remove what nobody maintains")
+    p = crossed(lab)  # delivered again, by the IGP (no route of ours is left)
+    assert ("TEt1", next(i for n, i in expected(lab, r["route"]) if n == "TEt1")) in p
+    assert r["id"]

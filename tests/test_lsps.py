@@ -1,0 +1,177 @@
+"""The head-end's LSP pieces that need no lab (issue 7): reservation IDs as
+binding-SID halves, the head-end's SID list from a signalling answer, a
+choice as the state machine's path, the tail's and ABR's parts of the
+answer, and the agent.lsp section of power.yml. The whole chain on real
+FRR and real forwarding is tests/test_frr_dataplane.py."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from pyfrr_pwr.agent import lsps
+from pyfrr_pwr.dataplane import sidlist, sids
+from pyfrr_pwr.files.lspcfg import LspSettings
+from pyfrr_pwr.files.power import ConfigError, load_power
+from pyfrr_pwr.proto import control as pc
+
+HEAD, R2, ABR, TAIL = "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"
+
+
+def plan_of(rid, links=(), prefixes=()):
+    adjs = [sids.Adjacency(f"eth{i + 1}", f"fd01::{i + 2}", l) for i, l in enumerate(links)]
+    return sids.SidPlan.build(rid, adjacencies=adjs, prefixes=[sids.Dx4Prefix(p, "0.0.0.0") for p in prefixes])
+
+
+PLANS = {
+    HEAD: plan_of(HEAD, ["10.1.0.0"]),
+    R2: plan_of(R2, ["10.2.0.0"]),
+    ABR: plan_of(ABR, ["10.3.0.0"]),
+    TAIL: plan_of(TAIL, [], ["10.20.201.0/24"]),
+}
+TABLE = sidlist.SidTable.of(PLANS.values())
+
+
+def test_reservation_ids_name_binding_sids():
+    assert lsps.parse_rid("10.0.0.1/7") == ("10.0.0.1", 7)
+    for bad in ("x/1", "10.0.0.1", "10.0.0.1/-1", f"10.0.0.1/{2**32}"):
+        with pytest.raises(lsps.LspError):
+            lsps.parse_rid(bad)
+
+
+def test_the_head_list_pins_each_reserved_link_then_the_binding_sid():
+    b = sids.binding_sid(PLANS[ABR].locator, HEAD, 7)
+    route = pc.Route(route=(HEAD, R2, ABR, TAIL), links=("10.1.0.0", "10.2.0.0"), binding=b)
+    segs = lsps.head_segs(route, TABLE)
+    assert segs == (TABLE.end_x[(HEAD, "10.1.0.0")], TABLE.end_x[(R2, "10.2.0.0")], b)
+    # a hop with no End.X SID advertised: named
+    with pytest.raises(lsps.LspError, match=f"no End.X SID advertised by {R2} for link 10.9.0.0"):
+        lsps.head_segs(pc.Route(route=(HEAD, R2, TAIL), links=("10.1.0.0", "10.9.0.0")), TABLE)
+    with pytest.raises(lsps.LspError, match="max_depth 3"):
+        lsps.head_segs(route, TABLE, max_depth=3)
+    with pytest.raises(lsps.LspError, match="names no link"):
+        lsps.head_segs(pc.Route(route=(HEAD,)), TABLE)
+
+
+def _cand(head_path, chain, pwr, area="0.0.0.2"):
+    seg = (pc.Segment(what="h", pwr_w_per_gbps=1.0, hops=1), pc.Segment(what="v", area=area, pwr_w_per_gbps=1.0, hops=1))
+    return pc.Candidate(abr_chain=tuple(chain), head_path=tuple(head_path), segments=seg, pwr=pwr, pwr_w_per_gbps=1.0, min_avail_bw=None, hops=3, delay_us=None)
+
+
+def test_a_choice_is_one_path_per_abr_chain_and_head_path():
+    a = lsps.candidate_path(_cand([HEAD, R2, ABR], [ABR, "10.0.0.9"], 2.0), TAIL, {})
+    assert a.nodes == (HEAD, R2, ABR, "10.0.0.9", TAIL)
+    assert a.edges[-2:] == ((ABR, "10.0.0.9", "area 0.0.0.0"), ("10.0.0.9", TAIL, "area 0.0.0.2"))
+    b = lsps.candidate_path(_cand([HEAD, R2, ABR], [ABR, "10.0.0.8"], 2.0), TAIL, {})
+    assert a.edges != b.edges and a.pwr == 2.0
+
+
+@dataclass
+class _Link:
+    ifaddr: str
+
+
+@dataclass
+class _Core:
+    """The three things of AgentCore the data plane hook reads."""
+
+    router_id: str
+    reservations: dict = field(default_factory=dict)
+    links: dict = field(default_factory=dict)
+
+    def sid_table(self, area=None):
+        return TABLE
+
+
+class _Srv6:
+    def __init__(self, rid):
+        self.plan = PLANS[rid]
+        self.disabled = None
+
+    def advertised(self):
+        return self.plan.advertised()
+
+
+def _manager(rid, nl=None):
+    m = lsps.LspManager(_Core(rid), None, _Srv6(rid))
+    m.nl, m._cleaned = nl, True
+    return m
+
+
+def _req(prefixes=(), plan=()):
+    return pc.SignalReserve(id=f"{HEAD}/7", bw=1.0, hops=(TAIL,), plan=plan, dataplane=True, prefixes=prefixes)
+
+
+def test_the_tail_answers_its_sids_and_refuses_a_prefix_it_does_not_serve():
+    m = _manager(TAIL)
+    r = m.on_reserved(_req(), {"next": None}, None, expands=False)
+    assert r.route == (TAIL,) and r.dt6 == PLANS[TAIL].dt6.sid
+    assert r.dx4 == (pc.PrefixSid("10.20.201.0/24", PLANS[TAIL].dx4("10.20.201.0/24").sid),)
+    with pytest.raises(lsps.LspError, match="10.99.0.0/24 is not a prefix this tail-end serves"):
+        m.on_reserved(_req(("10.99.0.0/24",)), {"next": None}, None, expands=False)
+
+
+class _Kernel:
+    """Records add_sid/remove_sid (the netlink shell is tested on real
+    kernels in test_dataplane_netlink.py)."""
+
+    def __init__(self):
+        self.sids = {}
+
+    def add_sid(self, sid):
+        self.sids[sid.sid] = sid
+
+    def remove_sid(self, sid):
+        return self.sids.pop(sid.sid, None) is not None
+
+
+def test_an_expanding_abr_installs_a_binding_sid_for_its_segment_and_removes_it_with_its_booking():
+    k = _Kernel()
+    m = _manager(ABR, k)
+    m.core.reservations[f"{HEAD}/7"] = {"ifname": "eth1"}
+    m.core.links["eth1"] = _Link("10.3.0.0")
+    down = pc.Route(route=(TAIL,), dt6=PLANS[TAIL].dt6.sid, dx4=(pc.PrefixSid("10.20.201.0/24", "fd00::4"),))
+    r = m.on_reserved(_req(plan=(pc.PlanStep(area="0.0.0.2", to=TAIL),)), {"next": TAIL}, down, expands=True)
+    want = sids.binding_sid(PLANS[ABR].locator, HEAD, 7)
+    assert r.binding == want and r.links == () and r.dx4 == down.dx4
+    assert k.sids[want].segs == (TABLE.end_x[(ABR, "10.3.0.0")], PLANS[TAIL].dt6.sid)
+    # a transit hop answers its link and passes the binding SID on
+    t = _manager(R2)
+    t.core.reservations[f"{HEAD}/7"] = {"ifname": "eth1"}
+    t.core.links["eth1"] = _Link("10.2.0.0")
+    up = t.on_reserved(_req(), {"next": ABR}, pc.Route(route=(ABR, TAIL), binding=want, dt6=r.dt6, dx4=r.dx4), expands=False)
+    assert up.links == ("10.2.0.0",) and up.binding == want and up.route == (R2, ABR, TAIL)
+    m.on_gone(f"{HEAD}/7")
+    assert k.sids == {}
+    m.on_gone(f"{HEAD}/7")  # twice: nothing
+
+
+def test_agent_lsp_settings(tmp_path):
+    base = "router: r\nbase_speed: 10G\nports:\n  eth1: {speed: 10G, power_w: 10}\nagent:\n  lsp:\n"
+    p = tmp_path / "power.yml"
+    p.write_text(base + "    margin: 0.1\n    holddown: 0\n")
+    s = load_power(p).lsp
+    assert s == LspSettings(margin=0.1, holddown=0.0)
+    assert load_power(_write(tmp_path / "d.yml", "router: r\nbase_speed: 10G\nports:\n  eth1: {speed: 10G, power_w: 10}\n")).lsp == LspSettings()
+    p.write_text(base + "    margin: 1.5\n")
+    with pytest.raises(ConfigError, match=r"power.yml:7.*margin"):
+        load_power(p)
+    p.write_text(base + "    marg: 0.1\n")
+    with pytest.raises(ConfigError, match="marg"):
+        load_power(p)
+
+
+def _write(p, text):
+    p.write_text(text)
+    return p
+
+
+def test_the_backup_is_the_cheapest_choice_disjoint_from_the_primary_as_far_as_the_head_end_sees():
+    p = _cand([HEAD, R2, ABR], [ABR, "10.0.0.9"], 1.0)
+    same_link = _cand([HEAD, R2, "10.0.0.7"], ["10.0.0.7", "10.0.0.9"], 1.1)  # shares HEAD-R2
+    link_only = _cand([HEAD, "10.0.0.6", "10.0.0.7"], ["10.0.0.7", "10.0.0.9"], 1.2)  # shares the tail-side ABR
+    node = _cand([HEAD, "10.0.0.6", "10.0.0.8"], ["10.0.0.8", "10.0.0.5"], 1.3)
+    choice = pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(same_link, link_only, node))
+    assert lsps.backup_candidate(choice, p) == (node, "node")
+    choice = pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(same_link, link_only))
+    assert lsps.backup_candidate(choice, p) == (link_only, "link")
+    assert lsps.backup_candidate(pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(same_link,)), p) == (None, "none")
