@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
-from typing import ClassVar
 
 from rich.table import Table
 
@@ -37,22 +35,7 @@ __all__ = ["register", "Service", "cmd_service", "print_ranking", "EX_NONE"]
 EX_NONE = 3  # no instance meets the request
 
 
-if hasattr(pc, "Service"):  # once proto.control defines it (see the report of issue 9)
-    Service = pc.Service
-else:
-
-    @dataclass(frozen=True)
-    class Service(pc._Request):
-        """Rank the instances of ``service`` for this head-end (issue 9 sec. 3)."""
-
-        CMD: ClassVar[str] = "service"
-        service: str = pc._f(pc._str)
-        demand: float | None = pc._f(pc._opt(pc._num), None)  # bytes/s
-        max_delay_us: float | None = pc._f(pc._opt(pc._num), None)
-        max_jitter_us: float | None = pc._f(pc._opt(pc._num), None)
-        weights: str | None = pc._f(pc._opt(pc._str), None)  # "power=1,carbon=0.5"
-        critical: bool = pc._f(pc._bool, False)  # 5 ms instead of 10 ms (seed sec. 3.3)
-        k: int | None = pc._f(pc._opt(pc._int), None)
+Service = pc.Service  # the request (proto.control)
 
 
 def _delay_arg(s: str) -> float:

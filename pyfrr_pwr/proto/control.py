@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ProtocolError", "AgentRefusal", "AgentError",
-    "Status", "Links", "Ted", "TedTimes", "Paths", "Path", "Reserve", "Release", "Reservations", "Vectors", "Lsps",
+    "Status", "Links", "Ted", "TedTimes", "Paths", "Path", "Reserve", "Release", "Reservations", "Vectors", "Lsps", "Service",
     "PlanStep", "SignalReserve", "SignalRelease", "SignalRefresh", "Reply",
     "Segment", "Candidate", "PathChoice", "FoundPath", "AreaPaths", "Reserved", "Released", "Route", "PrefixSid", "Lost", "Refreshed",
     "MAX_ID_LEN", "MAX_HOPS", "MAX_PLAN", "MAX_ROUTE", "MAX_REFRESH_IDS", "MAX_BW", "MAX_REASON", "MAX_LOST_REASON", "MAX_WAIT", "MAX_PREFIXES",
@@ -486,6 +486,21 @@ class Lsps(_Request):
 
 
 @dataclass(frozen=True)
+class Service(_Request):
+    """Rank the instances of a service for this head-end (issue 9 sec. 3;
+    the joint cost is ``cats.service``'s)."""
+
+    CMD = "service"
+    service: str = _f(_str)
+    demand: float | None = _f(_opt(_num), None)  # bytes/s
+    max_delay_us: float | None = _f(_opt(_num), None)
+    max_jitter_us: float | None = _f(_opt(_num), None)
+    weights: str | None = _f(_opt(_str), None)  # "power=1,carbon=0.5"
+    critical: bool = _f(_bool, False)
+    k: int | None = _f(_opt(_int), None)
+
+
+@dataclass(frozen=True)
 class PlanStep(_Record):
     """A later segment of a reservation: CSPF from the ABR reached to
     ``to`` inside ``area``, at the reservation's bandwidth."""
@@ -563,7 +578,7 @@ class Protocol:
     kinds: dict  # cmd -> request class; empty for replies
 
 
-CONTROL = Protocol("control", {c.CMD: c for c in (Status, Links, Ted, TedTimes, Paths, Path, Reserve, Release, Reservations, Vectors, Lsps)})
+CONTROL = Protocol("control", {c.CMD: c for c in (Status, Links, Ted, TedTimes, Paths, Path, Reserve, Release, Reservations, Vectors, Lsps, Service)})
 SIGNAL = Protocol("signal", {c.CMD: c for c in (SignalReserve, SignalRelease, SignalRefresh)})
 REPLY = Protocol("reply", {})
 
