@@ -348,7 +348,7 @@ def test_shipped_nft_file_loads_and_reloads():
         for _ in range(2):  # loading it again replaces the table
             r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", str(ROOT / "frr-config/pyfrr-pwr.nft")], capture_output=True, text=True)
             assert r.returncode == 0, r.stderr
-        assert fw.counters(ns) == {"api_dropped": 0, "signal_dropped": 0, "transit_dropped": 0}
+        assert fw.counters(ns) == {"api_dropped": 0, "signal_dropped": 0, "transit_dropped": 0, "probe_dropped": 0, "exporter_dropped": 0}
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)
 

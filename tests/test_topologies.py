@@ -37,8 +37,8 @@ def clab_schema():
     return path
 
 
-def test_three_figures_are_shipped():
-    assert [p.name for p in TOPOS] == ["fig-2-0.clab.yml", "fig-2-1-1.clab.yml", "fig-2-1-7.clab.yml"]
+def test_three_figures_and_the_cats_lab_are_shipped():
+    assert [p.name for p in TOPOS] == ["cats-3site.clab.yml", "fig-2-0.clab.yml", "fig-2-1-1.clab.yml", "fig-2-1-7.clab.yml"]
 
 
 @pytest.mark.parametrize("path", TOPOS, ids=lambda p: p.name)
@@ -123,6 +123,24 @@ def test_fig_2_0_areas_abrs_and_endpoints():
     t4 = topo.resolve("TEt4").router_id
     for abr in ("ABR2", "ABR4", "ABR6"):
         assert k_shortest_paths(a2, topo.resolve(abr).router_id, t4, 1)
+
+
+def test_cats_3site_a_head_end_and_three_sites_in_three_areas():
+    """issue 9 sec. 3: at least three compute sites in different areas."""
+    topo = load_topology(ROOT / "containerlab/cats-3site.clab.yml")
+    teds = build_teds(topo)
+    assert set(teds) == {"0.0.0.0", "0.0.0.1", "0.0.0.2", "0.0.0.3"}
+    assert {r.name for r in topo.routers.values() if r.abr} == {"ABR1", "ABR2", "ABR3"}
+    sites = {r.name: r for r in topo.routers.values() if r.power is not None and (r.power.energy or {}).get("role") == "compute-site"}
+    assert set(sites) == {"S1", "S2", "S3"}
+    assert [sorted(sites[s].areas) for s in ("S1", "S2", "S3")] == [["0.0.0.1"], ["0.0.0.2"], ["0.0.0.3"]]
+    for r in sites.values():
+        assert r.power.cats.site and [x["service_id"] for x in r.power.cats.services] == ["inference"]
+    he = topo.resolve("HE")
+    assert he.power.cats.demand == 1e9 / 8 and not he.power.cats.site
+    G = whole_graph(teds)
+    for s in sites:  # the head-end reaches every site, intra- and inter-area
+        assert k_shortest_paths(G, he.router_id, topo.resolve(s).router_id, 1)
 
 
 # -- malformed files, schema or not -----------------------------------------

@@ -283,7 +283,18 @@ def _jtype(v) -> str:
 
 
 _WANT = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "tuple": "a list", "bytes": "a hex string", "None": "null"}
-_ELEMENTS = {"local_addrs": "str", "remote_addrs": "str", "abr_chain": "str", "areas": "str", "paths": "PathInfo", "unknown": "pair"}
+# element kinds of list fields: Node Energy's "sources" are [id, name] pairs,
+# a Service Instance's "l0" its level-0 metrics (issue 9; docs/wire-format.md)
+_ELEMENTS = {
+    "local_addrs": "str",
+    "remote_addrs": "str",
+    "abr_chain": "str",
+    "areas": "str",
+    "paths": "PathInfo",
+    "unknown": "pair",
+    "l0": "L0Metric",
+    "sources": "source",
+}
 
 
 def _check_value(v, ann: str, name: str, where: str) -> None:
@@ -295,23 +306,25 @@ def _check_value(v, ann: str, name: str, where: str) -> None:
         or (type(v) is float and "float" in alts)
         or (isinstance(v, str) and ("str" in alts or "bytes" in alts))
         or (isinstance(v, list) and "tuple" in alts)
-        or (isinstance(v, dict) and "Fragment" in alts)
+        or (isinstance(v, dict) and ("Fragment" in alts or "Reading" in alts))
     )
     if not ok:
         want = " or ".join(_WANT.get(a, "an object") for a in alts)
         raise ConfigError(f"{where}: must be {want}, not {_jtype(v)}")
-    if isinstance(v, dict):
-        _check_fields(v, wire.Fragment, where)
+    if isinstance(v, dict):  # a Node Energy figure (Reading) or an SRv6 fragment
+        _check_fields(v, wire.Reading if "Reading" in alts else wire.Fragment, where)
     elif isinstance(v, list):
         el = _ELEMENTS.get(name)
         for i, x in enumerate(v):
             w = f"{where}[{i}]"
             if el == "str" and not isinstance(x, str):
                 raise ConfigError(f"{w}: must be a string (an IPv4 address), not {_jtype(x)}")
-            if el == "PathInfo":
+            if el in ("PathInfo", "L0Metric"):
                 if not isinstance(x, dict):
-                    raise ConfigError(f"{w}: must be an object (a path), not {_jtype(x)}")
-                _check_fields(x, wire.PathInfo, w)
+                    raise ConfigError(f"{w}: must be an object ({'a path' if el == 'PathInfo' else 'a level-0 metric'}), not {_jtype(x)}")
+                _check_fields(x, wire.PathInfo if el == "PathInfo" else wire.L0Metric, w)
+            if el == "source" and not (isinstance(x, list) and len(x) == 2 and type(x[0]) is int and isinstance(x[1], str)):
+                raise ConfigError(f"{w}: must be an [id, name] pair, not {yamlsafe._quote(x)}")
             if el == "pair" and not (isinstance(x, list) and len(x) == 2 and type(x[0]) is int and isinstance(x[1], str)):
                 raise ConfigError(f"{w}: must be a [type, hex] pair, not {yamlsafe._quote(x)}")
 

@@ -55,6 +55,7 @@ from pyfrr_pwr.lab.common import RUN_ROOT, LabError, alive, ns_pids, start_time,
 from pyfrr_pwr.lab.daemons import DEFAULT_FRR_KIND_DAEMONS, FRR_DAEMONS, FRR_LIB, daemon_argv, frr_version, parse_daemons
 from pyfrr_pwr.lab.node import AGENTS_DIR, Node
 from pyfrr_pwr.lab.readiness import Readiness
+from pyfrr_pwr.lab.sites import Sites, stop_all
 
 __all__ = ["Lab", "LabError", "Node", "parse_daemons", "RUN_ROOT", "FRR_LIB", "FRR_DAEMONS", "DEFAULT_FRR_KIND_DAEMONS"]
 
@@ -169,6 +170,10 @@ class Lab(Readiness):
             for n in self.nodes.values():
                 if n.frr:
                     self._start_frr(n, st)
+            sites = Sites.of(self)  # compute sites' Redfish / MMS / feed servers (issue 9), before their agents poll
+            if sites.plans:
+                say(f"starting telemetry servers of {len(sites.plans)} compute sites")
+                sites.start()
             if agents:
                 say("starting pyfrr-pwr agents")
                 for n in self.nodes.values():
@@ -342,7 +347,7 @@ class Lab(Readiness):
     # -- down / status / exec ---------------------------------------------
 
     def down(self, quiet: bool = False) -> int:
-        killed = stop_pids(self._load_state().get("procs", []))
+        killed = stop_all(self.root) + stop_pids(self._load_state().get("procs", []))
         self._reap()
         prefix = f"clab-{self.name}-"
         for ns in netns.listnetns():
