@@ -21,6 +21,7 @@ from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.model.ted import TED
 from pyfrr_pwr.paths import interarea as ia
+from pyfrr_pwr.paths import transit
 from pyfrr_pwr.proto import wire
 
 BB, A1, A2 = "0.0.0.0", "0.0.0.1", "0.0.0.2"
@@ -85,7 +86,7 @@ def test_array_combination_equals_the_scalar_heap_walk(seed, monkeypatch):
     vias, v = _random_case(rnd)
     k = rnd.choice([1, 2, 3, 8, 64])
     got = ia._combine(vias, v, k)
-    monkeypatch.setattr(ia, "_path_infos", _plain_infos)
+    monkeypatch.setattr(transit, "_path_infos", _plain_infos)
     want = ia._combine_scalar(vias, v, k)
     assert got == want
     assert [repr(p) for p in got] == [repr(p) for p in want]  # same types too (int, not float)
@@ -101,7 +102,7 @@ def test_batched_combination_equals_the_scalar_heap_walk(seed, monkeypatch):
     if rnd.random() < 0.2:
         items.append(((), items[0][1]))  # no path to that ABR
     got = ia._combine_many(items, k)
-    monkeypatch.setattr(ia, "_path_infos", _plain_infos)
+    monkeypatch.setattr(transit, "_path_infos", _plain_infos)
     want = [ia._combine_scalar(vias, v, k) if vias else () for vias, v in items]
     assert got == want
     assert [[repr(p) for p in g] for g in got] == [[repr(p) for p in w] for w in want]
@@ -124,8 +125,8 @@ def test_converged_vectors_are_identical_with_the_scalar_path(seed, monkeypatch)
     teds, abrs, _ = random_topology(seed)
     fast = ia.converge({abr: {a: teds[a] for a in ars} for abr, ars in abrs.items()}, k=4)
     teds2, abrs2, _ = random_topology(seed)
-    monkeypatch.setattr(ia, "_combine", ia._combine_scalar)
-    monkeypatch.setattr(ia, "_path_infos", _plain_infos)
+    monkeypatch.setattr(transit, "_combine", ia._combine_scalar)
+    monkeypatch.setattr(transit, "_path_infos", _plain_infos)
     ref = ia.converge({abr: {a: teds2[a] for a in ars} for abr, ars in abrs2.items()}, k=4)
     assert fast == ref
     if seed == 0:  # transit was exercised (not every small AS has it)

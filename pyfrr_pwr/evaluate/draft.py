@@ -231,9 +231,10 @@ class _TED(TED):
     ``TED.graph()`` is one read-only object per topology generation, and
     ``paths.interarea`` keys its caches on that object (per-graph figures,
     compiled graphs; a ``VectorComputer`` reads "the same object" as
-    "nothing changed"). So a patch drops that module's per-graph entries
-    for the patched object, and ``new_generation`` (called before every
-    ABR recomputation) hands out a copy when anything was patched since.
+    "nothing changed"). So a patch tells that module the object changed
+    (``interarea.invalidate``: its per-graph entries for it are dropped),
+    and ``new_generation`` (called before every ABR recomputation) hands
+    out a copy when anything was patched since.
 
     ``patch=False`` is the plain ``TED`` (a graph built per generation),
     the reference; ``inplace`` patches the compiled CSPF graph in place
@@ -283,10 +284,7 @@ class _TED(TED):
         else:
             ne.pop("delay_var", None)
         fe.update(weight=metric.link_pwrlink(fe["pwr_near"], p_near, w_far, w_near), pwr_far=p_near)
-        for name in ("_INFO_OF", "_CG_OF"):  # paths.interarea's per-graph caches (issue 10)
-            cache = getattr(ia, name, None)
-            if cache is not None:
-                cache.pop(G, None)
+        ia.invalidate(G)  # G changed in place: paths.interarea's per-graph caches (issue 10)
         self._dirty = True
         if self._cg is not None:
             if self.inplace and hasattr(self._cg, "update_edges"):
