@@ -27,6 +27,18 @@ sec. 2) goes back to NOT_ADVERTISED too, and the next evaluation
 originates it again, under a new opaque ID. ``OwnLink.step`` is the only
 place the state changes.
 
+Issue 9 (CATS seed): a compute site floods its Node Energy and Service
+Instance TLVs (``node_extra``, kept by the core: the energy TLV changes
+only when ``cats.energy.EnergyAdvert`` says so, banded and rate-limited
+there) in a *site LSA* of their own beside the node LSA, one per area
+(``site_requests``: an energy update then replaces nothing the TE graph
+is built from). A Link TLV carries the probes' RFC 7471 delay
+figures (``delays``, else the configured ones). A delay-only change is
+banded like PWR (draft sec. 2.2): each figure re-originates the link only
+when it leaves its geometric band, and then under the same
+``min_interval`` as a PWR change; a figure appearing or vanishing
+re-originates. Probes' noise inside a band therefore floods nothing.
+
 Nothing computed here may raise out of ``evaluate``: a link (or node LSA)
 whose TLV cannot be built or encoded is skipped, logged and counted
 (``metric_errors``, ``evaluate_errors``), and the others go out.
@@ -49,6 +61,8 @@ from pyfrr_pwr.proto import wire
 __all__ = ["LinkState", "LinkEvent", "TRANSITIONS", "IllegalTransition", "transition", "Attachment", "Session", "OwnLink", "NodeLsa", "Advertiser"]
 
 log = logging.getLogger("pyfrr_pwr.agent")
+
+DELAY_FIGURES = ("delay_us", "delay_min_us", "delay_max_us", "delay_var_us")  # RFC 7471 sec. 4.1-4.3
 
 
 class LinkState(Enum):
@@ -191,19 +205,34 @@ class Advertiser:
         self.alloc = alloc
         self.links = {ifn: OwnLink(ifn) for ifn in cfg.ports}
         self.node_lsas: dict = {}  # area -> NodeLsa
+        self.site_lsas: dict = {}  # area -> NodeLsa: a compute site's Node Energy / Service Instance TLVs
         # our SRv6 SIDs as flooded (``SidPlan.advertised()``; None: no SRv6):
         # End.X per link in its Link TLV, the locator TLV in the node LSA
         self.srv6: dict | None = None
+        # issue 9: a compute site's Node Energy and Service Instance TLVs
+        # (router ID set per origination), and the probes' RFC 7471 figures
+        # per port (``agent.probe.link_figures``: configured values win there)
+        self.node_extra: list = []
+        self.delays: dict = {}
+        self.delay_bands: dict = {}  # ifname -> {figure: Banding} of what was advertised
 
     def end_x_of(self, ifaddr: str | None) -> str | None:
         return (self.srv6 or {}).get("end_x", {}).get(ifaddr) if ifaddr else None
 
     def used_ids(self) -> set:
-        return {l.opaque_id for l in self.links.values() if l.opaque_id is not None} | {n.opaque_id for n in self.node_lsas.values()}
+        return (
+            {l.opaque_id for l in self.links.values() if l.opaque_id is not None}
+            | {n.opaque_id for n in self.node_lsas.values()}
+            | {n.opaque_id for n in self.site_lsas.values()}
+        )
 
     def wanted(self) -> set:
         """(area, opaque ID) of every LSA we mean to have in the LSDB."""
-        return {(l.sent.area, l.opaque_id) for l in self.links.values() if l.advertised} | {(n.area, n.opaque_id) for n in self.node_lsas.values()}
+        return (
+            {(l.sent.area, l.opaque_id) for l in self.links.values() if l.advertised}
+            | {(n.area, n.opaque_id) for n in self.node_lsas.values()}
+            | {(n.area, n.opaque_id) for n in self.site_lsas.values()}
+        )
 
     def flushed(self, area: str, opaque_id: int) -> bool:
         """ospfd no longer holds our LSA ``opaque_id`` in ``area``: forget it
@@ -214,15 +243,17 @@ class Advertiser:
             if l.advertised and l.opaque_id == opaque_id and l.sent.area == area:
                 l.step(LinkEvent.FLUSHED)
                 hit = True
-        for a, n in list(self.node_lsas.items()):
-            if a == area and n.opaque_id == opaque_id:
-                del self.node_lsas[a]
-                hit = True
+        for lsas in (self.node_lsas, self.site_lsas):
+            for a, n in list(lsas.items()):
+                if a == area and n.opaque_id == opaque_id:
+                    del lsas[a]
+                    hit = True
         return hit
 
     def reset(self) -> None:
         """The API session is gone: ospfd flushed everything we originated."""
         self.node_lsas.clear()
+        self.site_lsas.clear()
         for l in self.links.values():
             l.step(LinkEvent.RESET)
 
@@ -231,9 +262,10 @@ class Advertiser:
         for l in self.links.values():
             if l.advertised and l.opaque_id == opaque_id:
                 l.step(LinkEvent.REFUSED)
-        for a, n in list(self.node_lsas.items()):
-            if n.opaque_id == opaque_id:
-                del self.node_lsas[a]
+        for lsas in (self.node_lsas, self.site_lsas):
+            for a, n in list(lsas.items()):
+                if n.opaque_id == opaque_id:
+                    del lsas[a]
 
     def originate(self, area: str, tlvs: list, old_id: int | None) -> tuple[int, list]:
         """A new opaque ID for ``tlvs``, then the old one deleted
@@ -277,7 +309,16 @@ class Advertiser:
                     s.ready,
                     now,
                     lambda l=l: advert.link_tlv(
-                        self.cfg, l.ifname, l.nbr_id, l.ifaddr, l.nbr_addr, available(l.ifname), used_bps, measured_w=measured_w, end_x=self.end_x_of(l.ifaddr)
+                        self.cfg,
+                        l.ifname,
+                        l.nbr_id,
+                        l.ifaddr,
+                        l.nbr_addr,
+                        available(l.ifname),
+                        used_bps,
+                        measured_w=measured_w,
+                        end_x=self.end_x_of(l.ifaddr),
+                        delay=self.delays.get(l.ifname),
                     ),
                 )
             except Exception as exc:  # one link's fault must not stop the others
@@ -318,8 +359,10 @@ class Advertiser:
             event = LinkEvent.REATTACH if l.advertised else LinkEvent.ORIGINATE
             band = metric.Banding.geometric(1e-15, 1e3, self.cfg.band_ratio, self.cfg.hysteresis)
             band.update(value)
+            self._delay_moved(l.ifname, tlv, reset=True)
         else:
             moved = l.band.update(value) is not None
+            moved = self._delay_moved(l.ifname, tlv) or moved
             if not moved and not l.pending:
                 if replace(tlv, generation=l.generation) != l.tlv:
                     self.stats["suppressed"] += 1  # changed, but inside its band
@@ -339,6 +382,32 @@ class Advertiser:
         l.step(event, now, sent=want, opaque_id=oid, tlv=tlv, band=band)
         return reqs + r
 
+    def _delay_moved(self, ifname: str, tlv: wire.LinkTLV, reset: bool = False) -> bool:
+        """Delay-only changes (issue 9 sec. 2) are banded like PWR (draft
+        sec. 2.2, suppression of frequent updates): each RFC 7471 figure
+        has geometric bands (ratio ``band_ratio``, ``hysteresis``, 1 us up)
+        and re-originates the link only when it leaves its band, through
+        the same min_interval rate limit as PWR (DEFER). A figure that
+        appears or disappears counts as moved. ``reset``: a new LSA went
+        out with ``tlv``, its figures are the bands' new reference."""
+        bands = self.delay_bands.setdefault(ifname, {})
+        moved = False
+        for f in DELAY_FIGURES:
+            v = getattr(tlv, f, None)
+            b = bands.get(f)
+            if v is None:
+                if b is not None:
+                    del bands[f]
+                    moved = True
+                continue
+            if b is None or reset:
+                b = bands[f] = metric.Banding.geometric(1.0, float(0xFFFFFF), self.cfg.band_ratio, self.cfg.hysteresis)
+                b.update(float(v))
+                moved = moved or not reset
+            elif b.update(float(v)) is not None:
+                moved = True
+        return moved and not reset
+
     def node_requests(self, router_id: str | None, areas: set, ready: set) -> list:
         """TE Endpoint / Area Border TLVs, one node LSA per ready area."""
         reqs: list = []
@@ -352,6 +421,31 @@ class Advertiser:
             if cur is None or cur.tlvs != tlvs:
                 oid, r = self.originate(area, tlvs, cur.opaque_id if cur else None)
                 self.node_lsas[area] = NodeLsa(area, oid, tlvs)
+                reqs += r
+        return reqs + self.site_requests(router_id, areas, ready)
+
+    def site_requests(self, router_id: str, areas: set, ready: set) -> list:
+        """A compute site's Node Energy and Service Instance TLVs (issue 9,
+        ``node_extra``), one LSA per ready area beside the node LSA. Their
+        own LSA, so that an energy change (make-before-break: a new opaque
+        ID, then the old one deleted) replaces an LSA of nothing but these
+        TLVs, which TEDs can tell from a topology change, and the node
+        LSA's TE Endpoint / Area Border / SRv6 TLVs are not sent again at
+        every energy update."""
+        reqs: list = []
+        tlvs = [replace(t, router_id=router_id) for t in self.node_extra]
+        for area in sorted(set(self.site_lsas) | (areas & ready)):
+            cur = self.site_lsas.get(area)
+            if not tlvs or area not in areas & ready:
+                if cur is not None:  # no longer a site, or the area is gone
+                    if area in ready:
+                        reqs.append(self._delete(cur.opaque_id, area))
+                        self.stats["withdrawals"] += 1
+                    del self.site_lsas[area]
+                continue
+            if cur is None or cur.tlvs != tlvs:
+                oid, r = self.originate(area, tlvs, cur.opaque_id if cur else None)
+                self.site_lsas[area] = NodeLsa(area, oid, tlvs)
                 reqs += r
         return reqs
 

@@ -6,9 +6,18 @@ becomes ``ok: false`` with the message. Reserve and release are not here:
 they travel to other agents and belong to the asyncio ``signalling`` shell.
 Constraints arrive as a dict of field names and become a
 ``model.constraints.Constraints`` here (proto sits below model).
+
+``service`` (issue 9, CATS seed sec. 1): the head-end's choice of a
+service instance, ranked by ``cats.service`` over the paths the head-end
+chooses to each site (``AgentCore.path_choice``: from the published view,
+intra- and inter-area) and the sites' energy status in the same TEDs.
+It answers ``proto.control.Service`` once that request exists there
+(``SERVICE`` is None before).
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 from pyfrr_pwr.agent import vectors
 from pyfrr_pwr.model import metric
@@ -16,9 +25,10 @@ from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.proto import control as msg
 from pyfrr_pwr.proto import ospfapi as api
 
-__all__ = ["answer", "result", "constraints", "LOCAL"]
+__all__ = ["answer", "result", "constraints", "service", "LOCAL", "SERVICE"]
 
-LOCAL = (msg.Status, msg.Links, msg.Ted, msg.TedTimes, msg.Paths, msg.Path, msg.Reservations, msg.Vectors)
+SERVICE = getattr(msg, "Service", None)  # proto.control.Service (issue 9), when the protocol has it
+LOCAL = (msg.Status, msg.Links, msg.Ted, msg.TedTimes, msg.Paths, msg.Path, msg.Reservations, msg.Vectors) + ((SERVICE,) if SERVICE else ())
 
 
 def constraints(d: dict, **kw) -> Constraints:
@@ -59,6 +69,35 @@ def paths(core, req: msg.Paths) -> msg.AreaPaths:
     return msg.AreaPaths(area=areas[0], paths=tuple(msg.FoundPath(nodes=tuple(p.nodes), pwr=p.cost, pwr_w_per_gbps=metric.w_per_gbps(p.cost)) for p in ps))
 
 
+def service(core, req) -> dict:
+    """The ranked instances of ``req.service`` (``cats.service.answer``):
+    every site's instances with their cheapest feasible path, each term of
+    the joint cost shown; a bad field is refused naming it. Paths come
+    from the head-end's choice with the demand as a bandwidth bound (the
+    delay and jitter bounds are checked per candidate by the ranking, so
+    a site just out of bounds is reported with its figures, not hidden);
+    energy and instances from the same TEDs (the published view if any)."""
+    from pyfrr_pwr.cats import service as cs
+
+    try:
+        r = cs.request(req.service, req.demand, req.max_delay_us, req.max_jitter_us, req.weights, req.critical, getattr(core.cfg, "cats", None))
+    except ValueError as exc:
+        raise msg.AgentRefusal(str(exc)) from None
+    k = req.k or core.cfg.k
+    cons = constraints({}, min_bandwidth=r.demand) if r.demand else None
+
+    def paths_for(site):
+        try:
+            return cs.figures_of(core.path_choice(site, k, cons))
+        except msg.AgentRefusal:
+            return []
+
+    teds = core.view if getattr(core, "view", None) is not None else core.teds
+    timings = getattr(core, "timings", None)
+    with timings("service") if timings is not None else nullcontext():
+        return cs.answer(r, teds, paths_for, router_id=core.router_id)
+
+
 def result(core, req, *, name: str = "agent", connected: bool = False, api_stats: dict | None = None):
     """The answer to one local request; raises to refuse."""
     if isinstance(req, msg.Status):
@@ -77,6 +116,8 @@ def result(core, req, *, name: str = "agent", connected: bool = False, api_stats
         return core.reservations
     if isinstance(req, msg.Vectors):
         return vectors.show(core.teds)
+    if SERVICE is not None and isinstance(req, SERVICE):
+        return service(core, req)
     raise TypeError(f"not a local control request: {req!r}")
 
 

@@ -11,6 +11,10 @@ It composes one part per concept:
 * ``headend``: the head-end's inter-area choice (draft sec. 2.2);
 * ``reservations``: bandwidth reserved on our links (draft sec. 2.2);
 * ``control``: the control socket's answers;
+* ``cats`` (issue 9): a compute site's energy status (``set_energy``, banded
+  by ``cats.energy.EnergyAdvert``) and service instances ride in the node
+  LSA; the probes' delay figures (``set_delays``) in the Link TLVs;
+  ``timings`` counts and times the computations for ``agent.exporter``;
 * ``srv6`` / ``sidplan`` (shell and plan, fed in by the daemon): our SRv6
   SIDs, flooded through ``advertise`` (``set_srv6``); ``sid_table`` is
   what the TEDs learnt of everyone's, as a ``dataplane.sidlist.SidTable``.
@@ -74,11 +78,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from types import SimpleNamespace
 
 from pyfrr_pwr.agent import reservations as res
 from pyfrr_pwr.agent.advertise import Advertiser, LinkState, OwnLink, Session
+from pyfrr_pwr.agent.exporter import Timings
 from pyfrr_pwr.agent.headend import choose
 from pyfrr_pwr.agent.vectors import AbrVectors
+from pyfrr_pwr.cats import energy as cats_energy
+from pyfrr_pwr.cats import service as cats_service
 from pyfrr_pwr.files.power import PowerConfig
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
@@ -104,6 +112,17 @@ RESYNC_MIN_S, RESYNC_MAX_S = 30.0, 600.0
 TICK_EVALUATE_S = 5.0  # at rest, tick evaluates this often (belt and braces)
 MAX_CHOICES = 256  # head-end choices remembered and recomputed per view
 VECTOR_REFRESH_S = 2.0  # a suppressed vector change goes out after this long
+# telemetry reading names (files.energycfg.READINGS) -> Node Energy fields
+# (cats.energy.FIELDS); the units are checked by cats.energy.status_of
+READING_FIELDS = {
+    "power": "power_w",
+    "capacity": "capacity_w",
+    "energy": "energy_j",
+    "supply_load": "supply_load",
+    "green_share": "green_share",
+    "price": "price_per_mwh",
+    "carbon_intensity": "carbon_g_per_kwh",
+}
 
 
 def _age(h) -> int:
@@ -167,6 +186,12 @@ class AgentCore:
         self._vec_sent: dict = {}  # vector key -> (VecLsa originated, its exact value)
         self._vec_stale: dict = {}  # vector key -> since when the advertised value is not the exact one
         self._tick_evaluated = -float("inf")
+        self.timings = Timings()  # computations and their durations (agent.exporter)
+        # issue 9: a compute site's energy status and service instances
+        self.energy: cats_energy.EnergyAdvert | None = None
+        self.energy_tlv = None  # the Node Energy TLV as last built (router ID set per origination)
+        self.delays: dict = {}  # ifname -> RFC 7471 figures fed by the probes (set_delays)
+        self._setup_cats(cfg)
 
     # -- the parts' state, under the names it always had ------------------------
 
@@ -459,6 +484,104 @@ class AgentCore:
         self.measured_w = dict(measured_w)
         return self.evaluate(now)
 
+    # -- computing-power collaboration (issue 9) ----------------------------------
+
+    def _setup_cats(self, cfg: PowerConfig) -> None:
+        """From ``cfg.cats`` (``files.catscfg.CatsSettings``): a site
+        (``cats.site``) gets an ``EnergyAdvert`` (kept across reloads with
+        the same settings, so the bands and rate limit carry on) and
+        advertises its service instances in the node LSA."""
+        cats = getattr(cfg, "cats", None)
+        if cats is not None and getattr(cats, "site", False):
+            kw = dict(getattr(cats, "energy_advert", None) or {})
+            if self.energy is None or self._energy_kw != kw:
+                self.energy = cats_energy.EnergyAdvert(**kw)
+                self.energy_tlv = None
+            self._energy_kw = kw
+            services = cats_service.service_tlvs("0.0.0.0", getattr(cats, "services", ()) or ())
+        else:
+            self.energy = self.energy_tlv = None
+            self._energy_kw = None
+            services = []
+        self._services = services
+        self._node_extra()
+
+    def _node_extra(self) -> None:
+        self.adv.node_extra = ([self.energy_tlv] if self.energy_tlv is not None else []) + list(self._services)
+
+    def set_energy(self, status: dict, now: float, wall: float) -> list:
+        """The site's newest energy status (``cats.energy.status_of``;
+        ``wall``: unix time, the readings' clock). The Node Energy TLV goes
+        out again only when ``EnergyAdvert`` says it is due (banded,
+        rate-limited, draft sec. 2.2); a held-back change goes out at a
+        later call (the daemon calls every energy interval, and when
+        ``energy_due`` says). Never raises (``energy_errors``)."""
+        if self.energy is None:
+            return []
+        try:
+            with self.timings("energy"):
+                due = self.energy.update(status, wall)
+                for k, v in self.energy.stats.items():  # the advert's drop reasons, under our stats
+                    self.stats[k] = v
+                if not due:
+                    return []
+                tlv = self.energy.tlv(self.router_id or "0.0.0.0", wall)
+                self.stats["energy_originations"] = self.energy.stats["energy_originations"]
+                if tlv == self.energy_tlv:
+                    return []
+                self.energy_tlv = tlv
+                self._node_extra()
+        except Exception as exc:
+            self.report("energy_errors", exc, "energy status dropped")
+            return []
+        return self.evaluate(now)
+
+    @staticmethod
+    def energy_status(readings, stats: Counter | None = None) -> dict:
+        """An energy status dict (``cats.energy.status_of``) from the
+        telemetry poller's readings (``telemetry.energy.Reading``), their
+        names mapped to the Node Energy fields (``READING_FIELDS``); a
+        reading in another unit than the field's is dropped and counted
+        (``energy_dropped_wrong_unit``: e.g. a supply load in W, where the
+        TLV carries a ratio of the supply's capacity)."""
+        rows = []
+        for r in readings:
+            name = getattr(r, "name", None)
+            rows.append(
+                SimpleNamespace(
+                    name=READING_FIELDS.get(name, name),
+                    value=getattr(r, "value", None),
+                    unit=getattr(r, "unit", None),
+                    ts=getattr(r, "ts", 0),
+                    source=getattr(r, "source", ""),
+                    accuracy=getattr(r, "accuracy", "unknown"),
+                )
+            )
+        return cats_energy.status_of(rows, stats)
+
+    def energy_due(self, wall: float) -> float | None:
+        """Unix time at which a held-back energy change may go out."""
+        return self.energy.next_due(wall) if self.energy is not None else None
+
+    def set_delays(self, figures: dict, now: float) -> list:
+        """The probes' RFC 7471 figures per port (``ProbeAgent.figures``;
+        configured delays already win there). Rounded to whole µs as the
+        wire carries them; an unchanged set evaluates nothing. A change
+        re-originates a link only out of its delay band (``advertise``)."""
+        try:
+            clean = {
+                ifn: {k: int(round(v)) for k, v in f.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+                for ifn, f in (figures or {}).items()
+                if isinstance(f, dict)
+            }
+        except Exception as exc:
+            self.report("delay_errors", exc, "probe figures dropped")
+            return []
+        if clean == self.delays:
+            return []
+        self.delays = self.adv.delays = clean
+        return self.evaluate(now)
+
     # -- decisions ---------------------------------------------------------------
 
     def reserved_bps(self, ifname: str) -> float:
@@ -476,7 +599,8 @@ class AgentCore:
         try:
             self._due_flushes(now)
             s = Session(self.router_id, self.ifaddrs, self.ism, self.nbrs, self.ready)
-            return self.adv.evaluate(now, s, self._available, self.reserved_bps, self.used_bps, self.measured_w)
+            with self.timings("evaluate"):
+                return self.adv.evaluate(now, s, self._available, self.reserved_bps, self.used_bps, self.measured_w)
         except Exception as exc:
             self.report("evaluate_errors", exc, "evaluation failed")
             return []
@@ -660,7 +784,8 @@ class AgentCore:
         recomputed at every new view), else from the live TEDs."""
         k = k or self.cfg.k
         if self.view is None:
-            return choose(self.router_id, self.teds, dst, k, constraints)
+            with self.timings("path_choice"):
+                return choose(self.router_id, self.teds, dst, k, constraints)
         key = (dst, k, repr(constraints))
         self._choice_args.pop(key, None)
         self._choice_args[key] = (dst, k, constraints)  # the newest last
@@ -670,7 +795,8 @@ class AgentCore:
             self._choices.pop(old, None)
         hit = self._choices.get(key)
         if hit is None or hit[0] != self.view_gen:
-            hit = (self.view_gen, self._choose(self.router_id, self.view, dst, k, constraints))
+            with self.timings("path_choice"):
+                hit = (self.view_gen, self._choose(self.router_id, self.view, dst, k, constraints))
             self._choices[key] = hit
         if isinstance(hit[1], Exception):
             raise hit[1]
@@ -734,6 +860,7 @@ class AgentCore:
         if (old.k, old.ksp_constraints) != (cfg.k, cfg.ksp_constraints):
             self.abr.vcomp = None
         self._choices.clear()
+        self._setup_cats(cfg)
         self.vectors_dirty = True
 
     def inter_area_path(self, dst: str, k: int | None = None, constraints: Constraints | None = None) -> dict:

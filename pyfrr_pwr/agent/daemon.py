@@ -49,6 +49,22 @@ measurer's rtnetlink link and address events, with a few follow-ups for
 the IPv6 neighbours learnt after a link comes up, and every
 ``SRV6_FALLBACK_PERIODS`` periods besides.
 
+Computing-power collaboration (issue 9), each task only when configured,
+each at its own pace and supervised like the rest:
+
+* energy: a compute site (``cats.site``) with readers (power.yml
+  ``energy:``) runs the telemetry poller (``telemetry.poller``) at its
+  interval; every interval (and when a change the rate limit held back is
+  due) the newest readings go to ``AgentCore.set_energy``
+  (``AgentCore.energy_status``: names mapped, wrong units dropped and
+  counted), which
+  floods the Node Energy TLV only when ``EnergyAdvert`` says so;
+* probes (``cats.probe.enabled``): ``agent.probe.ProbeAgent`` reflects every
+  probe and probes each Full neighbour every ``cats.probe.interval`` s;
+  the figures go to ``AgentCore.set_delays`` (configured delays win);
+* the Prometheus exporter (``agent.exporter``; ``agent.exporter.enabled``,
+  off by default) serves ``/metrics`` from ``exporter.state_of``.
+
 SIGHUP reloads power.yml (``reload``): what needs no restart applies at
 once; each field that does is logged and kept as it runs; a file that does
 not load is logged naming file, line and field, and the running
@@ -67,6 +83,7 @@ from pathlib import Path
 from pyfrr_pwr.agent import control, reload, sidplan
 from pyfrr_pwr.agent.apiclient import ApiReplyError
 from pyfrr_pwr.agent.core import ID_SPACE, AgentCore
+from pyfrr_pwr.agent.exporter import Exporter, state_of
 from pyfrr_pwr.agent.lsps import LspManager
 from pyfrr_pwr.agent.measure import Measurer
 from pyfrr_pwr.agent.signalling import SIGNAL_PORT, Signalling
@@ -77,7 +94,7 @@ from pyfrr_pwr.proto import control as msg
 from pyfrr_pwr.proto import ospfapi as api
 from pyfrr_pwr.proto import wire
 
-__all__ = ["Agent", "run_agent"]
+__all__ = ["Agent", "run_agent", "main", "parse_args"]
 
 log = logging.getLogger("pyfrr_pwr.agent")
 
@@ -93,6 +110,8 @@ VIEW_QUIET_S, VIEW_MAX_S = 0.02, 0.2  # a head-end's settle before it chooses ag
 # SRV6_FALLBACK_PERIODS periods besides: a sync dumps links, addresses,
 # neighbours and routes, the agent's dearest work at rest
 SRV6_FOLLOW_UPS, SRV6_FALLBACK_PERIODS = 5, 30
+ENERGY_MIN_WAIT_S = 0.5  # s: the energy loop never wakes sooner than this (a failing TLV build cannot spin it)
+DEFAULT_SOCKET = "/run/pyfrr-pwr/agent.sock"
 
 
 def private_dir(d: Path) -> None:
@@ -149,6 +168,21 @@ class Agent:
             s6 = sidplan.Srv6Settings(enabled=False)
         self.srv6 = Srv6Node(s6, cfg.ports, getattr(cfg, "te_tail", False), name=name)
         self.lsps = LspManager(self.core, self.signalling, self.srv6, name)
+        # issue 9: telemetry poller (a compute site with readers), probes, exporter
+        cats = getattr(cfg, "cats", None)
+        self.poller = None
+        if self.core.energy is not None:
+            from pyfrr_pwr.telemetry import poller
+
+            try:
+                self.poller = poller.build(getattr(cfg, "energy", None))
+            except Exception as exc:  # a reader that cannot be built: run without energy readings
+                log.error("%s: energy readers: %s: running without them", name, exc)
+        elif getattr(cfg, "energy", None):
+            log.warning("%s: energy readers configured but cats.site is off: their readings are not advertised", name)
+        self.probe_settings = getattr(cats, "probe", None)
+        self.probe = None  # agent.probe.ProbeAgent, once the router ID is known
+        self.exporter = Exporter(getattr(cats, "exporter", None), lambda: state_of(self.core, self.lsps, self.core.energy))
         self.sync_timeout = SYNC_TIMEOUT
         self._resync_task: asyncio.Task | None = None
         self._type_in_use_logged = -float("inf")
@@ -323,7 +357,8 @@ class Agent:
                 job = self.core.publish_view()
                 if job is not None:
                     t0 = time.monotonic()
-                    res = await asyncio.to_thread(AgentCore.compute_choices, job)
+                    with self.core.timings("choices"):
+                        res = await asyncio.to_thread(AgentCore.compute_choices, job)
                     self.core.store_choices(job, res)
                     self.core.stats["view_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)
             except Exception as exc:
@@ -337,7 +372,8 @@ class Agent:
             return
         t0 = time.monotonic()
         try:
-            res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
+            with self.core.timings("vectors"):
+                res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
         except Exception as exc:
             self.core.report("vector_compute_errors", exc, "vector computation failed")
             return
@@ -384,6 +420,52 @@ class Agent:
             await asyncio.sleep(s6.settings.period / 10)  # a burst of link events, taken whole
             self._srv6_kick.clear()
             await asyncio.to_thread(s6.sync)
+
+    async def _energy_loop(self) -> None:
+        """A site's energy status (issue 9 sec. 1): every poller interval,
+        even without new readings (a change the rate limit held back goes
+        out), and at the moment a held-back change is due; nothing faster."""
+        p = self.poller
+        while True:
+            readings = p.latest().values() if p is not None else ()
+            status = AgentCore.energy_status(readings, self.core.stats)
+            self._emit(self.core.set_energy(status, time.monotonic(), time.time()))
+            if p is None:  # services only: their TLVs are in the node LSA already
+                await asyncio.Event().wait()
+            wait = p.interval
+            e = self.core.energy
+            wall = time.time()
+            due = self.core.energy_due(wall)
+            if e is not None and e.pending and due is not None:
+                wait = min(wait, max(ENERGY_MIN_WAIT_S, due - wall))
+            await asyncio.sleep(wait)
+
+    def _probe_peers(self, port: int) -> dict:
+        """ifname -> (neighbour router ID, its address, probe port) of every
+        link with a Full neighbour."""
+        return {ifn: (l.nbr_id, l.nbr_addr, port) for ifn, l in self.core.links.items() if l.nbr_id and l.nbr_addr}
+
+    async def _probe_loop(self) -> None:
+        """Delay probes (issue 9 sec. 2; ``agent.probe``): one round per
+        ``cats.probe.interval``, the figures to the core after each."""
+        from pyfrr_pwr.agent.probe import ProbeAgent
+
+        ps = self.probe_settings
+        while self.core.router_id is None:
+            await asyncio.sleep(0.2)
+        pa = ProbeAgent(self.core.router_id, {}, ps.port, ps.interval, ps.window, ps.clock)
+        await pa.start()
+        self.probe = pa
+        configured = getattr(getattr(self.cfg, "cats", None), "port_delays", None) or {}
+        try:
+            while True:
+                pa.set_peers(self._probe_peers(ps.port))
+                pa.send_round()
+                await asyncio.sleep(ps.interval)
+                self._emit(self.core.set_delays(pa.figures(configured), time.monotonic()))
+        finally:
+            pa.close()
+            self.probe = None
 
     async def _supervised(self, name: str, run) -> None:
         """Run ``run()`` for ever: a crash is logged, counted
@@ -478,6 +560,15 @@ class Agent:
             asyncio.create_task(self._supervised("srv6", self._srv6_loop)),
             asyncio.create_task(self._supervised("lsps", self.lsps.run)),
         ]
+        # issue 9, each only when configured (a finished task would stop the agent)
+        if self.core.energy is not None:
+            tasks.append(asyncio.create_task(self._supervised("energy", self._energy_loop)))
+        if self.poller is not None:
+            tasks.append(asyncio.create_task(self._supervised("energy_poller", self.poller.run)))
+        if self.probe_settings is not None and self.probe_settings.enabled:
+            tasks.append(asyncio.create_task(self._supervised("probe", self._probe_loop)))
+        if self.exporter.enabled:
+            tasks.append(asyncio.create_task(self._supervised("exporter", self.exporter.run)))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -494,6 +585,17 @@ class Agent:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.poller is not None:  # the readers' sessions and threads
+                try:
+                    await self.poller.stop()
+                except Exception as exc:
+                    self.core.report("energy_stop_errors", exc, "stopping the energy poller failed")
+            if self.probe is not None:
+                self.probe.close()
+            try:
+                await self.exporter.stop()
+            except Exception as exc:
+                self.core.report("exporter_stop_errors", exc, "stopping the exporter failed")
             try:  # our LSPs' routes go before the SIDs they use (issue 7)
                 await self.lsps.stop()
             except Exception as exc:
@@ -521,31 +623,55 @@ def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: 
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The agent's lean entry point (``python -P -c "from
-    pyfrr_pwr.agent.daemon import main; ..." agent -c ...``; what the lab
-    runs): the options of ``pyfrr-pwr agent``, without importing the whole
-    CLI (rich, numpy's evaluation modules, the offline tools), which cost
-    every agent of a lab seconds of start-up and tens of MiB (issue 10)."""
+def _api_arg(s: str) -> str:
+    """An argparse type: HOST:PORT, port 1..65535 (``files.power.parse_api``)."""
+    import argparse
+
+    from pyfrr_pwr.files.power import parse_api
+
+    try:
+        parse_api(s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return s
+
+
+def parse_args(argv: list[str] | None = None):
+    """The options of ``pyfrr-pwr agent`` (a leading ``agent`` is skipped);
+    a usage error exits 2 (argparse)."""
     import argparse
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["agent"]:
         args = args[1:]
-    ap = argparse.ArgumentParser(prog="pyfrr-pwr agent")
-    ap.add_argument("-c", "--config", required=True)
-    ap.add_argument("--socket", required=True)
-    ap.add_argument("--api", default="127.0.0.1:2607")
+    ap = argparse.ArgumentParser(prog="pyfrr-pwr agent", description="run the per-router agent beside ospfd")
+    ap.add_argument("-c", "--config", required=True, help="power configuration YAML")
+    ap.add_argument("--socket", default=DEFAULT_SOCKET, help="control socket path")
+    ap.add_argument("--api", type=_api_arg, default="127.0.0.1:2607", help="ospfd API server HOST:PORT")
     ap.add_argument("--name")
     ap.add_argument("--log-file")
     ap.add_argument("--debug", action="store_true")
-    a = ap.parse_args(args)
+    return ap.parse_args(args)
+
+
+def setup_logging(a) -> None:
     logging.basicConfig(
         level=logging.DEBUG if a.debug else logging.INFO,
         format=f"%(asctime)s pyfrr-pwr[{a.name or 'agent'}] %(levelname)s %(name)s: %(message)s",
         filename=a.log_file,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The agent's lean entry point (``python -P -c "from
+    pyfrr_pwr.agent.daemon import main; ..." agent -c ...``; what the lab
+    runs, and what ``pyfrr-pwr agent`` dispatches to): the options of
+    ``pyfrr-pwr agent``, without importing the whole CLI (rich, numpy's
+    evaluation modules, the offline tools), which cost every agent of a
+    lab seconds of start-up and tens of MiB (issue 10)."""
+    a = parse_args(argv)
+    setup_logging(a)
     try:
         return run_agent(a.config, a.socket, a.api, a.name)
     except Exception as exc:  # a bad configuration: one line naming file, line, field

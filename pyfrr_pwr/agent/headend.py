@@ -4,11 +4,15 @@ Head-end Operation"; pure, no I/O).
 A head-end joins its own area's power-shortest paths to each ABR with the
 vectors the ABRs leaked into the area (sec. 2.1.1) and picks the least total
 PWR, with the equal-PWR set (sec. 2.1.5) and the runners-up. A router in
-several areas asks each of them and keeps the best.
+several areas asks each of them and keeps the best. Each candidate carries
+its delay and (issue 9, RFC 7471 sec. 4.3) jitter sums; a request no path
+meets is refused naming each failed bound, its limit and the best figure
+available (``AgentRefusal.unmet``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from pyfrr_pwr.model import metric
@@ -16,6 +20,9 @@ from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.proto.control import AgentRefusal, Candidate, PathChoice, Segment
 
 __all__ = ["choose", "candidate"]
+
+# the record carries the path's jitter (issue 9) once proto.control has the field
+_HAS_JITTER = "jitter_us" in {f.name for f in dataclasses.fields(Candidate)}
 
 
 def candidate(c) -> Candidate:
@@ -32,6 +39,7 @@ def candidate(c) -> Candidate:
         min_avail_bw=c.total.min_bw if math.isfinite(c.total.min_bw) else None,
         hops=c.total.hops,
         delay_us=c.total.delay,
+        **({"jitter_us": float(getattr(c.total, "jitter", 0.0) or 0.0)} if _HAS_JITTER else {}),
     )
 
 
@@ -44,6 +52,7 @@ def choose(router_id: str | None, teds: dict, dst: str, k: int, constraints: Con
         raise AgentRefusal("router ID not known yet (is ospfd up?)")
     best = None
     reasons = []
+    unmet: list = []
     for _, ted in sorted(teds.items()):
         if router_id not in ted.routers():
             continue
@@ -53,8 +62,16 @@ def choose(router_id: str | None, teds: dict, dst: str, k: int, constraints: Con
         sel = select(router_id, dst, ted, vecs, k=k, constraints=constraints)
         if sel.best is None:
             reasons.append(sel.reason)
+            unmet += getattr(sel, "unmet", ())
         elif best is None or sel.best.total.pwr < best.best.total.pwr:
             best = sel
     if best is None:
-        raise AgentRefusal("; ".join(reasons) or f"{router_id} is in no TE database yet")
+        # a request no path meets says which bound failed and the best
+        # figure there was (issue 9: interarea.Selection.unmet); the text
+        # names them (select's reason carries them), ``unmet`` keeps them
+        text = "; ".join(reasons) or f"{router_id} is in no TE database yet"
+        missing = [str(u) for u in unmet if str(u) not in text]
+        exc = AgentRefusal("; ".join([text, *missing]))
+        exc.unmet = tuple({"bound": u.bound, "limit": u.limit, "best": u.best} for u in unmet)
+        raise exc
     return PathChoice(to=dst, best=candidate(best.best), ecmp=tuple(candidate(c) for c in best.ecmp), runners_up=tuple(candidate(c) for c in best.choices[1:]))

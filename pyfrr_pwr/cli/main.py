@@ -10,6 +10,11 @@ Errors go to stderr, name the file/field at fault, and exit 2 (a bad
 argument too: argparse's usage error). No agent or ospfd to talk to: exit 1.
 Anything else is a bug: one line, exit 70 (EX_SOFTWARE), the traceback only
 with PYFRR_PWR_DEBUG=1.
+
+``pyfrr-pwr agent ...`` goes straight to the agent's lean entry point
+(``agent.daemon.main``, as the labs start it) before any other command
+module is imported (rich, numpy's evaluation modules, the offline tools):
+an operator's agent starts as fast and as small as a lab's (issue 10).
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import os
 import sys
 import traceback
 
-from pyfrr_pwr.cli import agentctl, evaluate, labctl, lsdb, offline, service
 from pyfrr_pwr.files.power import ConfigError
 from pyfrr_pwr.proto import wire
 from pyfrr_pwr.proto.control import AgentError
@@ -31,6 +35,8 @@ EX_SOFTWARE = 70  # sysexits.h: an internal software error
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pyfrr-pwr", description="Power-aware TE for FRRouting (draft-mjsraman-rtgwg-intra-as-psp-te-leak-03)")
+    from pyfrr_pwr.cli import agentctl, evaluate, labctl, lsdb, offline, service
+
     sub = p.add_subparsers(dest="cmd", required=True)
     for group in (offline, agentctl, lsdb, labctl, evaluate, service):
         group.register(sub)
@@ -44,9 +50,26 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv=None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["agent"]:  # the lean entry point, nothing else imported
+        from pyfrr_pwr.agent import daemon
+
+        a = daemon.parse_args(args_list)
+        a.cmd = "agent"
+
+        def func(a):
+            daemon.setup_logging(a)
+            return daemon.run_agent(a.config, a.socket, a.api, a.name)
+
+        return _guarded(a, func)
     args = build_parser().parse_args(argv)
+    return _guarded(args, args.func)
+
+
+def _guarded(args, func) -> int:
+    """Run a command, its errors mapped to exit codes (module docstring)."""
     try:
-        return args.func(args)
+        return func(args)
     except ConnectionError as exc:
         print(f"pyfrr-pwr {args.cmd}: {exc}", file=sys.stderr)
         return 1
