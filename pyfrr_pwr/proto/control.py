@@ -304,6 +304,7 @@ class Candidate(_Record):
     min_avail_bw: float | None = _f(_opt(_real))
     hops: int = _f(_int)
     delay_us: float | None = _f(_opt(_real))
+    jitter_us: float | None = _f(_opt(_real), None)  # summed delay variation (RFC 7471 sec. 4.3), when known
 
     @property
     def head(self) -> Segment:
