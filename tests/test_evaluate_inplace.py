@@ -40,15 +40,21 @@ def test_intra_in_place_equals_recompiling(inst, scale):
     assert fast.notes["compiles"] == 0 and ref.notes["compiles"] == sum(r is not None for r in ref.routes)
 
 
-@pytest.mark.parametrize("refresh", [None, 1])
-def test_inter_patched_equals_plain_teds(inst, refresh):
-    if refresh == 1 and len(inst.base) > 200:
-        pytest.skip("a vector recomputation per placement: abilene is enough")
+def _inter_same(inst, refresh):
     ds = dem.scaled(inst.base, 1.2)
     fast = draft.run_inter(inst.net, inst.power, ds, refresh=refresh)
     ref = draft.run_inter(inst.net, inst.power, ds, refresh=refresh, inplace=False, patch=False)
     _same(fast, ref)
     assert fast.notes == ref.notes
+
+
+def test_inter_patched_equals_plain_teds(inst):
+    _inter_same(inst, None)
+
+
+def test_inter_patched_equals_plain_teds_with_a_vector_refresh_per_placement():
+    """Abilene only: a vector recomputation per placement costs minutes on geant."""
+    _inter_same(instance.prepare(*sources.load_topohub("sndlib/abilene")), 1)
 
 
 @pytest.mark.parametrize("scale", [0.5, 1.9])
