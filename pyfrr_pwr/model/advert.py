@@ -21,8 +21,11 @@ port's configured ``delay_us`` and ``delay_var_us`` (power.yml, read by
 passes the probes' figures (``agent.probe.link_figures``: configured
 values already win there), the measured delay, min/max and variation.
 A compute site's Node Energy and Service Instance TLVs (built by
-``cats``, which sits above this module) ride in the node LSA:
-``node_tlvs(..., extra=...)``.
+``cats``, which sits above this module) travel in a site LSA of their own
+(``agent.advertise``), not in the node LSA: an energy update then
+re-originates neither the node's endpoint, ABR and SRv6 TLVs nor looks
+like a topology change to a TED. ``node_tlvs(..., extra=...)`` still
+takes extra TLVs for the node LSA.
 """
 
 from __future__ import annotations
