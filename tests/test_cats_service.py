@@ -181,3 +181,43 @@ def test_figures_of_a_path_choice():
     }
     f = cs.figures_of(d)
     assert f[0] == cs.PathFigures(A, 2e-9, 300.0, 20.0, 1e9, 2, ("1.1.1.1",)) and f[1].delay_us == 0.0
+
+
+def test_a_sites_figures_arrive_from_its_own_area_or_via_an_abr():
+    # issue 9 sec. 3: an ABR leaked C's copies into area 1 (agent.leak); area 3 has C's own
+    abr = "10.0.0.4"
+    a1, a3 = TED("0.0.0.1"), TED("0.0.0.3")
+    a1.apply(abr, "200.0.0.1", wire.encode([wire.AreaBorder(abr, ("0.0.0.0", "0.0.0.1"))]))
+    leak = dict(origin_area="0.0.0.3", abr_chain=("10.0.0.5", abr))
+    ne = wire.NodeEnergy(C, carbon_g_per_kwh=wire.Reading(50.0, 1_800_000_000, 3), **leak)
+    si = wire.ServiceInstance(C, "infer", "10.9.3.1", 10 * GBPS, **leak)
+    a1.apply(abr, "200.0.0.2", wire.encode([ne, si]))
+    (got,) = cs.instances_in({"0.0.0.1": a1}, "infer")
+    assert got == si
+    e = cs.energy_in({"0.0.0.1": a1})[C]
+    assert e["carbon_g_per_kwh"]["value"] == 50.0 and e["carbon_g_per_kwh"]["age_s"] == 3
+    assert e["via"] == ["10.0.0.5", abr] and e["origin_area"] == "0.0.0.3"
+    # with the site's own area known too, its own copy wins whichever area sorts first
+    own = wire.NodeEnergy(C, carbon_g_per_kwh=wire.Reading(70.0, 1_799_999_000))
+    a3.apply(C, "200.0.0.9", wire.encode([own, inst(C, "10.9.3.1")]))
+    teds = {"0.0.0.1": a1, "0.0.0.3": a3}
+    e = cs.energy_in(teds)[C]
+    assert e["carbon_g_per_kwh"]["value"] == 70.0 and "via" not in e
+    assert cs.instances_in(teds, "infer") == [inst(C, "10.9.3.1")]
+    # the leaked figures rank for real: C's carbon is not assumed
+    r = cs.rank(cs.instances_in({"0.0.0.1": a1}, "infer"), {C: [path(C, via=(abr,))]}, cs.energy_in({"0.0.0.1": a1}), cs.Request("infer"))
+    assert r.best["terms"]["carbon"]["assumed"] is False and r.best["figures"]["carbon_g_per_kwh"] == 50.0
+    assert r.best["instance"]["origin_area"] == "0.0.0.3"
+
+
+def test_stale_readings_are_left_out_and_counted():
+    from collections import Counter
+
+    ted = TED("0.0.0.1")
+    now = 1_800_000_000
+    ne = wire.NodeEnergy(A, power_w=wire.Reading(500.0, now - 1000), carbon_g_per_kwh=wire.Reading(50.0, now - 10, 5))
+    ted.apply(A, "200.0.0.1", wire.encode([ne]))
+    st = Counter()
+    e = cs.energy_in({"0.0.0.1": ted}, now=now, max_age=300, stats=st)[A]
+    assert "power_w" not in e and e["carbon_g_per_kwh"]["value"] == 50.0 and st["energy_stale_readings"] == 1
+    assert "power_w" in cs.energy_in({"0.0.0.1": ted})[A]  # without a max age: as advertised

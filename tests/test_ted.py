@@ -81,3 +81,47 @@ def test_an_end_that_sends_no_highest_capacity_weighs_one(ted):
     nomax = wire.LinkTLV(link_id="4.4.4.4", local_addrs=("10.0.4.0",), remote_addrs=("10.0.4.1",), pwr_consumed=1.0)
     ted.apply("1.1.1.1", "200.0.0.4", body(nomax))
     assert [l.near.weight for l in ted.links() if l.near.local == "10.0.4.0"] == [1.0]
+
+
+def _ne(rid, ci, ts=1_800_000_000, **kw):
+    return wire.NodeEnergy(rid, carbon_g_per_kwh=wire.Reading(ci, ts), **kw)
+
+
+def test_site_tlvs_are_indexed_by_origin_own_copy_first():
+    # issue 9 sec. 3: a site's figures in its own area or leaked by an ABR (agent.leak)
+    t = TED("0.0.0.1")
+    site, abr = "10.0.0.7", "10.0.0.4"
+    t.apply(abr, "200.0.0.1", body(wire.AreaBorder(abr, ("0.0.0.0", "0.0.0.1"))))
+    leaked = _ne(site, 50.0, origin_area="0.0.0.2", abr_chain=("10.0.0.5", abr))
+    si = wire.ServiceInstance(site, "infer", "10.9.0.1", origin_area="0.0.0.2", abr_chain=("10.0.0.5", abr))
+    t.apply(abr, "200.0.0.2", body(leaked, si))
+    (c,) = t.energy().values()
+    assert c.origin == site and c.via == abr and c.tlv == leaked
+    assert t.services()[(site, "infer", "10.9.0.1")].via == abr
+    # the site's own copy (older readings and all) wins over the leaked one
+    t.apply(site, "200.0.0.3", body(_ne(site, 900.0, ts=1)))
+    c = t.energy()[site]
+    assert c.via is None and not c.leaked and c.tlv.carbon_g_per_kwh.value == 900.0
+    assert t.stats["leak_unknown_origin"] == 0
+
+
+@pytest.mark.parametrize(
+    "adv,tlv,abr_areas",
+    [
+        ("10.0.0.9", _ne("10.0.0.7", 1.0), None),  # speaks for another router without a leak sub-TLV
+        ("10.0.0.4", _ne("10.0.0.7", 1.0, origin_area="0.0.0.2", abr_chain=("10.0.0.4",)), None),  # no Area Border TLV: no ABR
+        ("10.0.0.4", _ne("10.0.0.7", 1.0, origin_area="0.0.0.2", abr_chain=("10.0.0.5",)), ("0.0.0.0", "0.0.0.2")),  # chain ends elsewhere
+        ("10.0.0.4", _ne("10.0.0.7", 1.0, origin_area="0.0.0.1", abr_chain=("10.0.0.4",)), ("0.0.0.0", "0.0.0.1")),  # "leaked" into its own area
+        ("10.0.0.4", _ne("10.0.0.7", 1.0, origin_area="0.0.0.3", abr_chain=("10.0.0.4",)), ("0.0.0.0", "0.0.0.1")),  # from an area it does not border
+        ("10.0.0.4", _ne("10.0.0.4", 1.0, origin_area="0.0.0.3", abr_chain=("10.0.0.4",)), ("0.0.0.1", "0.0.0.3")),  # its own figures as a leak
+    ],
+)
+def test_unbelievable_site_copies_are_dropped_and_counted_once(adv, tlv, abr_areas):
+    t = TED("0.0.0.1")
+    if abr_areas:
+        t.apply(adv, "200.0.0.1", body(wire.AreaBorder(adv, abr_areas)))
+    t.apply(adv, "200.0.0.2", body(tlv))
+    assert t.energy() == {}
+    assert t.energy() == {} and t.stats["leak_unknown_origin"] == 1  # a second look counts nothing
+    t.withdraw(adv, "200.0.0.2")
+    assert t.energy() == {} and t.stats["leak_unknown_origin"] == 1

@@ -17,6 +17,7 @@ It answers ``proto.control.Service`` once that request exists there
 
 from __future__ import annotations
 
+import time
 from contextlib import nullcontext
 
 from pyfrr_pwr.agent import vectors
@@ -95,7 +96,9 @@ def service(core, req) -> dict:
     teds = core.view if getattr(core, "view", None) is not None else core.teds
     timings = getattr(core, "timings", None)
     with timings("service") if timings is not None else nullcontext():
-        return cs.answer(r, teds, paths_for, router_id=core.router_id)
+        return cs.answer(
+            r, teds, paths_for, router_id=core.router_id, now=time.time(), max_age=core.leak.max_age, stats=core.stats
+        )  # readings stale here are left out
 
 
 def result(core, req, *, name: str = "agent", connected: bool = False, api_stats: dict | None = None):

@@ -84,6 +84,7 @@ from pyfrr_pwr.agent import reservations as res
 from pyfrr_pwr.agent.advertise import Advertiser, LinkState, OwnLink, Session
 from pyfrr_pwr.agent.exporter import Timings
 from pyfrr_pwr.agent.headend import choose
+from pyfrr_pwr.agent.leak import Leaker
 from pyfrr_pwr.agent.vectors import AbrVectors
 from pyfrr_pwr.cats import energy as cats_energy
 from pyfrr_pwr.cats import service as cats_service
@@ -123,6 +124,16 @@ READING_FIELDS = {
     "price": "price_per_mwh",
     "carbon_intensity": "carbon_g_per_kwh",
 }
+
+
+_LEAK_TLVS = (wire.NodeEnergy, wire.ServiceInstance, wire.AreaBorder)  # what agent.leak's plan reads
+LEAK_CHECK_S = 5.0  # s between staleness checks of leaked readings
+
+
+def _leak_max_age(cfg) -> float:
+    """A leaked reading's age limit: the site setting's (cats.energy_advert.max_age)."""
+    ea = getattr(getattr(cfg, "cats", None), "energy_advert", None) or {}
+    return float(ea.get("max_age", 300.0))
 
 
 def _age(h) -> int:
@@ -178,6 +189,11 @@ class AgentCore:
         self.srv6_status: dict | None = None  # the SRv6 shell's status (daemon), None: not started
         self.adv = Advertiser(cfg, opaque_type, profile, min_interval, self.stats, self._alloc)
         self.abr = AbrVectors(cfg, opaque_type, profile, self.stats, self._alloc)
+        # issue 9 sec. 3: an ABR leaks compute sites' energy/service TLVs across areas
+        self.leak = Leaker(opaque_type, profile, self.stats, self._alloc, max_age=_leak_max_age(cfg))
+        self.leak_dirty = False  # a site TLV (or an ABR) changed in some TED since the last leak_update
+        self._leak_checked = -float("inf")  # wall time readings were last checked for staleness
+        self._wall_skew: float | None = None  # unix time - monotonic time, as the daemon last said
         self.ted_gen = 0  # counts TED changes (the daemon's loops follow it)
         self.view: dict | None = None  # the head-end's settled TEDs (publish_view); None: the live ones
         self.view_gen = -1
@@ -230,6 +246,7 @@ class AgentCore:
         self.nbrs.clear()
         self.adv.reset()
         self.abr.reset()
+        self.leak.reset()
         self.resync_seen = set()
         self._resync_routers = set()
         self._resync_wanted = set()
@@ -278,6 +295,7 @@ class AgentCore:
                 lost += self._flushed(area, oid, "missing from the LSDB re-sync")
         self._resync_wanted = set()
         self._resync_changes += gone + lost
+        self.leak_dirty = True  # the next LSA or tick leaks what the synced TEDs hold
         if gone:
             self.vectors_dirty = True
         return gone
@@ -288,13 +306,13 @@ class AgentCore:
         return self._resync_changes
 
     def _wanted(self) -> set:
-        return self.adv.wanted() | self.abr.wanted()
+        return self.adv.wanted() | self.abr.wanted() | self.leak.wanted()
 
     def _alloc(self, taken: set = frozenset()) -> int:
         """A free 24-bit opaque ID (RFC 5250 sec. 3) for any LSA of ours:
         the next one, never one we hold, nor one ospfd holds or held for us
         (``own_ids``)."""
-        used = self.adv.used_ids() | self.abr.used_ids() | taken
+        used = self.adv.used_ids() | self.abr.used_ids() | self.leak.used_ids() | taken
         for _ in range(ID_SPACE):
             oid = self.next_id
             self.next_id = self.next_id + 1 if self.next_id < ID_SPACE - 1 else 1
@@ -398,6 +416,7 @@ class AgentCore:
             reqs = self._own_lsa(m, live, now)
         ted = self.ted(m.area)
         self.vectors_dirty = True
+        was = ted.lsas.get((h.adv_router, h.lsid), ())
         if live:
             if self.resync_seen is not None:
                 self.resync_seen.add((m.area, h.adv_router, h.lsid))
@@ -414,6 +433,9 @@ class AgentCore:
                 self.stats["malformed_lsas"] += 1
         else:
             ted.withdraw(h.adv_router, h.lsid)
+        if any(type(t) in _LEAK_TLVS for t in (*was, *ted.lsas.get((h.adv_router, h.lsid), ()))):
+            self.leak_dirty = True
+            reqs += self.leak_update(now)
         return reqs
 
     def _own_lsa(self, m, live: bool, now: float) -> list:
@@ -464,6 +486,8 @@ class AgentCore:
         goes out again under a new ID at the next evaluation."""
         self.flush_pending.pop((area, oid), None)
         hit = self.adv.flushed(area, oid) | self.abr.flushed(area, oid)
+        if self.leak.flushed(area, oid):
+            hit = self.leak_dirty = True
         if hit:
             self._given_up.add((area, oid))
             self.stats["reoriginated_flushed"] += 1
@@ -710,6 +734,27 @@ class AgentCore:
 
     # -- inter-area (draft sec. 2.1, 2.1.9, 2.2) ------------------------------------
 
+    def leak_update(self, now: float, wall: float | None = None) -> list:
+        """ABR: bring the leaked Node Energy / Service Instance LSAs in line
+        with the TEDs (``agent.leak``). Runs when a site TLV changed; with
+        ``wall`` (unix time, the readings' clock: the daemon's tick) also
+        every ``LEAK_CHECK_S`` so readings turning stale stop being leaked.
+        Never raises (``leak_errors``, in ``Leaker``)."""
+        if self.awaiting_sync:
+            return []
+        if wall is not None:
+            self._wall_skew = wall - now
+        elif self._wall_skew is not None:
+            wall = now + self._wall_skew  # an LSA's arrival: the readings' clock as last told
+        if wall is not None and wall - self._leak_checked >= LEAK_CHECK_S:
+            self._leak_checked = wall
+            self.leak_dirty = self.leak_dirty or bool(self.leak.lsas)
+        if not self.leak_dirty:
+            return []
+        self.leak_dirty = False
+        with self.timings("leak"):
+            return self.leak.update(self.router_id, {a: self.teds[a] for a in self.abr_areas() if a in self.teds}, self.ready, wall)
+
     def abr_areas(self) -> list:
         return sorted(set(self.ism.values()) & self.ready)
 
@@ -861,6 +906,7 @@ class AgentCore:
             self.abr.vcomp = None
         self._choices.clear()
         self._setup_cats(cfg)
+        self.leak.max_age, self.leak_dirty = _leak_max_age(cfg), True
         self.vectors_dirty = True
 
     def inter_area_path(self, dst: str, k: int | None = None, constraints: Constraints | None = None) -> dict:

@@ -389,6 +389,7 @@ class Agent:
                     continue
                 now = time.monotonic()
                 self._emit(self.core.tick(now))
+                self._emit(self.core.leak_update(now, time.time()))
                 self._kick()
                 if self._resync_task is None or self._resync_task.done():
                     why = self.core.resync_due(now)

@@ -4,7 +4,9 @@ figures, pure.
 
 Inputs: the instances of a service that compute sites advertise (Service
 Instance TLVs, ``wire.ServiceInstance``), each site's energy status (its
-Node Energy TLV, ``cats.energy.decoded``), and per site the candidate
+Node Energy TLV, ``cats.energy.decoded``), both from the site's own area
+or as copies ABRs leaked across areas (``agent.leak``, draft sec. 2.1.9;
+the site's own copy wins, ``model.ted.TED.energy``), and per site the candidate
 paths the head-end can use to reach it (``PathFigures``: intra-area or
 through the ABRs' reachability vectors, draft sec. 2.1.9; the agent takes
 them from its head-end choice, ``agent.headend``). ``rank`` returns every
@@ -216,28 +218,51 @@ def parse_weights(v, base: dict | None = None) -> dict:
 # ------------------------------------------------------------ inputs from the TEDs
 
 
+def _site_copies(teds: dict, which: str) -> dict:
+    """key -> ``model.ted.SiteCopy`` over all our areas: a site's own copy
+    (learnt in its own area) before one an ABR leaked (``agent.leak``;
+    draft sec. 2.1.9), then the newest readings, the fewest ABRs."""
+    best: dict = {}
+    for area, ted in sorted(teds.items()):
+        for key, c in getattr(ted, which)().items():
+            cur = best.get(key)
+            if cur is None or c.rank() < cur[1].rank():
+                best[key] = (area, c)
+    return {k: c for k, (_a, c) in best.items()}
+
+
 def instances_in(teds: dict, service: str | None = None) -> list[wire.ServiceInstance]:
     """Every Service Instance TLV the TEDs hold (of ``service``), one per
-    (site, address), whichever area it was learnt in."""
-    seen = {}
-    for _, ted in sorted(teds.items()):
-        for (adv, _lsid), tlvs in sorted(ted.lsas.items()):
-            for t in tlvs:
-                if isinstance(t, wire.ServiceInstance) and t.router_id == adv and (service is None or t.service_id == service):
-                    seen.setdefault((t.router_id, t.service_id, t.address), t)
-    return list(seen.values())
+    (site, service, address), whichever area it was learnt in, the site's
+    own copy or one an ABR leaked (its ``origin_area`` / ``abr_chain``
+    say so)."""
+    return [c.tlv for (_rid, sid, _addr), c in sorted(_site_copies(teds, "services").items()) if service is None or sid == service]
 
 
-def energy_in(teds: dict) -> dict:
-    """site router ID -> its energy status (``cats.energy.decoded``)."""
+def energy_in(teds: dict, now: float | None = None, max_age: float | None = None, stats=None) -> dict:
+    """site router ID -> its energy status (``cats.energy.decoded``), from
+    its own area or leaked by an ABR (then ``via``: the ABR chain, and
+    ``origin_area``, beside the readings). With ``max_age``, a reading
+    older than that (advertised age, or the time since its timestamp when
+    ``now`` is given) is left out, counted in ``stats``
+    (``energy_stale_readings``), so it is charged as not advertised."""
     from pyfrr_pwr.cats.energy import decoded
 
     out = {}
-    for _, ted in sorted(teds.items()):
-        for (adv, _lsid), tlvs in sorted(ted.lsas.items()):
-            for t in tlvs:
-                if isinstance(t, wire.NodeEnergy) and t.router_id == adv:
-                    out.setdefault(adv, decoded(t))
+    for site, c in sorted(_site_copies(teds, "energy").items()):
+        d = decoded(c.tlv)
+        if max_age is not None:
+            for name in list(d):
+                r = d[name]
+                since = (now - r["ts"]) if (now is not None and r["ts"]) else 0.0
+                if max(r["age_s"], since) > max_age:
+                    del d[name]
+                    if stats is not None:
+                        stats["energy_stale_readings"] += 1
+        if c.leaked:
+            d["via"] = list(c.tlv.abr_chain)
+            d["origin_area"] = c.tlv.origin_area
+        out[site] = d
     return out
 
 
@@ -266,7 +291,7 @@ def figures_of(choice) -> list[PathFigures]:
 
 def _val(energy: dict, name: str):
     r = energy.get(name) if energy else None
-    return None if r is None else r.get("value")
+    return r.get("value") if isinstance(r, dict) else None
 
 
 def _site_w_per_unit(inst: wire.ServiceInstance, energy: dict) -> tuple[float | None, str]:
@@ -479,12 +504,13 @@ def request(service: str, demand=None, max_delay_us=None, max_jitter_us=None, we
     return Request(service, float(d), md, mj, parse_weights(weights, base))
 
 
-def answer(req: Request, teds: dict, paths_for, router_id: str | None = None) -> dict:
+def answer(req: Request, teds: dict, paths_for, router_id: str | None = None, now: float | None = None, max_age: float | None = None, stats=None) -> dict:
     """The head-end's answer (``Ranking.to_json()``): the instances of
     ``req.service`` in our TEDs, their sites' energy, and the candidate
     paths ``paths_for(site)`` gives (the agent's head-end choice: intra-
     and inter-area; an exception or [] means unreachable). A site that is
-    this router is reached by the empty path."""
+    this router is reached by the empty path. ``now`` / ``max_age`` /
+    ``stats``: as ``energy_in`` (stale readings charged as not advertised)."""
     insts = instances_in(teds, req.service)
     paths = {}
     for site in sorted({i.router_id for i in insts}):
@@ -495,4 +521,4 @@ def answer(req: Request, teds: dict, paths_for, router_id: str | None = None) ->
             paths[site] = list(paths_for(site) or ())
         except Exception:  # a refusal: no path there  # noqa: BLE001
             paths[site] = []
-    return rank(insts, paths, energy_in(teds), req).to_json()
+    return rank(insts, paths, energy_in(teds, now, max_age, stats), req).to_json()

@@ -32,9 +32,23 @@ Delay variation (RFC 7471 sec. 4.3): a Link TLV's ``delay_var_us``, when the
 router sends it, becomes the arc's ``delay_var`` (µs); the inter-area
 aggregates sum it as the path's jitter (issue 9).
 
+Compute sites (issue 9): ``energy()`` and ``services()`` index the Node
+Energy and Service Instance TLVs by their site (origin router ID), whether
+the site advertised them in this area or an ABR leaked a copy in
+(``agent.leak``; the copy's leak sub-TLV names the origin area and the ABR
+chain, draft sec. 2.1.9's {ABR1, ABR2, ...}). A site's own copy wins over a
+leaked one. A copy that names another router without being a well-formed
+leak from an ABR of this area (unknown origin: the chain must end in the
+advertising router, which sends an Area Border TLV naming the origin area,
+or the backbone for a longer chain), or one that claims to come from this
+very area, is left out and counted once (``leak_unknown_origin``). ABRs
+are trusted as for reachability vectors: OSPF has no origin
+authentication, so a router that lies about being an ABR is out of reach.
+
 Caching (issue 10): ``graph()`` is built once per topology generation and
-shared by every caller until an LSA that is not a pure reachability vector
-changes (vectors do not enter the graph); callers must treat it as read
+shared by every caller until an LSA changes in a TLV that enters the graph
+(reachability vectors, Node Energy and Service Instance TLVs do not: a
+site's carbon intensity moving is no topology change); callers must treat it as read
 only. ``lsas`` is a dict that counts its changes (``_Lsas``), so code that
 writes it directly (``ted.lsas[key] = [...]``, ``del ted.lsas[key]``,
 ``ted.lsas = {...}``) invalidates the cache too; only mutating an LSA's
@@ -52,7 +66,7 @@ import networkx as nx
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import wire
 
-__all__ = ["TED", "LinkEnd", "TEDLink", "serial_newer"]
+__all__ = ["TED", "LinkEnd", "TEDLink", "SiteCopy", "serial_newer"]
 
 log = logging.getLogger("pyfrr_pwr.ted")
 
@@ -110,10 +124,58 @@ class TEDLink:
         return metric.link_pwrlink(self.near.power, self.far.power, self.near.weight, self.far.weight)
 
 
+@dataclass(frozen=True)
+class SiteCopy:
+    """A compute site's Node Energy or Service Instance TLV as one area's
+    TED holds it: ``adv`` advertised it in LSA ``lsid``; ``via`` is the ABR
+    that leaked it in (None: the site's own copy)."""
+
+    tlv: object  # wire.NodeEnergy | wire.ServiceInstance
+    adv: str
+    lsid: str
+
+    @property
+    def origin(self) -> str:
+        return self.tlv.router_id
+
+    @property
+    def leaked(self) -> bool:
+        return bool(self.tlv.abr_chain)
+
+    @property
+    def via(self) -> str | None:
+        return self.adv if self.leaked else None
+
+    @property
+    def newest_ts(self) -> int:
+        """Newest reading's timestamp (Node Energy; 0 for an instance)."""
+        return max((r.ts for r in (getattr(self.tlv, n, None) for n in _NE_FIELDS) if r is not None), default=0)
+
+    def rank(self) -> tuple:
+        """Smaller wins: own copy, then newest readings, fewest ABRs, lowest
+        advertising router and LS ID (deterministic)."""
+        return (self.leaked, -self.newest_ts, len(self.tlv.abr_chain), self.adv, self.lsid)
+
+
+_NE_FIELDS = tuple(name for name, *_ in wire.NE_READINGS)
+BACKBONE = "0.0.0.0"  # as paths.interarea (which sits above this module)
+
+
+# TLVs that never enter ``graph()``: vectors, and a compute site's energy
+# status and service instances (issue 9: a carbon-intensity change is no
+# topology change, so it costs no graph rebuild nor path recomputation)
+_OFF_GRAPH = (wire.ReachabilityVector, wire.NodeEnergy, wire.ServiceInstance)
+
+
 def _vectors_only(tlvs) -> bool:
-    """An LSA whose TLVs are all reachability vectors (or none): it adds
-    nothing to ``graph()`` beyond its router."""
-    return all(type(t) is wire.ReachabilityVector for t in tlvs)
+    """An LSA whose TLVs are all off-graph (reachability vectors, Node
+    Energy, Service Instance; or none): it adds nothing to ``graph()``
+    beyond its router."""
+    return all(type(t) in _OFF_GRAPH for t in tlvs)
+
+
+def _graph_part(tlvs) -> list:
+    return [t for t in tlvs if type(t) not in _OFF_GRAPH]
 
 
 _MISSING = object()
@@ -134,8 +196,9 @@ def _figures_only(old, new) -> bool:
 
 class _Lsas(dict):
     """(adv router, lsid) -> TLV list, counting the changes that can alter
-    ``TED.graph()`` (``topo``): any LSA with a TLV that is not a vector, or
-    a router appearing or vanishing. Replacing an LSA by an equal one
+    ``TED.graph()`` (``topo``): a change to an LSA's TLVs other than
+    vectors, Node Energy and Service Instance (``_OFF_GRAPH``), or a router
+    appearing or vanishing. Replacing an LSA by an equal one
     counts nothing (a refresh)."""
 
     __slots__ = ("topo", "gen", "advs", "figlog")
@@ -160,7 +223,7 @@ class _Lsas(dict):
             self.advs[adv] += 1
             if self.advs[adv] == 1 or not _vectors_only(tlvs):
                 self.topo += 1
-        elif not (_vectors_only(old) and _vectors_only(tlvs)) and old != tlvs:
+        elif old != tlvs and _graph_part(old) != _graph_part(tlvs):
             self.topo += 1
             if _figures_only(old, tlvs) and isinstance(key, tuple) and len(key) == 2:
                 self.figlog.append((self.topo, key[0], key[1], old[0], tlvs[0]))
@@ -322,6 +385,61 @@ class TED:
         if c is None or c[0] is not lsas or c[1] != lsas.gen:
             c = self.__dict__["_vectors_cache"] = (lsas, lsas.gen, [(adv, lsid, t) for adv, lsid, t in self._tlvs(wire.ReachabilityVector)])
         return list(c[2])
+
+    def _site_copies(self) -> tuple:
+        """(energy, services) views, rebuilt when an LSA changed."""
+        lsas = self._lsas
+        c = self.__dict__.get("_sites_cache")
+        if c is not None and c[0] is lsas and c[1] == lsas.gen:
+            return c[2], c[3]
+        abrs = self.area_borders()
+        counted = self.__dict__.setdefault("_leak_counted", set())
+        live = set()
+        energy: dict = {}
+        services: dict = {}
+        for adv, lsid, t in self._tlvs((wire.NodeEnergy, wire.ServiceInstance)):
+            why = self._bad_copy(adv, t, abrs)
+            if why is not None:
+                key = (why, adv, lsid, t)
+                live.add(key)
+                if key not in counted:
+                    counted.add(key)
+                    self.stats[why] += 1
+                    log.warning("area %s: %s from %s (LSA %s) dropped: %s for site %s", self.area, type(t).__name__, adv, lsid, why, t.router_id)
+                continue
+            cp = SiteCopy(t, adv, lsid)
+            if type(t) is wire.NodeEnergy:
+                cur, k, into = energy.get(t.router_id), t.router_id, energy
+            else:
+                k = (t.router_id, t.service_id, t.address)
+                cur, into = services.get(k), services
+            if cur is None or cp.rank() < cur.rank():
+                into[k] = cp
+        counted &= live  # forget what is gone, so the set stays bounded
+        self.__dict__["_sites_cache"] = (lsas, lsas.gen, energy, services)
+        return energy, services
+
+    def _bad_copy(self, adv: str, t, abrs: dict) -> str | None:
+        """Why a site TLV advertised by ``adv`` is not believable, or None."""
+        chain = tuple(t.abr_chain or ())
+        if not chain:
+            return None if t.router_id == adv and t.origin_area is None else "leak_unknown_origin"
+        if chain[-1] != adv or adv not in abrs or t.router_id == adv or t.router_id in chain or t.origin_area in (None, self.area):
+            return "leak_unknown_origin"
+        # one ABR: it borders the origin area; two or more: the last learnt it in the backbone
+        if (t.origin_area if len(chain) == 1 else BACKBONE) not in abrs[adv].areas:
+            return "leak_unknown_origin"
+        return None
+
+    def energy(self) -> dict:
+        """{site router ID: SiteCopy} of the Node Energy TLVs held here, own
+        copies before leaked ones (module docstring)."""
+        return dict(self._site_copies()[0])
+
+    def services(self) -> dict:
+        """{(site, service ID, address): SiteCopy} of the Service Instance
+        TLVs held here, own copies before leaked ones."""
+        return dict(self._site_copies()[1])
 
     def srv6(self) -> dict:
         """{router ID: (locator, End SID, {IPv4 prefix: End.DX4 SID})} from

@@ -58,6 +58,9 @@ __all__ = [
     "NE_CARBON",
     "NE_SOURCE",
     "NE_READINGS",
+    "NE_LEAK",
+    "SI_LEAK",
+    "MAX_LEAK_CHAIN",
     "READING_LEN",
     "ACCURACY",
     "SI_SERVICE_ID",
@@ -132,6 +135,7 @@ NE_GREEN_SHARE = 5  # green generation share of the supply, ratio 0..1
 NE_PRICE = 6  # electricity price, currency per MWh (may be negative), + ISO 4217 code
 NE_CARBON = 7  # carbon intensity, gCO2eq/kWh
 NE_SOURCE = 8  # source id -> name (repeatable)
+NE_LEAK = 9  # leaked by ABRs: origin area + ABR chain (draft sec. 2.1.9's {ABR1, ABR2, ...} for energy)
 # field name, sub-TLV code, unit, kind ("mag": >= 0, "ratio": 0..1, "signed": finite)
 NE_READINGS = (
     ("power_w", NE_POWER, "W", "mag"),
@@ -152,6 +156,8 @@ SI_ADDRESS = 2  # CSCI-ID: the instance's IPv4 (4) or IPv6 (16) address
 SI_CAPACITY = 3  # bytes/s of demand the instance can take, float32
 SI_L0 = 4  # a level-0 raw metric (repeatable, one per (metric, statistic))
 SI_L2 = 5  # the level-2 normalised score 0..10
+SI_LEAK = 6  # leaked by ABRs: origin area + ABR chain, as NE_LEAK
+MAX_LEAK_CHAIN = 8  # ABRs in a leak sub-TLV's chain (backbone <-> non-backbone needs 2)
 L0_LEN = 12  # metric u16, statistic u8, source u8, window ms u32, value f32
 L2_LEN = 8  # score u8, source u8, statistic u8, rsvd, window ms u32
 METRIC_SOURCES = {"nominal": 0, "estimated": 1, "measured": 2, "normalised": 3, "aggregated": 4}
@@ -302,7 +308,13 @@ class NodeEnergy:
     """Node Energy TLV (ours, issue 9; seed sec. 4.3): a compute site's
     power drawn, capacity, energy, and its power system's supply load,
     green share, price (``currency`` per MWh) and carbon intensity; each a
-    ``Reading`` or None (not known, or too old to advertise)."""
+    ``Reading`` or None (not known, or too old to advertise).
+
+    ``origin_area`` / ``abr_chain`` (sub-TLV 9): set on a copy an ABR
+    leaked into another area (draft sec. 2.1.9, as vectors): the area the
+    site advertised it in, and the ABRs it was leaked through, the
+    advertising one last; ``router_id`` stays the site's. Both unset on
+    the site's own copy."""
 
     router_id: str
     power_w: Reading | None = None
@@ -315,6 +327,8 @@ class NodeEnergy:
     carbon_g_per_kwh: Reading | None = None
     sources: tuple = ()  # ((id, name), ...), ids 1..65535 distinct
     unknown: tuple = ()
+    origin_area: str | None = None  # leaked copy: the site's area (sub-TLV 9)
+    abr_chain: tuple = ()  # leaked copy: ABRs it came through, the advertising router last
 
 
 @dataclass(frozen=True)
@@ -336,7 +350,8 @@ class ServiceInstance:
     ``address``) of service ``service_id`` (CS-ID) at compute site
     ``router_id``, its capacity in bytes/s of demand, level-0 metrics and
     the level-2 score 0..10 (higher: more capacity to spare), with the
-    score's source, statistic and window."""
+    score's source, statistic and window. ``origin_area`` / ``abr_chain``
+    (sub-TLV 6): as ``NodeEnergy``'s, on a copy an ABR leaked."""
 
     router_id: str
     service_id: str
@@ -348,6 +363,8 @@ class ServiceInstance:
     l2_statistic: str = "mean"
     l2_window_ms: int = 0
     unknown: tuple = ()
+    origin_area: str | None = None  # leaked copy: the site's area (sub-TLV 6)
+    abr_chain: tuple = ()  # leaked copy: ABRs it came through, the advertising router last
 
 
 @dataclass(frozen=True)

@@ -383,6 +383,29 @@ def _encode_reading(code: int, r, kind: str, name: str, sources: set) -> bytes:
     )
 
 
+def _encode_leak(code: int, t, what: str) -> list:
+    """The leak sub-TLV (NE 9 / SI 6) of an ABR's leaked copy, or nothing
+    for a site's own: origin area, then the ABR chain (draft sec. 2.1.9's
+    {ABR1, ABR2, ...}, the advertising ABR last)."""
+    chain = tuple(t.abr_chain or ())
+    if t.origin_area is None and not chain:
+        return []
+    if t.origin_area is None or not 1 <= len(chain) <= _tlvs.MAX_LEAK_CHAIN:
+        raise ValueError(f"{what}: a leaked copy needs origin_area and 1..{_tlvs.MAX_LEAK_CHAIN} ABRs in abr_chain")
+    if len(set(chain)) != len(chain):
+        raise ValueError(f"{what}.abr_chain: an ABR listed twice (a loop)")
+    return [_tlv(code, _ip(t.origin_area, f"{what}.origin_area") + b"".join(_ip(a, f"{what}.abr_chain") for a in chain))]
+
+
+def _decode_leak(buf: bytes, so: int, sl: int, what: str) -> dict:
+    if sl < 8 or sl % 4 or sl > 4 + 4 * _tlvs.MAX_LEAK_CHAIN:
+        raise DecodeError(so - 4, f"{what} leak sub-TLV: length {sl} is not 4 + 4N, N 1..{_tlvs.MAX_LEAK_CHAIN}")
+    chain = tuple(_ipstr(buf[i : i + 4]) for i in range(so + 4, so + sl, 4))
+    if len(set(chain)) != len(chain):
+        raise DecodeError(so + 4, f"{what} leak sub-TLV: an ABR appears twice in the chain")
+    return {"origin_area": _ipstr(buf[so : so + 4]), "abr_chain": chain}
+
+
 def _encode_energy(t: NodeEnergy) -> bytes:
     out = [_ip(t.router_id, "NodeEnergy.router_id")]
     ids = set()
@@ -408,11 +431,12 @@ def _encode_energy(t: NodeEnergy) -> bytes:
         out.append(b)
     if t.currency is not None and t.price_per_mwh is None:
         raise ValueError("NodeEnergy.currency: set without price_per_mwh")
-    known = set(_NE_BY_CODE) | {_tlvs.NE_SOURCE}
+    known = set(_NE_BY_CODE) | {_tlvs.NE_SOURCE, _tlvs.NE_LEAK}
     for ut, uv in t.unknown:
         if _u(ut, 16, "unknown sub-TLV type") in known:
             raise ValueError(f"NodeEnergy.unknown: sub-TLV {ut} is a known one")
         out.append(_tlv(ut, bytes(uv)))
+    out += _encode_leak(_tlvs.NE_LEAK, t, "NodeEnergy")
     return _tlv(TLV_NODE_ENERGY, b"".join(out))
 
 
@@ -429,6 +453,11 @@ def _decode_energy(buf: bytes, off: int, ln: int) -> NodeEnergy:
             if sid == 0 or sid in sources:
                 raise DecodeError(so, f"Node Energy source sub-TLV: id {sid} is 0 or appears twice")
             sources[sid] = _name_at(buf, so + 2, sl - 2, "Node Energy source name")
+            continue
+        if t == _tlvs.NE_LEAK:
+            if "abr_chain" in f:
+                raise DecodeError(so - 4, "Node Energy TLV: leak sub-TLV 9 appears twice")
+            f.update(_decode_leak(buf, so, sl, "Node Energy"))
             continue
         spec = _NE_BY_CODE.get(t)
         if spec is None:
@@ -503,15 +532,16 @@ def _encode_service(t: ServiceInstance) -> bytes:
         )
     elif (t.l2_source, t.l2_statistic, t.l2_window_ms) != ("normalised", "mean", 0):
         raise ValueError("ServiceInstance.l2_*: set without l2_score")
-    known = {_tlvs.SI_SERVICE_ID, _tlvs.SI_ADDRESS, _tlvs.SI_CAPACITY, _tlvs.SI_L0, _tlvs.SI_L2}
+    known = {_tlvs.SI_SERVICE_ID, _tlvs.SI_ADDRESS, _tlvs.SI_CAPACITY, _tlvs.SI_L0, _tlvs.SI_L2, _tlvs.SI_LEAK}
     for ut, uv in t.unknown:
         if _u(ut, 16, "unknown sub-TLV type") in known:
             raise ValueError(f"ServiceInstance.unknown: sub-TLV {ut} is a known one")
         out.append(_tlv(ut, bytes(uv)))
+    out += _encode_leak(_tlvs.SI_LEAK, t, "ServiceInstance")
     return _tlv(TLV_SERVICE_INSTANCE, b"".join(out))
 
 
-_SI_ONCE = {_tlvs.SI_SERVICE_ID, _tlvs.SI_ADDRESS, _tlvs.SI_CAPACITY, _tlvs.SI_L2}  # L0 repeats, unknown ones may
+_SI_ONCE = {_tlvs.SI_SERVICE_ID, _tlvs.SI_ADDRESS, _tlvs.SI_CAPACITY, _tlvs.SI_L2, _tlvs.SI_LEAK}  # L0 repeats, unknown ones may
 
 
 def _decode_service(buf: bytes, off: int, ln: int) -> ServiceInstance:
@@ -552,6 +582,8 @@ def _decode_service(buf: bytes, off: int, ln: int) -> ServiceInstance:
             if st not in _STAT_NAME or src not in _SRC_NAME:
                 raise DecodeError(so + 1, f"Service Instance L2 score: statistic {st} / source {src} unknown")
             f.update(l2_score=sc, l2_source=_SRC_NAME[src], l2_statistic=_STAT_NAME[st], l2_window_ms=win)
+        elif t == _tlvs.SI_LEAK:
+            f.update(_decode_leak(buf, so, sl, "Service Instance"))
         else:
             unknown.append((t, bytes(buf[so : so + sl])))
     for st, name in ((_tlvs.SI_SERVICE_ID, "service ID"), (_tlvs.SI_ADDRESS, "instance address")):

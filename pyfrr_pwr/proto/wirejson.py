@@ -95,12 +95,14 @@ def from_dict(d: dict, where: str = "TLV") -> TLV:
                         raise ValueError(f"{k}: expected an object with value, ts, age_s, accuracy, source")
                     args[k] = Reading(**args[k])
             args["sources"] = tuple((int(i), str(n)) for i, n in args.get("sources", ()))
+            args["abr_chain"] = tuple(args.get("abr_chain", ()))  # a leaked copy's ABRs
             args["unknown"] = tuple((int(t), bytes.fromhex(v)) for t, v in args.get("unknown", ()))
         elif cls is ServiceInstance:
             l0 = args.get("l0", ())
             if not isinstance(l0, (list, tuple)) or not all(isinstance(m, dict) for m in l0):
                 raise ValueError("l0: expected a list of objects")
             args["l0"] = tuple(L0Metric(**m) for m in l0)
+            args["abr_chain"] = tuple(args.get("abr_chain", ()))  # a leaked copy's ABRs
             args["unknown"] = tuple((int(t), bytes.fromhex(v)) for t, v in args.get("unknown", ()))
         elif cls is UnknownTLV:
             args["value"] = bytes.fromhex(args.get("value", ""))
