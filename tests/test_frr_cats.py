@@ -128,3 +128,23 @@ def test_changing_a_sites_carbon_intensity_or_load_moves_the_choice(lab):
     finally:
         lab.sites.set_figure("S3", "mms", "substation", CI_REF, 50.0)
         lab.sites.set_power("S2", 350.0)
+
+
+def test_service_reserve_sets_up_the_path_to_the_winner_and_release_removes_it(lab):
+    """``service --reserve`` (issue 9 sec. 3): the winner's path through the
+    data plane of issue 7, an SRv6 LSP from the head-end to the winning site."""
+    wait_for(lambda: winner_is(lab, "S3"), 90, "the head-end to pick S3", step=1)
+    r = lab.exec("HE", ["pyfrr-pwr", "service", "inference", "--reserve", "--json"], capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    got = res["reserved"]
+    assert got["route"][0] == rid(lab, "HE") and got["route"][-1] == res["ranked"][0]["site"] == rid(lab, "S3")
+    try:
+        lsps = lab.exec("HE", ["pyfrr-pwr", "show", "lsps", "--json"], capture_output=True, text=True, timeout=30)
+        assert lsps.returncode == 0, lsps.stderr
+        assert got["id"] in json.dumps(json.loads(lsps.stdout)), lsps.stdout  # the head-end shows the LSP
+    finally:
+        rel = lab.exec("HE", ["pyfrr-pwr", "path", "--release", got["id"]], capture_output=True, text=True, timeout=60)
+    assert rel.returncode == 0, rel.stderr
+    after = lab.exec("HE", ["pyfrr-pwr", "show", "lsps", "--json"], capture_output=True, text=True, timeout=30)
+    assert got["id"] not in after.stdout

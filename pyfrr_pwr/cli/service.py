@@ -57,7 +57,7 @@ def _weights_arg(s: str) -> str:
     return s
 
 
-def _ask(sock: str, req, timeout: float) -> dict:
+def _ask(sock: str, req, timeout: float, ranking: bool = True) -> dict:
     """One request over the control socket; the reply's result (plain JSON)."""
     import socket as so
 
@@ -83,7 +83,7 @@ def _ask(sock: str, req, timeout: float) -> dict:
     rep = pc.decode(buf, pc.REPLY)
     if not rep.ok:
         raise AgentError(f"agent: {rep.error}")
-    if not isinstance(rep.result, dict) or "ranked" not in rep.result:
+    if ranking and (not isinstance(rep.result, dict) or "ranked" not in rep.result):
         raise AgentError("agent: the answer is not a service ranking")
     return rep.result
 
@@ -157,11 +157,28 @@ def cmd_service(args) -> int:
         k=args.k,
     )
     res = _ask(args.socket, req, timeout=30)
+    if args.reserve and res["ranked"]:
+        res["reserved"] = reserve_winner(args.socket, res)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
         print_ranking(res)
+        if res.get("reserved"):
+            r = res["reserved"]
+            _out().print(f"reserved {_gbps(res['demand'])} to {res['ranked'][0]['site']} as {r['id']} along {' '.join(r['route'])}")
     return 0 if res["ranked"] else EX_NONE
+
+
+def reserve_winner(sock: str, res: dict) -> dict:
+    """``--reserve``: the path to the winning instance's site, set up through
+    the data plane (issue 7: an SRv6 LSP carrying the site's prefixes) at the
+    request's demand and within its delay and jitter bounds (issue 9 sec. 3)."""
+    best, b = res["ranked"][0], res.get("bounds") or {}
+    cons = {k: b[f"{k}_us"] for k in ("max_delay", "max_jitter") if b.get(f"{k}_us") is not None}
+    r = _ask(sock, pc.Reserve(to=best["site"], bw=float(res["demand"]), constraints=cons), timeout=60, ranking=False)
+    if not isinstance(r, dict) or "id" not in r:
+        raise AgentError("agent: the answer to the reservation is not a reservation")
+    return r
 
 
 def register(sub) -> None:
@@ -175,5 +192,6 @@ def register(sub) -> None:
     sv.add_argument("--weights", type=_weights_arg, help="TERM=W,... over power, carbon, price, delay, score, load")
     sv.add_argument("-k", type=int_in(1, K_MAX), help=f"candidate paths per site, 1..{K_MAX}")
     sv.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET)")
+    sv.add_argument("--reserve", action="store_true", help="set up the path to the winner at the demand (an SRv6 LSP; see path --reserve)")
     sv.add_argument("--json", action="store_true")
     sv.set_defaults(func=cmd_service)
