@@ -245,6 +245,9 @@ def test_telemetry_readings_become_the_energy_status():
     assert set(st) == {"power_w", "capacity_w", "carbon_g_per_kwh", "price_per_mwh"}
     assert st["price_per_mwh"]["currency"] == "EUR" and st["carbon_g_per_kwh"]["accuracy"] == "estimated"
     assert stats["energy_dropped_wrong_unit"] == 1
+    # with the supply's capacity configured, the load is advertised as its share (seed sec. 4.3)
+    st = AgentCore.energy_status([Reading("supply_load", 3e6, "W", WALL, "mms", "measured")], stats, supply_capacity_w=4e6)
+    assert st["supply_load"]["value"] == pytest.approx(0.75) and stats["energy_dropped_wrong_unit"] == 1
 
 
 def test_the_exporter_scrapes_a_sites_energy_and_computations(fab):

@@ -561,21 +561,24 @@ class AgentCore:
         return self.evaluate(now)
 
     @staticmethod
-    def energy_status(readings, stats: Counter | None = None) -> dict:
+    def energy_status(readings, stats: Counter | None = None, supply_capacity_w: float | None = None) -> dict:
         """An energy status dict (``cats.energy.status_of``) from the
         telemetry poller's readings (``telemetry.energy.Reading``), their
-        names mapped to the Node Energy fields (``READING_FIELDS``); a
-        reading in another unit than the field's is dropped and counted
-        (``energy_dropped_wrong_unit``: e.g. a supply load in W, where the
-        TLV carries a ratio of the supply's capacity)."""
+        names mapped to the Node Energy fields (``READING_FIELDS``). The TLV
+        carries the supply load as a share of the supply's capacity (seed
+        sec. 4.3): a load read in W becomes that share when power.yml gives
+        ``energy.supply_capacity_w``. A reading in another unit than the
+        field's is dropped and counted (``energy_dropped_wrong_unit``)."""
         rows = []
         for r in readings:
-            name = getattr(r, "name", None)
+            name, value, unit = getattr(r, "name", None), getattr(r, "value", None), getattr(r, "unit", None)
+            if name == "supply_load" and unit == "W" and supply_capacity_w and isinstance(value, (int, float)):
+                value, unit = value / supply_capacity_w, "ratio"
             rows.append(
                 SimpleNamespace(
                     name=READING_FIELDS.get(name, name),
-                    value=getattr(r, "value", None),
-                    unit=getattr(r, "unit", None),
+                    value=value,
+                    unit=unit,
                     ts=getattr(r, "ts", 0),
                     source=getattr(r, "source", ""),
                     accuracy=getattr(r, "accuracy", "unknown"),

@@ -429,7 +429,7 @@ class Agent:
         p = self.poller
         while True:
             readings = p.latest().values() if p is not None else ()
-            status = AgentCore.energy_status(readings, self.core.stats)
+            status = AgentCore.energy_status(readings, self.core.stats, (self.cfg.energy or {}).get("supply_capacity_w"))
             self._emit(self.core.set_energy(status, time.monotonic(), time.time()))
             if p is None:  # services only: their TLVs are in the node LSA already
                 await asyncio.Event().wait()

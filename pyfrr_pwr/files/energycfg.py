@@ -10,7 +10,7 @@ The settings are a plain dict (``telemetry.poller.build`` makes the readers
 from it; this layer cannot import telemetry, docs/energy.md has an example)::
 
     {"role": "compute-site" | "none", "site": str | None,
-     "interval": s, "timeout": s, "max_age": s,
+     "interval": s, "timeout": s, "max_age": s, "supply_capacity_w": W | None,
      "readers": [ {type: redfish|prometheus|hwmon|rapl, name, ...} ],
      "power_system": [ {type: mms|grid, name, ...} ]}
 
@@ -140,6 +140,8 @@ SCHEMA: dict = {
             "interval": _secs,
             "timeout": _secs,
             "max_age": _secs,
+            # the supply's rated capacity: a supply load read in W is advertised as a share of it
+            "supply_capacity_w": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e12},
             "readers": {"type": "array", "maxItems": 64, "items": _by_type({"redfish": _redfish, "prometheus": _prom, "hwmon": _sysfs, "rapl": _sysfs})},
             "power_system": {"type": "array", "maxItems": 64, "items": _by_type({"mms": _mms, "grid": _grid})},
         },
@@ -194,7 +196,7 @@ def parse(data: dict, err):
     if e is None:
         return None
     fp = ["energy"]
-    out = {"role": e.get("role", "none"), "site": e.get("site")}
+    out = {"role": e.get("role", "none"), "site": e.get("site"), "supply_capacity_w": e.get("supply_capacity_w")}
     for k, dv in DEFAULTS.items():
         out[k] = float(e.get(k, dv))
         if not math.isfinite(out[k]):
