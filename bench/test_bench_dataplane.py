@@ -7,7 +7,11 @@ the host behind TEh1 to the host behind TEt1.
 * power change at the head-end's port until the encap route points at the
   new path (``show lsps``'s route changed; the issue asks for a change at an
   area-2 router: not measured yet);
-* the head-end agent's CPU and RSS with 10 LSPs installed.
+* the head-end agent's CPU and RSS with 10 LSPs installed;
+* failover loss (ms at RATE) of a protected LSP (``--backup``, liveness
+  prober 20 ms x 3, grace 60 ms, wait-to-restore 1 s) for a first-hop
+  carrier loss, a remote link down and a silent remote failure (nft drop,
+  carrier up), over failure and repair (the revert included).
 
 No peer exists for these numbers; they are recorded as measured (medians
 of rounds) in pytest-benchmark's extra_info.
@@ -27,7 +31,7 @@ import test_frr_dataplane as t  # noqa: E402
 
 pytestmark = pytest.mark.frr
 
-LAB = "h1dpb"
+LAB = "h11dpb"
 RATE = 1000  # packets/s
 
 
@@ -88,6 +92,7 @@ def test_make_before_break_loss_and_switch_time(benchmark, lab):
         lost_median=statistics.median(losses),
         power_change_to_new_route_ms=switch_ms,
         power_change_to_new_route_median_ms=statistics.median(switch_ms),
+        load=os.getloadavg(),
     )
     benchmark(lambda: t.ask(lab, "TEh1", {"cmd": "lsps"}))
 
@@ -114,3 +119,56 @@ def test_agent_cpu_and_rss_with_10_lsps(benchmark, lab):
     for i in ids:
         t.ask(lab, "TEh1", {"cmd": "release", "id": i})
     assert not t.leftovers(lab)
+
+
+def _protected(lab):
+    """A protected LSP whose probes are answered on both paths."""
+    t.make_dear(lab, "eth1")
+    r = t.reserve(lab, backup=True)
+
+    def ok():
+        l = t.ask(lab, "TEh1", {"cmd": "lsps"})["lsps"][0]
+        live = l.get("liveness") or {}
+        return l["backup"] and l["backup"]["installed"] and all((live.get(w) or {}).get("state") == "up" for w in ("primary", "backup")) and l
+
+    return r, t.wait_for(ok, 60, "a protected LSP with both paths answering", step=0.2)
+
+
+def _failure(lab, kind, names):
+    """(do, undo) of one failure on the primary (router names of its route)."""
+    if kind == "first_hop":  # the head-end's first link loses carrier (its peer's end goes down)
+        node, dev = names[1], t._ifname(lab, names[1], names[0])
+    else:
+        node, dev = names[1], t._ifname(lab, names[1], names[2])
+    if kind == "silent":
+        return (lambda: t._silent_drop(lab, node, dev)), (lambda: t._repair(lab, node))
+    return (lambda: lab.exec(node, ["ip", "link", "set", dev, "down"], check=True)), (lambda: lab.exec(node, ["ip", "link", "set", dev, "up"], check=True))
+
+
+@pytest.mark.parametrize("kind", ["first_hop", "remote_down", "silent"])
+def test_failover_loss(benchmark, lab, kind):
+    rounds = int(os.environ.get("PYFRR_PWR_ROUNDS", "3"))
+    loss_ms, switched = [], []
+    for _ in range(rounds):
+        r, lsp = _protected(lab)
+        prim = next(g for g in lsp["legs"] if g["role"] == "primary")
+        names = [lab.topo.name_of(x) for x in prim["route"]]
+        do, undo = _failure(lab, kind, names)
+        s, rcv = _stream(lab, 6)
+        time.sleep(1.5)
+        try:
+            do()
+            time.sleep(2)
+            switched.append(t.ask(lab, "TEh1", {"cmd": "lsps"})["lsps"][0]["active"])
+        finally:
+            undo()
+            sent = int(s.communicate(timeout=30)[0])
+            got = int(rcv.communicate(timeout=30)[0])
+            loss_ms.append((sent - got) * 1000 / RATE)
+            t.ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+        time.sleep(3)  # OSPF settles before the next round
+    benchmark.group = f"LSP failover loss, {kind} (fig-2-0, real FRR, {RATE} pkt/s UDP)"
+    benchmark.extra_info.update(
+        impl="pyfrr_pwr", kind=kind, loss_ms=loss_ms, loss_median_ms=statistics.median(loss_ms), active_2s_after=switched, load=os.getloadavg()
+    )
+    benchmark(lambda: t.ask(lab, "TEh1", {"cmd": "lsps"}))

@@ -444,3 +444,52 @@ def test_lsp_state_machine_drives_the_kernel(lab, nls):
     run(L.ReleaseRequested(70.0))
     assert PREFIX not in ip("a", "-4", "route", "show")
     assert not [e for e in head.installed() if isinstance(e, EncapRoute)]
+
+
+@pytest.fixture
+def one_ns():
+    """A namespace of its own (helper prefix h11) with two veth ends up."""
+    name = "h11-nl"
+    sh("ip", "netns", "del", name, check=False)
+    sh("ip", "netns", "add", name)
+    try:
+        for a, b, v4 in (("x1", "y1", "10.99.1.1/24"), ("x2", "y2", "10.99.2.1/24")):
+            sh("ip", "-n", name, "link", "add", a, "type", "veth", "peer", "name", b)
+            for d in (a, b):
+                sh("ip", "-n", name, "link", "set", d, "up")
+            sh("ip", "-n", name, "addr", "add", v4, "dev", a)
+        yield name
+    finally:
+        sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.mark.frr
+def test_replace_of_our_own_route_skips_the_claim_dump_and_address_cache_follows_moves(one_ns):
+    """The failover fast path: a replace of a key we hold asks the kernel
+    once (no dump), a key we do not hold is still claimed (someone else's
+    route is refused), and ``ifname_of``'s cache is cleared by
+    ``forget_addresses`` (an address that moved is found on its new link)."""
+    segs = ("fd00:a00:2::1", "fd00:a00:3::1")
+    with Netlink(one_ns) as nl:
+        dumps = []
+        real = nl._dump
+        nl._dump = lambda fam: dumps.append(fam) or real(fam)
+        assert nl.ifname_of("10.99.1.1") == "x1"
+        nl.add_encap("192.168.9.0/24", segs, "x1")
+        assert len(dumps) == 1  # the first install claims the key
+        nl.add_encap("192.168.9.0/24", segs[::-1], "x2")  # a Switch: replace
+        assert len(dumps) == 1
+        assert "x2" in sh("ip", "-n", one_ns, "route", "show", "192.168.9.0/24")
+        sh("ip", "-n", one_ns, "route", "add", "192.168.8.0/24", "dev", "x1", "proto", "static", "metric", "10")
+        with pytest.raises(NetlinkError, match="belongs to protocol 4"):
+            nl.add_encap("192.168.8.0/24", segs, "x1")
+        sh("ip", "-n", one_ns, "addr", "del", "10.99.1.1/24", "dev", "x1")
+        sh("ip", "-n", one_ns, "addr", "add", "10.99.1.1/24", "dev", "x2")
+        assert nl.ifname_of("10.99.1.1") == "x1"  # cached until told
+        nl.forget_addresses()
+        assert nl.ifname_of("10.99.1.1") == "x2"
+        nl.add_local("fd00:99::1", "x1")  # End.DT6's table holds no local route by itself
+        mine = [l for l in sh("ip", "-n", one_ns, "-6", "route", "show", "table", "all").splitlines() if "fd00:99::1" in l]
+        assert len(mine) == 1 and mine[0].startswith("local fd00:99::1 dev x1 proto 240") and "table" not in mine[0]  # main
+        assert nl.remove_all() == 2
+        assert "fd00:99::1" not in sh("ip", "-n", one_ns, "-6", "route", "show", "table", "all")

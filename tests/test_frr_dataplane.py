@@ -29,7 +29,7 @@ pytestmark = pytest.mark.frr
 
 ROOT = Path(__file__).resolve().parents[1]  # (not conftest's: bench/ imports this module)
 
-LAB = "h1dpt"
+LAB = "h11dp"
 N = 1500  # packets per probe stream
 HOST_SRC, HOST_DST = "hTEh1", "10.20.201.2"
 UNIT_W = 120 / 8  # TEh1's card: 120 W over eight 10G ports (tools/gen_topologies.py)
@@ -50,7 +50,7 @@ def build_lab(d, name):
     for pf in (d / "fig-2-0").glob("*/power.yml"):
         cfg = yaml.safe_load(pf.read_text())
         a = cfg.setdefault("agent", {})  # keeps the lab's signalling key
-        a["lsp"] = {"holddown": 0, "margin": 0.02, "reoptimize_period": 0.2}  # a 10x port power moves the path PWR by ~7 %
+        a["lsp"] = {"holddown": 0, "margin": 0.02, "reoptimize_period": 0.2, "wtr": 1}  # a 10x port power moves the path PWR by ~7 %
         if pf.parent.name == "TEh1":
             a.update(interval=0.1, min_interval=0.3)
             for port, f in hw.items():
@@ -259,6 +259,75 @@ def test_a_backup_is_pre_installed_at_a_worse_metric_and_released_with_the_lsp(l
     assert crossed(lab) == expected(lab, prim["route"])  # the primary carries the traffic
     ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
     assert not leftovers(lab)
+
+
+def _ifname(lab, u, v):
+    """``u``'s interface on its link to ``v`` (router names)."""
+    (i,) = [l.a[1] if l.a[0] == u else l.b[1] for l in lab.topo.links if {l.a[0], l.b[0]} == {u, v}]
+    return i
+
+
+NFT = "h11drop"  # our nft table
+
+
+def _silent_drop(lab, node, ifname):
+    """A remote failure without carrier loss: ``node`` forwards nothing
+    IPv6 in or out of ``ifname`` (the SRv6 traffic and the probes), its
+    own OSPF packets still pass (FORWARD hook only): OSPF never notices."""
+    lab.exec(node, ["nft", "add", "table", "inet", NFT], check=True)
+    lab.exec(node, ["nft", "add", "chain", "inet", NFT, "filt", "{ type filter hook forward priority 0 ; }"], check=True)
+    for d in ("oifname", "iifname"):
+        lab.exec(node, ["nft", "add", "rule", "inet", NFT, "filt", d, ifname, "meta", "nfproto", "ipv6", "drop"], check=True)
+
+
+def _repair(lab, node):
+    lab.exec(node, ["nft", "delete", "table", "inet", NFT], check=False)
+
+
+def test_a_remote_failure_without_carrier_loss_moves_traffic_to_the_backup_and_repair_back(lab):
+    """Issue 7 sec. 4: the head-end's liveness probes over the primary's own
+    SID list stop coming back when a link two hops away silently drops
+    everything (nft, carrier up, OSPF unaware): the traffic moves to the
+    pre-installed backup (per-interface counters), and back to the primary
+    once the link forwards again (after wait-to-restore)."""
+    make_dear(lab, lab.igp_port)
+    r = reserve(lab, backup=True)
+    seen = []
+
+    def watched():
+        seen[:] = [ask(lab, "TEh1", {"cmd": "lsps"})]
+        l = seen[0]["lsps"][0]
+        live = l.get("liveness") or {}
+        ok = l["backup"] and l["backup"]["installed"] and all((live.get(w) or {}).get("state") == "up" for w in ("primary", "backup"))
+        return ok and l
+
+    try:
+        lsp = wait_for(watched, 60, "the backup installed and both paths' probes answered", step=0.3)
+    except AssertionError:
+        raise AssertionError(f"not protected: {seen}") from None
+    assert lsp["backup_disjoint"] in ("node", "link") and "backup_srlg" in lsp and "backup_trap" in lsp
+    prim, back = (next(g for g in lsp["legs"] if g["role"] == role) for role in ("primary", "backup"))
+    names = [lab.topo.name_of(x) for x in prim["route"]]
+    assert crossed(lab) == expected(lab, prim["route"])
+    p_port, b_port = _ifname(lab, "TEh1", names[1]), _ifname(lab, "TEh1", lab.topo.name_of(back["route"][1]))
+    assert p_port != b_port
+    node, dead = names[1], _ifname(lab, names[1], names[2])  # the primary's second link, remote from the head-end
+    _silent_drop(lab, node, dead)
+    try:
+        wait_for(lambda: ask(lab, "TEh1", {"cmd": "lsps"})["lsps"][0]["active"] == "backup", 10, "the switch to the backup", step=0.05)
+        c = crossed(lab)
+        assert ("TEh1", b_port) in c and ("TEh1", p_port) not in c, c
+        assert ("TEt1", next(i for n, i in expected(lab, prim["route"]) if n == "TEt1")) in c  # delivered
+    finally:
+        _repair(lab, node)
+    wait_for(lambda: ask(lab, "TEh1", {"cmd": "lsps"})["lsps"][0]["active"] == "primary", 30, "the switch back after repair", step=0.1)
+    assert crossed(lab) == expected(lab, prim["route"])
+    shown = ask(lab, "TEh1", {"cmd": "lsps"})["lsps"][0]
+    assert shown["stats"].get("switch_to_backup") == 1 and shown["stats"].get("revert") == 1
+    ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+    assert not leftovers(lab)
+    assert NFT not in lab.exec(node, ["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert ask(lab, "TEh1", {"cmd": "lsps"})["liveness"]["probers"] == 0
 
 
 @pytest.mark.parametrize(

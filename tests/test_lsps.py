@@ -160,6 +160,38 @@ def test_agent_lsp_settings(tmp_path):
         load_power(p)
 
 
+def test_agent_lsp_protection_and_liveness_settings(tmp_path):
+    from pyfrr_pwr.files.lspcfg import LivenessSettings
+
+    base = "router: r\nbase_speed: 10G\nports:\n  eth1: {speed: 10G, power_w: 10}\nagent:\n  lsp:\n"
+    p = tmp_path / "power.yml"
+    key = tmp_path / "live.key"
+    key.write_bytes(b"0123456789abcdef0123")
+    p.write_text(base + f"    protection: true\n    wtr: 0\n    liveness:\n      interval: 0.01\n      key_file: {key}\n      allowed: [fd00:a00::/32]\n")
+    s = load_power(p).lsp
+    assert s.protection is True and s.wtr == 0.0
+    assert s.liveness == LivenessSettings(interval=0.01, key=b"0123456789abcdef0123", allowed=("fd00:a00::/32",))
+    assert LspSettings().liveness == LivenessSettings() and LivenessSettings().key is None
+    for bad, line, field_ in (
+        ("      interval: 0.001\n", 8, "interval"),
+        ("      multiplier: 1\n", 8, "multiplier"),
+        ("      port: 70000\n", 8, "port"),
+        ("      rate: 0\n", 8, "rate"),
+        ("      allowed: [10.0.0.0/8]\n", 8, "allowed"),
+        ("      probe: 1\n", 7, "probe"),
+    ):
+        p.write_text(base + "    liveness:\n" + bad)
+        with pytest.raises(ConfigError, match=rf"power.yml:{line}.*{field_}"):
+            load_power(p)
+    key.write_bytes(b"short")
+    p.write_text(base + f"    liveness:\n      key_file: {key}\n")
+    with pytest.raises(ConfigError, match=r"power.yml:8.*key_file.*5 bytes"):
+        load_power(p)
+    p.write_text(base + f"    liveness:\n      key_file: {tmp_path / 'none.key'}\n")
+    with pytest.raises(ConfigError, match=r"key_file.*cannot read"):
+        load_power(p)
+
+
 def _write(p, text):
     p.write_text(text)
     return p
@@ -175,3 +207,35 @@ def test_the_backup_is_the_cheapest_choice_disjoint_from_the_primary_as_far_as_t
     choice = pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(same_link, link_only))
     assert lsps.backup_candidate(choice, p) == (link_only, "link")
     assert lsps.backup_candidate(pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(same_link,)), p) == (None, "none")
+
+
+def test_the_ecmp_set_is_one_leg_per_distinct_path_weighted_by_available_bandwidth():
+    import dataclasses
+
+    a = dataclasses.replace(_cand([HEAD, R2, ABR], [ABR, "10.0.0.9"], 1.0), min_avail_bw=4e9)
+    b = dataclasses.replace(_cand([HEAD, "10.0.0.6", "10.0.0.7"], ["10.0.0.7", "10.0.0.9"], 1.0), min_avail_bw=1e9)
+    c = dataclasses.replace(b, min_avail_bw=None)
+    choice = pc.PathChoice(to=TAIL, best=a, ecmp=(a, b, dataclasses.replace(a, min_avail_bw=3e9)), runners_up=())
+    assert lsps.ecmp_set(choice, TAIL, {}) == (a, b)  # a's twin is the same path
+    assert lsps.ecmp_set(choice, TAIL, {}, most=1) == (a,)
+    assert lsps.ucmp_weights((a, b)) == (256, 64)
+    assert lsps.ucmp_weights((a, c)) == (256, 256)  # unknown: as the best known
+    assert lsps.ucmp_weights((c, c)) == (1, 1)
+    tiny = dataclasses.replace(b, min_avail_bw=1.0)
+    assert lsps.ucmp_weights((a, tiny)) == (256, 1)  # never 0: the kernel's weights are 1..256
+
+
+def test_reoptimisation_follows_the_published_view_and_an_idle_manager_sleeps_long():
+    """The LSP task wakes at most every IDLE s with nothing to watch, and
+    re-optimises when the head-end's view (what path_choice reads) changed,
+    not when the live TEDs did (their change is not in the choice yet)."""
+    m = _manager(HEAD)
+    assert m._sleep_for(0.0) == m.IDLE
+    m.bindings["x/1"] = object()
+    assert m._sleep_for(0.0) == min(m.settings.watch_period, m.settings.reoptimize_period)
+    core = m.core
+    core.teds, core.view, core.view_gen = {}, {}, 3  # no live TED change: the view alone
+    a = m._ted_signature()
+    core.view_gen = 4
+    assert m._ted_signature() != a
+    m.kick()  # before run(): nothing to wake, no error

@@ -361,6 +361,7 @@ class Agent:
                         res = await asyncio.to_thread(AgentCore.compute_choices, job)
                     self.core.store_choices(job, res)
                     self.core.stats["view_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)
+                self.lsps.kick()  # LSPs re-optimise from the new view at once
             except Exception as exc:
                 self.core.report("view_errors", exc, "head-end view round failed")
 

@@ -42,19 +42,26 @@ LSPs' state lived in the dead process): they are removed at start
 reservations further on expire by themselves.
 
 Re-optimisation (draft sec. 2.2, "another power shortest path ... would be
-constructed"): when the TED changed, every ``reoptimize_period`` s the
-head-end asks for the best path again and hands it to the machine
+constructed"): when the live TEDs or the head-end's published view
+(``core.view_gen``, what ``path_choice`` reads) changed, the head-end asks
+for the best path (or equal-PWR set) again and hands it to the machine
 (``PwrChanged``), which applies the margin and hold-down (hysteresis) and,
 if it moves, signals the new path, replaces the encap route (a netlink
-route replace: atomic, make-before-break) and releases the old one.
+route replace: atomic, make-before-break) and releases the old one. The
+task wakes on ``kick()``, at a machine's deadline, or every
+``reoptimize_period`` s while it has LSPs or binding SIDs; else every 5 s.
 
-Protection (issue 7 sec. 4), first part: with ``backup`` the machine
-signals a backup too (``backup_candidate``: the cheapest other choice whose
-head-end segment shares no link with the primary's; else
-``paths.disjoint.backup_path`` on the head-end's own segment, helper H2's
-module, imported when present) and pre-installs it at a worse metric, so
-a first-hop carrier loss switches in the kernel. Liveness switch-over
-(``agent.liveness``) and equal-PWR legs (``--ecmp``) are not wired yet.
+Protection (issue 7 sec. 4): with ``backup`` (or ``agent.lsp.protection``)
+the machine signals a backup too (``backup_candidate``: the cheapest other
+choice whose head-end segment shares no link with the primary's; else
+``paths.disjoint.protect`` on the head-end's own segment) and pre-installs
+it at a worse metric, so a first-hop carrier loss switches in the kernel.
+Remote failures: every agent runs an ``agent.liveness.LivenessService``
+(the reflector), the head-end one ``dataplane.liveness.Prober`` per
+protected LSP whose verdicts feed the machine as LivenessLost/Restored
+(``_probe_path`` says what a probe covers). Equal-PWR legs (``ecmp``,
+sec. 2.1.5): the choice's ECMP set as one weighted multipath route, UCMP
+weights from available bandwidth (``ucmp_weights``).
 """
 
 from __future__ import annotations
@@ -69,7 +76,21 @@ from dataclasses import dataclass, field
 from pyfrr_pwr.dataplane import lsp as fsm
 from pyfrr_pwr.dataplane import sidlist
 
-__all__ = ["LspError", "HeadLsp", "plan_lsp", "HeadEnds", "LspManager", "candidate_path", "backup_candidate", "head_segs", "parse_rid"]
+__all__ = [
+    "LspError",
+    "HeadLsp",
+    "plan_lsp",
+    "HeadEnds",
+    "LspManager",
+    "candidate_path",
+    "backup_candidate",
+    "ecmp_set",
+    "ucmp_weights",
+    "head_segs",
+    "parse_rid",
+]
+
+MAX_ECMP = 8  # legs of one multipath route
 
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
 
@@ -147,6 +168,34 @@ def backup_candidate(choice, primary) -> tuple:
             return c, "node"
         link = link or c
     return (link, "link") if link else (None, "none")
+
+
+def ecmp_set(choice, tail: str, teds: dict, most: int = MAX_ECMP) -> tuple:
+    """The head-end's choice and its equal-PWR alternatives (draft sec.
+    2.1.5), best first, one per distinct path as the machine sees it
+    (``candidate_path``), at most ``most``."""
+    out, seen = [], set()
+    for c in (choice.best, *choice.ecmp):
+        e = candidate_path(c, tail, teds).edges
+        if e not in seen:
+            seen.add(e)
+            out.append(c)
+        if len(out) >= most:
+            break
+    return tuple(out)
+
+
+def ucmp_weights(cands) -> tuple:
+    """Multipath weights (1..256) in proportion to each candidate's
+    available bandwidth (``min_avail_bw``, its bottleneck): unequal-cost
+    load sharing of equal-PWR paths. Unknown bandwidth counts as the
+    largest known one (all unknown: equal weights)."""
+    bws = [c.min_avail_bw if c.min_avail_bw is not None and c.min_avail_bw == c.min_avail_bw and c.min_avail_bw > 0 else None for c in cands]
+    known = [b for b in bws if b is not None and b != float("inf")]
+    top = max(known) if known else None
+    if top is None:
+        return tuple(1 for _ in cands)
+    return tuple(max(1, min(256, round(256 * min(b if b is not None else top, top) / top))) for b in bws)
 
 
 def head_segs(route, table: sidlist.SidTable, own_end_x=None, max_depth: int = sidlist.MAX_DEPTH) -> tuple:
@@ -300,6 +349,7 @@ class _LegInfo:
     dev: str
     pwr: float
     role: str = "primary"
+    target: str | None = None  # the tail's node address (LOC::1): the probes' destination
 
 
 @dataclass
@@ -321,6 +371,10 @@ class _Head:
     created: float = 0.0
     up_at: float | None = None
     backup_kind: str | None = None  # "node", "link", "none"; None: no backup asked
+    backup_srlg: bool | None = None  # backup disjoint in shared-risk groups too (None: unknown)
+    backup_trap: bool = False  # no disjoint backup for this primary, though a disjoint pair exists
+    probed: object = None  # the probe paths last given to the prober (None: no prober)
+    ecmp: bool = False  # carries the equal-PWR set (--ecmp)
     waiter: asyncio.Future | None = None
     error: str | None = None
     tasks: set = field(default_factory=set)
@@ -371,7 +425,9 @@ class LspManager:
         self.settings = getattr(getattr(core, "cfg", None), "lsp", None) or LspSettings()
         s = self.settings
         hold = getattr(signalling, "refresh", 5.0)
-        self.config = fsm.LspConfig(refresh=hold, setup_timeout=s.setup_timeout, release_timeout=5.0, margin=s.margin, min_gain=s.min_gain, holddown=s.holddown)
+        self.config = fsm.LspConfig(
+            refresh=hold, setup_timeout=s.setup_timeout, release_timeout=5.0, margin=s.margin, min_gain=s.min_gain, holddown=s.holddown, wtr=s.wtr
+        )
         self._netlink = netlink
         self.clock = clock
         self.nl = None
@@ -382,6 +438,11 @@ class LspManager:
         self._ted_sig = None
         self._cleaned = False
         self._lost_since: dict = {}  # reservation ID -> when refreshes began to fail
+        self.nl_read = None  # a second Netlink for dumps (counters): never in a Switch's way
+        self.live = None  # agent.liveness.LivenessService (every agent with SRv6: the reflector)
+        self._live_failed = 0.0  # when starting it last failed (retried every 5 s)
+        self._kick_ev: asyncio.Event | None = None
+        self._links_sig = None
         if signalling is not None:
             signalling.dataplane = self
 
@@ -514,6 +575,16 @@ class LspManager:
         h.plans[p.edges] = (*reservations.plan(cand, h.tail), cand)
         return p
 
+    def _bundle(self, h: _Head, choice) -> tuple:
+        """The LSP's primary legs: the best path, or with ``ecmp`` the
+        equal-PWR set weighted by available bandwidth (UCMP)."""
+        import dataclasses
+
+        if not h.ecmp:
+            return (self._path_of(h, choice.best),)
+        cands = ecmp_set(choice, h.tail, self.core.teds)
+        return tuple(dataclasses.replace(self._path_of(h, c), weight=w) for c, w in zip(cands, ucmp_weights(cands)))
+
     def _spawn(self, h: _Head, coro) -> None:
         t = asyncio.get_running_loop().create_task(coro)
         h.tasks.add(t)
@@ -528,7 +599,9 @@ class LspManager:
                 break  # the rest was for an LSP that is now released
         if h.m.state is fsm.State.GONE and self.heads.get(h.id) is h:
             del self.heads[h.id]
+        self._probe_sync(h)
         self._settle(h)
+        self.kick()  # its deadlines may have moved
 
     def _settle(self, h: _Head) -> None:
         w = h.waiter
@@ -629,9 +702,9 @@ class LspManager:
             raise LspError(f"tail {h.tail} answered prefixes {sorted(dx4)}, the LSP carries {list(h.prefixes)}")
         h.prefixes = h.prefixes or tuple(sorted(dx4))
         dev = self._kernel().ifname_of(route.links[0])
-        return _LegInfo(rid, tuple(route.route), tuple(route.links), route.binding, segs, dx4, dev, pwr)
+        return _LegInfo(rid, tuple(route.route), tuple(route.links), route.binding, segs, dx4, dev, pwr, target=self._tail_address(h.tail, route.dt6, table))
 
-    def _head_backup(self, best, path: fsm.LspPath) -> tuple:
+    def _head_backup(self, best, path: fsm.LspPath, h: _Head | None = None) -> tuple:
         """No other choice avoids the primary's links: a backup of the
         head-end's own segment to the same first ABR (or tail) from
         ``paths.disjoint`` (helper H2), the later segments as the primary's.
@@ -649,7 +722,10 @@ class LspManager:
             if not all(G.has_edge(u, v, k) for u, v, k in head_edges):
                 continue
             try:
-                p, kind = _disjoint.backup_path(G, head_edges, src, dst)
+                b = _disjoint.protect(G, head_edges, src, dst)
+                p, kind = b.path, b.kind
+                if h is not None:
+                    h.backup_srlg, h.backup_trap = b.srlg, b.trap
             except Exception as exc:
                 self.core.report("backup_path_errors", exc, "backup path")
                 return None, "none"
@@ -678,12 +754,223 @@ class LspManager:
             self.stats["recompute_failures"] += 1
             log.info("%s: LSP %s: %s: no path: %s", self.name, h.id, reason, exc)
             return
-        p = self._path_of(h, choice.best)
+        ps = self._bundle(h, choice)
         now = self.clock()
         if h.m.state is fsm.State.DOWN:
-            self._feed(h, fsm.SetupRequested(now, (p,)))
+            self._feed(h, fsm.SetupRequested(now, ps))
         else:
-            self._feed(h, fsm.PwrChanged(now, (p,)))
+            self._feed(h, fsm.PwrChanged(now, ps))
+
+    # -- liveness (issue 7 sec. 4: remote failures) ------------------------------------
+
+    def _tail_address(self, tail: str, dt6: str | None, table) -> str | None:
+        """The tail's node address (LOC::1, where every agent's reflector
+        listens): from its advertised locator, else from its End.DT6 SID's
+        /48 (the default locator length, ``sids``)."""
+        from pyfrr_pwr.dataplane import sids
+
+        loc = table.locators.get(tail) if table is not None else None
+        try:
+            if loc is not None:
+                return sids.node_address(loc)
+            if dt6:
+                return str(ipaddress.IPv6Address(int(ipaddress.IPv6Network(f"{dt6}/48", strict=False).network_address) | 1))
+        except (ValueError, sids.SidError):
+            return None
+        return None
+
+    def _probe_path(self, info: _LegInfo | None):
+        """What the prober covers for a leg (docs/protection.md):
+
+        * intra-area (no binding SID): ``liveness.probe_path`` over the
+          leg's own links: End.X per hop to the tail, the echo back on the
+          reverse links' End.X SIDs; both directions of exactly the LSP's
+          links are tested;
+        * inter-area: the leg's own SID list (End.X to the first ABR, its
+          binding SID: the ABRs' segments as traffic takes them) to the
+          tail's node address; the echo returns over the IGP to the first
+          ABR's End SID, then on the reverse of the head-end's own links
+          (the head-end holds no other area's End.X SIDs). Every forward
+          failure on the LSP is seen, and both directions of the head-end's
+          segment; a failure on the IGP's return route beyond the first ABR
+          too, until OSPF repairs it (primary and backup then fail together:
+          the LSP falls to the IGP).
+        """
+        from pyfrr_pwr.dataplane import liveness as lv
+
+        if info is None or not info.target:
+            return None
+        if info.binding is None:
+            edges = tuple((u, v, k) for u, v, k in zip(info.route, info.route[1:], info.links))
+            for area, ted in sorted(self.core.teds.items()):
+                G = ted.graph()
+                if all(G.has_edge(*e) for e in edges):
+                    try:
+                        return lv.probe_path(edges, self.core.sid_table(area), G)
+                    except (ValueError, sidlist.SidListError, KeyError) as exc:
+                        self.stats["probe_path_forward_only"] += 1
+                        log.debug("%s: probe path of %s: %s: forward only", self.name, info.rid, exc)
+                    break
+        try:
+            return lv.ProbePath(info.segs, info.target, self._return_via_first_abr(info))
+        except ValueError:
+            return None
+
+    def _return_via_first_abr(self, info: _LegInfo) -> tuple:
+        """An inter-area leg's echo route: over the IGP to the first ABR's
+        End SID, then the reverse of the head-end's own links (their End.X
+        SIDs), so each leg's echo crosses its own head-end segment and not
+        the other leg's (a failure there cannot take both down); () if a
+        SID is missing (the echo then follows the IGP all the way)."""
+        from pyfrr_pwr.dataplane import sids
+
+        n = len(info.links)
+        edges = tuple(zip(info.route[:n], info.route[1 : n + 1], info.links))
+        if not edges:
+            return ()
+        abr = edges[-1][1]
+        for area, ted in sorted(self.core.teds.items()):
+            G = ted.graph()
+            if not all(G.has_edge(*e) for e in edges):
+                continue
+            try:
+                table = self.core.sid_table(area)
+                ret = [sids.end_sid(table.locators[abr])]
+                for u, v, k in reversed(edges):
+                    ret.append(table.end_x_of(v, G.edges[u, v, k]["remote"]))
+                return tuple(ret)
+            except (KeyError, ValueError, sidlist.SidListError, sids.SidError) as exc:
+                self.stats["probe_return_igp"] += 1
+                log.debug("%s: echo route of %s: %s: over the IGP", self.name, info.rid, exc)
+                return ()
+        return ()
+
+    def _probe_stop(self, h: _Head) -> None:
+        if h.probed is not None and self.live is not None:
+            self.live.remove(h.probed[0])
+        h.probed = None
+
+    def _probe_sync(self, h: _Head) -> None:
+        """Give the LSP's prober its paths (set-up, re-optimisation, a new
+        backup): a Prober per protected LSP, its verdicts fed to the machine."""
+        if self.live is None or h.backup_kind is None:
+            return
+        m = h.m
+        if m.state in (fsm.State.DOWN, fsm.State.RELEASING, fsm.State.GONE) or self.heads.get(h.id) is not h:
+            self._probe_stop(h)
+            return
+        from pyfrr_pwr.dataplane import liveness as lv
+
+        pp = self._probe_path(h.legs.get(m.primary[0].sig)) if m.primary else None
+        bp = self._probe_path(h.legs.get(m.backup.sig)) if m.backup is not None else None
+        key = (m.lsp_id, pp, bp)
+        if key == h.probed:
+            return
+        if h.probed is None or h.probed[0] != m.lsp_id:
+            self._probe_stop(h)
+            c = self.settings.liveness
+            pr = lv.Prober(m.lsp_id, lv.ProberConfig(c.interval, c.multiplier, c.up_after, c.grace))
+            self.live.add(pr, lambda a, h=h, n=m.lsp_id: self._on_liveness(h, n, a))
+        self.live.handle(m.lsp_id, lv.SetPaths(self.clock(), pp, bp))
+        h.probed = key
+
+    def _on_liveness(self, h: _Head, lsp_id: int, a) -> None:
+        """A prober's verdict (SwitchToBackup, SwitchBack, BackupDown,
+        BackupUp) as LivenessLost/Restored to the LSP's machine, at once:
+        the Switch is one netlink request (no dump)."""
+        if h.m.lsp_id != lsp_id or self.heads.get(h.id) is not h:
+            return
+        self.stats[f"liveness_{type(a).__name__}"] += 1
+        log.info("%s: LSP %s: liveness %s", self.name, h.id, type(a).__name__)
+        self._feed(h, a.event())
+
+    def _liveness_of(self, h: _Head):
+        if self.live is None or h.probed is None:
+            return None
+        e = self.live.probers.get(h.probed[0])
+        return e[0].snapshot() if e else None
+
+    async def _live_start(self) -> None:
+        """Every agent with SRv6: the reflector (answers probes) and, at a
+        head-end, the probers. Needs sr0/sr0p up (the probe route)."""
+        from pyfrr_pwr.agent.liveness import LivenessService, install_probe_route
+
+        c = self.settings.liveness
+        netns = getattr(self.srv6, "netns", None)
+        try:
+            await asyncio.to_thread(install_probe_route, netns)
+            self._probe_target_route()
+            sock = await asyncio.to_thread(self._live_socket, netns, c.port)
+            live = LivenessService(sock=sock, port=c.port, key=c.key, allowed=c.allowed, rate=c.rate, clock=self.clock)
+            await live.start()
+        except Exception as exc:
+            self._live_failed = self.clock()
+            self.core.report("liveness_start_errors", exc, "starting the liveness prober/reflector (retried)")
+            return
+        self.live = live
+        self.stats["liveness_started"] += 1
+        for h in list(self.heads.values()):
+            self._probe_sync(h)
+
+    def _probe_target_route(self) -> None:
+        """Probes through binding SIDs reach us by End.DT6, which looks the
+        inner packet up in the main table only: a ``local`` route for our
+        node address there delivers them (``Netlink.add_local``; removed
+        with the rest at stop)."""
+        from pyfrr_pwr.dataplane import sids
+
+        plan = getattr(self.srv6, "plan", None)
+        loc = getattr(plan, "locator", None)
+        if loc is None:
+            return
+        self._kernel().add_local(sids.node_address(loc), getattr(plan, "sid_dev", None) or "sr0")
+
+    @staticmethod
+    def _live_socket(netns, port: int):
+        import socket as _so
+
+        def make():
+            sk = _so.socket(_so.AF_INET6, _so.SOCK_DGRAM)
+            sk.setsockopt(_so.SOL_SOCKET, _so.SO_REUSEADDR, 1)
+            sk.bind(("::", port))
+            return sk
+
+        if netns is None:
+            return make()
+        from pyroute2 import netns as _netns
+
+        box: dict = {}
+
+        def run():
+            try:
+                _netns.setns(netns, flags=0)
+                box["v"] = make()
+            except BaseException as exc:  # handed to the caller
+                box["e"] = exc
+
+        import threading
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join()
+        if "e" in box:
+            raise box["e"]
+        return box["v"]
+
+    def _reader(self):
+        """A second Netlink on a thread of its own for dumps (counters), so
+        a Switch never waits behind one."""
+        if self.nl_read is None:
+            from pyfrr_pwr.dataplane.netlink import Netlink
+
+            self.nl_read = _OwnThread(self._netlink or Netlink, getattr(self.srv6, "netns", None))
+        return self.nl_read
+
+    def kick(self) -> None:
+        """Wake the task now (the daemon calls it when it published a new
+        head-end view: re-optimisation follows the view, not a period)."""
+        if self._kick_ev is not None:
+            self._kick_ev.set()
 
     # -- control requests ------------------------------------------------------------
 
@@ -721,15 +1008,17 @@ class LspManager:
         m = fsm.Lsp(self._num, self.core.router_id, req.to, tuple(req.prefixes) or ("*",), bw, self.config)
         h = _Head(f"pending-{self._num}", self._num, req.to, bw, tuple(req.prefixes), req.k, dict(req.constraints), m, created=self.clock())
         h.waiter = asyncio.get_running_loop().create_future()
-        path = self._path_of(h, choice.best)
+        h.ecmp = bool(getattr(req, "ecmp", False) or self.settings.ecmp)
+        paths = self._bundle(h, choice)
+        path = paths[0]
         backup = None
-        if getattr(req, "backup", False):  # issue 7 sec. 4: pre-installed at a worse metric
+        if getattr(req, "backup", False) or self.settings.protection:  # issue 7 sec. 4: pre-installed at a worse metric
             bc, h.backup_kind = backup_candidate(choice, choice.best)
             if bc is None:
-                bc, h.backup_kind = self._head_backup(choice.best, path)
+                bc, h.backup_kind = self._head_backup(choice.best, path, h)
             backup = self._path_of(h, bc) if bc is not None else None
         self.heads[h.id] = h
-        self._feed(h, fsm.SetupRequested(self.clock(), (path,), backup))
+        self._feed(h, fsm.SetupRequested(self.clock(), paths, backup))
         why = await h.waiter
         h.waiter = None
         if why is not None:  # nothing half installed: release what is left
@@ -768,6 +1057,7 @@ class LspManager:
         if h is None:
             return await self.signalling.release(ident)
         rids = [i.rid for i in h.legs.values()]
+        self._probe_stop(h)
         self._feed(h, fsm.ReleaseRequested(self.clock()))
         self._remove_routes(h)
         self.heads.pop(h.id, None)
@@ -807,7 +1097,11 @@ class LspManager:
             "pwr_now": h.pwr_now,
             "legs": legs,
             "backup": snap["backup"],
+            "ecmp": h.ecmp,
             "backup_disjoint": h.backup_kind,
+            "backup_srlg": h.backup_srlg,
+            "backup_trap": h.backup_trap,
+            "liveness": self._liveness_of(h),
             "up_for": None if h.up_at is None else round(self.clock() - h.up_at, 3),
             "counters": "per first End.X SID (shared by every LSP leaving on that link); the kernel counts no IPv4 route",
             "stats": snap["stats"],
@@ -818,7 +1112,7 @@ class LspManager:
         counters = {}
         if self.nl is not None:
             try:
-                counters = self.nl.sid_counters()
+                counters = self._reader().sid_counters()
             except Exception as exc:
                 self.core.report("lsp_counter_errors", exc, "reading SID counters")
         return {
@@ -828,21 +1122,53 @@ class LspManager:
                 for rid, s in sorted(self.bindings.items())
             },
             "stats": dict(self.stats),
+            "liveness": None if self.live is None else {"port": self.live.port, "probers": len(self.live.probers), "stats": dict(self.live.stats)},
         }
 
     # -- the task --------------------------------------------------------------------
 
     def _ted_signature(self) -> tuple:
-        return tuple((a, t.stats["updates"], t.stats["withdrawals"]) for a, t in sorted(self.core.teds.items()))
+        """What re-optimisation follows: the head-end's published view
+        (``core.view_gen``: path_choice chooses from it, so a TED change not
+        yet in the view would choose the old path and be lost), else the
+        live TEDs' change counters."""
+        live = tuple((a, t.stats["updates"], t.stats["withdrawals"]) for a, t in sorted(self.core.teds.items()))
+        if getattr(self.core, "view", None) is not None:
+            return ("view", self.core.view_gen, live)
+        return live
+
+    IDLE = 5.0  # s between wake-ups with no LSP and no binding SID here
+
+    def _sleep_for(self, now: float) -> float:
+        s = self.settings
+        if not self.heads and not self.bindings:
+            return self.IDLE
+        t = s.watch_period
+        if s.reoptimize_period > 0:
+            t = min(t, s.reoptimize_period)
+        for h in self.heads.values():
+            d = h.m.next_deadline()
+            if d is not None:
+                t = min(t, d - now)
+        return max(t, 0.001)
 
     async def run(self) -> None:
-        """Watch the LSPs: ticks for the machines, lost legs set up again,
-        re-optimisation when the TED changed. Never returns."""
+        """Watch the LSPs: ticks for the machines (at their deadlines), lost
+        legs set up again, re-optimisation when the head-end's view changed
+        (woken by ``kick``, else every ``reoptimize_period`` s while there
+        are LSPs; every ``IDLE`` s without). Never returns."""
         s = self.settings
-        period = min(s.watch_period, s.reoptimize_period) if s.reoptimize_period > 0 else s.watch_period
+        self._kick_ev = asyncio.Event()
         last_watch = -1e300
+        first = True
         while True:
-            await asyncio.sleep(period)
+            wait = min(s.watch_period, 0.5) if first else self._sleep_for(self.clock())
+            first = False
+            try:
+                await asyncio.wait_for(self._kick_ev.wait(), wait)
+            except TimeoutError:
+                pass
+            self._kick_ev.clear()
             if self.core.router_id is None:
                 continue
             if not self._cleaned and self._lsp_capable():
@@ -851,6 +1177,8 @@ class LspManager:
                 except Exception as exc:
                     self.core.report("lsp_kernel_errors", exc, "opening rtnetlink")
             now = self.clock()
+            if self.live is None and self._lsp_capable() and getattr(self.srv6, "plan", None) is not None and now - self._live_failed >= self.IDLE:
+                await self._live_start()
             for h in list(self.heads.values()):
                 try:
                     d = h.m.next_deadline()
@@ -885,6 +1213,11 @@ class LspManager:
     def _watch(self) -> None:
         """Legs whose reservation was lost (see ``_lost``): the LSP is set
         up again (IGP meanwhile)."""
+        links = tuple(sorted((n, getattr(l, "ifaddr", None), getattr(l, "up", None)) for n, l in (getattr(self.core, "links", None) or {}).items()))
+        if links != self._links_sig:  # an address may have moved: ifname_of asks the kernel again
+            self._links_sig = links
+            if self.nl is not None:
+                self.nl.forget_addresses()
         t = self.signalling.table if self.signalling is not None else None
         if t is None:
             return
@@ -936,8 +1269,7 @@ class LspManager:
                 cur_pwr = min(same) if same else None
             if cur_pwr is not None:
                 h.pwr_now = cur_pwr
-            best = self._path_of(h, choice.best)
-            self._feed(h, fsm.PwrChanged(self.clock(), (best,), cur_pwr))
+            self._feed(h, fsm.PwrChanged(self.clock(), self._bundle(h, choice), cur_pwr))
 
     async def stop(self) -> None:
         """Release our LSPs (best effort, briefly) and remove exactly the
@@ -952,6 +1284,18 @@ class LspManager:
             for h in heads:
                 for t in list(h.tasks):
                     t.cancel()
+            if self.live is not None:
+                from pyfrr_pwr.agent.liveness import remove_probe_route
+
+                live, self.live = self.live, None
+                try:
+                    await live.stop()
+                    await asyncio.to_thread(remove_probe_route, getattr(self.srv6, "netns", None))
+                except Exception as exc:
+                    self.core.report("liveness_stop_errors", exc, "stopping liveness")
+            if self.nl_read is not None:
+                self.nl_read.close()
+                self.nl_read = None
             if self.nl is not None:
                 try:
                     n = self.nl.remove_all()

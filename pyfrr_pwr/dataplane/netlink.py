@@ -26,7 +26,11 @@ them. A registry records exactly what this instance installed (or
 adopted); ``remove_all`` deletes exactly that, each delete naming
 protocol, table and metric, so nothing of anyone else's goes. Before
 replacing a route, ``_claim`` checks its key (prefix, metric, table:
-IPv4 and IPv6 routes are not keyed by protocol) is not someone else's.
+IPv4 and IPv6 routes are not keyed by protocol) is not someone else's;
+a key already in the registry is ours (a replace: no dump), and
+``ifname_of`` caches address -> interface (cleared by ``forget_addresses``
+on link events), so a Switch on the failover path is one netlink request
+(helper H2 measured remote failover 326 -> 113 ms median with both).
 
 Link events: admin-down flushes seg6local routes (and IPv4 routes) through
 that link, and nothing comes back on link-up; ``reinstall_after_link_event``
@@ -77,6 +81,7 @@ __all__ = [
     "Nexthop",
     "EncapRoute",
     "SidRoute",
+    "LocalRoute",
     "SidCounters",
     "Netlink",
 ]
@@ -200,6 +205,27 @@ class SidRoute:
 
 
 @dataclass(frozen=True)
+class LocalRoute:
+    """``local ADDRESS/128 dev DEV`` in our table: End.DT6 (RFC 8986 sec.
+    4.6) looks the decapsulated packet up in that table only, where the
+    kernel's own local routes are not (they live in table 255), so a
+    liveness probe to the node's address arriving through a binding SID
+    would be sent out of ``sr0`` instead of delivered."""
+
+    address: str
+    dev: str
+    metric: int = SID_METRIC
+
+    @property
+    def key(self) -> tuple:
+        return (socket.AF_INET6, f"{self.address}/128", self.metric)
+
+    @property
+    def devs(self) -> set:
+        return {self.dev}
+
+
+@dataclass(frozen=True)
 class SidCounters:
     packets: int
     bytes: int
@@ -243,6 +269,7 @@ class Netlink:
         for t in (RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE):
             m.msg_map[t] = _rtmsg
         self.registry: dict = {}  # key -> SidRoute | EncapRoute
+        self._ifname_cache: dict = {}  # local address -> ifname (ifname_of)
 
     def close(self) -> None:
         self.ipr.close()
@@ -293,13 +320,26 @@ class Netlink:
         return None
 
     def ifname_of(self, address: str) -> str:
-        """The interface holding a local address (an LSP's first link key)."""
+        """The interface holding a local address (an LSP's first link key).
+        Cached (a Switch on the failover path must not dump every address):
+        ``forget_addresses`` clears the cache on link/address events."""
         a = str(ipaddress.ip_address(address))
+        hit = self._ifname_cache.get(a)
+        if hit is not None:
+            return hit
         fam = socket.AF_INET if ":" not in a else socket.AF_INET6
         for m in self.ipr.get_addr(family=fam):
             if m.get_attr("IFA_ADDRESS") == a or m.get_attr("IFA_LOCAL") == a:
-                return self.ifname(m["index"])
+                name = self.ifname(m["index"])
+                if name is not None:
+                    self._ifname_cache[a] = name
+                return name
         raise NetlinkError(f"no interface has address {a}{self._where()}")
+
+    def forget_addresses(self) -> None:
+        """Clear the address -> interface cache (call on link events: an
+        address may have moved or gone)."""
+        self._ifname_cache.clear()
 
     def _dump(self, family: int) -> list:
         m = _rtmsg()
@@ -324,7 +364,8 @@ class Netlink:
     def _add(self, entry, msg, what: str) -> None:
         family, dst, metric = entry.key
         addr, plen = dst.split("/")
-        self._claim(family, addr, int(plen), metric)
+        if entry.key not in self.registry:  # ours already: a replace, no dump on the failover path
+            self._claim(family, addr, int(plen), metric)
         self._request(msg, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, what)
         self.registry[entry.key] = entry
 
@@ -373,6 +414,16 @@ class Netlink:
             raise NetlinkError(f"SID {addr} metric {metric} is not one we installed{self._where()}")
         del self.registry[key]
         return self._delete(key)
+
+    def add_local(self, address: str, dev: str, metric: int = SID_METRIC) -> LocalRoute:
+        """Install (or replace) a ``local`` route for one of the node's own
+        addresses in our table (``LocalRoute``)."""
+        a = str(ipaddress.IPv6Address(address))
+        entry = LocalRoute(a, dev, metric)
+        m = self._msg(socket.AF_INET6, a, 128, metric, [["RTA_OIF", self.ifindex(dev)]], scope=254)
+        m["type"] = 2  # RTN_LOCAL
+        self._add(entry, m, f"add local route {a}")
+        return entry
 
     # -- encap routes -----------------------------------------------------
 
@@ -543,6 +594,8 @@ class Netlink:
     def reinstall(self, entry) -> None:
         if isinstance(entry, SidRoute):
             self.add_sid(entry.sid, count=entry.counted, metric=entry.metric)
+        elif isinstance(entry, LocalRoute):
+            self.add_local(entry.address, entry.dev, entry.metric)
         else:
             self.add_multipath(entry.prefix, entry.nexthops, entry.metric)
 
@@ -565,6 +618,7 @@ class Netlink:
         """After ``ifname`` came back up: admin-down flushed the seg6local
         routes (End.X) and IPv4 routes through it, and nothing returns by
         itself."""
+        self.forget_addresses()
         return self.reinstall_missing(ifname)
 
     # -- counters ----------------------------------------------------------

@@ -18,6 +18,21 @@ agent.lsp (every key optional; defaults in ``LspSettings``)::
         setup_timeout: 20      # s for a path's signalling and data plane
         max_depth: 8           # segments one SRH may hold (the head-end's list)
         watch_period: 0.5      # s between checks of the LSPs' reservations (lost, expired)
+        protection: false      # every LSP gets a disjoint backup (as --backup) and a liveness prober
+        ecmp: false            # every LSP carries the equal-PWR set (as --ecmp: UCMP multipath, sec. 2.1.5)
+        wtr: 5                 # s wait-to-restore: a primary up again carries traffic after this
+        liveness:              # end-to-end probes over the SR path (dataplane.liveness)
+          interval: 0.02       # s between probes per path (0.005-10)
+          multiplier: 3        # unanswered probes that make a path DOWN (2-255)
+          up_after: 5          # echoes in a row that make it UP again (1-1000)
+          grace: 0.06          # s an echo may take (0.001-60)
+          port: 7853           # UDP port of every agent's reflector
+          key_file: null       # shared HMAC key (>= 16 bytes); null: unauthenticated
+          allowed: [fd00::/16] # where a reflector sends echoes (the SID block)
+          rate: 2000           # echoes per second a reflector sends at most (1-100000)
+
+Every agent with SRv6 runs the reflector (it answers probes); the
+head-end runs one prober per protected LSP.
 
 How fast an LSP whose head-end stopped refreshing goes everywhere is the
 reservations' soft state: ``agent.reservation_hold`` (default 15 s) after
@@ -26,9 +41,26 @@ its last refresh each hop drops its booking and an ABR its binding SID.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import ipaddress
+from dataclasses import dataclass, field, fields
 
-__all__ = ["SCHEMA", "parse", "LspSettings"]
+__all__ = ["SCHEMA", "parse", "LspSettings", "LivenessSettings"]
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    interval: float = 0.02
+    multiplier: int = 3
+    up_after: int = 5
+    grace: float = 0.06
+    port: int = 7853
+    key: bytes | None = None  # the key_file's content
+    allowed: tuple = ("fd00::/16",)
+    rate: float = 2000.0
+
+    @property
+    def sid_block(self) -> str:
+        return self.allowed[0]
 
 
 @dataclass(frozen=True)
@@ -41,6 +73,10 @@ class LspSettings:
     setup_timeout: float = 20.0
     max_depth: int = 8
     watch_period: float = 0.5
+    protection: bool = False
+    ecmp: bool = False
+    wtr: float = 5.0
+    liveness: LivenessSettings = field(default_factory=lambda: LivenessSettings())
 
 
 _NUM = {"type": "number", "minimum": 0, "maximum": 3600}
@@ -59,6 +95,23 @@ SCHEMA: dict = {
             "setup_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
             "max_depth": {"type": "integer", "minimum": 2, "maximum": 16},
             "watch_period": {"type": "number", "minimum": 0.05, "maximum": 60},
+            "protection": {"type": "boolean"},
+            "ecmp": {"type": "boolean"},
+            "wtr": _NUM,
+            "liveness": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "interval": {"type": "number", "minimum": 0.005, "maximum": 10},
+                    "multiplier": {"type": "integer", "minimum": 2, "maximum": 255},
+                    "up_after": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "grace": {"type": "number", "minimum": 0.001, "maximum": 60},
+                    "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "key_file": {"type": ["string", "null"], "minLength": 1},
+                    "allowed": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string"}},
+                    "rate": {"type": "number", "minimum": 1, "maximum": 100000},
+                },
+            },
         },
     },
 }
@@ -69,7 +122,39 @@ def parse(data: dict, err):
     d = ((data.get("agent") or {}).get("lsp")) or {}
     kw = {}
     for f in fields(LspSettings):
-        if f.name in d:
+        if f.name in d and f.name != "liveness":
             v = d[f.name]
             kw[f.name] = float(v) if isinstance(f.default, float) else v
+    if "liveness" in d:
+        kw["liveness"] = _liveness(d["liveness"] or {}, err)
     return LspSettings(**kw)
+
+
+def _liveness(d: dict, err) -> LivenessSettings:
+    where = ["agent", "lsp", "liveness"]
+    kw = {}
+    for f in fields(LivenessSettings):
+        if f.name in d:
+            kw[f.name] = float(d[f.name]) if isinstance(f.default, float) else d[f.name]
+    nets = []
+    for i, n in enumerate(d.get("allowed") or ()):
+        try:
+            net = ipaddress.IPv6Network(n)
+        except ValueError as exc:
+            raise err([*where, "allowed", i], f"not an IPv6 prefix: {exc}") from None
+        nets.append(str(net))
+    if nets:
+        kw["allowed"] = tuple(nets)
+    kf = d.get("key_file")
+    if kf:
+        try:
+            with open(kf, "rb") as fh:
+                key = fh.read(4097).strip()
+        except OSError as exc:
+            raise err([*where, "key_file"], f"cannot read {kf}: {exc.strerror}") from None
+        if len(key) < 16:
+            raise err([*where, "key_file"], f"{kf} holds {len(key)} bytes; a liveness key needs at least 16")
+        if len(key) > 4096:
+            raise err([*where, "key_file"], f"{kf} is over 4096 bytes: not a key")
+        kw["key"] = key
+    return LivenessSettings(**kw)

@@ -459,6 +459,7 @@ class Reserve(_Request):
     k: int | None = _f(_opt(_int), None)
     prefixes: tuple = _f(_bounded(_v4prefix, 0, MAX_PREFIXES), ())
     backup: bool = _f(_bool, False)  # also a disjoint backup, pre-installed at a worse metric
+    ecmp: bool = _f(_bool, False)  # the equal-PWR set as one UCMP multipath route (draft sec. 2.1.5)
     constraints: dict = field(default_factory=dict)
 
 
