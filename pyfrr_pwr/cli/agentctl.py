@@ -7,7 +7,7 @@ import os
 
 from rich.table import Table
 
-from pyfrr_pwr.cli.offline import HOPS_MAX, K_MAX, api_arg, area_arg, finite_float, int_in, positive_rate_arg, rate_arg
+from pyfrr_pwr.cli.offline import HOPS_MAX, K_MAX, api_arg, area_arg, delay_arg, int_in, positive_rate_arg, rate_arg
 from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.cli.render import fmt as _fmt
 from pyfrr_pwr.files.power import ConfigError, parse_rate
@@ -145,13 +145,30 @@ def cmd_path(args) -> int:
         cons["min_bandwidth"] = metric.bps_to_Bps(parse_rate(args.min_bw))
     if args.max_delay is not None:
         cons["max_delay"] = args.max_delay
+    if args.max_jitter is not None:
+        cons["max_jitter"] = args.max_jitter
     if args.max_hops is not None:
         cons["max_hops"] = args.max_hops
     if args.prefix and not args.reserve:
         raise ConfigError("path: --prefix needs --reserve (it names what the LSP carries)")
+    if (args.backup or args.ecmp) and not args.reserve:
+        raise ConfigError("path: --backup and --ecmp need --reserve (they shape the LSP)")
     if args.reserve:
+        extra = {}
+        if args.ecmp:  # draft sec. 2.1.5: the equal-PWR set as one weighted multipath route
+            import dataclasses
+
+            if "ecmp" not in {f.name for f in dataclasses.fields(pc.Reserve)}:
+                raise ConfigError("path: --ecmp needs an agent whose control protocol has Reserve.ecmp (or set agent.lsp.ecmp: true)")
+            extra["ecmp"] = True
         req = pc.Reserve(
-            to=args.to, bw=metric.bps_to_Bps(parse_rate(args.reserve)), k=args.k, prefixes=tuple(args.prefix or ()), backup=args.backup, constraints=cons
+            to=args.to,
+            bw=metric.bps_to_Bps(parse_rate(args.reserve)),
+            k=args.k,
+            prefixes=tuple(args.prefix or ()),
+            backup=args.backup,
+            constraints=cons,
+            **extra,
         )
     else:
         req = pc.Path(to=args.to, k=args.k, constraints=cons)
@@ -174,20 +191,32 @@ def print_lsps(res: dict) -> None:
     """The head-end's LSPs (issue 7) and the binding SIDs held here."""
     con = _out()
     t = Table(title="LSPs headed here (SRv6; PWR in W per Gb/s)")
-    for col in ("ID", "tail", "state", "route", "SID list", "bandwidth", "PWR now / set-up", "packets", "bytes"):
+    for col in ("ID", "tail", "state", "role", "route", "SID list", "bandwidth", "PWR now / set-up", "liveness", "packets", "bytes"):
         t.add_column(col)
     for l in res.get("lsps", []):
         pw = lambda v: "-" if v is None else f"{metric.w_per_gbps(v):.4g}"  # noqa: E731
         for leg in l["legs"] or [{}]:
             segs = "; ".join(f"{p}: {','.join(s)}" for p, s in (leg.get("segs") or {}).items())
+            role = leg.get("role") or "-"
+            if role == "backup":  # draft sec. 2.1.5 / issue 7 sec. 4: how disjoint it is
+                extra = [l.get("backup_disjoint") or "none"]
+                if l.get("backup_srlg") is not None:
+                    extra.append("srlg" if l["backup_srlg"] else "shares srlg")
+                if l.get("backup_trap"):
+                    extra.append("trap")
+                role = f"backup ({', '.join(extra)}-disjoint)" if extra[0] != "none" else "backup (not disjoint)"
+            live = ((l.get("liveness") or {}).get(leg.get("role") or "") or {}) if leg else {}
+            lv = "-" if not live else f"{live.get('state')}" + (f" {live['rtt_ms']:.3g} ms" if live.get("rtt_ms") is not None else "")
             t.add_row(
                 l["id"],
                 l["tail"],
                 f"{l['state']} ({l['active'] or '-'})",
+                role,
                 " ".join(leg.get("route") or []) or "-",
                 segs or "-",
                 f"{l['bandwidth'] * 8 / metric.GBPS:.3g}G",
                 f"{pw(l['pwr_now'])} / {pw(l['pwr_setup'])}",
+                lv,
                 "-" if leg.get("packets") is None else str(leg["packets"]),
                 "-" if leg.get("bytes") is None else str(leg["bytes"]),
             )
@@ -248,10 +277,12 @@ def register(sub) -> None:
     pt.add_argument("--reserve", metavar="BW", type=positive_rate_arg, help="reserve this bandwidth along the chosen path (e.g. 1G)")
     pt.add_argument("--prefix", action="append", metavar="P", help="IPv4 prefix the LSP carries (repeat; default: what the tail-end serves)")
     pt.add_argument("--backup", action="store_true", help="with --reserve: a disjoint backup path, pre-installed at a worse metric")
+    pt.add_argument("--ecmp", action="store_true", help="with --reserve: the equal-PWR alternatives as a weighted (UCMP) multipath route")
     pt.add_argument("--release", metavar="ID", help="give a reservation (or LSP) back: routes, SIDs and bookings along the path")
     pt.add_argument("-k", type=int_in(1, K_MAX), help=f"1..{K_MAX} (default: the agent's ksp.k)")
     pt.add_argument("--min-bw", type=rate_arg)
-    pt.add_argument("--max-delay", type=finite_float, help="microseconds")
+    pt.add_argument("--max-delay", type=delay_arg, help="end-to-end delay bound: 10ms, 500us, or microseconds")
+    pt.add_argument("--max-jitter", type=delay_arg, help="delay-variation bound (RFC 7471 sec. 4.3), e.g. 1ms")
     pt.add_argument("--max-hops", type=int_in(0, HOPS_MAX))
     pt.add_argument("--socket", default=_client_socket(), help="agent control socket (default $PYFRR_PWR_SOCKET or %(default)s)")
     pt.add_argument("--json", action="store_true")

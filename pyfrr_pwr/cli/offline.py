@@ -76,6 +76,23 @@ def positive_rate_arg(s: str) -> str:
     return s
 
 
+def delay_arg(s: str) -> float:
+    """An argparse type: a delay like 10ms, 500us, 0.001s, or a bare number
+    of microseconds (RFC 7471's unit) -> microseconds."""
+    from pyfrr_pwr.cats.service import parse_delay
+
+    try:
+        x = float(s)
+    except ValueError:
+        x = 0.0
+    if not math.isfinite(x):
+        raise _bad(f"must be a finite delay >= 0, got {yamlsafe._quote(s)}")
+    try:
+        return parse_delay(s)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+
+
 def mask_arg(s: str) -> int:
     """An argparse type: a 32-bit admin-group mask (0x3, 5, 0b101)."""
     try:
@@ -168,6 +185,8 @@ def _constraints(args, exclude_nodes=()) -> Constraints:
         c["max_hops"] = args.max_hops
     if args.max_delay is not None:
         c["max_delay"] = args.max_delay
+    if getattr(args, "max_jitter", None) is not None:
+        c["max_jitter"] = args.max_jitter
     for k in ("include_any", "include_all", "exclude"):
         v = getattr(args, k)
         if v is not None:
@@ -425,7 +444,8 @@ def register(sub) -> None:
     pa.add_argument("--area", type=area_arg, help="one area's TED (default: all areas, offline central view)")
     pa.add_argument("--min-bw", type=rate_arg, help="minimum available bandwidth per link, e.g. 2G")
     pa.add_argument("--max-hops", type=int_in(0, HOPS_MAX))
-    pa.add_argument("--max-delay", type=finite_float, help="microseconds")
+    pa.add_argument("--max-delay", type=delay_arg, help="delay bound: 10ms, 500us, or microseconds")
+    pa.add_argument("--max-jitter", type=delay_arg, help="delay-variation bound (RFC 7471 sec. 4.3), e.g. 1ms")
     pa.add_argument("--include-any", type=mask_arg, help="admin-group mask, e.g. 0x3")
     pa.add_argument("--include-all", type=mask_arg)
     pa.add_argument("--exclude", type=mask_arg)

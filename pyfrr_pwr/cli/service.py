@@ -23,7 +23,7 @@ import json
 from rich.table import Table
 
 from pyfrr_pwr.cli.agentctl import _client_socket
-from pyfrr_pwr.cli.offline import K_MAX, int_in, positive_rate_arg
+from pyfrr_pwr.cli.offline import K_MAX, delay_arg, int_in, positive_rate_arg
 from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.files.power import parse_rate
 from pyfrr_pwr.model import metric
@@ -36,15 +36,6 @@ EX_NONE = 3  # no instance meets the request
 
 
 Service = pc.Service  # the request (proto.control)
-
-
-def _delay_arg(s: str) -> float:
-    from pyfrr_pwr.cats.service import parse_delay
-
-    try:
-        return parse_delay(s)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _weights_arg(s: str) -> str:
@@ -186,8 +177,8 @@ def register(sub) -> None:
     sv = sub.add_parser("service", help="rank a service's instances by joint network + energy cost (asks the local agent)")
     sv.add_argument("service", help="service ID (CS-ID)")
     sv.add_argument("--demand", type=positive_rate_arg, help="bandwidth the request needs, e.g. 1G (default: the agent's cats.request.demand, else 1G)")
-    sv.add_argument("--max-delay", type=_delay_arg, help="end-to-end bound, e.g. 10ms, 500us (default 10ms; seed sec. 3.3)")
-    sv.add_argument("--max-jitter", type=_delay_arg, help="delay variation bound, e.g. 1ms (default 1ms; seed sec. 3.3)")
+    sv.add_argument("--max-delay", type=delay_arg, help="end-to-end bound, e.g. 10ms, 500us (default 10ms; seed sec. 3.3)")
+    sv.add_argument("--max-jitter", type=delay_arg, help="delay variation bound, e.g. 1ms (default 1ms; seed sec. 3.3)")
     sv.add_argument("--critical", action="store_true", help="critical traffic: 5 ms unless --max-delay says otherwise")
     sv.add_argument("--weights", type=_weights_arg, help="TERM=W,... over power, carbon, price, delay, score, load")
     sv.add_argument("-k", type=int_in(1, K_MAX), help=f"candidate paths per site, 1..{K_MAX}")
