@@ -264,3 +264,14 @@ def test_figures_the_agent_cannot_compute_with_are_refused(tmp_path, old, new, e
     with pytest.raises(ConfigError) as ei:
         load_power(p)
     assert str(ei.value).startswith(f"{p}{expect}"), str(ei.value)
+
+
+def test_an_abrs_vectors_can_bound_jitter(tmp_path):
+    """ksp.constraints.max_jitter (issue 9 sec. 2): what an ABR's vectors
+    must meet, beside max_delay; a negative bound names its field."""
+    p = tmp_path / "power.yml"
+    p.write_text("ports:\n  eth1: {speed: 10G, power_w: 10}\nksp:\n  constraints: {max_delay: 10000, max_jitter: 1000}\n")
+    assert load_power(p).ksp_constraints == Constraints(max_delay=10000.0, max_jitter=1000.0)
+    p.write_text("ports:\n  eth1: {speed: 10G, power_w: 10}\nksp:\n  constraints: {max_jitter: -1}\n")
+    with pytest.raises(ConfigError, match=r"power.yml:4: ksp.constraints.max_jitter"):
+        load_power(p)

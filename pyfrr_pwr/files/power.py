@@ -190,6 +190,7 @@ SCHEMA = {
                         "min_bandwidth": _rate,
                         "max_hops": {"type": "integer", "minimum": 0, "maximum": 65535},
                         "max_delay": {"type": "number", "minimum": 0},
+                        "max_jitter": {"type": "number", "minimum": 0},  # us, summed delay variation (RFC 7471 sec. 4.3)
                         "admin_include_any": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                         "admin_include_all": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                         "admin_exclude": {"type": "integer", "minimum": 0, "maximum": 4294967295},
