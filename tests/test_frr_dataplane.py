@@ -222,20 +222,26 @@ def test_reoptimisation_moves_the_lsp_make_before_break(lab):
         lsp = seen[0]["lsps"][0]
         return lsp["stats"].get("reoptimized") and lsp["state"] == "up" and lsp
 
+    released = False
     try:
-        lsp = wait_for(moved, 60, "the LSP to move", step=0.3)
-    except AssertionError:
-        best = ask(lab, "TEh1", {"cmd": "path", "to": rid(lab, "TEt1")})
-        raise AssertionError(f"LSP did not move: {seen} best now {best['best']['head_path']} {best['best']['pwr']}") from None
-    (leg,) = lsp["legs"]
-    after = leg["route"]
-    assert after != before and after[1] == rid(lab, PORT_TO[lab.igp_port])
-    assert lsp["id"] == r["id"]  # the same LSP, on a new path
-    assert crossed(lab) == expected(lab, after)
-    # the old path's reservations and binding SIDs are gone
-    assert set(leftovers(lab)) == {lab.topo.name_of(x) for x in after}
-    ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
-    assert not leftovers(lab)
+        try:
+            lsp = wait_for(moved, 60, "the LSP to move", step=0.3)
+        except AssertionError:
+            best = ask(lab, "TEh1", {"cmd": "path", "to": rid(lab, "TEt1")})
+            raise AssertionError(f"LSP did not move: {seen} best now {best['best']['head_path']} {best['best']['pwr']}") from None
+        (leg,) = lsp["legs"]
+        after = leg["route"]
+        assert after != before and after[1] == rid(lab, PORT_TO[lab.igp_port])
+        assert lsp["id"] == r["id"]  # the same LSP, on a new path
+        assert crossed(lab) == expected(lab, after)
+        # the old path's reservations and binding SIDs are gone
+        assert set(leftovers(lab)) == {lab.topo.name_of(x) for x in after}
+        ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+        released = True
+        assert not leftovers(lab)
+    finally:
+        if not released:  # a failure here must not leave an LSP for the next tests
+            ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
 
 
 def test_a_backup_is_pre_installed_at_a_worse_metric_and_released_with_the_lsp(lab):

@@ -1267,6 +1267,15 @@ class LspManager:
                 # path costs now (the ABR's vector is its minimum)
                 same = [c.pwr for c in (choice.best, *choice.ecmp, *choice.runners_up) if list(c.head_path) == [head_part[0][0], *(e[1] for e in head_part)]]
                 cur_pwr = min(same) if same else None
+            listed = [c.pwr for c in (choice.best, *choice.ecmp, *choice.runners_up)]
+            if cur_pwr is None and cur and listed:
+                # neither our path nor its head path is among the candidates
+                # any more: it costs at least the dearest of them (a lower
+                # bound, like the ABR minimum above). None would tell the
+                # machine "unchanged", and a path that got dearer would stay
+                # pinned (the re-optimisation test caught it under load)
+                cur_pwr = max(listed)
+                self.stats["reopt_lower_bound"] += 1
             if cur_pwr is not None:
                 h.pwr_now = cur_pwr
             self._feed(h, fsm.PwrChanged(self.clock(), self._bundle(h, choice), cur_pwr))
