@@ -25,6 +25,7 @@ from pyfrr_pwr.agent.core import AgentCore
 from pyfrr_pwr.cats import service as cs
 from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.proto import control as msg
+from pyfrr_pwr.proto import control as pc
 from pyfrr_pwr.proto import wire
 
 TOPO = ROOT / "containerlab/cats-3site.clab.yml"
@@ -158,10 +159,9 @@ def test_a_bad_service_request_is_refused_naming_the_field(fab):
         control.service(he, request(service=""))
 
 
-@pytest.mark.skipif(control.SERVICE is None, reason="proto.control.Service not added yet (the lead adds it after H1)")
 def test_the_service_request_through_the_control_answer(fab):
     feed(fab, "S1", status(450.0))
-    rep = control.answer(fab.core("HE"), control.SERVICE(service="inference"))
+    rep = control.answer(fab.core("HE"), pc.Service(service="inference"))
     assert rep.ok and rep.result["ranked"][0]["site"] == fab.rid("S1")
 
 

@@ -29,13 +29,7 @@ BB, A1, A2 = "0.0.0.0", "0.0.0.1", "0.0.0.2"
 
 def _plain_infos(eps, pwr, bw, te, hops, admin, delay, jitter):
     """wire.PathInfo through its own constructor (the reference)."""
-    kw = {"jitter_us": 0} if ia.HAS_JITTER else {}
-    out = []
-    for row in zip(eps, pwr, bw, te, hops, admin, delay, jitter):
-        if ia.HAS_JITTER:
-            kw["jitter_us"] = row[7]
-        out.append(wire.PathInfo(*row[:7], **kw))
-    return out
+    return [wire.PathInfo(*row) for row in zip(eps, pwr, bw, te, hops, admin, delay, jitter)]
 
 
 def _random_case(rnd: random.Random):
@@ -62,7 +56,7 @@ def _random_case(rnd: random.Random):
     paths = []
     for e in eps:
         for _ in range(rnd.randint(1, 9)):
-            kw = {"jitter_us": rnd.randint(0, 0xFFFF)} if ia.HAS_JITTER else {}
+            kw = {"jitter_us": rnd.randint(0, 0xFFFF)}
             paths.append(
                 wire.PathInfo(
                     e,
@@ -110,7 +104,7 @@ def test_batched_combination_equals_the_scalar_heap_walk(seed, monkeypatch):
 
 def test_the_fast_wire_objects_are_the_dataclass_objects():
     (p,) = ia._path_infos(["10.0.0.1"], [1.5], [1e9], [7], [3], [0x10], [42], [9])
-    kw = {"jitter_us": 9} if ia.HAS_JITTER else {}
+    kw = {"jitter_us": 9}
     q = wire.PathInfo("10.0.0.1", 1.5, 1e9, 7, 3, 0x10, 42, **kw)
     assert p == q and hash(p) == hash(q) and repr(p) == repr(q) and type(p) is wire.PathInfo
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -245,9 +239,9 @@ def test_the_ted_carries_delay_variation_and_aggregates_sum_it():
     best = sel.best
     assert best.abr_chain[0] == "10.0.0.1" and best.total.jitter == 900 + 500 + 30
     assert best.total.delay == 300
-    if ia.HAS_JITTER:  # the vector's entry carries the sum beyond the ABR
-        (p,) = [p for adv, v in ia.complete_vectors(teds[A1]) if adv == "10.0.0.1" for p in v.paths if p.endpoint == T]
-        assert p.jitter_us == 530
+    # the vector's entry carries the sum beyond the ABR
+    (p,) = [p for adv, v in ia.complete_vectors(teds[A1]) if adv == "10.0.0.1" for p in v.paths if p.endpoint == T]
+    assert p.jitter_us == 530
 
 
 def test_max_jitter_is_enforced_like_max_delay():

@@ -11,8 +11,7 @@ Constraints arrive as a dict of field names and become a
 service instance, ranked by ``cats.service`` over the paths the head-end
 chooses to each site (``AgentCore.path_choice``: from the published view,
 intra- and inter-area) and the sites' energy status in the same TEDs.
-It answers ``proto.control.Service`` once that request exists there
-(``SERVICE`` is None before).
+It answers ``proto.control.Service``.
 """
 
 from __future__ import annotations
@@ -26,10 +25,9 @@ from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.proto import control as msg
 from pyfrr_pwr.proto import ospfapi as api
 
-__all__ = ["answer", "result", "constraints", "service", "LOCAL", "SERVICE"]
+__all__ = ["answer", "result", "constraints", "service", "LOCAL"]
 
-SERVICE = getattr(msg, "Service", None)  # proto.control.Service (issue 9), when the protocol has it
-LOCAL = (msg.Status, msg.Links, msg.Ted, msg.TedTimes, msg.Paths, msg.Path, msg.Reservations, msg.Vectors) + ((SERVICE,) if SERVICE else ())
+LOCAL = (msg.Status, msg.Links, msg.Ted, msg.TedTimes, msg.Paths, msg.Path, msg.Reservations, msg.Vectors, msg.Service)
 
 
 def constraints(d: dict, **kw) -> Constraints:
@@ -119,7 +117,7 @@ def result(core, req, *, name: str = "agent", connected: bool = False, api_stats
         return core.reservations
     if isinstance(req, msg.Vectors):
         return vectors.show(core.teds)
-    if SERVICE is not None and isinstance(req, SERVICE):
+    if isinstance(req, msg.Service):
         return service(core, req)
     raise TypeError(f"not a local control request: {req!r}")
 

@@ -12,7 +12,6 @@ available (``AgentRefusal.unmet``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from pyfrr_pwr.model import metric
@@ -20,9 +19,6 @@ from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.proto.control import AgentRefusal, Candidate, PathChoice, Segment
 
 __all__ = ["choose", "candidate"]
-
-# the record carries the path's jitter (issue 9) once proto.control has the field
-_HAS_JITTER = "jitter_us" in {f.name for f in dataclasses.fields(Candidate)}
 
 
 def candidate(c) -> Candidate:
@@ -39,7 +35,7 @@ def candidate(c) -> Candidate:
         min_avail_bw=c.total.min_bw if math.isfinite(c.total.min_bw) else None,
         hops=c.total.hops,
         delay_us=c.total.delay,
-        **({"jitter_us": float(getattr(c.total, "jitter", 0.0) or 0.0)} if _HAS_JITTER else {}),
+        jitter_us=float(c.total.jitter),
     )
 
 

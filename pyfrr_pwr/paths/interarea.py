@@ -43,7 +43,6 @@ from pyfrr_pwr.paths.graphcache import invalidate as invalidate
 from pyfrr_pwr.paths.ksp import CompiledGraph
 from pyfrr_pwr.paths.transit import EMPTY, Aggregate, _aggregates, _combine_many, _infos_of, _no_gc
 from pyfrr_pwr.paths.transit import FAST_WIRE_OBJECTS as FAST_WIRE_OBJECTS  # read only here: set it on paths.transit
-from pyfrr_pwr.paths.transit import HAS_JITTER as HAS_JITTER
 from pyfrr_pwr.paths.transit import JITTER_MAX as JITTER_MAX
 from pyfrr_pwr.paths.transit import _combine as _combine
 from pyfrr_pwr.paths.transit import _combine_scalar as _combine_scalar

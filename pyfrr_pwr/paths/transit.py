@@ -44,22 +44,19 @@ import numpy as np
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import wire
 
-__all__ = ["Aggregate", "EMPTY", "aggregate", "FAST_WIRE_OBJECTS", "HAS_JITTER", "JITTER_MAX"]
+__all__ = ["Aggregate", "EMPTY", "aggregate", "FAST_WIRE_OBJECTS", "JITTER_MAX"]
 
 
 # -- wire objects, built fast ------------------------------------------------
 
 _PI = wire.PathInfo
 _PI_FIELDS = tuple(f.name for f in dataclasses.fields(_PI))
-_PI_BASE = ("endpoint", "pwr_sum", "min_avail_bw", "te_metric_sum", "hop_count", "admin_groups", "delay_us")
-HAS_JITTER = "jitter_us" in _PI_FIELDS  # wire.PathInfo's jitter sum (issue 9), when the wire has it
+_PI_BASE = ("endpoint", "pwr_sum", "min_avail_bw", "te_metric_sum", "hop_count", "admin_groups", "delay_us", "jitter_us")
 JITTER_MAX = 0xFFFF  # the wire's 16-bit jitter field saturates here (65.535 ms)
 _PI_EXTRA: dict = {}  # fields beyond the ones we fill, at their defaults
 FAST_WIRE_OBJECTS = True  # see the module docstring: speed for memory
-_FAST_PI = _PI_FIELDS[:7] == _PI_BASE and not hasattr(_PI, "__post_init__") and "__slots__" not in vars(_PI)
-for _f in dataclasses.fields(_PI)[7:]:
-    if _f.name == "jitter_us":
-        continue
+_FAST_PI = _PI_FIELDS[:8] == _PI_BASE and not hasattr(_PI, "__post_init__") and "__slots__" not in vars(_PI)
+for _f in dataclasses.fields(_PI)[8:]:
     if _f.default is dataclasses.MISSING:
         _FAST_PI = False
     else:
@@ -73,9 +70,7 @@ def _path_infos(eps, pwr, bw, te, hops, admin, delay, jitter) -> list:
     the same objects (same fields, equality, hash, repr) at a third of the
     cost, which matters at 10^5-10^6 entries per round (issue 10)."""
     if not (_FAST_PI and FAST_WIRE_OBJECTS):
-        if HAS_JITTER:
-            return [_PI(*r[:7], jitter_us=r[7]) for r in zip(eps, pwr, bw, te, hops, admin, delay, jitter)]
-        return [_PI(*r) for r in zip(eps, pwr, bw, te, hops, admin, delay)]
+        return [_PI(*r) for r in zip(eps, pwr, bw, te, hops, admin, delay, jitter)]
     new = object.__new__
     out = [new(_PI) for _ in eps]
     for o, e, p, b, t, h, a, d, j in zip(out, eps, pwr, bw, te, hops, admin, delay, jitter):
@@ -87,8 +82,7 @@ def _path_infos(eps, pwr, bw, te, hops, admin, delay, jitter) -> list:
         dd["hop_count"] = h
         dd["admin_groups"] = a
         dd["delay_us"] = d
-        if HAS_JITTER:
-            dd["jitter_us"] = j
+        dd["jitter_us"] = j
         if _PI_EXTRA:
             dd.update(_PI_EXTRA)
     return out
