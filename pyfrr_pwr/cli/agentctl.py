@@ -39,6 +39,10 @@ def cmd_agent(args) -> int:
     return run_agent(args.config, args.socket, args.api, args.name)
 
 
+class AgentUnreachable(AgentError):
+    """No agent answers on the control socket (nothing listens there)."""
+
+
 def agent_request(sock: str, req, timeout: float = 5.0):
     """One request to a running agent's control socket.
 
@@ -55,12 +59,12 @@ def agent_request(sock: str, req, timeout: float = 5.0):
     try:
         s.connect(sock)
     except OSError as exc:
-        raise AgentError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
+        raise AgentUnreachable(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
     with s:
         s.sendall(pc.encode(msg))
         buf = b""
         try:
-            while not buf.endswith(b"\n"):
+            while not buf.endswith(b"\n") and len(buf) < 1 << 24:  # no answer is 16 MiB
                 chunk = s.recv(65536)
                 if not chunk:
                     break

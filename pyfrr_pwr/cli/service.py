@@ -22,7 +22,7 @@ import json
 
 from rich.table import Table
 
-from pyfrr_pwr.cli.agentctl import _client_socket
+from pyfrr_pwr.cli.agentctl import AgentUnreachable, _client_socket, agent_request
 from pyfrr_pwr.cli.offline import K_MAX, delay_arg, int_in, positive_rate_arg
 from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.files.power import parse_rate
@@ -48,35 +48,16 @@ def _weights_arg(s: str) -> str:
     return s
 
 
-def _ask(sock: str, req, timeout: float, ranking: bool = True) -> dict:
-    """One request over the control socket; the reply's result (plain JSON)."""
-    import socket as so
-
-    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
-    s.settimeout(timeout)
+def _ask(sock: str, req, timeout: float, ranking: bool = True):
+    """One request over the control socket (``agentctl.agent_request``);
+    no agent there is a ConnectionError (exit status 1)."""
     try:
-        s.connect(sock)
-    except OSError as exc:
-        raise ConnectionError(f"{sock}: no agent answers there ({exc.strerror}); is pyfrr-pwr agent running?") from None
-    with s:
-        s.sendall(pc.encode(req))
-        buf = b""
-        try:
-            while not buf.endswith(b"\n") and len(buf) < 1 << 24:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        except TimeoutError:
-            raise AgentError(f"{sock}: the agent did not answer within {timeout:g} s") from None
-    if not buf:
-        raise AgentError(f"{sock}: the agent closed the connection without an answer")
-    rep = pc.decode(buf, pc.REPLY)
-    if not rep.ok:
-        raise AgentError(f"agent: {rep.error}")
-    if ranking and (not isinstance(rep.result, dict) or "ranked" not in rep.result):
+        res = agent_request(sock, req, timeout)
+    except AgentUnreachable as exc:
+        raise ConnectionError(str(exc)) from None
+    if ranking and (not isinstance(res, dict) or "ranked" not in res):
         raise AgentError("agent: the answer is not a service ranking")
-    return rep.result
+    return res
 
 
 def _ms(us) -> str:
@@ -166,7 +147,7 @@ def reserve_winner(sock: str, res: dict) -> dict:
     request's demand and within its delay and jitter bounds (issue 9 sec. 3)."""
     best, b = res["ranked"][0], res.get("bounds") or {}
     cons = {k: b[f"{k}_us"] for k in ("max_delay", "max_jitter") if b.get(f"{k}_us") is not None}
-    r = _ask(sock, pc.Reserve(to=best["site"], bw=float(res["demand"]), constraints=cons), timeout=60, ranking=False)
+    r = _ask(sock, pc.to_json(pc.Reserve(to=best["site"], bw=float(res["demand"]), constraints=cons)), timeout=60, ranking=False)  # plain JSON back
     if not isinstance(r, dict) or "id" not in r:
         raise AgentError("agent: the answer to the reservation is not a reservation")
     return r
