@@ -147,7 +147,7 @@ def reserve_winner(sock: str, res: dict) -> dict:
     request's demand and within its delay and jitter bounds (issue 9 sec. 3)."""
     best, b = res["ranked"][0], res.get("bounds") or {}
     cons = {k: b[f"{k}_us"] for k in ("max_delay", "max_jitter") if b.get(f"{k}_us") is not None}
-    r = _ask(sock, pc.to_json(pc.Reserve(to=best["site"], bw=float(res["demand"]), constraints=cons)), timeout=60, ranking=False)  # plain JSON back
+    r = pc.to_json(_ask(sock, pc.Reserve(to=best["site"], bw=float(res["demand"]), constraints=cons), timeout=60, ranking=False))  # Reserved, as JSON
     if not isinstance(r, dict) or "id" not in r:
         raise AgentError("agent: the answer to the reservation is not a reservation")
     return r
