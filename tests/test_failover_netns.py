@@ -488,8 +488,15 @@ def test_probes_ride_the_paths_both_ways(h):
     rev = [h.p["c"].end_x(ifname="cb").sid, h.p["b"].end_x(ifname="ba").sid, h.p["c"].end_x(ifname="ce").sid, h.p["e"].end_x(ifname="ed").sid]
     owner = dict(zip(rev, "cbce"))
     c0 = {s: h.kernel(lambda s=s: h.nls[owner[s]].sid_counters()[s].packets) for s in rev}
-    time.sleep(0.5)
-    c1 = {s: h.kernel(lambda s=s: h.nls[owner[s]].sid_counters()[s].packets) for s in rev}
+    c1: dict = {}
+
+    def grown():
+        c1.update({s: h.kernel(lambda s=s: h.nls[owner[s]].sid_counters()[s].packets) for s in rev})
+        return all(c1[s] > c0[s] for s in rev)
+
+    deadline = time.monotonic() + 5.0
+    while not grown() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert all(c1[s] > c0[s] for s in rev), (c0, c1)
     assert h.svcs["c"].stats["echo_tx"] > 0 and not any(k.startswith("drop") for k in h.svcs["c"].stats)
 
