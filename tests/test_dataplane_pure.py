@@ -638,6 +638,46 @@ def test_link_down_on_the_primary_switches_and_forces_a_move():
     assert kinds(done) == ["InstallEncap", "Release"] and lsp_.active == "primary" and not lsp_.primary_broken
 
 
+def test_a_reoptimisation_in_flight_cannot_undo_a_switch_to_the_backup():
+    """Second seed sec. 4.2 vs. draft sec. 2.2: a TED change started a
+    re-optimisation, then the prober lost the primary. The switch to the
+    backup comes first (it is due now), and the attempt, whose path was
+    chosen before the failure was known, is dropped: its late answer must
+    not move traffic off the working backup (the 2.4 s failover outlier)."""
+    lsp_, _, _ = up(backup=P_ACD, config=L.LspConfig(holddown=0.0))
+    mv = lsp_.handle(L.PwrChanged(40.0, (L.LspPath(P_AD.edges, 0.1),), 1.0))
+    assert kinds(mv) == ["Signal"] and lsp_.state is L.State.REOPTIMIZING
+    sw = lsp_.handle(L.LivenessLost(40.1))
+    assert kinds(sw)[0] == "Switch" and sw[0].to == "backup" and lsp_.active == "backup"
+    assert [a.sig for a in sw if isinstance(a, L.Release)] == [mv[0].sig]  # the attempt goes
+    assert lsp_.state is L.State.UP
+    late = answer(lsp_, mv, 40.3)
+    assert kinds(late) == ["Release"] and lsp_.active == "backup" and lsp_.primary[0].path == P_ABD
+
+
+def test_no_reoptimisation_moves_the_lsp_while_a_liveness_switch_settles():
+    """After a switch to the backup the head-end's view may not know the
+    failure yet (it settles 0.3-0.7 s after the TEDs, docs/dataplane.md):
+    for ``switch_hold`` s a better path is not signalled; then the LSP asks
+    for the best path again (Recompute) and moves as usual."""
+    cfg = L.LspConfig(holddown=0.0, switch_hold=1.0)
+    lsp_, _, _ = up(backup=P_AD, config=cfg)
+    assert kinds(lsp_.handle(L.LivenessLost(40.0))) == ["Switch"]
+    better = (L.LspPath(P_ACD.edges, 0.1),)
+    assert lsp_.handle(L.PwrChanged(40.2, better, 1.0)) == [] and lsp_.stats["reopt_deferred"] == 1
+    assert lsp_.active == "backup" and lsp_.next_deadline() <= 41.0
+    assert kinds([a for a in lsp_.handle(L.Tick(41.0)) if not isinstance(a, L.Refresh)]) == ["Recompute"]
+    assert lsp_.next_deadline() != pytest.approx(41.0)
+    mv = lsp_.handle(L.PwrChanged(41.1, better, 1.0))
+    assert kinds(mv) == ["Signal"]
+    assert kinds(answer(lsp_, mv, 41.2)) == ["InstallEncap", "Release"] and lsp_.active == "primary"
+    # a broken primary (its link down in the TED) is not held back
+    lsp_, _, _ = up(backup=P_AD, config=cfg)
+    lsp_.handle(L.LivenessLost(40.0))
+    lsp_.handle(L.LinkDown(40.1, (B, D, "10.2.4.2")))
+    assert kinds(lsp_.handle(L.PwrChanged(40.2, better, math.inf))) == ["Signal"]
+
+
 def test_link_down_on_the_backup_removes_it():
     lsp_, _, _ = up(backup=P_AD)
     acts = lsp_.handle(L.LinkDown(2.0, P_AD.edges[0]))
@@ -696,6 +736,7 @@ class LspMachine(RuleBasedStateMachine):
         self.released = set()
         self.route = None  # segs of the metric-10 route
         self.segs_of = {}  # segs -> sig
+        self.hold = None  # (until, the primary's segs) after a liveness switch off the primary
 
     def run(self, ev):
         for a in self.lsp.handle(ev):
@@ -707,6 +748,9 @@ class LspMachine(RuleBasedStateMachine):
                 assert a.sig not in {self.segs_of.get(s) for s in (self.route or ())}, "released a leg the route still uses"
             elif isinstance(a, (L.InstallEncap, L.Switch)):
                 self.route = tuple(l.segs for l in a.legs)
+                if isinstance(a, L.InstallEncap) and self.hold and self.now < self.hold[0] and not self.lsp.primary_broken:
+                    # second seed sec. 4.2 vs. draft sec. 2.2: only the old primary (a revert) may come back
+                    assert self.route == self.hold[1], "a re-optimisation moved traffic while a liveness switch settled"
                 for s in self.route:
                     assert self.segs_of[s] in self.reserved, "installed a leg that is not reserved"
             elif isinstance(a, L.RemoveEncap):
@@ -718,6 +762,7 @@ class LspMachine(RuleBasedStateMachine):
 
     @rule(paths=st.sampled_from([(P_ABD,), (P_ACD,), (P_AD,), (P_ABD, P_ACD)]), backup=st.sampled_from([None, P_AD, P_ACD]))
     def setup(self, paths, backup):
+        self.hold = None  # an explicit move ("move now") is not a re-optimisation
         self.run(L.SetupRequested(self.tick(0.1), paths, backup))
 
     @precondition(lambda self: self.pending)
@@ -739,7 +784,11 @@ class LspMachine(RuleBasedStateMachine):
 
     @rule(which=st.sampled_from(["primary", "backup"]), lost=st.booleans())
     def liveness(self, which, lost):
+        m = self.lsp
+        switch = lost and which == "primary" and m.primary_alive and m.state in (L.State.UP, L.State.REOPTIMIZING)
         self.run((L.LivenessLost if lost else L.LivenessRestored)(self.tick(0.1), which))
+        if switch:
+            self.hold = (self.now + m.config.switch_hold, tuple(l.segs for l in m.primary))
 
     @rule(link=st.sampled_from([P_ABD.edges[1], P_ACD.edges[0], P_AD.edges[0]]))
     def link_down(self, link):

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyfrr_pwr.model.constraints import Constraints
-from pyfrr_pwr.paths.disjoint import backup_path, physical_links, protect
+from pyfrr_pwr.paths.disjoint import avoiding, backup_path, physical_links, protect
 
 
 @st.composite
@@ -185,3 +185,67 @@ def test_plain_digraph():
 def test_bad_primary(primary, msg):
     with pytest.raises(ValueError, match=msg):
         backup_path(ring(), primary, "a", "c")
+
+
+# -- an ABR's expansion of a backup's segment, given only the primary's routers --------
+
+
+def avoiding_oracle(G, src, dst, route):
+    """(kind, cost) by enumeration: the primary's links are every TED link
+    between consecutive routers of ``route``, either direction."""
+    pairs = set(zip(route, route[1:]))
+    pairs |= {(v, u) for u, v in pairs}
+    nodes = set(route) - {src, dst}
+    best = {"node": math.inf, "link": math.inf, "none": math.inf}
+    for p in nx.all_simple_edge_paths(G, src, dst):
+        c = cost(G, p)
+        best["none"] = min(best["none"], c)
+        if {(u, v) for u, v, _ in p} & pairs:
+            continue
+        best["link"] = min(best["link"], c)
+        if not nodes & {e[1] for e in p[:-1]}:
+            best["node"] = min(best["node"], c)
+    for kind in ("node", "link", "none"):
+        if best[kind] < math.inf:
+            return kind, best[kind]
+    return "none", None
+
+
+@given(ted_graphs(), st.data())
+def test_a_segment_avoiding_the_primarys_routers_matches_brute_force(case, data):
+    G, src, dst, primary = case
+    if primary is None:
+        return
+    # the primary may pass anywhere: a simple path between any two routers
+    a, b = data.draw(st.sampled_from([(x, y) for x in G for y in G if x != y]))
+    ps = list(nx.all_simple_paths(G, a, b))
+    route = data.draw(st.sampled_from(ps)) if ps else [a]
+    p, kind = avoiding(G, src, dst, route)
+    want_kind, want_cost = avoiding_oracle(G, src, dst, route)
+    assert kind == want_kind
+    if want_cost is None:
+        assert p is None
+        return
+    assert p.nodes[0] == src and p.nodes[-1] == dst and cost(G, p.edges) == pytest.approx(want_cost)
+    pairs = set(zip(route, route[1:])) | set(zip(route[1:], route))
+    if kind in ("node", "link"):
+        assert not {(u, v) for u, v, _ in p.edges} & pairs
+    if kind == "node":
+        assert not (set(route) - {src, dst}) & set(p.nodes)
+
+
+def test_avoiding_keeps_the_constraints_and_names_the_level():
+    # a - b - d and a - c - d, and a - d direct but thin
+    G = nx.MultiDiGraph()
+    for u, v, w, bw in (("a", "b", 1, 9), ("b", "d", 1, 9), ("a", "c", 2, 9), ("c", "d", 2, 9), ("a", "d", 1, 1)):
+        G.add_edge(u, v, key=f"{u}{v}", weight=w, remote=f"{v}{u}", avail_bw=bw)
+        G.add_edge(v, u, key=f"{v}{u}", weight=w, remote=f"{u}{v}", avail_bw=bw)
+    p, kind = avoiding(G, "a", "d", ["a", "b", "d"])
+    assert kind == "node" and p.nodes == ("a", "d")
+    p, kind = avoiding(G, "a", "d", ["a", "b", "d"], Constraints(min_bandwidth=5))
+    assert kind == "node" and p.nodes == ("a", "c", "d")
+    p, kind = avoiding(G, "a", "d", ["b", "x", "c"], Constraints(min_bandwidth=5))  # b and c on it, none of its links
+    assert kind == "link" and p.nodes == ("a", "b", "d")
+    p, kind = avoiding(G, "a", "d", ["a", "b", "d", "c", "a"], Constraints(min_bandwidth=5))
+    assert kind == "none" and p.nodes == ("a", "b", "d")
+    assert avoiding(G, "a", "zz", ["a", "b"]) == (None, "none")

@@ -7,10 +7,15 @@ FRR: marked ``frr``.
 The head-end's two links carry fake hwmon power readings (the one thing
 that cannot exist here): the link the IGP's path takes out of TEh1 is made
 dear, so the power-shortest path leaves through the other one; the
-re-optimisation test swaps the figures.
+re-optimisation test swaps the figures. Every port of the lab has the
+same POWER (``uniform``), so with both of TEh1's ports alike a path's
+PWR is its hop count times one PWRLINK and TEh1 has equal-PWR paths to TEt1
+through R1 and through R2 (draft sec. 2.1.5; the generated figures give
+every equal-PWR set one member): the ``--ecmp`` test.
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -29,7 +34,7 @@ pytestmark = pytest.mark.frr
 
 ROOT = Path(__file__).resolve().parents[1]  # (not conftest's: bench/ imports this module)
 
-LAB = "h11dp"
+LAB = os.environ.get("PYFRR_PWR_TEST_LAB", "h11dp")  # another name lets two runs coexist
 N = 1500  # packets per probe stream
 HOST_SRC, HOST_DST = "hTEh1", "10.20.201.2"
 UNIT_W = 120 / 8  # TEh1's card: 120 W over eight 10G ports (tools/gen_topologies.py)
@@ -39,9 +44,10 @@ def _write(p, watts):
     p.write_text(f"{int(watts * 1e6)}\n")
 
 
-def build_lab(d, name):
+def build_lab(d, name, uniform=False):
     """fig-2-0 under ``name`` in directory ``d``, up; ``lab.hw`` the fake
-    hwmon files of TEh1's two ports."""
+    hwmon files of TEh1's two ports. ``uniform``: every port has the same
+    POWER, so equal hop counts are equal PWR."""
     shutil.copytree(ROOT / "containerlab/fig-2-0", d / "fig-2-0")
     shutil.copy(ROOT / "containerlab/fig-2-0.clab.yml", d / "fig-2-0.clab.yml")
     hw = {"eth1": d / "teh1_eth1", "eth2": d / "teh1_eth2"}
@@ -50,6 +56,14 @@ def build_lab(d, name):
     for pf in (d / "fig-2-0").glob("*/power.yml"):
         cfg = yaml.safe_load(pf.read_text())
         a = cfg.setdefault("agent", {})  # keeps the lab's signalling key
+        if uniform:
+            for port, pc in cfg["ports"].items():
+                # POWER = W per port / available bandwidth (sec. 2.1.1): the same at every port
+                # (static figures: nothing measured moves it), except that R1-ABR1 has half the
+                # bandwidth at half the power: the same POWER, so the same PWR through R1 and
+                # through R2, but half the bottleneck: UCMP weights 128 vs 256
+                half = (pf.parent.name, port) in (("R1", "eth2"), ("ABR1", "eth1"))
+                pc.update(power_w=UNIT_W / 2 if half else UNIT_W, available="2.5G" if half else "5G")
         a["lsp"] = {"holddown": 0, "margin": 0.02, "reoptimize_period": 0.2, "wtr": 1}  # a 10x port power moves the path PWR by ~7 %
         if pf.parent.name == "TEh1":
             a.update(interval=0.1, min_interval=0.3)
@@ -67,7 +81,7 @@ def build_lab(d, name):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    lab = build_lab(tmp_path_factory.mktemp("h1fig20"), LAB)
+    lab = build_lab(tmp_path_factory.mktemp("h1fig20"), LAB, uniform=True)
     try:
         yield lab
     finally:
@@ -112,9 +126,29 @@ def crossed(lab) -> set:
     the odd ICMP error stay far below N on every other interface."""
     a = counters(lab)
     send(lab)
-    time.sleep(0.3)
-    b = counters(lab)
-    return {k for k in b if b[k] - a.get(k, 0) >= N}
+    return settled(lab, a, N)
+
+
+def settled(lab, a: dict, n: int, deadline: float = 5.0) -> set:
+    """The interfaces whose TX counters grew by ``n`` or more since ``a``,
+    once two readings in a row agree (the last packets of a stream may
+    still be in flight, or counted late, when the sender returns); the
+    last reading's set at the deadline."""
+    b = settled_counters(lab, a, n, deadline)
+    return {k for k in b if b[k] - a.get(k, 0) >= n}
+
+
+def settled_counters(lab, a: dict, n: int, deadline: float = 5.0) -> dict:
+    """The TX counters once the set of interfaces that grew by ``n`` since
+    ``a`` is the same in two readings in a row (or at the deadline)."""
+    end = time.monotonic() + deadline
+    prev = None
+    while True:
+        b = counters(lab)
+        got = {k for k in b if b[k] - a.get(k, 0) >= n}
+        if got == prev or time.monotonic() >= end:
+            return b
+        prev = got
 
 
 def expected(lab, route) -> set:
@@ -260,6 +294,11 @@ def test_a_backup_is_pre_installed_at_a_worse_metric_and_released_with_the_lsp(l
     assert lsp["backup_disjoint"] in ("node", "link")
     prim, back = (next(g for g in lsp["legs"] if g["role"] == role) for role in ("primary", "backup"))
     assert prim["route"][1] != back["route"][1]  # leaves on the other link
+    # end to end, per segment (second seed sec. 4.2): TEt1 hangs off R3 alone, so no backup
+    # avoids R3-TEt1, and the report says so; the head-end's own segment shares nothing
+    segs = lsp["backup_segments"]
+    assert segs[0]["from"] == rid(lab, "TEh1") and segs[-1]["to"] == rid(lab, "TEt1") and segs[0]["disjoint"] in ("node", "link")
+    assert sorted([rid(lab, "R3"), rid(lab, "TEt1")]) in segs[-1]["shared_links"] and lsp["backup_end_to_end"] == "none"
     routes = lab.exec("TEh1", ["ip", "-4", "route", "show", "10.20.201.0/24", "proto", "240"], capture_output=True, text=True).stdout
     assert "metric 10" in routes and "metric 15" in routes
     assert crossed(lab) == expected(lab, prim["route"])  # the primary carries the traffic
@@ -334,6 +373,77 @@ def test_a_remote_failure_without_carrier_loss_moves_traffic_to_the_backup_and_r
     assert not leftovers(lab)
     assert NFT not in lab.exec(node, ["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert ask(lab, "TEh1", {"cmd": "lsps"})["liveness"]["probers"] == 0
+
+
+FLOWS, PER_FLOW = 400, 5  # 2000 packets over 400 UDP flows (destination ports)
+
+
+def send_flows(lab, flows=FLOWS, per=PER_FLOW):
+    """Many flows from the host behind TEh1 to the host behind TEt1: one
+    destination port each, so an L4 hash spreads them over a multipath
+    route's nexthops."""
+    code = (
+        "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        f"for r in range({per}):\n for i in range({flows}):\n  s.sendto(b'x'*64,('{HOST_DST}',20000+i))\n  time.sleep(0.0002)\n"
+    )
+    lab.exec(HOST_SRC, ["python3", "-c", code], check=True)
+
+
+def test_ecmp_spreads_flows_over_equal_pwr_legs_by_ucmp_weight_and_release_leaves_nothing(lab):
+    """Draft sec. 2.1.5, issue 7 sec. 4: ``--ecmp`` installs the equal-PWR
+    set as one weighted multipath route, each nexthop its own SID list and
+    its weight from the leg's available bandwidth (UCMP). Traffic of many
+    flows crosses every leg's routers, split roughly by the weights."""
+    for f in lab.hw.values():  # both of TEh1's ports alike: paths through R1 and R2 cost the same
+        _write(f, UNIT_W)
+    to, both = rid(lab, "TEt1"), {rid(lab, "R1"), rid(lab, "R2")}
+    seen = []
+
+    def equal_pwr():
+        seen[:] = [ask(lab, "TEh1", {"cmd": "path", "to": to})]
+        return {c["head_path"][1] for c in seen[0]["ecmp"]} >= both
+
+    try:
+        wait_for(equal_pwr, 180, "equal-PWR paths through R1 and R2", step=0.5)
+    except AssertionError:
+        raise AssertionError(f"no equal-PWR set: {[(c['head_path'], c['abr_chain'], c['pwr']) for c in seen[0]['ecmp']]}") from None
+    # the kernel spreads IPv4 flows by L4 ports only with policy 1 (Netlink.enable_seg6 sets it: make sure)
+    sysctl = "net.ipv4.fib_multipath_hash_policy"
+    before = lab.exec("TEh1", ["sysctl", "-n", sysctl], capture_output=True, text=True, check=True).stdout.strip()
+    lab.exec("TEh1", ["sysctl", "-qw", f"{sysctl}=1"], check=True)
+    r = reserve(lab, ecmp=True)
+    try:
+        lsp = r["lsp"]
+        legs = lsp["legs"]
+        assert lsp["ecmp"] and lsp["state"] == "up" and len(legs) >= 2, lsp
+        assert {g["route"][1] for g in legs} == both
+        assert all(1 <= g["weight"] <= 256 for g in legs) and max(g["weight"] for g in legs) == 256
+        kernel = lab.exec("TEh1", ["ip", "-4", "route", "show", "10.20.201.0/24", "proto", "240"], capture_output=True, text=True).stdout
+        assert kernel.count("nexthop") == len(legs) and kernel.count("encap seg6") == len(legs), kernel
+        for g in legs:  # each nexthop its own SID list, at its weight
+            assert f"weight {g['weight']}" in kernel and all(x in kernel for x in g["segs"]["10.20.201.0/24"]), (g, kernel)
+        a = counters(lab)
+        send_flows(lab)
+        n = FLOWS * PER_FLOW
+        b = settled_counters(lab, a, n // 20)
+        d = {k: b[k] - a.get(k, 0) for k in b}
+        tail_port = next(i for u, i in expected(lab, legs[0]["route"]) if u == "TEt1")
+        assert d.get(("TEt1", tail_port), 0) >= 0.98 * n  # delivered
+        total = sum(g["weight"] for g in legs)
+        for g in legs:  # every leg's routers carry at least a good part of its share
+            share = g["weight"] / total
+            for k in expected(lab, g["route"]):
+                assert d.get(k, 0) >= 0.4 * share * n, (g["route"], k, d.get(k, 0), share)
+        via_r1 = sum(g["weight"] for g in legs if g["route"][1] == rid(lab, "R1")) / total
+        port = {v: k for k, v in PORT_TO.items()}
+        p1, p2 = d.get(("TEh1", port["R1"]), 0), d.get(("TEh1", port["R2"]), 0)
+        assert p1 + p2 >= 0.98 * n
+        print(f"ECMP: {len(legs)} legs, weights {[g['weight'] for g in legs]}, TEh1 ports {p1}:{p2}, hash policy was {before}")
+        assert abs(p1 / (p1 + p2) - via_r1) <= 0.12, f"UCMP split {p1}:{p2}, weights give {via_r1:.2f} through R1"
+    finally:
+        ask(lab, "TEh1", {"cmd": "release", "id": r["id"]})
+        lab.exec("TEh1", ["sysctl", "-qw", f"{sysctl}={before}"], check=False)
+    assert not leftovers(lab), "release leaves nothing on any router"
 
 
 @pytest.mark.parametrize(

@@ -239,3 +239,81 @@ def test_reoptimisation_follows_the_published_view_and_an_idle_manager_sleeps_lo
     core.view_gen = 4
     assert m._ted_signature() != a
     m.kick()  # before run(): nothing to wake, no error
+
+
+def test_a_link_disjoint_backup_prefers_the_abr_chain_sharing_fewest_abrs_with_the_primary():
+    """Second seed sec. 4.2: past the head-end's area the segments between
+    shared ABRs are where primary and backup meet again (each ABR's own
+    CSPF), so among head-area link-disjoint choices fewer shared ABRs win
+    over a lower PWR."""
+    p = _cand([HEAD, R2, ABR], [ABR, "10.0.0.9"], 1.0)
+    both = _cand([HEAD, "10.0.0.6", ABR], [ABR, "10.0.0.9"], 1.1)  # the same two ABRs
+    one = _cand([HEAD, "10.0.0.6", "10.0.0.7"], ["10.0.0.7", "10.0.0.9"], 1.2)  # shares the tail-side ABR
+    choice = pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(both, one))
+    assert lsps.backup_candidate(choice, p) == (one, "link")
+    choice = pc.PathChoice(to=TAIL, best=p, ecmp=(p,), runners_up=(both,))
+    assert lsps.backup_candidate(choice, p) == (both, "link")
+
+
+def test_end_to_end_disjointness_is_reported_per_segment():
+    # fig-2-0's shape: TEh1 R1 ABR1 Rb1 Rb2 ABR2 R3 TEt1 (primary)
+    h, t = "h", "t"
+    prim = (h, "r1", "a1", "b1", "b2", "a2", "r3", t)
+    back = (h, "r2", "a5", "b5", "a6", "r4", "r3", t)  # another chain: meets the primary at r3 only
+    segs, worst = lsps.segment_disjointness(prim, back, ("a5", "a6"))
+    assert [(s["from"], s["to"], s["disjoint"]) for s in segs] == [(h, "a5", "node"), ("a5", "a6", "node"), ("a6", t, "none")]
+    assert segs[2]["shared_links"] == [["r3", t]] and segs[2]["shared_nodes"] == ["r3"] and worst == "none"
+    back2 = (h, "r2", "a5", "b5", "b2", "a2", "r4", "r3", t)  # shares ABR2 and the Rb2-ABR2 link
+    segs, worst = lsps.segment_disjointness(prim, back2, ("a5", "a2"))
+    assert [s["disjoint"] for s in segs] == ["node", "none", "none"]
+    assert segs[1]["shared_links"] == [["a2", "b2"]] and segs[1]["shared_nodes"] == ["a2", "b2"]
+    # the tail-area segment shares r3 but no link: link-disjoint there
+    segs, worst = lsps.segment_disjointness((h, "x", "r3", "y", t), (h, "z", "r3", "w", t), ())
+    assert [(s["disjoint"], s["shared_nodes"]) for s in segs] == [("link", ["r3"])] and worst == "link"
+    assert lsps.segment_disjointness((h, t), (h, "q", t), ()) == (({"from": h, "to": t, "disjoint": "node", "shared_links": [], "shared_nodes": []},), "node")
+    assert lsps.segment_disjointness((h,), (h, t), ()) == ((), "none")
+
+
+def test_a_backup_is_signalled_with_its_primarys_route_to_avoid(monkeypatch):
+    """Second seed sec. 4.2, end to end: the backup's reserve waits for the
+    primary's answer and names its route (``SignalReserve.avoid``), so each
+    ABR can expand the backup's segment away from it."""
+    import asyncio
+
+    from pyfrr_pwr.dataplane import lsp as fsm
+
+    calls = []
+    dx4 = (pc.PrefixSid("10.20.201.0/24", PLANS[TAIL].dx4("10.20.201.0/24").sid),)
+
+    class _Sig:
+        async def reserve_lsp(self, hops, bw, plan, prefixes, **kw):
+            calls.append((tuple(hops), kw))
+            await asyncio.sleep(0.05 if not kw else 0)  # the primary answers later than the backup asks
+            n = len(calls)
+            return f"{HEAD}/{n}", pc.Route(route=(HEAD, *hops, TAIL), links=("10.1.0.0",), binding="fd00:9::b6", dt6=PLANS[TAIL].dt6.sid, dx4=dx4)
+
+    class _Nl:
+        registry: dict = {}
+
+        def ifname_of(self, addr):
+            return "eth1"
+
+        def add_multipath(self, *a, **kw):
+            pass
+
+    m = _manager(HEAD, _Nl())
+    m.signalling = _Sig()
+    prim = fsm.LspPath(((HEAD, R2, "10.1.0.0"), (R2, TAIL, "area 0.0.0.2")), 1.0)
+    back = fsm.LspPath(((HEAD, ABR, "10.1.0.9"), (ABR, TAIL, "area 0.0.0.2")), 2.0)
+    mach = fsm.Lsp(1, HEAD, TAIL, ("*",), 1.0, m.config)
+    h = lsps._Head("x", 1, TAIL, 1.0, (), None, {}, mach)
+    h.plans = {prim.edges: ([R2], (), None), back.edges: ([ABR], (), None)}
+    m.heads[h.id] = h
+    acts = mach.handle(fsm.SetupRequested(0.0, (prim,), back))
+
+    async def run():
+        await asyncio.gather(*(m._signal(h, a) for a in acts if isinstance(a, fsm.Signal)))
+
+    asyncio.run(run())
+    assert calls[0] == ((R2,), {}) and calls[1] == ((ABR,), {"avoid": (HEAD, R2, TAIL)})
+    assert mach.state is fsm.State.UP and mach.backup is not None

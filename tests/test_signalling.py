@@ -748,3 +748,79 @@ def test_an_inter_area_reservation_over_tcp(tmp_path):
 
     run(go())
     assert f.errors == []
+
+
+def test_an_abr_expands_a_backups_segment_away_from_its_primary():
+    """Draft sec. 2.2 (each ABR's CSPF for its area) with second seed sec.
+    4.2: given the primary's route, the backup's segment avoids its routers
+    and links where the area allows (``SignalReserve.avoid``)."""
+    import networkx as nx
+
+    from pyfrr_pwr.agent.signalling import expand_avoiding
+
+    class _Ted:
+        def __init__(self, G):
+            self.G = G
+
+        def graph(self):
+            return self.G
+
+    G = nx.MultiDiGraph()
+    for u, v in (("a5", "b5"), ("b5", "b2"), ("b2", "a2"), ("b5", "a6"), ("a5", "b2")):
+        G.add_edge(u, v, key=f"{u}-{v}", weight=1.0, remote=f"{v}-{u}", avail_bw=1e9)
+        G.add_edge(v, u, key=f"{v}-{u}", weight=1.0, remote=f"{u}-{v}", avail_bw=1e9)
+    teds = {"0.0.0.0": _Ted(G)}
+    seg = {"area": "0.0.0.0", "to": "a2"}
+    assert expand_avoiding(teds, "a5", seg, 1e6, ()) == (["a5", "b2", "a2"], "node")  # nothing to avoid
+    # the primary crossed b2-a2: no other way into a2, so the segment shares that link
+    assert expand_avoiding(teds, "a5", seg, 1e6, ("a1", "b1", "b2", "a2", "r3")) == (["a5", "b2", "a2"], "none")
+    # the primary crossed a5-b2 (but not b2-a2): link-disjoint through b5
+    assert expand_avoiding(teds, "a5", seg, 1e6, ("h", "a5", "b2", "x")) == (["a5", "b5", "b2", "a2"], "link")
+    assert expand_avoiding(teds, "a5", {"area": "0.0.0.0", "to": "a6"}, 1e6, ("a1", "b2", "a2")) == (["a5", "b5", "a6"], "node")
+    assert expand_avoiding(teds, "a5", {"area": "0.0.0.0", "to": "a6"}, 1e12, ()) == (None, "none")  # no bandwidth
+    assert expand_avoiding(teds, "a5", {"area": "0.0.0.9", "to": "a6"}, 1e6, ()) == (None, "none")  # no such area
+
+
+def test_a_backups_reserve_carries_the_primarys_route_and_each_abr_expands_away_from_it(tmp_path, monkeypatch):
+    """The whole way over loopback TCP on fig-2-0's fabric, with the wire
+    field the head-end sends once ``proto.control`` has it (a subclass here,
+    ``SignalReserve.avoid``): each ABR of the backup's chain expands its
+    segment with ``expand_avoiding`` and counts the level it reached.
+    fig-2-0 allows little: its area-2 side ABRs hang off the backbone by one
+    link and every tail-end by one link, so the tail-area segment shares
+    R3-TEt1 ("none") while the backbone segment ABR5-Rb5-ABR6 is disjoint."""
+    from conftest import ROOT
+    from helpers.flooding import Fabric
+
+    f = Fabric(ROOT / "containerlab/fig-2-0.clab.yml")
+    f.bring_up()
+    ports, sigs = {}, {}
+    for name, nd in f.nodes.items():
+        sigs[nd.core.router_id] = Signalling(nd.core, lambda reqs, name=name: f.send(name, reqs), 0, address_of=lambda rid: ("127.0.0.1", ports[rid]))
+    r = {n: f.rid(n) for n in ("TEh1", "R1", "R2", "ABR1", "ABR2", "ABR5", "ABR6", "R3", "R4", "TEt1")}
+
+    async def go():
+        servers = []
+        for rid, s in sigs.items():
+            servers.append(await s.start("127.0.0.1"))
+            ports[rid] = servers[-1].sockets[0].getsockname()[1]
+        head = sigs[r["TEh1"]]
+        plan = lambda *steps: tuple(pc.PlanStep(area=a, to=r[t]) for a, t in steps)  # noqa: E731
+        pid, primary = await head.reserve_route([r["TEh1"], r["R1"], r["ABR1"]], 1e6, plan(("0.0.0.0", "ABR2"), ("0.0.0.2", "TEt1")))
+        assert primary == tuple(f.rid(n) for n in ("TEh1", "R1", "ABR1", "Rb1", "Rb2", "ABR2", "R3", "TEt1"))
+        req = pc.SignalReserve(
+            id=f"{r['TEh1']}/99", bw=1e6, hops=(r["TEh1"], r["R2"], r["ABR5"]), plan=plan(("0.0.0.0", "ABR6"), ("0.0.0.2", "TEt1")), avoid=primary
+        )
+        back = await head._reserve(req, None, head=True)
+        assert back.route == tuple(f.rid(n) for n in ("TEh1", "R2", "ABR5", "Rb5", "ABR6", "R4", "R3", "TEt1"))
+        assert sigs[r["ABR5"]].core.stats["backup_segments_node_disjoint"] == 1
+        assert sigs[r["ABR6"]].core.stats["backup_segments_none_disjoint"] == 1
+        assert all(req.id in sigs[x].core.reservations for x in back.route)
+        for rid in (pid, req.id):
+            await head.release(rid)
+        assert not any(s.core.reservations for s in sigs.values())
+        for srv in servers:
+            srv.close()
+
+    run(go())
+    assert f.errors == []

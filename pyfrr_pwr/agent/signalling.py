@@ -63,6 +63,22 @@ __all__ = ["Signalling", "SIGNAL_PORT", "MAX_CONNECTIONS", "READ_TIMEOUT"]
 
 log = logging.getLogger("pyfrr_pwr.agent")
 
+
+def expand_avoiding(teds: dict, router_id: str, seg: dict, bw: float, avoid) -> tuple:
+    """An ABR's CSPF for its segment of a backup (draft sec. 2.2) that
+    avoids the primary's routers and links as far as its area allows
+    (second seed sec. 4.2; ``paths.disjoint.avoiding``): (the explicit
+    hops from us to the segment's end, or None; "node" | "link" | "none")."""
+    from pyfrr_pwr.model.constraints import Constraints
+    from pyfrr_pwr.paths.disjoint import avoiding
+
+    ted = teds.get(seg.get("area"))
+    if ted is None:
+        return None, "none"
+    p, kind = avoiding(ted.graph(), router_id, seg.get("to"), tuple(avoid), Constraints(min_bandwidth=bw))
+    return (list(p.nodes) if p is not None else None), kind
+
+
 SIGNAL_PORT = 2700
 MAX_CONNECTIONS = 128  # signalling connections served at once
 READ_TIMEOUT = 5.0  # s to send the request line (and to take the answer)
@@ -336,12 +352,19 @@ class Signalling:
         c = self.core
         if not req.hops or req.hops[0] != c.router_id:
             raise msg.AgentRefusal(f"{c.router_id}: the route's next hop is {req.hops[0] if req.hops else None}, not us")
+        hops, plan = list(req.hops), msg.to_json(req.plan)
+        avoid = tuple(req.avoid)
+        if avoid and len(hops) <= 1 and plan:  # we expand a backup's segment: away from its primary
+            exp, kind = expand_avoiding(c.teds, c.router_id, plan[0], req.bw, avoid)
+            if exp is not None and len(exp) > 1:
+                hops, plan = exp, plan[1:]
+                self.stats[f"backup_segments_{kind}_disjoint"] += 1
         step = reservations.reserve_hop(
             c.reservations,
             req.id,
             req.bw,
-            list(req.hops),
-            msg.to_json(req.plan),
+            hops,
+            plan,
             router_id=c.router_id,
             teds=c.teds,
             links=c.links.values(),
@@ -361,6 +384,7 @@ class Signalling:
                 plan=tuple(msg.PlanStep(**p) for p in step["plan"]),
                 dataplane=req.dataplane,
                 prefixes=req.prefixes,
+                **({"avoid": avoid} if avoid else {}),
             )
             try:
                 down = await self.send(step["next"], fwd)
@@ -569,17 +593,19 @@ class Signalling:
         res = await self._reserve(msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=steps), None, head=True)
         return rid, res.route
 
-    async def reserve_lsp(self, hops, bw: float, plan=(), prefixes=()) -> tuple[str, msg.Route]:
+    async def reserve_lsp(self, hops, bw: float, plan=(), prefixes=(), avoid=()) -> tuple[str, msg.Route]:
         """Reserve an explicit route for an LSP (issue 7): as
         ``reserve_route``, with the data plane set up along it (binding SIDs
-        at expanding ABRs); (ID, the Route with links, binding, tail SIDs)."""
+        at expanding ABRs); (ID, the Route with links, binding, tail SIDs).
+        ``avoid``: a backup's primary route (router IDs): each ABR expands
+        its segment away from it (``expand_avoiding``)."""
         bw = self._check_bw(bw)
         if self.signer is None:
             raise msg.AgentRefusal(self.no_key)
         self.counter += 1
         rid = f"{self.core.router_id}/{self.counter}"
         steps = tuple(p if isinstance(p, msg.PlanStep) else msg.PlanStep(**p) for p in plan)
-        req = msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=steps, dataplane=True, prefixes=tuple(prefixes))
+        req = msg.SignalReserve(id=rid, bw=bw, hops=tuple(hops), plan=steps, dataplane=True, prefixes=tuple(prefixes), avoid=tuple(avoid or ()))
         return rid, await self._reserve(req, None, head=True)
 
     @staticmethod

@@ -45,6 +45,16 @@ primary does not drag traffic along. Without a working backup the encap
 route is removed: traffic falls back to the IGP's route rather than into a
 black hole.
 
+No race between a re-optimisation and a liveness switch: a loss of the
+primary's liveness is acted on at once (``Switch``), and a re-optimisation
+in flight then is dropped (released: its path was chosen before the
+failure was known, and its completion would move traffic off the working
+backup onto a path nobody has probed); for ``switch_hold`` s after the
+switch no new re-optimisation starts (the head-end's view is still
+settling), then ``Recompute`` asks for the best path again (if one was
+dropped or held back). A broken primary (``LinkDown``: the failure is in
+the TED) is moved at once.
+
 Equal-PWR legs: ``SetupRequested`` and ``PwrChanged`` take one or more
 paths; each is a leg, signalled on its own for its weighted share of the
 bandwidth, installed together as one weighted multipath route.
@@ -164,6 +174,8 @@ class Lsp:
         self.wtr_at: float | None = None
         self.retry_at: float | None = None
         self.release_deadline: float | None = None
+        self.switched_at = -math.inf  # the last liveness switch off the primary
+        self.reopt_at: float | None = None  # a Recompute due once that switch settled
         self.stats: Counter = Counter()
         self.last_reason: str | None = None  # why the last attempt failed
         self._attempt: _Attempt | None = None
@@ -204,7 +216,7 @@ class Lsp:
         if self._battempt:
             ds.append(self._battempt[2])
         if self.state in (State.UP, State.REOPTIMIZING):
-            ds.append(self.refresh_at)
+            ds += [self.refresh_at, self.reopt_at]
         ds = [d for d in ds if d is not None]
         return min(ds) if ds else None
 
@@ -462,6 +474,10 @@ class Lsp:
             self.refresh_at = now + self.config.refresh
         if self.wtr_at is not None and now >= self.wtr_at:
             out += self._revert()
+        if self.reopt_at is not None and now >= self.reopt_at:
+            self.reopt_at = None
+            if self.state is State.UP:  # the view has settled: the best path again (draft sec. 2.2)
+                out.append(Recompute(self.lsp_id, "re-optimise after the switch to the backup settled"))
         if self.retry_at is not None and now >= self.retry_at:
             reason = "retry set-up" if self.state is State.DOWN else "primary broken, re-optimisation failed"
             self.failures += 1
@@ -482,7 +498,11 @@ class Lsp:
             c = self.config
             better = new < cur * (1 - c.margin) and cur - new > c.min_gain
             must = self.primary_broken or self.active == "igp"
-            if must or (better and ev.now >= self.last_reopt + c.holddown):
+            if (must or better) and not self.primary_broken and ev.now < self.switched_at + c.switch_hold:
+                # a liveness switch is settling: this view may not know the failure yet
+                self.stats["reopt_deferred"] += 1
+                self.reopt_at = self.switched_at + c.switch_hold
+            elif must or (better and ev.now >= self.last_reopt + c.holddown):
                 out += self._start(ev.now, "reopt", best)
                 self.state = State.REOPTIMIZING
             elif better:
@@ -509,7 +529,16 @@ class Lsp:
             return []
         self.primary_alive = False
         self.wtr_at = None
-        return self._fail_over()
+        out = self._fail_over()  # first: the switch is due now
+        self.switched_at = ev.now
+        if self._attempt is not None and self._attempt.kind == "reopt":
+            # its path was chosen before this failure was known: completing it would move
+            # traffic off the working backup onto a path nobody has probed
+            self.stats["reopt_dropped_by_switch"] += 1
+            out += self._abort("re-optimisation dropped: the primary's liveness was lost meanwhile")
+            self.state = State.UP
+            self.reopt_at = ev.now + self.config.switch_hold  # asked again once the view settled
+        return out
 
     def _on_restored(self, ev: LivenessRestored) -> list:
         if self.state not in (State.UP, State.REOPTIMIZING):
@@ -582,7 +611,7 @@ class Lsp:
             out.append(Release(self.lsp_id, l.sig, l.path))
             self._waiting.add(l.sig)
         self.primary, self.backup, self.active = (), None, None
-        self.wtr_at = self.retry_at = self.refresh_at = None
+        self.wtr_at = self.retry_at = self.refresh_at = self.reopt_at = None
         if self._waiting:
             self.state = State.RELEASING
             self.release_deadline = ev.now + self.config.release_timeout

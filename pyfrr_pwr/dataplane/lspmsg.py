@@ -61,13 +61,17 @@ class LspConfig:
     primary_metric: int = 10  # below zebra's 20: the IGP's route stays the last resort
     backup_metric: int = 15
     reserve_backup: bool = True  # the backup books the LSP's bandwidth too (1:1)
+    # after a liveness switch (second seed sec. 4.2) re-optimisation (draft sec. 2.2) waits this
+    # long: the head-end's view settles 0.3-0.7 s after the TEDs (docs/dataplane.md), and a path
+    # chosen from a view that does not know the failure yet could take traffic off the backup
+    switch_hold: float = 1.0
 
     def __post_init__(self):
         for f in ("refresh", "setup_timeout", "release_timeout", "retry_min", "retry_max"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"LspConfig.{f} = {v!r}: must be a positive number of seconds")
-        for f in ("holddown", "wtr", "min_gain"):
+        for f in ("holddown", "wtr", "min_gain", "switch_hold"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"LspConfig.{f} = {v!r}: must be a number >= 0")

@@ -21,6 +21,7 @@ agent.lsp (every key optional; defaults in ``LspSettings``)::
         protection: false      # every LSP gets a disjoint backup (as --backup) and a liveness prober
         ecmp: false            # every LSP carries the equal-PWR set (as --ecmp: UCMP multipath, sec. 2.1.5)
         wtr: 5                 # s wait-to-restore: a primary up again carries traffic after this
+        switch_hold: 1         # s after a liveness switch during which no re-optimisation starts
         liveness:              # end-to-end probes over the SR path (dataplane.liveness)
           interval: 0.02       # s between probes per path (0.005-10)
           multiplier: 3        # unanswered probes that make a path DOWN (2-255)
@@ -76,6 +77,7 @@ class LspSettings:
     protection: bool = False
     ecmp: bool = False
     wtr: float = 5.0
+    switch_hold: float = 1.0  # dataplane.lspmsg.LspConfig.switch_hold (no race with a liveness switch)
     liveness: LivenessSettings = field(default_factory=lambda: LivenessSettings())
 
 
@@ -98,6 +100,7 @@ SCHEMA: dict = {
             "protection": {"type": "boolean"},
             "ecmp": {"type": "boolean"},
             "wtr": _NUM,
+            "switch_hold": _NUM,
             "liveness": {
                 "type": "object",
                 "additionalProperties": False,

@@ -51,7 +51,7 @@ import networkx as nx
 from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.paths.ksp import CompiledGraph, Path
 
-__all__ = ["Backup", "KINDS", "protect", "backup_path", "physical_links"]
+__all__ = ["Backup", "KINDS", "protect", "backup_path", "physical_links", "avoiding"]
 
 KINDS = ("node", "link", "none")
 
@@ -162,3 +162,34 @@ def backup_path(G, primary_edges, src: Hashable, dst: Hashable, constraints: Con
     calls (``protect`` has the shared-risk and trap details)."""
     b = protect(G, primary_edges, src, dst, constraints, **kw)
     return b.path, b.kind
+
+
+def avoiding(G, src: Hashable, dst: Hashable, route, constraints: Constraints | None = None, *, weight: str = "weight") -> tuple:
+    """An ABR's expansion of a backup's segment (draft sec. 2.2: each ABR
+    runs CSPF for its own area) that shares as little as it can with the
+    primary (second seed sec. 4.2), given only the primary's ``route``: its
+    routers in order, as signalling recorded them (an ABR sees no other
+    area's links, and the primary's links here are the TED links between
+    consecutive routers of it, parallel ones included: the conservative
+    reading). ``(Path | None, kind)``: "node" avoids every router of the
+    primary but ``src`` and ``dst`` and every such link, "link" every such
+    link, "none" is the plain shortest path under ``constraints`` (it then
+    shares a link with the primary, or there is no path at all)."""
+    route = tuple(route)
+    pairs = set(zip(route, route[1:]))
+    pairs |= {(v, u) for u, v in pairs}
+    if G.is_multigraph():
+        links = sorted(((u, v, k) for u, v, k in G.edges(keys=True) if (u, v) in pairs), key=repr)
+    else:
+        links = sorted(((u, v, None) for u, v in G.edges() if (u, v) in pairs), key=repr)
+    nodes = sorted((set(route) - {src, dst}) & set(G.nodes), key=repr)
+    cons = Constraints.of(constraints)
+    if src not in G or dst not in G:
+        return None, "none"
+    cg = CompiledGraph.from_networkx(G, weight=weight)
+    for kind, xnodes, xedges in (("node", nodes, links), ("link", [], links), ("none", [], [])):
+        c = cons.with_(exclude_nodes=tuple(cons.exclude_nodes) + tuple(xnodes), exclude_edges=tuple(cons.exclude_edges) + tuple(xedges))
+        got = cg.k_shortest_paths(src, dst, 1, c)
+        if got:
+            return got[0], kind
+    return None, "none"

@@ -525,6 +525,10 @@ class SignalReserve(_Request):
     # tail answers its End.DX4 SIDs for ``prefixes`` (none: all it serves)
     dataplane: bool = _f(_bool, False)
     prefixes: tuple = _f(_bounded(_v4prefix, 0, MAX_PREFIXES), ())
+    # second seed sec. 4.2: a backup's reserve names its primary's route (router IDs, every
+    # area, as signalling recorded it); each ABR expands its segment away from it
+    # (agent.signalling.expand_avoiding: node-disjoint, else link-disjoint, else plain CSPF)
+    avoid: tuple = _f(_bounded(_ipv4, 0, MAX_ROUTE), ())
 
 
 @dataclass(frozen=True)
