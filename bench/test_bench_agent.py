@@ -18,6 +18,13 @@ few ms from this process, timestamps on this process's monotonic clock):
 
 The machine is shared: /proc/loadavg is recorded with each figure.
 Lab name ``h5b`` (PYFRR_PWR_BENCH_LAB overrides it).
+
+Where the time goes: the agents run with ``PYFRR_PWR_TRACE=1``
+(``pyfrr_pwr.agent.trace``; PYFRR_PWR_BENCH_TRACE=0 turns it off) and
+each round's steps (``pyfrr_pwr.lab.trace.stages``: R4's read and
+origination, each ABR's vector rounds, TEh1's last LSA, view and choice
+round) go to extra_info as medians (``stages_median_ms``) and are printed
+per round with ``-s``.
 """
 
 import os
@@ -29,12 +36,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pyfrr_pwr.lab import trace
 from pyfrr_pwr.lab.agents import agent_request
 from pyfrr_pwr.lab.runner import Lab
 
 pytestmark = pytest.mark.frr
 
 LAB = os.environ.get("PYFRR_PWR_BENCH_LAB", "h5b")
+TRACE = os.environ.get("PYFRR_PWR_BENCH_TRACE", "1") != "0"
 PORT = "eth5"  # R4's port towards ABR2 (R4-ABR2)
 POLL = 0.003  # s between polls of the control socket
 
@@ -71,17 +80,22 @@ def load() -> str:
 def lab(tmp_path_factory):
     d = tmp_path_factory.mktemp("h5fig20")
     clab, files = prepare(d)
+    if TRACE:
+        os.environ["PYFRR_PWR_TRACE"] = "1"  # the agents the lab starts inherit it
     lab = Lab(clab, name=LAB)
     lab.down(quiet=True)
-    t0 = time.monotonic()
-    lab.up(wait=True, timeout=240)
-    t1 = time.monotonic()
-    paths = lab.wait_paths(120)
-    lab.up_times = {"ospf_full_and_agents_s": t1 - t0, "paths_after_s": paths, "total_s": t1 - t0 + paths, "load": load()}
-    lab.files = files
-    try:
+    try:  # a lab that does not come up is taken down too
+        t0 = time.monotonic()
+        lab.up(wait=True, timeout=240)
+        t1 = time.monotonic()
+        lab.started_at = t1
+        paths = lab.wait_paths(120)
+        lab.up_times = {"ospf_full_and_agents_s": t1 - t0, "paths_after_s": paths, "total_s": t1 - t0 + paths, "load": load()}
+        lab.files = files
+        os.environ.pop("PYFRR_PWR_TRACE", None)
         yield lab
     finally:
+        os.environ.pop("PYFRR_PWR_TRACE", None)
         lab.down(quiet=True)
 
 
@@ -98,10 +112,11 @@ def ted_changes(lab, node="TEh1"):
     return agent_request(lab.nodes[node].agent_socket, {"cmd": "status"})["stats"].get("ted_changes", 0)
 
 
-def watch(lab, before, until, timeout=10.0):
+def watch(lab, before, until, timeout=10.0, t0=None):
     """Poll TEh1 until ``until(choice)``; (seconds, distinct choices seen,
-    seconds to the last change of TEh1's view before the end)."""
-    t0 = time.monotonic()
+    seconds to the last change of TEh1's view before the end), from ``t0``
+    (monotonic; default: now)."""
+    t0 = time.monotonic() if t0 is None else t0
     seen = [before]
     last_view, last_view_t = ted_changes(lab), None
     while True:
@@ -119,6 +134,22 @@ def watch(lab, before, until, timeout=10.0):
         time.sleep(POLL)
 
 
+def breakdown(lab, marks, origin="R4", head="TEh1"):
+    """Each round's steps (``lab.trace.stages``) from the agents' trace
+    lines; marks: [(t_change, t_seen)]. [] when the agents do not trace."""
+    if not TRACE:
+        return []
+    evs = trace.events({n: lab.nodes[n].agent_log for n in lab.nodes if lab.nodes[n].runs_agent})
+    dump = os.environ.get("PYFRR_PWR_BENCH_TRACE_DUMP")  # a file: every round's trace lines, ms after the change
+    if dump:
+        with open(dump, "a") as f:
+            for t0, t1 in marks:
+                f.write(f"--- round: seen at {(t1 - t0) * 1e3:.1f} ms\n")
+                for t, node, ev, fields in trace.window(evs, t0 - 0.01, t1 + 0.05):
+                    f.write(f"{(t - t0) * 1e3:8.1f} {node:5} {ev} {' '.join(fields)}\n")
+    return [trace.stages(evs, t0, origin, rid(lab, origin), head, t1) for t0, t1 in marks]
+
+
 def write_w(lab, w):
     f = lab.files[PORT]
     tmp = f.with_suffix(".tmp")
@@ -134,15 +165,17 @@ def test_power_change_at_r4_until_teh1s_choice_changes(benchmark, lab):
     write_w(lab, R4_UNIT_W)
     time.sleep(3)
     assert chain(lab) == base and dear != base, "R4's port power does not move TEh1's choice"
-    lat, vec, inter = [], [], []
+    lat, vec, inter, marks = [], [], [], []
     state = {"dear": False}
 
     def change():
         state["dear"] = not state["dear"]
         before = chain(lab)
         want = dear if state["dear"] else base
+        t0 = time.monotonic()
         write_w(lab, R4_UNIT_W * (10 if state["dear"] else 1))
-        t, seen, tv = watch(lab, before, lambda c: c == want)
+        t, seen, tv = watch(lab, before, lambda c: c == want, t0=t0)
+        marks.append((t0, t0 + t))
         lat.append(t)
         vec.append(tv if tv is not None else t)
         inter.append(len([c for c in seen if c not in (base, dear)]))
@@ -150,7 +183,9 @@ def test_power_change_at_r4_until_teh1s_choice_changes(benchmark, lab):
     benchmark.group = "issue 10: power change at R4 -> TEh1's chosen inter-area path (fig-2-0, real FRR)"
     benchmark.extra_info.update(impl="pyfrr_pwr", load_before=load())
     benchmark.pedantic(change, setup=lambda: time.sleep(1.0), rounds=12, iterations=1)
+    steps = breakdown(lab, marks)
     benchmark.extra_info.update(
+        stages_median_ms=trace.summary(steps),
         choice_median_ms=statistics.median(lat) * 1e3,
         choice_min_ms=min(lat) * 1e3,
         choice_max_ms=max(lat) * 1e3,
@@ -160,6 +195,9 @@ def test_power_change_at_r4_until_teh1s_choice_changes(benchmark, lab):
         load_after=load(),
     )
     print("\npower change -> choice ms", [round(x * 1e3) for x in lat], "view ms", [round(x * 1e3) for x in vec], "intermediate", inter, load())
+    for st in steps:
+        print("  steps ms", st)
+    print("  median steps ms", trace.summary(steps))
 
 
 def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
@@ -171,16 +209,20 @@ def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
     ipr = IPRoute(netns=lab.nodes["R4"].ns)
     idx = ipr.link_lookup(ifname=PORT)[0]
     base = chain(lab)
-    down, up, inter = [], [], []
+    down, up, inter, mdown, mup = [], [], [], [], []
 
     def flap():
         before = chain(lab)
         assert before == base
+        t0 = time.monotonic()
         ipr.link("set", index=idx, state="down")
-        t, seen, _ = watch(lab, before, lambda c: c != base)
+        t, seen, _ = watch(lab, before, lambda c: c != base, t0=t0)
+        mdown.append((t0, t0 + t))
         down.append(t)
+        t0 = time.monotonic()
         ipr.link("set", index=idx, state="up")
-        t2, seen2, _ = watch(lab, seen[-1], lambda c: c == base, timeout=30)
+        t2, seen2, _ = watch(lab, seen[-1], lambda c: c == base, timeout=30, t0=t0)
+        mup.append((t0, t0 + t2))
         up.append(t2)
         inter.append(len(seen) - 2 + len(seen2) - 2)
 
@@ -190,7 +232,16 @@ def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
         benchmark.pedantic(flap, setup=lambda: time.sleep(2.0), rounds=10, iterations=1)
     finally:
         ipr.close()
+    sdown, sup = breakdown(lab, mdown), breakdown(lab, mup)
+    drops = []
+    if TRACE:  # adjacencies lost anywhere but on the link flapped on purpose (fast hellos under load)
+        evs = trace.events({n: lab.nodes[n].agent_log for n in lab.nodes if lab.nodes[n].runs_agent})
+        ends = {"10.20.29.0", "10.20.29.1"}  # R4-ABR2's /31 (containerlab/fig-2-0/addresses.yml)
+        drops = trace.adjacency_drops(evs, lab.started_at, time.monotonic(), ends)
+        benchmark.extra_info["adjacency_drops_elsewhere"] = len(drops)
     benchmark.extra_info.update(
+        down_stages_median_ms=trace.summary(sdown),
+        up_stages_median_ms=trace.summary(sup),
         down_median_ms=statistics.median(down) * 1e3,
         down_max_ms=max(down) * 1e3,
         up_median_ms=statistics.median(up) * 1e3,
@@ -199,6 +250,10 @@ def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
         load_after=load(),
     )
     print("\nlink down ms", [round(x * 1e3) for x in down], "up ms", [round(x * 1e3) for x in up], "intermediate", inter, load())
+    for a, b in zip(sdown, sup):
+        print("  down steps ms", a, "\n  up steps ms", b)
+    print("  median down steps ms", trace.summary(sdown), "\n  median up steps ms", trace.summary(sup))
+    print("  adjacencies lost elsewhere since the lab was up:", drops)
 
 
 def _cpu_rss(pid):

@@ -72,6 +72,36 @@ def ask(lab, head, tail, **kw):
     return agent_request(str(lab.nodes[head].agent_socket), {"cmd": "path", "to": rid(lab, tail), **kw})
 
 
+ABRS = ("ABR1", "ABR2", "ABR3", "ABR4", "ABR5", "ABR6")
+
+
+def _activity(lab, head="TEh1"):
+    """What moves while a change travels: the head-end's TED changes and
+    views, every ABR's TED changes and finished vector rounds."""
+    out = []
+    for n in (head, *ABRS):
+        st = agent_request(str(lab.nodes[n].agent_socket), {"cmd": "status"})["stats"]
+        out += [st.get("ted_changes", 0), st.get("views_published", 0), st.get("vector_rounds", 0)]
+    return out
+
+
+def wait_settled(lab, before, quiet=0.5, timeout=30.0, step=0.05):
+    """Return once the head-end's TED moved past ``before`` (its
+    ``ted_changes``) and nothing in ``_activity`` changed for ``quiet`` s:
+    the change was flooded and every ABR's recomputation is out. Raises
+    after ``timeout``: a deadline, not a guess of how long it takes."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < end:
+        a = _activity(lab)
+        if a != last:
+            last, since = a, time.monotonic()
+        elif a[0] > before and time.monotonic() - since >= quiet:
+            return
+        time.sleep(step)
+    raise AssertionError(f"the lab did not settle in {timeout} s after a reservation (TEh1's TED changes {before} -> {last and last[0]})")
+
+
 def central(topo_file, h, t):
     topo = load_topology(topo_file)
     teds = build_teds(topo)
@@ -142,6 +172,7 @@ def test_reservations_take_bandwidth_until_requests_fail_clearly(lab):
     ids, routes = [], []
     reason = None
     for _ in range(12):
+        before = _activity(lab)[0]
         try:
             r = agent_request(sock, {"cmd": "reserve", "to": rid(lab, "TEt4"), "bw": 1.25e8}, timeout=30)  # 1 Gb/s
         except AgentError as exc:
@@ -150,7 +181,7 @@ def test_reservations_take_bandwidth_until_requests_fail_clearly(lab):
         ids.append(r["id"])
         routes.append(tuple(r["route"]))
         assert r["route"][0] == rid(lab, "TEh1") and r["route"][-1] == rid(lab, "TEt4")
-        time.sleep(2.0)  # flooding and the ABRs' recomputation
+        wait_settled(lab, before)  # flooding and the ABRs' recomputation
     assert ids and reason, "bandwidth never ran out"
     assert "no inter-area path" in reason and "min_bandwidth=1 Gb/s" in reason
     assert len(set(routes)) > 1  # later reservations went elsewhere

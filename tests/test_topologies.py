@@ -308,3 +308,17 @@ def test_frr_conf_errors_name_file_line_and_statement(tmp_path, line, expect):
     with pytest.raises(ConfigError) as ei:
         parse_frr_conf(p)
     assert str(ei.value).startswith(f"{p}:2: {expect}"), str(ei.value)
+
+
+def test_ospf_links_use_fast_hellos():
+    """issue 10: a link coming back is Full within about a hello (250 ms)
+    of carrier, not after up to a second of hello wait; every OSPF
+    point-to-point interface of every shipped router says so."""
+    confs = sorted((ROOT / "containerlab").glob("*/*/frr.conf"))
+    assert confs
+    for conf in confs:
+        blocks = conf.read_text().split("\ninterface ")[1:]
+        p2p = [b for b in blocks if " ip ospf network point-to-point" in b]
+        assert p2p, conf
+        for b in p2p:
+            assert " ip ospf dead-interval minimal hello-multiplier 4" in b and "ip ospf hello-interval" not in b, f"{conf}: {b.splitlines()[0]}"

@@ -71,8 +71,11 @@ def frr_conf(name: str, rid: str, ifaces: list, lo_area: str) -> str:
         else:
             out += [
                 " ip ospf network point-to-point",
-                " ip ospf hello-interval 1",
-                " ip ospf dead-interval 4",
+                # fast hellos (issue 10): every 250 ms, dead after 1 s. A link
+                # coming up is Full, and its TE link advertised, within about a
+                # hello of carrier instead of up to a second of hello wait;
+                # a carrier loss is seen by netlink at once either way
+                " ip ospf dead-interval minimal hello-multiplier 4",
                 " ip ospf authentication message-digest",
                 f" ip ospf message-digest-key 1 md5 {AUTH_KEY}",
             ]

@@ -36,7 +36,10 @@ process hands out are persisted in blocks next to the control socket
 no longer holds their MaxAge copies.
 
 Pushed, not polled (issue 10). A TED change (``AgentCore.ted_gen``) wakes
-the ABR vector loop and the head-end's view loop at once; both first let a
+the head-end's view loop at once, and a change in what this ABR's vectors
+are computed from (``AgentCore.vec_gen``: not its peers' vectors in a
+non-backbone area, not the delete of an instance a make-before-break
+replacement superseded) the ABR vector loop; both first let a
 burst of changes settle (quiet for ``*_QUIET_S``, at most ``*_MAX_S``), so
 what they compute comes from one consistent view of the area instead of a
 mix of old and new vectors (draft sec. 2.2: a head-end chooses from what
@@ -47,7 +50,10 @@ choice the control socket was asked for, so the head-end's choice follows
 the LSA that changed and a query reads it. The SRv6 loop syncs on the
 measurer's rtnetlink link and address events, with a few follow-ups for
 the IPv6 neighbours learnt after a link comes up, and every
-``SRV6_FALLBACK_PERIODS`` periods besides.
+``SRV6_FALLBACK_PERIODS`` periods besides. The sender pipelines: every
+request queued is written before the first reply is awaited. With
+``PYFRR_PWR_TRACE=1`` in its environment the agent logs a timestamped line
+at each step a reroute takes (``agent.trace``; ``lab.trace`` reads them).
 
 Computing-power collaboration (issue 9), each task only when configured,
 each at its own pace and supervised like the rest:
@@ -88,6 +94,8 @@ from pyfrr_pwr.agent.lsps import LspManager
 from pyfrr_pwr.agent.measure import Measurer
 from pyfrr_pwr.agent.signalling import SIGNAL_PORT, Signalling
 from pyfrr_pwr.agent.srv6 import Srv6Node
+from pyfrr_pwr.agent.trace import ENABLED as TRACING
+from pyfrr_pwr.agent.trace import trace
 from pyfrr_pwr.dataplane.sids import SidError
 from pyfrr_pwr.files.power import PowerConfig, load_power
 from pyfrr_pwr.proto import control as msg
@@ -159,6 +167,7 @@ class Agent:
         self._view_kick = asyncio.Event()  # a TED changed: the head-end's view loop
         self._srv6_kick = asyncio.Event()  # an interface or address changed: SRv6 sync
         self._seen_gen = -1
+        self._seen_vec_gen = -1
         self.measurer.on_link_change = self._srv6_kick.set
         self.signalling = Signalling(self.core, self._queue.put_nowait, a.get("signal_port", SIGNAL_PORT))
         try:
@@ -219,16 +228,24 @@ class Agent:
         self._kick()
 
     def _kick(self) -> None:
-        """Wake the loops that follow the TEDs (pushed, not polled)."""
+        """Wake the loops that follow the TEDs (pushed, not polled): the
+        view loop on any TED change, the vector loop on a change in what
+        an ABR's vectors are computed from (``AgentCore.vec_gen``), or
+        when they are due anyway (a flush, a refresh); a router that is
+        no ABR has no vector round to run."""
         gen = self.core.ted_gen
         if gen != self._seen_gen:
             self._seen_gen = gen
             self._view_kick.set()
-            self._vec_kick.set()
-        elif self.core.vectors_dirty:
-            self._vec_kick.set()
+        vgen = self.core.vec_gen
+        if vgen != self._seen_vec_gen or self.core.vectors_dirty:
+            self._seen_vec_gen = vgen
+            if len(self.core.abr_areas()) >= 2:
+                self._vec_kick.set()
 
     def _on_message(self, m) -> None:
+        if TRACING:
+            _trace_message(m)
         try:
             self._emit(self.core.handle(m, time.monotonic()))
         except Exception as exc:  # handle() does not raise; belt and braces
@@ -300,32 +317,48 @@ class Agent:
         log.warning("%s: LSDB re-synced: %d changes (%d stale LSAs dropped)", self.name, self.core.resync_changed, gone)
 
     async def _sender(self) -> None:
+        """Send what the core asked for, in order, pipelined: every request
+        queued so far is written before the first reply is awaited (issue
+        10: one round trip each, 5-12 ms on a loaded router, made an ABR's
+        three vectors take 40 ms to leave). ospfd reads the sync connection
+        one request at a time, in order (ospf_apiserver.c), so
+        make-before-break (originate, then delete) holds; each reply is
+        still matched to its request, and refusals reach the core."""
         while True:
-            reqs = await self._queue.get()
-            for r in reqs:
-                if not self.client.connected:
-                    break
-                try:
-                    rep = await self.client.request(r, check=False)
-                    if not rep.ok:
-                        log.warning("%s: ospfd refused %s: %s", self.name, type(r).__name__, rep.error)
-                        self.core.refused(r, rep.errcode)
-                except (TimeoutError, ConnectionError) as exc:
-                    log.warning("%s: %s", self.name, exc)
-                    break
-                except ValueError as exc:  # encode_request: a body ospfd cannot take
-                    self.core.report("dropped_request_encode", exc, f"dropped {type(r).__name__}")
-                except Exception as exc:
-                    self.core.report("sender_errors", exc, f"dropped {type(r).__name__}")
+            reqs = list(await self._queue.get())
+            while not self._queue.empty():
+                reqs += self._queue.get_nowait()
+            if not self.client.connected:
+                continue
+            if TRACING:
+                for r in reqs:
+                    trace("send", type(r).__name__, getattr(r, "area", "-"), getattr(r, "opaque_id", "-"))
+            # tasks start in creation order and write before their first await
+            sent = [asyncio.ensure_future(self.client.request(r, check=False)) for r in reqs]
+            lost = False
+            for r, rep in zip(reqs, await asyncio.gather(*sent, return_exceptions=True)):
+                if isinstance(rep, (TimeoutError, ConnectionError)):
+                    if not lost:  # one line for a session lost under a batch
+                        log.warning("%s: %s", self.name, rep)
+                    lost = True
+                elif isinstance(rep, ValueError):  # encode_request: a body ospfd cannot take
+                    self.core.report("dropped_request_encode", rep, f"dropped {type(r).__name__}")
+                elif isinstance(rep, Exception):
+                    self.core.report("sender_errors", rep, f"dropped {type(r).__name__}")
+                elif not rep.ok:
+                    log.warning("%s: ospfd refused %s: %s", self.name, type(r).__name__, rep.error)
+                    self.core.refused(r, rep.errcode)
 
-    async def _settle(self, quiet: float, most: float) -> None:
-        """Return once the TEDs went ``quiet`` s without a change, or ``most``
-        s after the call (a burst of changes is taken whole)."""
+    async def _settle(self, quiet: float, most: float, gen_of=None) -> None:
+        """Return once the TEDs went ``quiet`` s without a change (counted
+        by ``gen_of()``, default ``ted_gen``), or ``most`` s after the call
+        (a burst of changes is taken whole)."""
+        gen_of = gen_of or (lambda: self.core.ted_gen)
         end = time.monotonic() + most
         while True:
-            gen = self.core.ted_gen
+            gen = gen_of()
             await asyncio.sleep(max(0.0, min(quiet, end - time.monotonic())))
-            if self.core.ted_gen == gen or time.monotonic() >= end:
+            if gen_of() == gen or time.monotonic() >= end:
                 return
 
     async def _vector_loop(self, period: float = VECTOR_FALLBACK_S) -> None:
@@ -339,8 +372,9 @@ class Agent:
                 pass
             self._vec_kick.clear()
             try:
-                if self.core.vectors_dirty:
-                    await self._settle(VECTOR_QUIET_S, VECTOR_MAX_S)
+                if self.core.vectors_dirty and len(self.core.abr_areas()) >= 2:
+                    trace("vec_kick", self.core.vec_gen)
+                    await self._settle(VECTOR_QUIET_S, VECTOR_MAX_S, lambda: self.core.vec_gen)
                 await self._vector_round()
             except Exception as exc:
                 self.core.report("vector_loop_errors", exc, "vector round failed")
@@ -352,15 +386,19 @@ class Agent:
         while True:
             await self._view_kick.wait()
             try:
+                trace("view_kick", self.core.ted_gen)
                 await self._settle(VIEW_QUIET_S, VIEW_MAX_S)
                 self._view_kick.clear()
                 job = self.core.publish_view()
+                trace("view_published", self.core.view_gen)
                 if job is not None:
                     t0 = time.monotonic()
+                    changed = self.core.stats["choices_changed"]
                     with self.core.timings("choices"):
                         res = await asyncio.to_thread(AgentCore.compute_choices, job)
                     self.core.store_choices(job, res)
                     self.core.stats["view_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)
+                    trace("view_choices", job[0], self.core.stats["choices_changed"] - changed, self.core.stats["view_round_ms_last"])
                 self.lsps.kick()  # LSPs re-optimise from the new view at once
             except Exception as exc:
                 self.core.report("view_errors", exc, "head-end view round failed")
@@ -372,6 +410,7 @@ class Agent:
         if snap is None:
             return
         t0 = time.monotonic()
+        trace("vec_start", self.core.vec_gen)
         try:
             with self.core.timings("vectors"):
                 res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
@@ -379,7 +418,10 @@ class Agent:
             self.core.report("vector_compute_errors", exc, "vector computation failed")
             return
         self.core.stats["vector_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)  # a gauge: where reroute time goes
-        self._emit(self.core.apply_vectors(res, time.monotonic()))
+        self.core.stats["vector_rounds"] += 1  # a counter: tests wait for the ABRs to go quiet on it
+        reqs = self.core.apply_vectors(res, time.monotonic())
+        trace("vec_done", self.core.stats["vector_round_ms_last"], sum(isinstance(r, api.OriginateRequest) for r in reqs))
+        self._emit(reqs)
 
     async def _housekeeping(self, period: float = 0.5) -> None:
         """``AgentCore.tick``, and a re-sync when ``resync_due`` says so."""
@@ -612,6 +654,19 @@ class Agent:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             log.info("%s: stopped", self.name)
+
+
+def _trace_message(m) -> None:
+    """A trace line (``agent.trace``) for what ospfd told us that moves a
+    reroute: LSAs of opaque type 10, neighbour and interface states."""
+    if isinstance(m, (api.LsaUpdate, api.LsaDelete)):
+        h = m.header
+        if h.type == api.LSA_OPAQUE_AREA:
+            trace("lsa_upd" if isinstance(m, api.LsaUpdate) else "lsa_del", m.area, h.adv_router, h.lsid)
+    elif isinstance(m, api.NsmChange):
+        trace("nsm", m.ifaddr, m.router_id, int(m.status))
+    elif isinstance(m, api.IsmChange):
+        trace("ism", m.ifaddr, m.area, int(m.status))
 
 
 def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: str | None = None) -> int:

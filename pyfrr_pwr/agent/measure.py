@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pyfrr_pwr.agent.trace import ENABLED as TRACING
+from pyfrr_pwr.agent.trace import trace
 from pyfrr_pwr.files.power import PowerConfig
 
 __all__ = ["Measurer", "rates", "parse_rtnl", "LinkTable"]
@@ -327,6 +329,8 @@ class Measurer:
                             self.table = LinkTable()
                             self._start_dumps(sock)
                     if links_changed:
+                        if TRACING:
+                            trace("netlink", ",".join(sorted(self.table.ifaddrs())))
                         self.speeds()
                         if self.on_link_change is not None:
                             self.on_link_change()
@@ -342,6 +346,8 @@ class Measurer:
                     deferred = any(getattr(l, "state", None) is not None and l.state.name == "DEFERRED" for l in core.links.values())
                     if self._force or addrs != last_addrs or used != last_used or watts != last_watts or deferred:
                         self._force = False
+                        if TRACING and watts != last_watts:
+                            trace("watts", *(f"{k}={v:.3f}" for k, v in sorted(watts.items())))
                         last_addrs, last_used, last_watts = addrs, used, watts
                         core.ifaddrs = addrs
                         self.stats["evaluations"] += 1
