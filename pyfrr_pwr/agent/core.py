@@ -182,6 +182,7 @@ class AgentCore(LsaIntake, Resync, SiteInputs, InterArea, Views):
         self._resync_interval = RESYNC_MIN_S
         self._resync_ok_at = -float("inf")
         self._implausible_since: dict = {}  # what looked wrong -> since when
+        self._one_sided_memo: dict = {}  # area -> (its _Lsas, its gen, one-sided links): resync_due at rest
         self.link_speed: dict = {}  # ifname -> negotiated bits/s (ethtool)
         self.reservations: dict = {}  # id -> {"ifname": str|None, "bw": bytes/s, "next": router ID|None}
         self.srv6_status: dict | None = None  # the SRv6 shell's status (daemon), None: not started

@@ -48,8 +48,9 @@ intermediate chains). The view loop publishes the settled TEDs
 (``AgentCore.publish_view``) and recomputes, off the event loop, every
 choice the control socket was asked for, so the head-end's choice follows
 the LSA that changed and a query reads it. The SRv6 loop syncs on the
-measurer's rtnetlink link and address events, with a few follow-ups for
-the IPv6 neighbours learnt after a link comes up, and every
+measurer's rtnetlink events (links, IPv4 and IPv6 addresses, IPv6
+neighbours appearing or going: End.X next hops are learnt after a link
+comes up), with a few follow-ups after each, and every
 ``SRV6_FALLBACK_PERIODS`` periods besides. The sender pipelines: every
 request queued is written before the first reply is awaited. With
 ``PYFRR_PWR_TRACE=1`` in its environment the agent logs a timestamped line
@@ -113,11 +114,13 @@ TYPE_IN_USE_LOG_S = 60.0  # the OPAQUETYPEINUSE error is repeated this often
 VECTOR_QUIET_S, VECTOR_MAX_S = 0.01, 0.1  # an ABR's settle before computing vectors
 VECTOR_FALLBACK_S = 5.0  # the vector loop looks anyway this often (belt and braces)
 VIEW_QUIET_S, VIEW_MAX_S = 0.02, 0.2  # a head-end's settle before it chooses again
-# SRv6 syncs on link and address events, then every period for SRV6_FOLLOW_UPS
-# periods (IPv6 neighbours are learnt after the link), and every
-# SRV6_FALLBACK_PERIODS periods besides: a sync dumps links, addresses,
-# neighbours and routes, the agent's dearest work at rest
-SRV6_FOLLOW_UPS, SRV6_FALLBACK_PERIODS = 5, 30
+# SRv6 syncs on link, address (IPv4 and IPv6) and IPv6 neighbour events (the
+# measurer's rtnetlink socket), then every period for SRV6_FOLLOW_UPS periods,
+# and every SRV6_FALLBACK_PERIODS periods besides (belt and braces: what no
+# event tells, e.g. a SID route someone else deleted): a sync dumps links,
+# addresses, neighbours and routes, the agent's dearest work at rest (issue 10:
+# every 30 s it was most of an idle agent's CPU)
+SRV6_FOLLOW_UPS, SRV6_FALLBACK_PERIODS = 5, 300
 ENERGY_MIN_WAIT_S = 0.5  # s: the energy loop never wakes sooner than this (a failing TLV build cannot spin it)
 DEFAULT_SOCKET = "/run/pyfrr-pwr/agent.sock"
 
@@ -372,7 +375,9 @@ class Agent:
                 pass
             self._vec_kick.clear()
             try:
-                if self.core.vectors_dirty and len(self.core.abr_areas()) >= 2:
+                if len(self.core.abr_areas()) < 2:
+                    continue  # no ABR, no vectors (draft sec. 2.1); a second area ready kicks us: _kick
+                if self.core.vectors_dirty:
                     trace("vec_kick", self.core.vec_gen)
                     await self._settle(VECTOR_QUIET_S, VECTOR_MAX_S, lambda: self.core.vec_gen)
                 await self._vector_round()
@@ -670,6 +675,9 @@ def _trace_message(m) -> None:
 
 
 def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: str | None = None) -> int:
+    # numpy (imported only where the C core's arrays are built: ABRs, head-ends)
+    # does no BLAS work here; its OpenBLAS pool would be an idle thread per agent
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     cfg = load_power(config)
     host, _, port = (cfg.agent.get("api") or api).rpartition(":")
     agent = Agent(cfg, socket_path, host or "127.0.0.1", int(port), name=name or cfg.router or "agent")

@@ -15,10 +15,17 @@ from pyfrr_pwr.dataplane import lsp as fsm
 
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
 
-try:  # helper H2's protection modules, when they exist
-    from pyfrr_pwr.paths import disjoint as _disjoint  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the tree
-    _disjoint = None
+
+def _disjoint_module():
+    """``paths.disjoint`` (helper H2's protection), imported when a backup
+    is first wanted: it pulls ``paths.ksp`` and numpy (~12 MiB), which an
+    agent heading no LSP never needs (issue 10: agent RSS). None if the
+    tree has no such module."""
+    try:
+        from pyfrr_pwr.paths import disjoint
+    except ImportError:  # pragma: no cover - depends on the tree
+        return None
+    return disjoint
 
 
 @dataclass
@@ -242,6 +249,7 @@ class HeadEndMixin:
         It shares that ABR, so it is at most link-disjoint."""
         import dataclasses
 
+        _disjoint = _disjoint_module()
         if _disjoint is None:
             return None, "none"
         head_edges = [e for e in path.edges if not str(e[2]).startswith("area ")]

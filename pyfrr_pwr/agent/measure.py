@@ -9,7 +9,12 @@ feeds POWER (draft sec. 2.1.8).
 Event-driven (issue 10): addresses and link state come from one rtnetlink
 socket subscribed to RTMGRP_LINK and RTMGRP_IPV4_IFADDR (RFC 3549 sec. 3.1;
 one dump at start, then only the kernel's notifications), so nothing is
-polled at rest. The agent needs two message types and three attributes of
+polled at rest. The same socket hears RTMGRP_IPV6_IFADDR and RTMGRP_NEIGH
+for the SRv6 shell (``on_link_change``): its plan reads IPv6 addresses and
+IPv6 neighbours (End.X next hops), so an IPv6 address or neighbour that
+appears or goes wakes its sync instead of a 30 s poll of four dumps (the
+agent's dearest work at rest); neighbour state changes (REACHABLE, STALE,
+...) are not changes of the set and wake nothing. The agent needs two message types and three attributes of
 them, so they are parsed here (``parse_rtnl``, pure, bounds-checked)
 instead of by pyroute2's general decoder, which was 42 % of the agent's
 busy time when it dumped every link every 100 ms. Tx counters are read
@@ -42,9 +47,13 @@ log = logging.getLogger("pyfrr_pwr.agent")
 # rtnetlink (linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h)
 NETLINK_ROUTE = 0
 RTMGRP_LINK = 0x1
+RTMGRP_NEIGH = 0x4
 RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_NEWNEIGH, RTM_DELNEIGH = 28, 29
+NDA_DST = 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFLA_IFNAME = 3
@@ -53,6 +62,7 @@ IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 _NLMSG = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBi")  # family, prefixlen, flags, scope, index
+_NDMSG = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type (linux/neighbour.h)
 _RTA = struct.Struct("=HH")
 
 
@@ -69,11 +79,13 @@ def _attrs(buf: bytes, off: int, end: int) -> dict:
     return out
 
 
-def parse_rtnl(buf: bytes) -> list[tuple]:
+def parse_rtnl(buf: bytes, v6: bool = False) -> list[tuple]:
     """rtnetlink messages -> events, in order:
     ``("link", index, name, running)``, ``("dellink", index)``,
     ``("addr", index, address)``, ``("deladdr", index, address)``,
-    ``("done",)`` (end of a dump), ``("error", errno)``. What the agent
+    ``("done",)`` (end of a dump), ``("error", errno)``; with ``v6`` also
+    ``("addr6" | "deladdr6" | "neigh6" | "delneigh6", index, address)``
+    (IPv6 addresses and neighbours, for the SRv6 shell). What the agent
     does not use, and anything truncated, is skipped."""
     ev: list[tuple] = []
     off = 0
@@ -96,6 +108,13 @@ def parse_rtnl(buf: bytes) -> list[tuple]:
             raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
             if fam == socket.AF_INET and raw is not None and len(raw) == 4:
                 ev.append(("addr" if ty == RTM_NEWADDR else "deladdr", idx, socket.inet_ntoa(raw)))
+            elif v6 and fam == socket.AF_INET6 and raw is not None and len(raw) == 16:
+                ev.append(("addr6" if ty == RTM_NEWADDR else "deladdr6", idx, socket.inet_ntop(socket.AF_INET6, raw)))
+        elif v6 and ty in (RTM_NEWNEIGH, RTM_DELNEIGH) and body + _NDMSG.size <= end:
+            fam, idx, _state, _f, _t = _NDMSG.unpack_from(buf, body)
+            dst = _attrs(buf, body + _NDMSG.size, end).get(NDA_DST)
+            if fam == socket.AF_INET6 and dst is not None and len(dst) == 16:
+                ev.append(("neigh6" if ty == RTM_NEWNEIGH else "delneigh6", idx, socket.inet_ntop(socket.AF_INET6, dst)))
         elif ty == NLMSG_DONE:
             ev.append(("done",))
         elif ty == NLMSG_ERROR and body + 4 <= end:
@@ -108,16 +127,33 @@ def parse_rtnl(buf: bytes) -> list[tuple]:
 
 class LinkTable:
     """Interfaces from rtnetlink events (pure): index -> name, running
-    state, IPv4 addresses in the order the kernel reported them."""
+    state, IPv4 addresses in the order the kernel reported them; and the
+    set of IPv6 addresses and neighbours heard of (``v6``), whose changes
+    set ``v6_changed`` (the SRv6 shell's business, not the core's)."""
 
     def __init__(self):
         self.names: dict = {}
         self.running: dict = {}
         self.addrs: dict = {}  # index -> [address, ...]
+        self.v6: set = set()  # ("addr6" | "neigh6", index, address)
+        self.v6_changed = False
 
     def apply(self, ev: tuple) -> bool:
-        """One event; True if what ``ifaddrs`` or ``running`` says changed."""
+        """One event; True if what ``ifaddrs`` or ``running`` says changed.
+        An IPv6 address or neighbour joining or leaving the set sets
+        ``v6_changed`` instead (a neighbour's state change is no change)."""
         kind = ev[0]
+        if kind in ("addr6", "neigh6"):
+            if ev not in self.v6:
+                self.v6.add(ev)
+                self.v6_changed = True
+            return False
+        if kind in ("deladdr6", "delneigh6"):
+            key = (kind[3:], ev[1], ev[2])
+            if key in self.v6:
+                self.v6.discard(key)
+                self.v6_changed = True
+            return False
         if kind == "link":
             _, idx, name, run = ev
             changed = self.names.get(idx) != name or self.running.get(idx) != run
@@ -125,6 +161,10 @@ class LinkTable:
             return changed
         if kind == "dellink":
             had = ev[1] in self.names
+            gone6 = {e for e in self.v6 if e[1] == ev[1]}
+            if gone6:
+                self.v6 -= gone6
+                self.v6_changed = True
             self.names.pop(ev[1], None)
             self.running.pop(ev[1], None)
             self.addrs.pop(ev[1], None)
@@ -260,7 +300,7 @@ class Measurer:
     def _open(self) -> socket.socket:
         s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        s.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
+        s.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_NEIGH))
         return s
 
     @staticmethod
@@ -284,13 +324,23 @@ class Measurer:
                 raise
             if not buf:
                 return changed
-            for ev in parse_rtnl(buf):
+            for ev in parse_rtnl(buf, v6=True):
                 self.stats["netlink_events"] += 1
                 if ev[0] == "done" and self._pending_dumps:
                     nxt = self._pending_dumps.pop(0)
                     sock.send(nxt)
                 elif self.table.apply(ev):
                     changed = True
+
+    def _notify(self, links_changed: bool) -> None:
+        """After a drain: link speeds anew when links changed; the SRv6
+        shell's ``on_link_change`` when links or the IPv6 set changed."""
+        if links_changed:
+            self.speeds()
+        if links_changed or self.table.v6_changed:
+            self.table.v6_changed = False
+            if self.on_link_change is not None:
+                self.on_link_change()
 
     def _start_dumps(self, sock: socket.socket) -> None:
         self._pending_dumps = [self._dump_request(RTM_GETADDR, 2)]
@@ -327,13 +377,11 @@ class Measurer:
                         if self._redump:
                             self._redump = False
                             self.table = LinkTable()
+                            self.table.v6_changed = True  # events were lost: the SRv6 shell looks again
                             self._start_dumps(sock)
-                    if links_changed:
-                        if TRACING:
-                            trace("netlink", ",".join(sorted(self.table.ifaddrs())))
-                        self.speeds()
-                        if self.on_link_change is not None:
-                            self.on_link_change()
+                    if links_changed and TRACING:
+                        trace("netlink", ",".join(sorted(self.table.ifaddrs())))
+                    self._notify(links_changed)
                     used = last_used or {}
                     if self.measured and now >= next_counters:
                         next_counters = now + max(self.interval, self.window / 4)
