@@ -9,8 +9,10 @@ cached per topology generation and every way of changing the LSAs must
 invalidate it.
 """
 
+import copy
 import dataclasses
 import math
+import pickle
 import random
 
 import networkx as nx
@@ -18,10 +20,11 @@ import pytest
 from helpers.random_as import hierarchy_oracle, random_topology
 
 from pyfrr_pwr.model import metric
+from pyfrr_pwr.model import ted as ted_mod
 from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.model.ted import TED
+from pyfrr_pwr.paths import graphcache, transit
 from pyfrr_pwr.paths import interarea as ia
-from pyfrr_pwr.paths import transit
 from pyfrr_pwr.proto import wire
 
 BB, A1, A2 = "0.0.0.0", "0.0.0.1", "0.0.0.2"
@@ -121,6 +124,9 @@ def test_converged_vectors_are_identical_with_the_scalar_path(seed, monkeypatch)
     teds2, abrs2, _ = random_topology(seed)
     monkeypatch.setattr(transit, "_combine", ia._combine_scalar)
     monkeypatch.setattr(transit, "_path_infos", _plain_infos)
+    monkeypatch.setattr(ia, "_wire_rows", lambda rows: None)  # local vectors: sorted and converted one by one
+    monkeypatch.setattr(ia, "_combine_many", lambda items, k: [ia._combine_scalar(vias, v, k) if vias else () for vias, v in items])  # the heap walk
+    monkeypatch.setattr(ia, "_aggregates_many", lambda gi, paths: [transit._aggregates(gi.attrs, p) for p in paths])  # the scalar sums
     ref = ia.converge({abr: {a: teds2[a] for a in ars} for abr, ars in abrs2.items()}, k=4)
     assert fast == ref
     if seed == 0:  # transit was exercised (not every small AS has it)
@@ -329,3 +335,122 @@ def test_figure_patches_equal_a_rebuild_on_random_areas():
                 dataclasses.replace(t, pwr_consumed=rnd.random() + 0.01, avail_bw=rnd.choice([None, 1e8, 1e9]), delay_var_us=rnd.choice([None, 5]))
             ]
         assert _same(ted.graph(), ted._build_graph(False))
+
+
+# ------------------------------------------------------------ issue 10: batches, patches, wire records
+
+
+def test_a_batch_with_unfit_vias_equals_the_scalar_walk(monkeypatch):
+    """One batch mixing vias the array form must refuse (unsorted, NaN
+    bandwidth, infinite delay, a figure numpy cannot take) with good ones:
+    every pair still equals the scalar walk, the good ones in the batch."""
+    rnd = random.Random(99)
+    items = [_random_case(rnd) for _ in range(6)]
+    g = items[0][0][0]
+    bad = [
+        (tuple(sorted(items[1][0], key=lambda a: -a.pwr)) + (g,), items[1][1]),  # unsorted (if it differs)
+        ((dataclasses.replace(g, min_bw=math.nan),), items[2][1]),
+        ((dataclasses.replace(g, delay=math.inf),), items[3][1]),
+        ((dataclasses.replace(g, te_metric=2**70),), items[4][1]),  # numpy refuses the whole batch: found tuple by tuple
+    ]
+    for mix in (items + bad, bad + items, items[:2] + bad[3:] + items[2:]):
+        got = ia._combine_many(mix, 8)
+        with monkeypatch.context() as m:
+            m.setattr(transit, "_path_infos", _plain_infos)
+            want = [ia._combine_scalar(vias, v, 8) for vias, v in mix]
+        assert got == want
+        assert [[repr(p) for p in g] for g in got] == [[repr(p) for p in w] for w in want]
+
+
+def test_only_the_cells_that_can_be_among_the_k_smallest_are_sorted():
+    ci, cj = transit._cells(8, 8, 8)
+    assert len(ci) == 20 and all((i + 1) * (j + 1) <= 8 for i, j in zip(ci, cj))
+    assert list(zip(ci, cj)) == sorted(zip(ci, cj))  # row-major: the stable sort's tie order
+    assert len(transit._cells(8, 8, 64)[0]) == 64
+
+
+def _dearer(ted, adv, local, factor):
+    """One end's Link TLV again with its PWR times ``factor`` (figures only)."""
+    (key,) = [k for k, v in ted.lsas.items() if k[0] == adv and v and isinstance(v[0], wire.LinkTLV) and v[0].local_addrs == (local,)]
+    (t,) = ted.lsas[key]
+    ted.lsas[key] = [dataclasses.replace(t, pwr_consumed=t.pwr_consumed * factor)]
+
+
+def test_a_patched_graph_derives_its_figures_from_the_one_it_was_patched_from():
+    ted = TED(A1)
+    for i in range(6):
+        _link(ted, f"1.0.0.{i}", f"1.0.0.{i + 1}", 1.0 + i, 2 * i + 1)
+    G = ted.graph()
+    gi = graphcache._info(G)
+    _dearer(ted, "1.0.0.2", "172.16.0.5", 3.0)  # figures only: PWRLINK of both directions
+    H = ted.graph()
+    origin = ted_mod.patch_origin(H)
+    assert origin is not None and origin[0] is G and origin[1] == {("1.0.0.2", "1.0.0.3", "172.16.0.5"), ("1.0.0.3", "1.0.0.2", "172.16.0.6")}
+    hi = graphcache._info(H)
+    fresh = graphcache._GraphInfo(H)
+    assert hi.edges == fresh.edges and hi.attrs == fresh.attrs and hi.nodes == fresh.nodes and hi.edges != gi.edges
+    assert hi.changed_since(gi) == origin[1] and gi.changed_since(hi) is None
+    gi.arrays()
+    derived, fresh_arrays = hi.arrays(), graphcache._arc_arrays(hi.attrs)  # the parent's arrays, patched
+    assert derived[0] == fresh_arrays[0] and all((a == b).all() and a.dtype == b.dtype for a, b in zip(derived[1:], fresh_arrays[1:]))
+    _dearer(ted, "1.0.0.0", "172.16.0.1", 0.5)
+    K = ted.graph()
+    assert graphcache._info(K).changed_since(gi) == origin[1] | ted_mod.patch_origin(K)[1]  # through two patches
+    # a graph changed in place (and said so) is read afresh, never derived again
+    K.edges["1.0.0.4", "1.0.0.5", "172.16.0.9"]["weight"] = 0.5
+    ia.invalidate(K)
+    assert graphcache._info(K).attrs[("1.0.0.4", "1.0.0.5", "172.16.0.9")][0] == 0.5
+    assert graphcache._info(K).changed_since(gi) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_incremental_after_random_link_changes_equals_a_full_recomputation(seed):
+    """Random figure changes (dearer, cheaper, one or several between two
+    computations, so patched graphs chain) through the TED as the agent
+    applies them: each computer's answer equals a fresh computer's, and its
+    stats show the incremental path was taken."""
+    teds, abrs, _ = random_topology(100 + seed)
+    mine = {abr: {a: teds[a] for a in ars} for abr, ars in abrs.items()}
+    ia.converge(mine, k=3)
+    comps = {abr: ia.VectorComputer(abr, 3) for abr in mine}
+    for abr in sorted(mine):
+        comps[abr].compute(mine[abr])
+    rnd = random.Random(seed)
+    links = {a: sorted(k for k, v in teds[a].lsas.items() if v and isinstance(v[0], wire.LinkTLV)) for a in teds}
+    for _ in range(10):
+        for _ in range(rnd.randint(1, 3)):
+            area = rnd.choice(sorted(teds))
+            key = rnd.choice(links[area])
+            (t,) = teds[area].lsas[key]
+            teds[area].apply_tlvs(key[0], key[1], [dataclasses.replace(t, pwr_consumed=t.pwr_consumed * rnd.choice([0.5, 0.9, 1.1, 4.0]))])
+        for abr in sorted(mine):
+            got = comps[abr].compute(mine[abr])
+            assert got == ia.VectorComputer(abr, 3).compute(mine[abr])
+            for area, vecs in got.items():  # flood as an ABR would, so transit follows
+                ted = mine[abr][area]
+                for key in [kk for kk in ted.lsas if kk[0] == abr and kk[1].startswith("vector/")]:
+                    del ted.lsas[key]
+                for i, v in enumerate(vecs):
+                    ted.apply_tlvs(abr, f"vector/{i}", [v])
+    assert sum(c.stats["in_place_updates"] for c in comps.values()) > 0
+
+
+def test_path_info_is_a_frozen_record_of_its_fields():
+    p = wire.PathInfo("10.0.0.1", 1.5, 1e9, 7, 3, 0x10, 42, 9)
+    t = ("10.0.0.1", 1.5, 1e9, 7, 3, 0x10, 42, 9)
+    assert p != t and not (p == t) and t != p and p in {wire.PathInfo(*t)} and p not in {t}  # equal only to a PathInfo
+    assert hash(p) == hash(t)  # the frozen dataclass's hash of its fields
+    with pytest.raises(TypeError):
+        p < p  # noqa: B015 - no order, as a dataclass without order=True
+    assert dataclasses.is_dataclass(p) and [f.name for f in dataclasses.fields(p)][-1] == "jitter_us"
+    assert dataclasses.replace(p, pwr_sum=2.0) == wire.PathInfo("10.0.0.1", 2.0, 1e9, 7, 3, 0x10, 42, 9)
+    assert dataclasses.asdict(p)["delay_us"] == 42 and wire.PathInfo("1.1.1.1", 1.0, 2.0).hop_count == 0
+    assert wire.PathInfo(endpoint="1.1.1.1", pwr_sum=1.0, min_avail_bw=2.0, jitter_us=3).jitter_us == 3
+    for q in (pickle.loads(pickle.dumps(p)), pickle.loads(pickle.dumps(p, 0)), copy.deepcopy(p), copy.copy(p)):
+        assert q == p and type(q) is wire.PathInfo
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.endpoint = "x"
+    assert wire.PathInfo._of(["a", "b"], [1.0, 2.0], [3.0, 4.0], [0, 1], [1, 2], [0, 0], [5, 6], [0, 1]) == [
+        wire.PathInfo("a", 1.0, 3.0, 0, 1, 0, 5, 0),
+        wire.PathInfo("b", 2.0, 4.0, 1, 2, 0, 6, 1),
+    ]

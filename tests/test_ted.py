@@ -1,6 +1,8 @@
 """TE database: pairing, parallel links, one-sided links, newest instance,
 malformed LSAs dropped without losing state."""
 
+import dataclasses
+
 import pytest
 
 from pyfrr_pwr.model.ted import TED, serial_newer
@@ -125,3 +127,29 @@ def test_unbelievable_site_copies_are_dropped_and_counted_once(adv, tlv, abr_are
     assert t.energy() == {} and t.stats["leak_unknown_origin"] == 1  # a second look counts nothing
     t.withdraw(adv, "200.0.0.2")
     assert t.energy() == {} and t.stats["leak_unknown_origin"] == 1
+
+
+def test_endpoints_follow_every_change_of_a_te_endpoint_lsa_and_only_those():
+    """The endpoint view is cached per change of an LSA that carries (or
+    carried) a TE Endpoint TLV (issue 10: a link's figures moving must not
+    cost a rescan of the LSDB)."""
+    t = TED("0.0.0.1")
+    link = wire.LinkTLV("1.0.0.2", local_addrs=("172.16.0.1",), pwr_consumed=1.0)
+    t.apply_tlvs("1.0.0.1", "l", [link])
+    t.apply_tlvs("1.0.0.1", "ep", [wire.TEEndpoint("1.0.0.1")])
+    assert set(t.endpoints()) == {"1.0.0.1"}
+    cache = t.__dict__["_endpoints_cache"]
+    t.apply_tlvs("1.0.0.1", "l", [dataclasses.replace(link, pwr_consumed=2.0)])
+    assert set(t.endpoints()) == {"1.0.0.1"} and t.__dict__["_endpoints_cache"] is cache
+    t.apply_tlvs("1.0.0.1", "ep", [wire.TEEndpoint("1.0.0.1", wire.EP_HEAD)])
+    assert t.endpoints()["1.0.0.1"].flags == wire.EP_HEAD
+    t.apply_tlvs("1.0.0.1", "ep", [link])  # the LSA no longer carries one
+    assert t.endpoints() == {}
+    t.apply_tlvs("1.0.0.2", "ep", [wire.TEEndpoint("1.0.0.2")])
+    assert set(t.endpoints()) == {"1.0.0.2"}
+    t.withdraw("1.0.0.2", "ep")
+    assert t.endpoints() == {}
+    t.lsas.update({("1.0.0.3", "x"): [wire.TEEndpoint("1.0.0.3")]})
+    assert set(t.endpoints()) == {"1.0.0.3"}
+    t.lsas.clear()
+    assert t.endpoints() == {}

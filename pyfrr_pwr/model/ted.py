@@ -58,15 +58,17 @@ TLV list in place would go unseen, and nothing does.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import Counter, deque
 from dataclasses import dataclass
+from operator import itemgetter
 
 import networkx as nx
 
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import wire
 
-__all__ = ["TED", "LinkEnd", "TEDLink", "SiteCopy", "serial_newer"]
+__all__ = ["TED", "LinkEnd", "TEDLink", "SiteCopy", "serial_newer", "patch_origin"]
 
 log = logging.getLogger("pyfrr_pwr.ted")
 
@@ -102,7 +104,11 @@ class LinkEnd:
     def weight(self) -> float:
         """This end's PWRLINK weight: running over highest capacity (sec.
         2.1.1), 1.0 for a port that sends no highest capacity."""
-        return metric.capacity_weight(self.tlv.max_bw, self.tlv.highest_bw)
+        return self.weight_of(self.tlv)
+
+    @staticmethod
+    def weight_of(tlv: wire.LinkTLV) -> float:
+        return metric.capacity_weight(tlv.max_bw, tlv.highest_bw)
 
 
 @dataclass(frozen=True)
@@ -174,11 +180,16 @@ def _vectors_only(tlvs) -> bool:
     return all(type(t) in _OFF_GRAPH for t in tlvs)
 
 
+def _has_ep(tlvs) -> bool:
+    return any(isinstance(t, wire.TEEndpoint) for t in tlvs)
+
+
 def _graph_part(tlvs) -> list:
     return [t for t in tlvs if type(t) not in _OFF_GRAPH]
 
 
 _MISSING = object()
+_ident = itemgetter(0)
 
 
 def _figures_only(old, new) -> bool:
@@ -201,12 +212,13 @@ class _Lsas(dict):
     appearing or vanishing. Replacing an LSA by an equal one
     counts nothing (a refresh)."""
 
-    __slots__ = ("topo", "gen", "advs", "figlog")
+    __slots__ = ("topo", "gen", "advs", "figlog", "epgen")
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.topo = 0
         self.gen = 0  # every change
+        self.epgen = 0  # changes to LSAs carrying a TE Endpoint TLV (what ``TED.endpoints()`` reads)
         self.figlog: deque = deque(maxlen=64)  # (topo, adv, lsid, old TLV, new TLV): figure-only link changes
         self.advs: Counter = Counter(self._adv(k) for k in self)
 
@@ -218,6 +230,8 @@ class _Lsas(dict):
         old = dict.get(self, key, _MISSING)
         dict.__setitem__(self, key, tlvs)
         self.gen += 1
+        if _has_ep(tlvs) or (old is not _MISSING and _has_ep(old)):
+            self.epgen += 1
         if old is _MISSING:
             adv = self._adv(key)
             self.advs[adv] += 1
@@ -232,6 +246,8 @@ class _Lsas(dict):
         old = dict.__getitem__(self, key)
         dict.__delitem__(self, key)
         self.gen += 1
+        if _has_ep(old):
+            self.epgen += 1
         adv = self._adv(key)
         self.advs[adv] -= 1
         if self.advs[adv] <= 0:
@@ -273,6 +289,7 @@ class _Lsas(dict):
         self.advs.clear()
         self.topo += 1
         self.gen += 1
+        self.epgen += 1
 
     def __reduce__(self):  # pickles (and copies) as a fresh counting dict
         return (_Lsas, (dict(self),))
@@ -334,37 +351,57 @@ class TED:
                 if isinstance(t, cls):
                     yield adv, lsid, t
 
+    def _end_rows(self) -> list:
+        """Newest advertisement of every link end as ``(ident, router,
+        lsid, tlv, local, remote)`` rows, sorted by ident: ``ends()``
+        without the objects (the graph is built from these)."""
+        best: dict = {}
+        for (adv, lsid), tlvs in self.lsas.items():
+            for t in tlvs:
+                if not isinstance(t, wire.LinkTLV):
+                    continue
+                la, ra = t.local_addrs, t.remote_addrs
+                local = la[0] if la else None
+                ident = (adv, t.link_id, local or lsid)  # LinkEnd.ident
+                cur = best.get(ident)
+                if cur is not None:
+                    g_new, g_cur = t.generation or 0, cur[3].generation or 0
+                    if not (serial_newer(g_new, g_cur) or (g_new == g_cur and lsid > cur[2])):
+                        continue
+                best[ident] = (ident, adv, lsid, t, local, ra[0] if ra else None)
+        return sorted(best.values(), key=_ident)
+
+    @staticmethod
+    def _pairs(rows: list) -> list:
+        """(near row, far row or None) indices of every end row: the far end
+        is the one with the mirrored router IDs and addresses; an end
+        without both addresses pairs only when it is the sole link between
+        the two routers both ways."""
+        by_addr: dict = {}
+        by_pair: dict = {}
+        for i, (_, adv, _, t, local, remote) in enumerate(rows):
+            by_addr[(adv, t.link_id, local, remote)] = i
+            by_pair.setdefault((adv, t.link_id), []).append(i)
+        out = []
+        for i, (_, adv, _, t, local, remote) in enumerate(rows):
+            far = None
+            if local and remote:
+                far = by_addr.get((t.link_id, adv, remote, local))
+            if far is None and not (local and remote):
+                rev = by_pair.get((t.link_id, adv), ())
+                if len(rev) == 1 and len(by_pair[(adv, t.link_id)]) == 1:
+                    far = rev[0]
+            out.append((i, far))
+        return out
+
     def ends(self) -> list[LinkEnd]:
         """Newest advertisement of every link end."""
-        best: dict = {}
-        for adv, lsid, t in self._tlvs(wire.LinkTLV):
-            e = LinkEnd(adv, lsid, t)
-            cur = best.get(e.ident)
-            if cur is None:
-                best[e.ident] = e
-                continue
-            g_new, g_cur = t.generation or 0, cur.tlv.generation or 0
-            if serial_newer(g_new, g_cur) or (g_new == g_cur and lsid > cur.lsid):
-                best[e.ident] = e
-        return sorted(best.values(), key=lambda e: e.ident)
+        return [LinkEnd(adv, lsid, t) for _, adv, lsid, t, _, _ in self._end_rows()]
 
     def links(self) -> list[TEDLink]:
-        ends = self.ends()
-        by_addr = {(e.router, e.tlv.link_id, e.local, e.remote): e for e in ends}
-        by_pair: dict = {}
-        for e in ends:
-            by_pair.setdefault((e.router, e.tlv.link_id), []).append(e)
-        out = []
-        for e in ends:
-            far = None
-            if e.local and e.remote:
-                far = by_addr.get((e.tlv.link_id, e.router, e.remote, e.local))
-            if far is None and not (e.local and e.remote):
-                rev = by_pair.get((e.tlv.link_id, e.router), [])
-                if len(rev) == 1 and len(by_pair[(e.router, e.tlv.link_id)]) == 1:
-                    far = rev[0]
-            out.append(TEDLink(e, far))
-        return out
+        rows = self._end_rows()
+        ends = [LinkEnd(adv, lsid, t) for _, adv, lsid, t, _, _ in rows]
+        return [TEDLink(ends[i], None if j is None else ends[j]) for i, j in self._pairs(rows)]
 
     def routers(self) -> set:
         return {adv for adv, _ in self.lsas}
@@ -372,8 +409,8 @@ class TED:
     def endpoints(self) -> dict:
         lsas = self._lsas
         c = self.__dict__.get("_endpoints_cache")
-        if c is None or c[0] is not lsas or c[1] != lsas.topo:
-            c = self.__dict__["_endpoints_cache"] = (lsas, lsas.topo, {t.router_id: t for _, _, t in self._tlvs(wire.TEEndpoint)})
+        if c is None or c[0] is not lsas or c[1] != lsas.epgen:  # only a TE Endpoint LSA's change changes it
+            c = self.__dict__["_endpoints_cache"] = (lsas, lsas.epgen, {t.router_id: t for _, _, t in self._tlvs(wire.TEEndpoint)})
         return dict(c[2])  # the caller's own copy
 
     def area_borders(self) -> dict:
@@ -494,12 +531,36 @@ class TED:
             G.add_node(rid, te_endpoint=ep.flags)
         for rid, ab in self.area_borders().items():
             G.add_node(rid, abr=ab.areas)
-        for l in self.links():
-            if l.one_sided and not include_one_sided:
+        # the arcs of ``links()`` (the same pairing and figures, each end's
+        # POWER computed once), added as ``G.add_edge`` would add them
+        rows = self._end_rows()
+        power = [metric.effective_metric(r[3].pwr_consumed, r[3].pwr_available) for r in rows]
+        node, succ, pred = G._node, G._succ, G._pred
+        for i, j in self._pairs(rows):
+            if j is None and not include_one_sided:
                 continue
-            d = _arc(l)
-            if d is not None:  # None: no PWR sub-TLV, not a power-aware link
-                G.add_edge(l.near.router, l.near.tlv.link_id, key=l.near.local or l.near.lsid, **d)
+            ident, u, lsid, t, _, remote = rows[i]
+            pn = power[i]
+            if j is None:
+                w, pf = pn, None
+            else:
+                pf = power[j]
+                ft = rows[j][3]
+                w = metric.link_pwrlink(pn, pf, LinkEnd.weight_of(t), LinkEnd.weight_of(ft))
+            if w is None:  # no PWR sub-TLV at either end: not a power-aware link
+                continue
+            d = _arc_dict(t, lsid, remote, j is None, w, pn, pf)
+            v, key = t.link_id, ident[2]
+            for n in (u, v):
+                if n not in node:
+                    succ[n], pred[n], node[n] = {}, {}, {}
+            kd = succ[u].get(v)
+            if kd is None:
+                kd = succ[u][v] = pred[v][u] = {}  # one key dict for both sides, as networkx
+            if key in kd:
+                kd[key].update(d)
+            else:
+                kd[key] = d
         return G
 
     def _patched(self, G: nx.MultiDiGraph, changes: list) -> nx.MultiDiGraph | None:
@@ -564,7 +625,24 @@ class TED:
             kd[key] = d
         H._succ = H._adj = succ
         H._pred = pred
+        _PATCHED_FROM[H] = (weakref.ref(G), frozenset(arcs))
         return H
+
+
+_PATCHED_FROM: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # patched graph -> (ref to the graph it was patched from, arcs replaced)
+
+
+def patch_origin(G) -> tuple | None:
+    """(the graph ``G`` was patched from, the arcs ``(u, v, key)`` whose
+    attributes were replaced) when ``graph()`` made ``G`` by patching a
+    previous graph (figure-only link changes, ``TED._patched``), else None;
+    also None once that graph is gone. Every other arc's attribute dict is
+    the previous graph's own object."""
+    origin = _PATCHED_FROM.get(G)
+    if origin is None:
+        return None
+    prev = origin[0]()
+    return None if prev is None else (prev, origin[1])
 
 
 def _arc(l: TEDLink) -> dict | None:
@@ -576,7 +654,12 @@ def _arc(l: TEDLink) -> dict | None:
     w = pn if far is None else metric.link_pwrlink(pn, pf, near.weight, far.weight)
     if w is None:
         return None
-    t = near.tlv
+    return _arc_dict(near.tlv, near.lsid, near.remote, l.one_sided, w, pn, pf)
+
+
+def _arc_dict(t, lsid: str, remote, one_sided: bool, w: float, pn, pf) -> dict:
+    """An arc's attributes from its near end's Link TLV and the link's
+    PWRLINK ``w`` (the ends' POWER ``pn``, ``pf``)."""
     d = {
         "weight": w,
         "avail_bw": t.avail_bw if t.avail_bw is not None else float("inf"),
@@ -584,11 +667,11 @@ def _arc(l: TEDLink) -> dict | None:
         "admin_group": t.admin_group or 0,
         "delay": float(t.delay_us or 0),
         "te_metric": t.te_metric,
-        "one_sided": l.one_sided,
+        "one_sided": one_sided,
         "pwr_near": pn,
         "pwr_far": pf,
-        "lsid": near.lsid,
-        "remote": near.remote,
+        "lsid": lsid,
+        "remote": remote,
     }
     dv = getattr(t, "delay_var_us", None)  # RFC 7471 sec. 4.3, when sent
     if dv is not None:

@@ -30,6 +30,9 @@ import inspect
 import math
 import weakref
 
+import numpy as np
+
+from pyfrr_pwr.model.ted import patch_origin
 from pyfrr_pwr.paths.ksp import CompiledGraph
 
 __all__ = ["invalidate"]
@@ -39,18 +42,102 @@ class _GraphInfo:
     """What the computation needs of one area graph, derived once per graph
     object (``TED.graph()`` returns one object per topology generation):
     every arc's figures for the change diff, the same figures in the form
-    the aggregates read, and the node set."""
+    the aggregates read, and the node set.
 
-    __slots__ = ("edges", "nodes", "attrs", "__weakref__")
+    A graph the TED patched from another (only link figures changed,
+    ``ted.patch_origin``) gets its figures from the other's, re-read only
+    for the changed arcs; ``parent`` and ``changed`` then say which arcs
+    can differ from the parent's, so a diff against the parent reads only
+    those (issue 10: one link change must not cost O(links))."""
 
-    def __init__(self, G):
+    __slots__ = ("edges", "nodes", "attrs", "parent", "changed", "_arrays", "__weakref__")
+
+    def __init__(self, G, parent: _GraphInfo | None = None, changed: frozenset | None = None):
+        self.parent, self.changed, self._arrays = None, None, None
+        if parent is not None and changed is not None and all(e in parent.edges for e in changed):
+            edges, attrs = dict(parent.edges), dict(parent.attrs)
+            for e in changed:
+                edges[e], attrs[e] = _figures(G.edges[e])
+            self.edges, self.attrs, self.nodes = edges, attrs, parent.nodes
+            self.parent, self.changed = weakref.ref(parent), changed
+            return
         edges, attrs = {}, {}
         for u, v, k, d in G.edges(keys=True, data=True):
-            e = (u, v, k)
-            dv = d.get("delay_var")
-            edges[e] = (d["weight"], d.get("avail_bw"), d.get("admin_group"), d.get("delay"), d.get("te_metric"), dv)
-            attrs[e] = (d["weight"], d.get("avail_bw", math.inf), d.get("te_metric") or 0, d.get("admin_group") or 0, d.get("delay") or 0.0, dv or 0.0)
+            edges[(u, v, k)], attrs[(u, v, k)] = _figures(d)
         self.edges, self.attrs, self.nodes = edges, attrs, frozenset(G)
+
+    def changed_since(self, other: _GraphInfo) -> frozenset | None:
+        """The arcs whose figures can differ from ``other``'s when this
+        graph was patched from it (directly or through a few patches),
+        else None (then compare everything)."""
+        out, gi = set(), self
+        for _ in range(8):
+            if gi is other:
+                return frozenset(out)
+            if gi.parent is None:
+                return None
+            out |= gi.changed
+            gi = gi.parent()
+            if gi is None:
+                return None
+        return None
+
+    def arrays(self):
+        """The arc figures as arrays for the batched aggregates: (arc index
+        by edge, weight, bandwidth, TE metric, admin groups, delay, delay
+        variation), each with one more neutral arc at the end for padding;
+        None when a figure's type would make the array sums differ from the
+        scalar ones (not a float, or not a 64-bit-safe int)."""
+        if self._arrays is None:
+            parent = self.parent() if self.parent is not None else None
+            base = parent.arrays() if parent is not None else None
+            if (
+                base is not None
+                and all(type(x) is float for e in self.changed for x in _floats(self.attrs[e]))
+                and all(type(x) is int and 0 <= x < 2**40 for e in self.changed for x in self.attrs[e][2:4])
+            ):
+                # the parent's arrays with the changed arcs' figures replaced
+                eidx, *cols = base
+                cols = [c.copy() for c in cols]
+                for e in self.changed:
+                    i = eidx[e]
+                    for c, x in zip(cols, self.attrs[e]):
+                        c[i] = x
+                self._arrays = (eidx, *cols)
+            else:
+                self._arrays = _arc_arrays(self.attrs) or False
+        return self._arrays or None
+
+
+def _figures(d: dict) -> tuple:
+    """(diff figures, aggregate figures) of one arc's attribute dict."""
+    dv = d.get("delay_var")
+    return (
+        (d["weight"], d.get("avail_bw"), d.get("admin_group"), d.get("delay"), d.get("te_metric"), dv),
+        (d["weight"], d.get("avail_bw", math.inf), d.get("te_metric") or 0, d.get("admin_group") or 0, d.get("delay") or 0.0, dv or 0.0),
+    )
+
+
+def _floats(a: tuple) -> tuple:
+    """The float figures of an aggregate-figures tuple (weight, bandwidth, delay, delay variation)."""
+    return (a[0], a[1], a[4], a[5])
+
+
+def _arc_arrays(attrs: dict):
+    cols = list(zip(*attrs.values())) if attrs else [()] * 6
+    w, bw, te, ad, dl, jt = cols
+    if not all(type(x) is float for c in (w, bw, dl, jt) for x in c) or not all(type(x) is int and 0 <= x < 2**40 for c in (te, ad) for x in c):
+        return None
+    f = np.float64
+    return (
+        {e: i for i, e in enumerate(attrs)},
+        np.array(w + (0.0,), dtype=f),
+        np.array(bw + (math.inf,), dtype=f),
+        np.array(te + (0,), dtype=np.int64),
+        np.array(ad + (0,), dtype=np.int64),
+        np.array(dl + (0.0,), dtype=f),
+        np.array(jt + (0.0,), dtype=f),
+    )
 
 
 # the KSP core knows delay variation (arc attribute, Constraints.max_jitter) when it compiles it
@@ -59,12 +146,15 @@ _KSP_JITTER = "jitter" in inspect.signature(CompiledGraph.from_networkx).paramet
 _INFO_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # graph -> _GraphInfo
 _CG_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # graph -> (CompiledGraph, its generation)
 _CG_GEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # CompiledGraph -> in-place updates so far
+_CHANGED_IN_PLACE: weakref.WeakSet = weakref.WeakSet()  # graphs handed to invalidate()
 
 
 def _info(G) -> _GraphInfo:
     gi = _INFO_OF.get(G)
     if gi is None:
-        gi = _INFO_OF[G] = _GraphInfo(G)
+        origin = None if G in _CHANGED_IN_PLACE else patch_origin(G)
+        parent = _INFO_OF.get(origin[0]) if origin is not None and origin[0] not in _CHANGED_IN_PLACE else None
+        gi = _INFO_OF[G] = _GraphInfo(G, parent, origin[1] if parent is not None else None)
     return gi
 
 
@@ -89,10 +179,11 @@ def _compiled(G, prev=None, prev_info: _GraphInfo | None = None, stats: dict | N
     old = _cg_current(prev)
     gi = _info(G)
     if old is not None and prev_info is not None and hasattr(old, "update_edges") and gi.nodes == prev_info.nodes and list(old.nodes) == list(G.nodes):
-        if tuple(old.edge_keys) == tuple(gi.edges):
+        since = gi.changed_since(prev_info)
+        if since is not None or tuple(old.edge_keys) == tuple(gi.edges):
             changes = {}
-            for e, st in gi.edges.items():
-                was = prev_info.edges.get(e)
+            for e in gi.edges if since is None else since:
+                st, was = gi.edges[e], prev_info.edges.get(e)
                 if was != st:
                     a = gi.attrs[e]
                     changes[e] = {"weight": a[0], "avail_bw": a[1], "admin_group": a[3], "delay": a[4]}
@@ -125,3 +216,4 @@ def invalidate(G) -> None:
     new object (a copy) for that."""
     _INFO_OF.pop(G, None)
     _CG_OF.pop(G, None)
+    _CHANGED_IN_PLACE.add(G)  # its figures are its own now: never derived from another graph's again

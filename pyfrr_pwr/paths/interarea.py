@@ -41,7 +41,7 @@ from pyfrr_pwr.model.constraints import Constraints
 from pyfrr_pwr.paths.graphcache import _KSP_JITTER, _cg_current, _compiled, _info
 from pyfrr_pwr.paths.graphcache import invalidate as invalidate
 from pyfrr_pwr.paths.ksp import CompiledGraph
-from pyfrr_pwr.paths.transit import EMPTY, Aggregate, _aggregates, _combine_many, _infos_of, _no_gc
+from pyfrr_pwr.paths.transit import EMPTY, Aggregate, _aggregates, _aggregates_many, _combine_many, _infos_of, _merge_local, _no_gc, _wire_rows
 from pyfrr_pwr.paths.transit import FAST_WIRE_OBJECTS as FAST_WIRE_OBJECTS  # read only here: set it on paths.transit
 from pyfrr_pwr.paths.transit import JITTER_MAX as JITTER_MAX
 from pyfrr_pwr.paths.transit import _combine as _combine
@@ -80,11 +80,11 @@ def _ksp_table(cg: CompiledGraph, G, src: str, targets: list, k: int, constraint
     if src not in cg.index or not targets:
         return {}
     res = cg.one_to_many(src, targets, k, constraints)
-    attrs = _info(G).attrs
+    aggs = iter(_aggregates_many(_info(G), [p for ps in res.values() for p in ps]))
     mj = getattr(constraints, "max_jitter", None)
     out = {}
     for t, ps in res.items():
-        rows = [(_aggregates(attrs, p), p) for p in ps]
+        rows = [(next(aggs), p) for p in ps]
         if mj is not None:
             rows = [r for r in rows if r[0].jitter <= mj]
         if rows:
@@ -141,10 +141,15 @@ def _edge_state(G) -> dict:
     return _info(G).edges
 
 
-def _diff(old: dict, new: dict) -> tuple[set, bool]:
+def _diff(old: dict, new: dict, keys=None) -> tuple[set, bool]:
     """Edges that got worse or vanished, and whether any got better or
-    appeared (then any path may now be beaten by a new one)."""
+    appeared (then any path may now be beaten by a new one). ``keys``: the
+    only edges that can differ (same edge set otherwise), when known."""
     worse, better = set(), False
+    if keys is not None:
+        old = {e: old[e] for e in keys if e in old}
+        if any(e not in old for e in keys):
+            better = True
     for e, st in old.items():
         n = new.get(e)
         if n is None:
@@ -154,7 +159,7 @@ def _diff(old: dict, new: dict) -> tuple[set, bool]:
                 worse.add(e)
             if n[0] < st[0] or (n[1] or 0) > (st[1] or 0) or (n[3] or 0) < (st[3] or 0) or (n[5] or 0) < (st[5] or 0):
                 better = True
-    if any(e not in old for e in new):
+    if keys is None and any(e not in old for e in new):
         better = True
     return worse, better
 
@@ -178,6 +183,7 @@ class VectorComputer:
         self.areas: dict = {}
         self.transit: dict = {}  # (adv, chain, area) -> (learnt vector, via aggregates, our vector)
         self.local: dict = {}  # area -> (signature, [(endpoint, its table rows)], our local vector)
+        self.local_rows: dict = {}  # area -> {endpoint: (its table rows, their PathInfos, their PWR sums)}
         self.stats = {"targets_searched": 0, "full_area_searches": 0, "compiles": 0, "in_place_updates": 0}
 
     def _table(self, area: str, G, targets: list) -> dict:
@@ -185,6 +191,7 @@ class VectorComputer:
         gi = _info(G)
         edges, nodes = gi.edges, gi.nodes
         tset = set(targets)
+        since, same = None, False
         if st is not None and st["G"] is G:  # the same graph: nothing changed
             keep = {t: ps for t, ps in st["table"].items() if t in tset}
             todo = [t for t in targets if t not in keep]
@@ -192,17 +199,22 @@ class VectorComputer:
             todo, keep = list(targets), {}
             self.stats["full_area_searches"] += 1
         else:
-            worse, better = _diff(st["edges"], edges)
+            since = gi.changed_since(st["info"])  # a patched graph: only these arcs can differ
+            worse, better = _diff(st["edges"], edges, since)
+            if since is not None:
+                same = nodes == st["nodes"] and all(st["edges"].get(e) == edges.get(e) for e in since)
             if better:
                 todo, keep = list(targets), {}
                 self.stats["full_area_searches"] += 1
             else:
-                keep = {t: ps for t, ps in st["table"].items() if t in tset and not any(e in worse for _, p in ps for e in p.edges)}
+                keep = {t: ps for t, ps in st["table"].items() if t in tset and all(worse.isdisjoint(p.edges) for _, p in ps)}
                 todo = [t for t in targets if t not in keep]
         # the CSR form is compiled only when there is a search to run, and
         # reused (or updated in place) while the area's links stay as they were
         entry = st["cg"] if st else None
-        if st is not None and not (st["G"] is G or (st["edges"] == edges and st["nodes"] == nodes)):
+        if since is None and st is not None and st["G"] is not G:
+            same = st["edges"] == edges and st["nodes"] == nodes
+        if st is not None and not (st["G"] is G or same):
             if todo:
                 entry = _compiled(G, entry, st["info"], self.stats)
             else:
@@ -222,12 +234,41 @@ class VectorComputer:
         cached = self.local.get(a)
         if cached is not None and cached[0] == sig and all(table.get(e) is ps for e, ps in cached[1]):
             return cached[2]
-        entries = sorted(((agg.pwr, e, agg) for e in eps for agg, _ in table.get(e, [])), key=lambda x: (x[0], x[1]))
-        if me:
-            entries.insert(0, (0.0, self.abr, EMPTY))
-        vec = wire.ReachabilityVector((self.abr,), a, _infos_of((e, agg) for _, e, agg in entries)) if entries else None
+        head = [(self.abr, EMPTY)] if me else []
+        infos = self._local_arrays(a, eps, table, head)
+        if infos is None:  # the reference form
+            rows = [(e, agg) for e in eps for agg, _ in table.get(e, [])]
+            entries = sorted(((agg.pwr, e, agg) for e, agg in rows), key=lambda x: (x[0], x[1]))
+            infos = _infos_of(head + [(e, agg) for _, e, agg in entries])
+        vec = wire.ReachabilityVector((self.abr,), a, infos) if infos else None
         self.local[a] = (sig, [(e, table.get(e)) for e in eps], vec)
         return vec
+
+    def _local_arrays(self, a: str, eps: list, table: dict, head: list):
+        """``_local``'s entries from each endpoint's wire form, converted
+        once per table row list (an endpoint whose paths were kept keeps
+        its PathInfos; issue 10: one link change converts only the
+        endpoints it touched), then merged in one stable sort. None when
+        the array form does not apply (``transit._wire_rows``)."""
+        if _wire_rows([]) is None:  # Aggregate.info replaced: what is memoised may not be its form
+            return None
+        memo = self.local_rows.setdefault(a, {})
+        cold = [e for e in eps if table.get(e) and (memo.get(e) is None or memo[e][0] is not table[e])]
+        if cold:  # one batch for every endpoint whose paths are new
+            conv = _wire_rows([(e, agg) for e in cold for agg, _ in table[e]])
+            if conv is None:
+                return None
+            o = 0
+            for e in cold:
+                rows = table[e]
+                memo[e] = (rows, conv[0][o : o + len(rows)], conv[1][o : o + len(rows)])
+                o += len(rows)
+        parts = [memo[e][1:] for e in eps if table.get(e)]
+        if len(memo) > len(eps):
+            for e in set(memo) - set(eps):
+                del memo[e]
+        h = _wire_rows(head) if head else ([], [])
+        return None if h is None else _merge_local(h[0], parts)
 
     def compute(self, teds: dict, learnt: dict | None = None) -> dict:
         """Same answer as ``abr_vectors``, from the previous state."""
@@ -253,6 +294,10 @@ class VectorComputer:
             heard = [
                 (adv, v) for adv, v in learnt.get(a, []) if a == BACKBONE and v.abr_chain and v.abr_chain[0] == adv and adv != abr and abr not in v.abr_chain
             ]
+            # one that describes our other area would go nowhere (never back
+            # into the area it describes, nor into the backbone it came
+            # from): neither extended nor its ABR searched for
+            heard = [(adv, v) for adv, v in heard if any(b not in (a, v.area) for b in areas)]
             targets = sorted(set(eps) | {adv for adv, _ in heard})
             table = self._table(a, graphs[a], targets)
             vec = self._local(a, eps, table, abr in all_eps)
