@@ -132,4 +132,20 @@ int pwr_result_counts(const pwr_ws *ws, int32_t nq, int32_t *counts);
 int pwr_result_costs(const pwr_ws *ws, int32_t first, int32_t count,
                      double *costs);
 
+/*
+ * Flat results of paths [first, first+count) in one call, for binding
+ * code that builds its own objects: off[0..count] (count + 1 entries) are
+ * the offsets of each path's arcs in arcs[] (off[count] = the total), the
+ * nodes of path i are nodes[off[i] + i .. off[i + 1] + i] (len + 1 node
+ * indices, the source first; a source == destination path is one node),
+ * costs[i] its cost. Capacities: off count + 1, costs count, arcs cap,
+ * nodes cap + count. Returns the total arc count needed; writes only when
+ * it is <= cap and every buffer is given (so a call with cap -1 sizes the
+ * buffers), or PWR_EINVAL for a range outside the results or a graph that
+ * is not ws's.
+ */
+int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
+                        int32_t count, int32_t *off, double *costs,
+                        int32_t *arcs, int32_t *nodes, int32_t cap);
+
 #endif

@@ -74,6 +74,9 @@ int32_t pwr_result_copy(const pwr_ws *ws, int32_t first, int32_t count,
 int pwr_result_counts(const pwr_ws *ws, int32_t nq, int32_t *counts);
 int pwr_result_costs(const pwr_ws *ws, int32_t first, int32_t count,
                      double *costs);
+int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
+                        int32_t count, int32_t *off, double *costs,
+                        int32_t *arcs, int32_t *nodes, int32_t cap);
 
 #define PWR_F32_OK ...
 #define PWR_F32_ENAN ...

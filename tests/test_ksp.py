@@ -537,3 +537,52 @@ def test_jitter_bound_sums_delay_variation_and_needs_more_than_one_label_per_nod
     G.edges["s", "m", "steady"]["delay_var"] = math.nan
     with pytest.raises(ValueError, match="delay_var"):
         CompiledGraph.from_networkx(G)
+
+
+# -- result building: the flat one-call copy equals reading each path from C --
+
+
+def paths_from_c_one_by_one(cg, ws, nq):
+    """The reference: each path read with pwr_result_path, nodes from its arcs' heads."""
+    from pyfrr_pwr._core import ffi, lib
+
+    ln, arcs, first = ffi.new("int32_t *"), ffi.new("const int32_t **"), ffi.new("int32_t *")
+    out = []
+    for q in range(nq):
+        cnt = lib.pwr_result_query(ws, q, first)
+        paths = []
+        for p in range(first[0], first[0] + cnt):
+            cost = lib.pwr_result_path(ws, p, ln, arcs)
+            ids = [arcs[0][i] for i in range(ln[0])]
+            edges = tuple(cg.edge_keys[a] for a in ids)
+            paths.append((edges, cost))
+        out.append(paths)
+    return out
+
+
+@given(multidigraphs(max_nodes=7, max_edges=18), st.integers(0, 10), CONSTRAINT_SETS, st.data())
+def test_batch_paths_equal_paths_read_one_by_one_from_c(G, k, c, data):
+    cg = CompiledGraph.from_networkx(G)
+    nodes = list(G)
+    pairs = data.draw(st.lists(st.tuples(st.sampled_from(nodes), st.sampled_from(nodes)), max_size=80))
+    pairs.sort(key=lambda p: repr(p[1]))  # runs of one target, as callers group them
+    got = cg.batch(pairs, k, **c)
+    assert len(got) == len(pairs)
+    from pyfrr_pwr.model.constraints import Constraints
+    from pyfrr_pwr.paths import ksp
+
+    # the same queries in one C call, read back path by path
+    cons = Constraints.of(None, **c) if c else ksp._NO_CONSTRAINTS
+    from pyfrr_pwr._core import ffi
+
+    src = ffi.new("int32_t[]", [cg.index[s] for s, _ in pairs] or [0])
+    dst = ffi.new("int32_t[]", [cg.index[t] for _, t in pairs] or [0])
+    ws, _ = cg._query(src, dst, len(pairs), k, cons)
+    want = paths_from_c_one_by_one(cg, ws, len(pairs))
+    for (s, t), paths, ref in zip(pairs, got, want):
+        assert [(p.edges, p.cost) for p in paths] == ref
+        for p in paths:
+            assert isinstance(p, Path) and type(p.nodes) is tuple and type(p.edges) is tuple
+            assert p.nodes == (s, *(v for _, v, _ in p.edges))
+            assert p.nodes[-1] == t
+        assert paths == cg.k_shortest_paths(s, t, k, **c)

@@ -24,13 +24,20 @@ metric changes at O(m) or O(changed links) cost.
 
 Each thread gets its own C workspace and cffi drops the GIL during a query,
 so a ``CompiledGraph`` can serve several threads at once (draft sec. 2.3).
+What holds the GIL is building the ``Path`` objects: one C call copies every
+path's arcs, nodes and cost into flat arrays, and the tuples are made by
+C-level iterators with no Python bytecode per path; a batch runs in chunks
+(C, then objects), so another thread's C part overlaps this one's objects.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections.abc import Hashable, Iterable
+from itertools import accumulate, count, repeat
+from operator import add
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -46,6 +53,7 @@ CONSTRAINTS = NAMES  # the keyword names; the set itself is model.constraints
 _ERR = {lib.PWR_EINVAL: "invalid argument", lib.PWR_ENOMEM: "out of memory"}
 _NO_CONSTRAINTS = Constraints()
 _tuple_new = tuple.__new__  # builds a Path without NamedTuple.__new__'s Python frame
+_CHUNK = 32  # queries per C call in a batch (see CompiledGraph._run)
 
 
 class Path(NamedTuple):
@@ -149,6 +157,7 @@ class CompiledGraph:
         self._pair_index: dict | None = None
         self._key_index: dict | None = None
         self._cons_cache: dict = {}  # Constraints -> (C struct, arrays it points to)
+        self._no_cons = None  # the same for no constraints at all
         # readers (queries, GIL released inside C) vs. writers (in-place
         # updates): the C graph must not change under a running query
         self._rw = threading.Condition(threading.Lock())
@@ -253,13 +262,31 @@ class CompiledGraph:
         return ws
 
     def _bufs(self, nq: int, total: int, need: int):
-        """This thread's result buffers (counts, lens, costs, arcs), grown geometrically."""
+        """This thread's result buffers, grown geometrically: (caps, counts, offsets, costs, arcs, nodes).
+
+        ``offsets`` holds total + 1 entries and ``nodes`` need + total (one
+        more node than arcs per path), as ``pwr_result_flat`` fills them.
+        """
         b = getattr(self._local, "bufs", None)
-        if b is None or b[0] < nq or b[1] < total or b[2] < need:
-            q = max(nq, 16, 2 * b[0] if b else 0)
-            t = max(total, 16, 2 * b[1] if b else 0)
-            a = max(need, 64, 2 * b[2] if b else 0)
-            b = self._local.bufs = (q, t, a, ffi.new("int32_t[]", q), ffi.new("int32_t[]", t), ffi.new("double[]", t), ffi.new("int32_t[]", a))
+        if b is None or b[0][0] < nq or b[0][1] < total or b[0][2] < need:
+            q = max(nq, 16, 2 * b[0][0] if b else 0)
+            t = max(total, 16, 2 * b[0][1] if b else 0)
+            a = max(need, 64, 2 * b[0][2] if b else 0)
+            b = self._local.bufs = (
+                (q, t, a),
+                ffi.new("int32_t[]", q),
+                ffi.new("int32_t[]", t + 1),
+                ffi.new("double[]", t),
+                ffi.new("int32_t[]", a),
+                ffi.new("int32_t[]", a + t),
+            )
+        return b
+
+    def _pair_buf(self):
+        """This thread's one-query (source, target) C arrays."""
+        b = getattr(self._local, "pair", None)
+        if b is None:
+            b = self._local.pair = (ffi.new("int32_t[1]"), ffi.new("int32_t[1]"))
         return b
 
     def _node(self, n: Hashable) -> int:
@@ -282,6 +309,11 @@ class CompiledGraph:
 
     def _constraints(self, cons: Constraints):
         """The C struct for ``cons``, built once per distinct Constraints (read-only in C)."""
+        if cons is _NO_CONSTRAINTS:  # the common case, without hashing a dataclass
+            r = self._no_cons
+            if r is None:
+                r = self._no_cons = self._build_constraints(cons)
+            return r
         try:
             return self._cons_cache[cons]
         except KeyError:
@@ -316,54 +348,100 @@ class CompiledGraph:
             c.excl_arcs, c.n_excl_arcs = arr, len(xa)
         return c, keep
 
-    def _query(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints):
-        """Run the batch in C (GIL released) and return (ws, paths in total)."""
+    def _query(self, s, d, nq: int, k: int, cons: Constraints):
+        """Run ``nq`` queries (C arrays ``s``, ``d``) in C with the GIL released; return (ws, paths in total)."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         c, _keep = self._constraints(cons)
         ws = self._ws()
-        nq = len(srcs)
-        s = ffi.new("int32_t[]", srcs)
-        d = ffi.new("int32_t[]", dsts)
         rw = self._rw
-        with rw:  # a writer holds rw for its whole update
-            self._readers += 1
+        # a writer holds rw for its whole update; acquire/release are the
+        # lock's own C methods (``with`` would add a Python frame each way)
+        rw.acquire()
+        self._readers += 1
+        rw.release()
         try:
             rc = lib.pwr_ksp_batch(self._g, ws, s, d, nq, k, c)
         finally:
-            with rw:
+            rw.acquire()
+            try:
                 self._readers -= 1
                 if not self._readers:
                     rw.notify_all()
+            finally:
+                rw.release()
         if rc < 0:
             raise RuntimeError(f"KSP query failed: {_ERR.get(rc, rc)}")
         return ws, rc
 
-    def _run(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints) -> list[list[Path]]:
-        ws, total = self._query(srcs, dsts, k, cons)
-        nq = len(srcs)
-        # one copy of every path of every query into this thread's buffers,
-        # then pure-Python slicing
-        need = lib.pwr_result_copy(ws, 0, total, ffi.NULL, ffi.NULL, ffi.NULL, -1)
-        _, _, _, cnt_b, len_b, cost_b, arc_b = self._bufs(nq, total, need)
-        lib.pwr_result_copy(ws, 0, total, len_b, cost_b, arc_b, need)
+    def _paths(self, ws, nq: int, total: int) -> list[list[Path]]:
+        """Path objects of the last query on ``ws``, per query.
+
+        One C call fills flat arrays (arc ids, node indices, offsets, costs)
+        for every path; labels are looked up in one pass each, and every
+        path is then two slices of those label tuples, all inside
+        C-level iterators (no Python bytecode per path or per node), which
+        keeps the GIL-holding part of a query small (draft sec. 2.3).
+        """
+        if not total:
+            return [[] for _ in range(nq)]
+        g = self._g
+        need = lib.pwr_result_flat(g, ws, 0, total, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, -1)
+        _, cnt_b, off_b, cost_b, arc_b, node_b = self._bufs(nq, total, need)
+        if lib.pwr_result_flat(g, ws, 0, total, off_b, cost_b, arc_b, node_b, need) != need:  # pragma: no cover
+            raise RuntimeError("KSP results changed under the reader")
+        offs = ffi.unpack(off_b, total + 1)
+        # one tuple of every edge key and one of every node label: a slice
+        # of a tuple is a tuple, so each path costs one allocation apiece
+        ek = tuple(map(self.edge_keys.__getitem__, ffi.unpack(arc_b, need)))
+        nl = tuple(map(self.nodes.__getitem__, ffi.unpack(node_b, need + total)))
+        lo, hi = offs[:-1], offs[1:]
+        edges = map(ek.__getitem__, map(slice, lo, hi))
+        # path i's nodes are nl[lo[i] + i : hi[i] + i + 1]
+        nodes = map(nl.__getitem__, map(slice, map(add, lo, count()), map(add, hi, count(1))))
+        # Thousands of new tuples would trigger collections that walk every
+        # tracked object (the caller's networkx graphs too), for nothing:
+        # none of them can be part of a cycle. Collection resumes after.
+        gc_was_on = gc.isenabled()
+        if gc_was_on:
+            gc.disable()
+        try:
+            paths = list(map(_tuple_new, repeat(Path), zip(nodes, edges, ffi.unpack(cost_b, total))))
+        finally:
+            if gc_was_on:
+                gc.enable()
+        if nq == 1:
+            return [paths]
         lib.pwr_result_counts(ws, nq, cnt_b)
-        arcl, lenl, costl = ffi.unpack(arc_b, need), ffi.unpack(len_b, total), ffi.unpack(cost_b, total)
-        counts = ffi.unpack(cnt_b, nq)
-        nodes, ekey, hlab = self.nodes, self.edge_keys.__getitem__, self.head_labels.__getitem__
-        new = _tuple_new
+        qhi = list(accumulate(ffi.unpack(cnt_b, nq)))
+        return list(map(paths.__getitem__, map(slice, [0, *qhi[:-1]], qhi)))
+
+    def _run(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints) -> list[list[Path]]:
+        """Queries in chunks of about ``_CHUNK``: C (GIL released) then Path objects, chunk by chunk.
+
+        Chunks end where the target changes, so each reverse search is
+        still shared; a second thread's C part runs while this one builds
+        Path objects, which is what lets two threads scale.
+        """
+        nq = len(srcs)
+        if nq == 1:
+            s, d = self._pair_buf()
+            s[0], d[0] = srcs[0], dsts[0]
+            ws, total = self._query(s, d, 1, k, cons)
+            return self._paths(ws, 1, total)
+        if not nq:
+            self._query(ffi.NULL, ffi.NULL, 0, k, cons)  # still checks k and the constraints
+            return []
         out: list[list[Path]] = []
-        o = p = 0
-        for q in range(nq):
-            src_label = (nodes[srcs[q]],)
-            paths = []
-            for _ in range(counts[q]):
-                n = lenl[p]
-                seg = arcl[o : o + n]
-                o += n
-                paths.append(new(Path, (src_label + tuple(map(hlab, seg)), tuple(map(ekey, seg)), costl[p])))
-                p += 1
-            out.append(paths)
+        lo = 0
+        while lo < nq:
+            hi = min(lo + _CHUNK, nq)
+            while hi < nq and dsts[hi] == dsts[hi - 1]:
+                hi += 1
+            n = hi - lo
+            ws, total = self._query(ffi.new("int32_t[]", srcs[lo:hi]), ffi.new("int32_t[]", dsts[lo:hi]), n, k, cons)
+            out += self._paths(ws, n, total)
+            lo = hi
         return out
 
     # -- queries -----------------------------------------------------------
@@ -379,8 +457,10 @@ class CompiledGraph:
 
     def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
         """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
-        ws, total = self._query([self._node(source)], [self._node(target)], k, _cons(constraints, kw))
-        out = self._bufs(1, total, 0)[5]
+        s, d = self._pair_buf()
+        s[0], d[0] = self._node(source), self._node(target)
+        ws, total = self._query(s, d, 1, k, _cons(constraints, kw))
+        out = self._bufs(1, total, 0)[3]
         lib.pwr_result_costs(ws, 0, total, out)
         return ffi.unpack(out, total)
 

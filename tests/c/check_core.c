@@ -30,6 +30,47 @@ static unsigned rnd(void)
         }                                                                     \
     } while (0)
 
+/* pwr_result_flat, every buffer at its exact size, against
+ * pwr_result_path one path at a time; a short cap writes nothing. */
+static void check_flat(const pwr_graph *g, const pwr_ws *ws, int32_t total,
+                       const int32_t *tail, const int32_t *head)
+{
+    int32_t need = pwr_result_flat(g, ws, 0, total, NULL, NULL, NULL, NULL, -1);
+    int32_t *off, *arcs, *nodes, p, i;
+    double *costs;
+    CHECK(need >= 0, "flat sizing failed %d", need);
+    CHECK(pwr_result_flat(g, ws, 0, total + 1, NULL, NULL, NULL, NULL, -1) ==
+              PWR_EINVAL, "range past the results accepted");
+    off = malloc(sizeof(int32_t) * (size_t)(total + 1));
+    costs = malloc(sizeof(double) * (size_t)(total ? total : 1));
+    arcs = malloc(sizeof(int32_t) * (size_t)(need ? need : 1));
+    nodes = malloc(sizeof(int32_t) * (size_t)(need + total ? need + total : 1));
+    off[0] = -7;
+    if (need > 0)
+        CHECK(pwr_result_flat(g, ws, 0, total, off, costs, arcs, nodes,
+                              need - 1) == need && off[0] == -7,
+              "flat wrote past a short cap");
+    CHECK(pwr_result_flat(g, ws, 0, total, off, costs, arcs, nodes, need) ==
+              need, "flat fill failed");
+    CHECK(off[total] == need, "last offset %d != %d", off[total], need);
+    for (p = 0; p < total; p++) {
+        int32_t len;
+        const int32_t *pa;
+        double cost = pwr_result_path(ws, p, &len, &pa);
+        CHECK(off[p + 1] - off[p] == len && cost == costs[p], "flat path %d", p);
+        for (i = 0; i < len; i++) {
+            CHECK(arcs[off[p] + i] == pa[i], "flat arc");
+            CHECK(nodes[off[p] + p + i] == tail[pa[i]] &&
+                      nodes[off[p] + p + i + 1] == head[pa[i]],
+                  "flat nodes are not the arcs' ends");
+        }
+    }
+    free(off);
+    free(costs);
+    free(arcs);
+    free(nodes);
+}
+
 static int check_ksp(int iter)
 {
     int32_t n = 2 + (int32_t)(rnd() % 12), m = (int32_t)(rnd() % 40), i, q;
@@ -80,6 +121,7 @@ static int check_ksp(int iter)
     }
     rc = pwr_ksp_batch(g, ws, srcs, dsts, 3, k, &c);
     CHECK(rc >= 0, "iter %d: batch failed %d", iter, rc);
+    check_flat(g, ws, rc, tail, head);
     for (q = 0; q < 3; q++) {
         int32_t first, count = pwr_result_query(ws, q, &first), p;
         double prev = -1.0;
