@@ -22,6 +22,7 @@ out again, whole, under new IDs.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from pyfrr_pwr.proto import wire
 __all__ = ["VecLsa", "AbrVectors", "show"]
 
 log = logging.getLogger("pyfrr_pwr.agent")
+_MISSING = object()
 
 
 @dataclass
@@ -59,6 +61,10 @@ class AbrVectors:
         self.band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
         self.dirty = True  # a TED changed since the last snapshot
         self.vcomp = None  # interarea.VectorComputer
+        # area -> (source TED's lsas, its change count when copied, our copy):
+        # the snapshot TEDs, kept from round to round (see ``snapshot``)
+        self._copies: dict = {}
+        self._busy = threading.Lock()  # held while a worker computes from the copies
 
     def used_ids(self) -> set:
         return {i for v in self.lsas.values() for i in v.opaque_ids}
@@ -88,32 +94,85 @@ class AbrVectors:
 
     def snapshot(self, router_id: str | None, areas: list, ted_of: Callable[[str], TED]):
         """Copies of the TEDs of ``areas`` (ours, ready) and the vectors they
-        hold, or None if we are no ABR (yet)."""
+        hold, or None if we are no ABR (yet).
+
+        The copies are kept from round to round and brought up to date with
+        only the LSAs that changed (issue 10): an unchanged area keeps its
+        very ``graph()`` object (the computer's "nothing changed" path, no
+        rebuild, no diff), and an LSA replaced under its own ID with only
+        link figures changed is patched into a copy of the previous graph
+        (``TED._patched``, which ``graphcache`` follows to update the
+        compiled graph in place); anything else rebuilds that area's graph,
+        as every round did before. (Agents re-originate under a new opaque
+        ID, make-before-break, which is no same-ID replacement.) A TED
+        never changes a graph it has handed out, and the copies are
+        changed here only while no computation reads them (``_busy``); when
+        one still does (a round abandoned by its task), this round gets
+        fresh copies of its own, as every round did before."""
         if router_id is None or len(areas) < 2:
             return None
         from pyfrr_pwr.paths.interarea import BACKBONE, complete_vectors
 
-        teds = {}
-        for a in areas:
-            t = TED(a, self.profile)
-            t.lsas = dict(ted_of(a).lsas)
-            teds[a] = t
-        # only vectors learnt in the backbone are extended (draft sec. 2): the
-        # other areas' (often many) transit vectors need no reassembly here
-        learnt = {a: complete_vectors(teds[a]) for a in areas if a == BACKBONE}
+        mine = self._busy.acquire(blocking=False)
+        try:
+            if mine:
+                teds = {a: self._copy(a, ted_of(a)) for a in areas}
+                for a in [a for a in self._copies if a not in teds]:
+                    del self._copies[a]
+            else:
+                teds = {a: self._fresh(a, ted_of(a)) for a in areas}
+            # only vectors learnt in the backbone are extended (draft sec. 2): the
+            # other areas' (often many) transit vectors need no reassembly here
+            learnt = {a: complete_vectors(teds[a]) for a in areas if a == BACKBONE}
+        finally:
+            if mine:
+                self._busy.release()
         self.dirty = False
         if self.vcomp is None or self.vcomp.abr != router_id:
             from pyfrr_pwr.paths.interarea import VectorComputer
 
             self.vcomp = VectorComputer(router_id, self.cfg.k, self.cfg.ksp_constraints)
-        return (self.vcomp, teds, learnt)
+        return (self.vcomp, teds, learnt, self._busy)
+
+    def _fresh(self, area: str, src_ted: TED) -> TED:
+        t = TED(area, self.profile)
+        t.lsas = dict(src_ted.lsas)
+        return t
+
+    def _copy(self, area: str, src_ted: TED) -> TED:
+        """Our copy of ``src_ted``: the kept one with the LSAs that changed
+        since replaced (the same TLV lists as the source, as ``dict(lsas)``
+        shares them), or a fresh one when the kept one cannot be made equal,
+        key order included (a TED's views take the last of two LSAs naming
+        one router, so the order is part of what a copy must equal)."""
+        src = src_ted.lsas
+        kept = self._copies.get(area)
+        if kept is not None:
+            seen, gen, t = kept
+            if seen is src and gen == src.gen:  # not one change since
+                return t
+            lsas = t.lsas
+            for key in [k for k in lsas if k not in src]:
+                del lsas[key]
+            for key, tlvs in src.items():
+                if dict.get(lsas, key, _MISSING) is not tlvs:
+                    lsas[key] = tlvs
+            if len(lsas) != len(src) or any(a != b for a, b in zip(lsas, src)):
+                kept = None  # an LSA withdrawn and back: in another place
+        if kept is None:
+            t = self._fresh(area, src_ted)
+        self._copies[area] = (src, src.gen, t)
+        return t
 
     @staticmethod
     def compute(snapshot) -> dict:
         """Runs on a worker thread (the C core releases the GIL); the
-        VectorComputer is touched by one computation at a time."""
-        vcomp, teds, learnt = snapshot
-        return vcomp.compute(teds, learnt)
+        VectorComputer and the snapshot's TEDs are touched by one
+        computation at a time (``_busy``: ``snapshot`` leaves the copies
+        alone meanwhile)."""
+        vcomp, teds, learnt, busy = snapshot
+        with busy:
+            return vcomp.compute(teds, learnt)
 
     def _delete(self, oid: int, area: str):
         return api.DeleteRequest(api.LSA_OPAQUE_AREA, self.opaque_type, oid, area)
