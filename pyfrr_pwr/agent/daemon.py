@@ -84,6 +84,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -678,6 +679,11 @@ def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: 
     # numpy (imported only where the C core's arrays are built: ABRs, head-ends)
     # does no BLAS work here; its OpenBLAS pool would be an idle thread per agent
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # vector and choice rounds run on a worker thread whose C calls drop and
+    # re-take the GIL; each re-take waited up to a whole 5 ms switch interval
+    # while the event loop ran Python during a flood (1.35 ms alone, 9.2 ms
+    # beside a busy loop; 5.7 ms at 0.5 ms): issue 10's reroute latency
+    sys.setswitchinterval(0.001)
     cfg = load_power(config)
     host, _, port = (cfg.agent.get("api") or api).rpartition(":")
     agent = Agent(cfg, socket_path, host or "127.0.0.1", int(port), name=name or cfg.router or "agent")
