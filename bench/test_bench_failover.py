@@ -1,11 +1,12 @@
 """Failover loss on real kernels (needs root and network namespaces; no
-FRR): the five-router rig of tests/test_failover_netns.py (h2-a..h2-e),
+FRR): the five-router rig of tests/test_failover_netns.py (c2-a..c2-e;
+PYFRR_PWR_NETNS_PREFIX names them),
 an LSP a-b-c with its node-disjoint backup a-d-e-c, the liveness prober
 at 20 ms x 3 with 60 ms grace for an echo (debounce 5 echoes,
 wait-to-restore 0.3 s; PYFRR_PWR_INTERVAL_MS, _MULT, _GRACE_MS).
 
-A UDP stream of ``RATE`` packets/s (separate processes in h2-src and
-h2-dst, sequence-numbered) runs while a failure is made and mended; loss
+A UDP stream of ``RATE`` packets/s (separate processes in c2-src and
+c2-dst, sequence-numbered) runs while a failure is made and mended; loss
 is counted from the sequence numbers: lost packets / rate, in ms, split
 into the failure (before the mend) and the restoration (after it).
 

@@ -1,7 +1,7 @@
-"""Protection on real kernels: five routers h2-a..h2-e in network
+"""Protection on real kernels: five routers c2-a..c2-e in network
 namespaces, SRv6 SIDs installed over netlink, no FRR.
 
-    h2-src -- a ---- b ---- c -- h2-dst      primary   a-b-c   (PWR 2)
+    c2-src -- a ---- b ---- c -- c2-dst      primary   a-b-c   (PWR 2)
               |             |                backup    a-d-e-c (PWR 3,
               d ---------- e                           node-disjoint)
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -40,7 +41,8 @@ from pyfrr_pwr.dataplane.netlink import EncapRoute, Netlink, Nexthop
 from pyfrr_pwr.paths.disjoint import backup_path
 
 ROUTERS = "abcde"
-NS = {n: f"h2-{n}" for n in (*ROUTERS, "src", "dst")}
+NS_PREFIX = os.environ.get("PYFRR_PWR_NETNS_PREFIX", "c2")  # namespaces c2-a..c2-e, c2-src, c2-dst (helpers' runs must not collide)
+NS = {n: f"{NS_PREFIX}-{n}" for n in (*ROUTERS, "src", "dst")}
 RID = {n: f"10.0.0.{i}" for i, n in enumerate(ROUTERS, 1)}
 # (router, ifname, peer router, peer ifname, link number)
 LINKS = [("a", "ab", "b", "ba", 12), ("b", "bc", "c", "cb", 23), ("a", "ad", "d", "da", 14), ("d", "de", "e", "ed", 45), ("e", "ec", "c", "ce", 35)]
@@ -397,7 +399,7 @@ class Harness:
 
 
 def send(n=200, port=DST[1]):
-    """UDP from h2-src to h2-dst; the count received."""
+    """UDP from c2-src to c2-dst; the count received."""
     rx = ns_socket("dst", socket.AF_INET, socket.SOCK_DGRAM)
     rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
     rx.bind(("0.0.0.0", port))

@@ -4,6 +4,7 @@
 import asyncio
 import socket
 import struct
+import time
 
 import pytest
 from hypothesis import given
@@ -351,3 +352,244 @@ def test_grace_tolerates_slow_echoes():
     assert r.p.config.detect == pytest.approx(0.14)
     with pytest.raises(ValueError):
         lv.ProberConfig(grace=0)
+
+
+# -- equal-PWR legs (--ecmp): every leg watched ----------------------------------------
+
+LEGS = (
+    P,
+    lv.ProbePath(("fd00:a00:1:3::a01:301", "fd00:a00:6:2::a06:302"), "fd00:a00:3::1", ("fd00:a00:3:6::a06:303", "fd00:a00:6:1::a01:306")),
+    lv.ProbePath(("fd00:a00:1:4::a01:401", "fd00:a00:7:2::a07:302"), "fd00:a00:3::1", ("fd00:a00:3:7::a07:303", "fd00:a00:7:1::a01:407")),
+)
+
+
+class RunLegs(Run):
+    """``Run`` with the primary a set of legs; ``answer(t, name)`` gets the
+    session's name (``primary``, ``primary.1``, ..., ``backup``)."""
+
+    def __init__(self, legs=LEGS, cfg=CFG):
+        self.p = lv.Prober(1, cfg)
+        self.now = 0.0
+        self.out = []
+        self.pending = []
+        self.p.handle(lv.SetPaths(0.0, legs, B))
+
+    def step(self, until, answer=lambda t, name: True, rtt=0.001):
+        names = {s.session: n for n, s in self.p.sessions.items()}
+        while True:
+            d = self.p.next_deadline()
+            nxt = min([d] + [e[0] for e in self.pending])
+            if nxt > until:
+                self.now = until
+                return
+            self.now = nxt
+            for e in [e for e in self.pending if e[0] <= self.now]:
+                self.pending.remove(e)
+                self.out += [(self.now, a) for a in self.p.handle(e[1])]
+            if d is not None and d <= self.now:
+                for a in self.p.handle(lv.Tick(self.now)):
+                    if isinstance(a, lv.SendProbe):
+                        if answer(self.now, names.get(a.session)):
+                            self.pending.append((self.now + rtt, lv.EchoReceived(self.now + rtt, a.session, a.seq, a.stamp)))
+                    else:
+                        self.out.append((self.now, a))
+
+
+def test_every_leg_is_probed_over_its_own_sid_list():
+    r = RunLegs()
+    sent = []
+    for a in r.p.handle(lv.Tick(0.0)):
+        sent.append((a.which, a.path))
+    assert sent == [("primary", LEGS[0]), ("primary", LEGS[1]), ("primary", LEGS[2]), ("backup", B)]
+    assert sorted(r.p.sessions) == ["backup", "primary", "primary.1", "primary.2"]
+    assert len({s.session for s in r.p.sessions.values()}) == 4  # each its own session: echoes are told apart
+    r.step(2.0)
+    assert r.out == [] and all(s.state is lv.PathState.UP for s in r.p.sessions.values())
+
+
+def test_a_failed_leg_leaves_the_multipath_and_rejoins():
+    """Draft sec. 2.1.5: a failed leg of the equal-PWR set is dropped from the
+    multipath (the others carry the traffic, no backup), and comes back
+    after ``up_after`` echoes in a row."""
+    r = RunLegs()
+    r.step(1.0)
+    r.step(2.0, answer=lambda t, n: n != "primary.1")
+    (t, a), *rest = r.out
+    assert isinstance(a, lv.LegDown) and rest == []
+    assert (a.leg, a.alive) == (1, (0, 2))
+    assert 1.0 + CFG.multiplier * CFG.interval - 1e-6 <= t <= 1.0 + CFG.detect + 2 * CFG.interval
+    assert r.p.state("primary.1") is lv.PathState.DOWN and r.p.alive() == (0, 2)
+    r.step(3.0)
+    assert r.names() == ["LegDown", "LegUp"]
+    assert (r.out[1][1].leg, r.out[1][1].alive) == (1, (0, 1, 2))
+
+
+def test_all_legs_failed_switches_to_the_backup_once():
+    """Legs fail one after another: LegDown, LegDown, then SwitchToBackup
+    for the last one (traffic to the backup); the first leg back gives
+    SwitchBack with only that leg alive."""
+    r = RunLegs()
+    r.step(1.0)
+    r.step(1.5, answer=lambda t, n: n != "primary")
+    r.step(2.0, answer=lambda t, n: n not in ("primary", "primary.2"))
+    r.step(2.5, answer=lambda t, n: n == "backup")
+    assert r.names() == ["LegDown", "LegDown", "SwitchToBackup"]
+    assert [a.leg for _, a in r.out[:2]] == [0, 2] and r.p.alive() == ()
+    assert r.out[2][1].event() == L.LivenessLost(r.out[2][0], "primary")
+    r.step(3.0, answer=lambda t, n: n in ("primary.2", "backup"))
+    assert r.names()[3:] == ["SwitchBack"] and r.out[3][1].alive == (2,)
+    r.step(3.5)
+    assert r.names()[4:] == ["LegUp", "LegUp"]
+
+
+def test_all_legs_failing_together_give_one_switch():
+    r = RunLegs()
+    r.step(1.0)
+    r.step(2.0, answer=lambda t, n: n == "backup")
+    assert r.names() == ["SwitchToBackup"] and r.p.state("backup") is lv.PathState.UP
+
+
+def test_one_leg_is_the_single_path_prober():
+    """A one-leg set behaves exactly like a single primary: no Leg* actions."""
+    r1, r2 = Run(), RunLegs(legs=(P,))
+    for rr in (r1, r2):
+        rr.step(1.0)
+        rr.step(2.0, answer=lambda t, n: n == "backup")
+        rr.step(3.0)
+    assert r1.names() == r2.names() == ["SwitchToBackup", "SwitchBack"]
+    assert [t for t, _ in r1.out] == [t for t, _ in r2.out]
+
+
+def test_a_changed_set_keeps_live_legs_and_restarts_dead_ones():
+    r = RunLegs()
+    r.step(1.0)
+    keep = r.p.sessions["primary"].session
+    r.step(2.0, answer=lambda t, n: n != "primary.1")
+    assert r.names() == ["LegDown"]
+    dead = r.p.sessions["primary.1"].session
+    r.p.handle(lv.SetPaths(2.0, (LEGS[1], LEGS[0]), B))  # leg 2 gone, order changed
+    assert r.p.sessions["primary.1"].session == keep and r.p.state("primary.1") is lv.PathState.UP
+    assert r.p.sessions["primary"].session != dead and r.p.state("primary") is lv.PathState.INIT
+    assert r.p.handle(lv.EchoReceived(2.01, dead, r.p.sessions["primary"].seq)) == [] and r.p.stats["echo_stale"] == 1
+
+
+@given(st.lists(st.tuples(st.floats(0.05, 0.4), st.tuples(st.booleans(), st.booleans(), st.booleans())), min_size=1, max_size=25))
+def test_legs_verdicts_are_consistent(phases):
+    """Random up/down phases per leg: SwitchToBackup and SwitchBack
+    alternate; a Leg* action never comes while the primary is switched
+    away; after each action ``alive`` is what the legs' states say."""
+    r = RunLegs()
+    r.step(0.5)
+    t = 0.5
+    names = ("primary", "primary.1", "primary.2")
+    for dur, up in phases:
+        t += dur
+        r.step(t, answer=lambda _t, n, up=up: n == "backup" or up[names.index(n)])
+    away = False
+    for _, a in r.out:
+        if isinstance(a, lv.SwitchToBackup):
+            assert not away
+            away = True
+        elif isinstance(a, lv.SwitchBack):
+            assert away and a.alive
+            away = False
+        elif isinstance(a, (lv.LegDown, lv.LegUp)):
+            assert not away and a.alive and (a.leg in a.alive) == isinstance(a, lv.LegUp)
+    assert away == (not any(r.p.state(n) is lv.PathState.UP for n in names))
+
+
+def test_a_new_return_route_keeps_the_session_and_its_verdict():
+    """The agent derives the echo's return segments from the TED, which
+    changes when a link of the path goes down (OSPF floods it): the same
+    forward path with another return route is the same session, so the
+    failure being counted is not forgotten (a restart to INIT would give
+    no verdict at all)."""
+    import dataclasses
+
+    r = Run()
+    r.step(1.0)
+    s = r.p.sessions["primary"].session
+    r.step(1.03, answer=lambda t, w: w != "primary")
+    r.p.handle(lv.SetPaths(1.03, dataclasses.replace(P, ret=()), B))  # the TED lost a link: echo over the IGP
+    assert r.p.sessions["primary"].session == s and r.p.state() is lv.PathState.UP
+    assert r.p.sessions["primary"].path.ret == ()
+    r.step(1.5, answer=lambda t, w: w != "primary")
+    assert r.names() == ["SwitchToBackup"]
+    assert r.out[0][0] <= 1.0 + CFG.detect + 2 * CFG.interval
+
+
+def test_a_stall_of_our_own_loop_with_echoes_queued_is_no_verdict():
+    """Probes in flight when the head-end's loop stalls: the late tick comes
+    before the echoes (still queued on the socket) are read. The stall is not
+    the path's fault: no verdict (fig-2-0's idle run gave 23 false
+    switch-overs this way, every probe answered)."""
+    cfg = lv.ProberConfig(interval=0.02, multiplier=3, up_after=5, grace=0.06)
+    r = Run(cfg, backup=False)
+    held = []
+    r.step(1.0, answer=lambda t, w: True, rtt=0.05)  # three probes in flight at any time
+    held = sorted(r.pending, key=lambda e: e[0])
+    assert len(held) >= 2
+    r.pending = []
+    acts = r.p.handle(lv.Tick(1.6))  # the loop was busy for 0.6 s
+    assert not [a for a in acts if not isinstance(a, lv.SendProbe)]
+    for _, e in held:  # then the queued echoes are read
+        assert r.p.handle(lv.EchoReceived(1.6, e.session, e.seq, e.stamp)) == []
+    r.now = 1.6
+    r.step(3.0, rtt=0.05)
+    assert r.out == [] and r.p.state() is lv.PathState.UP and r.p.stats["stalls"] >= 1
+
+
+def test_a_real_failure_across_a_stall_is_still_seen():
+    cfg = lv.ProberConfig(interval=0.02, multiplier=3, up_after=5, grace=0.06)
+    r = Run(cfg)
+    r.step(1.0)
+    r.p.handle(lv.Tick(1.5))  # a stall, and the primary died meanwhile
+    r.now = 1.5
+    r.step(2.0, answer=lambda t, w: w != "primary")
+    assert r.names() == ["SwitchToBackup"] and r.out[0][0] <= 1.5 + cfg.detect + 3 * cfg.interval
+
+
+@pytest.mark.skipif(not _v6_loopback(), reason="no IPv6 loopback")
+def test_the_shell_reads_every_queued_datagram_before_a_timer_round():
+    """asyncio's datagram transport reads one datagram per readiness event;
+    ``_drain`` empties the socket first, so queued echoes count before the
+    prober's tick."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::1", 0))
+    svc = LivenessService(sock=s, mark=None)
+    tx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        for _ in range(3):
+            tx.sendto(b"garbage", s.getsockname()[:2])
+        time.sleep(0.05)
+        svc._drain()
+        assert svc.stats["drained"] == 3 and svc.stats["drop_short"] == 3
+        svc._drain()  # empty: returns at once
+        assert svc.stats["drained"] == 3
+    finally:
+        tx.close()
+        s.close()
+
+
+def test_leg_verdicts_drive_the_lsp_machine():
+    """LegDown/LegUp re-route the multipath over the legs left; the last
+    leg's loss goes to the backup."""
+    from pyfrr_pwr.dataplane.lspmsg import LspConfig
+
+    lsp = L.Lsp(1, "10.0.0.1", "10.0.0.3", ["192.168.3.0/24"], config=LspConfig(wtr=0))
+    p1 = L.LspPath((("10.0.0.1", "10.0.0.2", "10.1.2.1"), ("10.0.0.2", "10.0.0.3", "10.2.3.2")), 2.0)
+    p2 = L.LspPath((("10.0.0.1", "10.0.0.5", "10.1.5.1"), ("10.0.0.5", "10.0.0.3", "10.5.3.5")), 2.0)
+    bk = L.LspPath((("10.0.0.1", "10.0.0.4", "10.1.4.1"), ("10.0.0.4", "10.0.0.3", "10.4.3.4")), 3.0)
+    for i, a in enumerate(lsp.handle(L.SetupRequested(0.0, (p1, p2), bk))):
+        lsp.handle(L.SignallingSucceeded(0.0, a.sig, (f"fd00::{i + 1}",)))
+    assert lsp.active == "primary" and len(lsp.primary) == 2
+
+    def switch(out):
+        (s,) = [a for a in out if isinstance(a, L.Switch)]
+        return s.to, len(s.legs)
+
+    assert switch(lsp.handle(lv.LegDown(1, 1.0, 1, (0,)).event())) == ("primary", 1)
+    assert switch(lsp.handle(lv.LegUp(1, 2.0, 1, (0, 1)).event())) == ("primary", 2)
+    assert switch(lsp.handle(lv.LegDown(1, 3.0, 0, (1,)).event())) == ("primary", 1)
+    assert switch(lsp.handle(lv.SwitchToBackup(1, 4.0).event())) == ("backup", 1)
+    assert switch(lsp.handle(lv.SwitchBack(1, 5.0, (1,)).event())) == ("primary", 1)

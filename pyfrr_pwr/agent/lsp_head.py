@@ -439,20 +439,17 @@ class HeadEndMixin:
                 if cur and p.edges == cur[0].edges:
                     cur_pwr = p.pwr
                     break
-            head_part = [e for e in cur[0].edges if not str(e[2]).startswith("area ")] if cur else []
-            if cur_pwr is None and head_part:
-                # the chain we hold is no choice any more: its first ABR's best
-                # from our head path on is a lower bound of what our pinned
-                # path costs now (the ABR's vector is its minimum)
-                same = [c.pwr for c in (choice.best, *choice.ecmp, *choice.runners_up) if list(c.head_path) == [head_part[0][0], *(e[1] for e in head_part)]]
-                cur_pwr = min(same) if same else None
             listed = [c.pwr for c in (choice.best, *choice.ecmp, *choice.runners_up)]
             if cur_pwr is None and cur and listed:
-                # neither our path nor its head path is among the candidates
-                # any more: it costs at least the dearest of them (a lower
-                # bound, like the ABR minimum above). None would tell the
-                # machine "unchanged", and a path that got dearer would stay
-                # pinned (the re-optimisation test caught it under load)
+                # our path is not among the candidates any more: they are the k
+                # cheapest (KSP), so it costs at least the dearest of them, a
+                # lower bound that holds whether or not its head path is still
+                # listed. (The first ABR's best over the same head path, used
+                # before when the head path was listed, is the minimum over
+                # every chain from there: it is the new best itself when only
+                # a later area got dearer, so a power rise in area 2 that
+                # pushed our chain out of the list never moved the LSP:
+                # fig-2-0, ABR2's area-2 ports at 10x, "within_margin".)
                 cur_pwr = max(listed)
                 self.stats["reopt_lower_bound"] += 1
             if cur_pwr is not None:

@@ -116,7 +116,9 @@ class LivenessMixin:
             return
         from pyfrr_pwr.dataplane import liveness as lv
 
-        pp = self._probe_path(h.legs.get(m.primary[0].sig)) if m.primary else None
+        # every leg of an equal-PWR set (--ecmp) is probed over its own SID list (docs/protection.md)
+        legs = tuple(self._probe_path(h.legs.get(l.sig)) for l in m.primary)
+        pp = None if not legs or None in legs else (legs[0] if len(legs) == 1 else legs)
         bp = self._probe_path(h.legs.get(m.backup.sig)) if m.backup is not None else None
         key = (m.lsp_id, pp, bp)
         if key == h.probed:
@@ -136,8 +138,10 @@ class LivenessMixin:
         if h.m.lsp_id != lsp_id or self.heads.get(h.id) is not h:
             return
         self.stats[f"liveness_{type(a).__name__}"] += 1
-        log.info("%s: LSP %s: liveness %s", self.name, h.id, type(a).__name__)
-        self._feed(h, a.event())
+        log.info("%s: LSP %s: liveness %s%s", self.name, h.id, type(a).__name__, f" leg {a.leg}" if hasattr(a, "leg") else "")
+        ev = a.event()
+        if ev is not None:  # a leg's verdict before lspmsg knows legs: nothing to feed
+            self._feed(h, ev)
 
     def _liveness_of(self, h: _Head):
         if self.live is None or h.probed is None:

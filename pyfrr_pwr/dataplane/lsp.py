@@ -166,6 +166,7 @@ class Lsp:
         self.backup_installed = False
         self.active: str | None = None  # "primary", "backup", "igp" (no encap route) or None
         self.primary_alive = True
+        self.alive_legs: tuple | None = None  # primary legs the prober still sees answering (None: all)
         self.backup_alive = True
         self.primary_broken = False
         self.failures = 0
@@ -340,8 +341,16 @@ class Lsp:
         self.stats["revert"] += 1
         m = self.config.primary_metric
         if was == "igp":
-            return [InstallEncap(self.lsp_id, self.prefixes, self._encap(self.primary), m)] + self._install_backup()
-        return [Switch(self.lsp_id, self.prefixes, "primary", self._encap(self.primary), m)]
+            return [InstallEncap(self.lsp_id, self.prefixes, self._encap(self._usable()), m)] + self._install_backup()
+        return [Switch(self.lsp_id, self.prefixes, "primary", self._encap(self._usable()), m)]
+
+    def _usable(self) -> tuple:
+        """The primary's legs to route over: those the prober did not see
+        fail (draft sec. 2.1.5's equal-PWR set minus failed legs)."""
+        if self.alive_legs is None:
+            return self.primary
+        legs = tuple(self.primary[i] for i in self.alive_legs if 0 <= i < len(self.primary))
+        return legs or self.primary
 
     # -- events -------------------------------------------------------------
 
@@ -406,6 +415,7 @@ class Lsp:
         out = [InstallEncap(self.lsp_id, self.prefixes, self._encap(legs), m)]
         old = self.primary
         self.primary = legs
+        self.alive_legs = None  # a new set: every leg installed (the prober restarts legs it held down)
         self.primary_pwr = _bundle_pwr([l.path for l in legs])
         self.active = "primary"
         self.primary_alive = True
@@ -525,6 +535,14 @@ class Lsp:
                 self.stats["fall_back_to_igp"] += 1
                 return [RemoveEncap(self.lsp_id, self.prefixes, self.config.primary_metric)] + self._remove_backup()
             return self._remove_backup()
+        if ev.leg is not None:  # one leg of several failed, others answer: route over those, no backup
+            if not ev.alive:
+                return self._on_lost(LivenessLost(ev.now, "primary"))
+            self.alive_legs = tuple(ev.alive)
+            self.stats["leg_down"] += 1
+            if self.active != "primary":
+                return []
+            return [Switch(self.lsp_id, self.prefixes, "primary", self._encap(self._usable()), self.config.primary_metric)]
         if not self.primary_alive:
             return []
         self.primary_alive = False
@@ -552,6 +570,13 @@ class Lsp:
                 self.active = "backup"
                 out.append(Switch(self.lsp_id, self.prefixes, "backup", self._encap([self.backup]), self.config.primary_metric))
             return out + self._install_backup()
+        if ev.alive:
+            self.alive_legs = tuple(ev.alive)
+        if ev.leg is not None:  # a failed leg rejoins the multipath at once (the others carried traffic meanwhile)
+            self.stats["leg_up"] += 1
+            if self.active != "primary" or not self.primary_alive:
+                return []
+            return [Switch(self.lsp_id, self.prefixes, "primary", self._encap(self._usable()), self.config.primary_metric)]
         if self.primary_alive:
             return []
         self.primary_alive = True

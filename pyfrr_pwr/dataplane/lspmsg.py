@@ -184,12 +184,16 @@ class PwrChanged:
 class LivenessLost:
     now: float
     which: str = "primary"  # or "backup"
+    leg: int | None = None  # one equal-PWR leg of the primary failed (None: the primary as a whole)
+    alive: tuple = ()  # with ``leg``: the primary's legs still usable (indices into ``Lsp.primary``)
 
 
 @dataclass(frozen=True)
 class LivenessRestored:
     now: float
     which: str = "primary"
+    leg: int | None = None  # one failed leg answers again
+    alive: tuple = ()  # the primary's legs usable now (empty: all)
 
 
 @dataclass(frozen=True)
