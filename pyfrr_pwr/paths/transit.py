@@ -438,28 +438,11 @@ def _combine(vias: tuple, v: wire.ReachabilityVector, k: int) -> tuple:
     )
 
 
-def _via_arrays(vias: tuple):
-    """Our aggregates to an ABR as arrays, or None when the array form
-    could differ from the scalar one (unsorted or non-finite figures)."""
-    try:
-        xs = np.array([g.pwr for g in vias], dtype=np.float64)
-        vbw = np.array([g.min_bw for g in vias], dtype=np.float64)
-        vint = np.array([(g.te_metric, g.hops, g.admin) for g in vias], dtype=np.int64).reshape(len(vias), 3)
-        vdl = np.array([g.delay for g in vias], dtype=np.float64)
-        vjt = np.array([g.jitter for g in vias], dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not np.isfinite(xs).all() or (xs[1:] < xs[:-1]).any() or np.isnan(vbw).any():
-        return None
-    if not (np.isfinite(vdl).all() and np.isfinite(vjt).all()) or (vint < 0).any() or (vint[:, 0] >= 2**40).any():
-        return None
-    return xs, vbw, vint, vdl, vjt
-
-
 def _vias_arrays_many(viass: list):
-    """``_via_arrays`` for many vias tuples in one conversion: (the
-    concatenated arrays, or None if any conversion failed; per tuple
-    whether the array form is safe for it)."""
+    """Our aggregates to the ABRs of many vias tuples as arrays, in one
+    conversion: (the concatenated arrays, or None if any conversion
+    failed; per tuple whether the array form can reproduce the scalar one:
+    sorted, finite figures)."""
     flat = [g for vias in viass for g in vias]
     try:
         xs = np.array([g.pwr for g in flat], dtype=np.float64)
@@ -523,7 +506,7 @@ def _combine_many(items: list, k: int) -> list:
     if arrs is None:  # a figure numpy cannot take: find whose, tuple by tuple
         good = []
         for n, va, vias in cand:
-            if _via_arrays(vias) is None:
+            if _vias_arrays_many([vias])[0] is None:
                 out[n] = _combine_scalar(vias, va.vec, k)
             else:
                 good.append((n, va, vias))
