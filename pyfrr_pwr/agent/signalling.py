@@ -384,7 +384,7 @@ class Signalling:
                 plan=tuple(msg.PlanStep(**p) for p in step["plan"]),
                 dataplane=req.dataplane,
                 prefixes=req.prefixes,
-                **({"avoid": avoid} if avoid else {}),
+                avoid=avoid,
             )
             try:
                 down = await self.send(step["next"], fwd)
