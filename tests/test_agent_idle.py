@@ -16,10 +16,7 @@ FIG7 = ROOT / "containerlab/fig-2-1-7.clab.yml"
 
 @pytest.fixture
 def fig7():
-    f = Fabric(FIG7)
-    f.bring_up()
-    assert f.errors == []
-    return f
+    return Fabric.up(FIG7)
 
 
 def _agent(tmp_path, core) -> Agent:

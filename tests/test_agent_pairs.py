@@ -76,10 +76,7 @@ def test_three_cores_in_a_row_agree_with_the_offline_ted():
 
 @pytest.fixture
 def fig7():
-    f = Fabric(FIG7)
-    f.bring_up()
-    assert f.errors == []
-    return f
+    return Fabric.up(FIG7)
 
 
 def test_every_core_holds_its_areas_as_the_offline_pipeline_builds_them(fig7):

@@ -52,10 +52,7 @@ def h_ends(f):
 
 @pytest.fixture
 def fig7():
-    f = Fabric(FIG7)
-    f.bring_up()
-    assert f.errors == []
-    return f
+    return Fabric.up(FIG7)
 
 
 # -- sec. 1: the network cannot kill an ABR's agent ------------------------------

@@ -116,12 +116,16 @@ class Run:
     """Drive a prober on a virtual clock; ``answer(t)`` decides whether a
     probe sent at t comes back (after ``rtt``)."""
 
-    def __init__(self, cfg=CFG, backup=True):
+    def __init__(self, cfg=CFG, backup=True, primary=P):
         self.p = lv.Prober(1, cfg)
         self.now = 0.0
         self.out = []
         self.pending = []  # (due, EchoReceived)
-        self.p.handle(lv.SetPaths(0.0, P, B if backup else None))
+        self.p.handle(lv.SetPaths(0.0, primary, B if backup else None))
+
+    def who(self, probe) -> str:
+        """What ``answer`` is told about a probe: its path's role."""
+        return probe.which
 
     def step(self, until, answer=lambda t, which: True, rtt=0.001):
         while True:
@@ -137,7 +141,7 @@ class Run:
             if d is not None and d <= self.now:
                 for a in self.p.handle(lv.Tick(self.now)):
                     if isinstance(a, lv.SendProbe):
-                        if answer(self.now, a.which):
+                        if answer(self.now, self.who(a)):
                             self.pending.append((self.now + rtt, lv.EchoReceived(self.now + rtt, a.session, a.seq, a.stamp)))
                     else:
                         self.out.append((self.now, a))
@@ -368,31 +372,14 @@ class RunLegs(Run):
     session's name (``primary``, ``primary.1``, ..., ``backup``)."""
 
     def __init__(self, legs=LEGS, cfg=CFG):
-        self.p = lv.Prober(1, cfg)
-        self.now = 0.0
-        self.out = []
-        self.pending = []
-        self.p.handle(lv.SetPaths(0.0, legs, B))
+        super().__init__(cfg, primary=legs)
 
     def step(self, until, answer=lambda t, name: True, rtt=0.001):
-        names = {s.session: n for n, s in self.p.sessions.items()}
-        while True:
-            d = self.p.next_deadline()
-            nxt = min([d] + [e[0] for e in self.pending])
-            if nxt > until:
-                self.now = until
-                return
-            self.now = nxt
-            for e in [e for e in self.pending if e[0] <= self.now]:
-                self.pending.remove(e)
-                self.out += [(self.now, a) for a in self.p.handle(e[1])]
-            if d is not None and d <= self.now:
-                for a in self.p.handle(lv.Tick(self.now)):
-                    if isinstance(a, lv.SendProbe):
-                        if answer(self.now, names.get(a.session)):
-                            self.pending.append((self.now + rtt, lv.EchoReceived(self.now + rtt, a.session, a.seq, a.stamp)))
-                    else:
-                        self.out.append((self.now, a))
+        self._names = {s.session: n for n, s in self.p.sessions.items()}  # as the step starts
+        super().step(until, answer, rtt)
+
+    def who(self, probe) -> str:
+        return self._names.get(probe.session)
 
 
 def test_every_leg_is_probed_over_its_own_sid_list():

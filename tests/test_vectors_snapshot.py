@@ -43,10 +43,7 @@ def _router_links(f: Fabric) -> list:
 
 @pytest.fixture
 def fig20():
-    f = Fabric(FIG20)
-    f.bring_up()
-    assert f.errors == []
-    return f
+    return Fabric.up(FIG20)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

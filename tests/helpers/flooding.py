@@ -75,6 +75,14 @@ class Fabric:
     topology, joined by fake flooding. Adjacencies form only between two
     routers that both have a core (a subset is a smaller network)."""
 
+    @classmethod
+    def up(cls, topology, **kw) -> Fabric:
+        """A fabric brought up whose flooding raised nothing (a fixture's body)."""
+        f = cls(topology, **kw)
+        f.bring_up()
+        assert f.errors == []
+        return f
+
     def __init__(self, topology: str | Path | Topology, routers=None, now: float = 0.0, router_lsas: bool = False):
         self.topo = topology if isinstance(topology, Topology) else load_topology(topology)
         names = list(routers) if routers is not None else [n for n, r in self.topo.routers.items() if r.power is not None]
