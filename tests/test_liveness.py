@@ -2,9 +2,9 @@
 (agent.liveness) over IPv6 loopback: no root, no namespaces."""
 
 import asyncio
+import select
 import socket
 import struct
-import time
 
 import pytest
 from hypothesis import given
@@ -548,7 +548,7 @@ def test_the_shell_reads_every_queued_datagram_before_a_timer_round():
     try:
         for _ in range(3):
             tx.sendto(b"garbage", s.getsockname()[:2])
-        time.sleep(0.05)
+        select.select([s], [], [], 5.0)  # loopback queues each datagram at sendto; wait for readiness, not a guess
         svc._drain()
         assert svc.stats["drained"] == 3 and svc.stats["drop_short"] == 3
         svc._drain()  # empty: returns at once
