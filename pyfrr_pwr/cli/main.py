@@ -52,6 +52,9 @@ def _one_line(exc: BaseException) -> str:
 def main(argv=None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["agent"]:  # the lean entry point, nothing else imported
+        from pyfrr_pwr import lazypkg
+
+        lazypkg.install()
         from pyfrr_pwr.agent import daemon
 
         a = daemon.parse_args(args_list)

@@ -2,8 +2,8 @@
 its control socket (one JSON line out, one back; the lab does not import
 the CLI), and what "ready" means.
 
-An agent is started as ``PYTHON -P -c "from pyfrr_pwr.agent.daemon import
-main; ..." agent ...`` (``daemon.main``: the options of ``pyfrr-pwr agent``
+An agent is started as ``PYTHON -P -c "...lazypkg.install(); from
+pyfrr_pwr.agent.daemon import main; ..." agent ...`` (``daemon.main``: the options of ``pyfrr-pwr agent``
 without importing the whole CLI, issue 10: start-up time and memory) with its
 working directory set to its own run directory: ``-P`` keeps Python from
 putting the current directory on ``sys.path``, so a checkout (or anything
@@ -20,7 +20,12 @@ from pathlib import Path
 
 __all__ = ["agent_argv", "agent_request", "agent_ready", "last_log_line", "AGENT_MAIN"]
 
-AGENT_MAIN = "import sys; from pyfrr_pwr.agent.daemon import main; sys.exit(main())"
+# lazypkg first: networkx and pyroute2 then import only what the agent uses
+# (issue 10: agent RSS).
+AGENT_MAIN = (
+    "import sys; from pyfrr_pwr import lazypkg; lazypkg.install(); "
+    "from pyfrr_pwr.agent.daemon import main; sys.exit(main())"
+)
 
 
 def agent_argv(config: Path | str, sock: Path | str, name: str, python: str | None = None) -> list[str]:

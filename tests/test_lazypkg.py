@@ -1,0 +1,115 @@
+"""lazypkg: the agent imports networkx's graph classes and pyroute2's IPRoute
+without the rest of either library, and anything else still works, loaded
+on first use (issue 10: agent RSS). Each case runs in a fresh interpreter,
+since the point is what a process has imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(code: str) -> dict:
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+PRELUDE = """
+import json, sys
+from pyfrr_pwr import lazypkg
+how = lazypkg.install()
+def loaded(prefix): return sorted(m for m in sys.modules if m == prefix or m.startswith(prefix + "."))
+"""
+
+
+def test_the_agent_imports_neither_library_whole():
+    out = run(
+        PRELUDE
+        + """
+import pyfrr_pwr.agent.daemon
+print(json.dumps({"how": how, "nx": loaded("networkx.algorithms"), "ndb": loaded("pyroute2.ndb"),
+                  "nx_n": len(loaded("networkx")), "pr_n": len(loaded("pyroute2"))}))
+"""
+    )
+    assert out["how"] == {"networkx": "lean", "pyroute2": "lean"}
+    assert out["nx"] == [] and out["ndb"] == []
+    # The whole libraries are 285 and 163 modules (networkx 3.6, pyroute2 0.9).
+    assert out["nx_n"] < 60 and out["pr_n"] < 130
+
+
+def test_graph_classes_work_and_anything_else_loads_on_first_use():
+    out = run(
+        PRELUDE
+        + """
+import networkx as nx
+g = nx.MultiDiGraph()
+g.add_edge("a", "b", key=1, weight=1.0)
+g.add_edge("b", "c", key=1, weight=1.0)
+g.add_edge("a", "c", key=2, weight=5.0)
+before = loaded("networkx.algorithms")
+try:
+    nx.MultiDiGraph().remove_node("x")
+    err = None
+except nx.NetworkXError as e:
+    err = type(e).__name__
+sp = nx.shortest_path(g, "a", "c", weight="weight")
+flow = nx.maximum_flow_value(nx.DiGraph([("a", "b", {"capacity": 2})]), "a", "b")
+print(json.dumps({"before": before, "err": err, "sp": sp, "flow": flow,
+                  "after": bool(loaded("networkx.algorithms")), "copy": sorted(g.copy().edges())}))
+"""
+    )
+    assert out["before"] == []
+    assert out["err"] == "NetworkXError"
+    assert out["sp"] == ["a", "b", "c"] and out["flow"] == 2
+    assert out["after"] is True
+    assert out["copy"] == [["a", "b"], ["a", "c"], ["b", "c"]]
+
+
+def test_pyroute2_names_beyond_the_core_load_on_first_use():
+    out = run(
+        PRELUDE
+        + """
+from pyroute2 import IPRoute, NetlinkError, netns
+lean = loaded("pyroute2.ndb")
+from pyroute2 import NDB
+import pyroute2
+print(json.dumps({"lean": lean, "ndb": NDB.__module__, "same": pyroute2.IPRoute is IPRoute,
+                  "netns": netns.__name__, "missing": hasattr(pyroute2, "no_such_name")}))
+"""
+    )
+    assert out["lean"] == []
+    assert out["ndb"] == "pyroute2.ndb.main"
+    assert out["same"] is True and out["netns"] == "pyroute2.netns"
+    assert out["missing"] is False
+
+
+def test_a_library_already_imported_is_left_alone():
+    out = run(
+        """
+import json, networkx
+from pyfrr_pwr import lazypkg
+print(json.dumps(lazypkg.install(["networkx", "no_such_package_here"])))
+"""
+    )
+    assert out == {"networkx": "loaded", "no_such_package_here": "absent"}
+
+
+@pytest.mark.parametrize("broken", ["networkx", "pyroute2"])
+def test_a_core_that_no_longer_matches_falls_back_to_the_whole_import(broken):
+    out = run(
+        f"""
+import json, sys
+from pyfrr_pwr import lazypkg
+def boom(mod): raise ImportError("layout changed")
+lazypkg._CORES["{broken}"] = boom
+how = lazypkg.install(["{broken}"])
+import {broken}
+print(json.dumps({{"how": how, "n": len([m for m in sys.modules if m.startswith("{broken}.")])}}))
+"""
+    )
+    assert out["how"] == {broken: "full"}
+    assert out["n"] > 150
