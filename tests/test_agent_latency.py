@@ -4,10 +4,13 @@ with a stand-in client)."""
 
 import asyncio
 import textwrap
+from pathlib import Path
 
 import pytest
+from helpers.flooding import Fabric
 
 from pyfrr_pwr.agent.core import AgentCore
+from pyfrr_pwr.agent.vectors import VecLsa
 from pyfrr_pwr.files.power import load_power
 from pyfrr_pwr.proto import ospfapi as api
 from pyfrr_pwr.proto import wire
@@ -91,6 +94,8 @@ def test_only_what_an_abr_extends_wakes_its_vector_loop(core):
     gen, vgen = core.ted_gen, core.vec_gen
     _lsa(core, api.LsaUpdate, A1, PEER, 30, [_vec(1, area=A1)])
     assert core.ted_gen == gen + 1 and core.vec_gen == vgen and not core.vectors_dirty
+    core.abr.lsas[(BB, ("1.1.1.1",), "0.0.0.2")] = VecLsa(1, [31], ())  # one we originated
+    core.session_ids.add(31)
     _lsa(core, api.LsaUpdate, BB, "1.1.1.1", 31, [_vec(1, adv="1.1.1.1")])  # our own, back from ospfd
     assert core.vec_gen == vgen and not core.vectors_dirty
     _lsa(core, api.LsaUpdate, BB, PEER, 32, [_vec(1)])
@@ -157,3 +162,73 @@ def test_the_sender_writes_a_batch_without_waiting_for_each_reply(tmp_path):
     written, refused = asyncio.run(run())
     assert written == reqs  # in order: make-before-break survives pipelining
     assert refused == [(reqs[1], api.ApiErr.NOTREADY)]
+
+
+# -- our own deletes: ospfd 8.4.4 never notifies the client that asked --------
+
+
+FIG7 = Path(__file__).resolve().parents[1] / "containerlab/fig-2-1-7.clab.yml"
+
+
+def _ted_is_lsdb(f):
+    """Every agent's TED holds exactly the LSAs ospfd's LSDB does."""
+    for n, nd in f.nodes.items():
+        for area in nd.areas:
+            lsdb = {k for k in f.lsdb.get(area, {}) if len(k) == 2}
+            assert set(nd.core.teds[area].lsas) == lsdb, (n, area)
+
+
+def _g_h_arcs(f, reader):
+    G = f.core(reader).teds["0.0.0.1"].graph()
+    g, h = f.rid("G"), f.rid("H")
+    return G.number_of_edges(g, h) + G.number_of_edges(h, g)
+
+
+def test_our_own_link_going_down_leaves_our_ted_at_once():
+    """G's link to H goes down: G's TED drops G's end when G asks for the
+    delete, not when H's delete floods round (which can be 60 ms in
+    fig-2-0 while ospfd runs its SPF), and the vector and view loops are
+    woken by it."""
+    f = Fabric.up(FIG7)  # deletes not echoed to the asker, as ospfd 8.4.4
+    g = f.core("G")
+    assert _g_h_arcs(f, "G") == 2
+    gen, vgen = g.ted_gen, g.vec_gen
+    reqs = g.handle(api.IsmChange(f.nodes["G"].ifaddrs["eth2"], "0.0.0.1", api.IsmState.DOWN), f.now)
+    assert [type(r) for r in reqs] == [api.DeleteRequest]
+    assert _g_h_arcs(f, "G") == 0  # H's end is still there, one-sided: out of the CSPF graph
+    assert g.ted_gen == gen + 1 and g.vec_gen == vgen + 1 and g.stats["own_deletes_applied"] == 1
+    f.send("G", reqs)
+    f.settle()
+    assert f.errors == []
+    _ted_is_lsdb(f)
+
+
+def test_our_replaced_instances_leave_our_ted_after_their_replacements():
+    """Make-before-break (agent.advertise, agent.vectors): the old
+    instance of each of our LSAs leaves our own TED once the new one's
+    update is in, so the link never leaves G's TED while it changes, and
+    nothing piles up there (each change used to leave one more instance
+    of ours behind: links, and every vector an ABR replaced)."""
+    f = Fabric.up(FIG7)  # deletes not echoed to the asker, as ospfd 8.4.4
+    g = f.core("G")
+    seen = []
+    f.observers.append(lambda n, m: seen.append(_g_h_arcs(f, "G")) if n == "G" else None)
+    for i in range(6):
+        f.tick(1.5)
+        f.send("G", g.set_measurements({}, {"eth2": 20.0 if i % 2 == 0 else 2.0}, f.now))
+        f.settle()
+    assert f.errors == [] and seen and set(seen) == {2}
+    assert g.stats["originations"] >= 6 and f.core("B").stats["vectors_originated"] > 2
+    _ted_is_lsdb(f)
+
+
+def test_a_late_update_of_an_instance_we_withdrew_stays_out_of_our_ted(core):
+    """ospfd reports an instance of ours we already replaced or withdrew
+    (its update queued behind our delete): our TED does not take it back,
+    as no delete would ever take it out again."""
+    core.handle(api.ReadyNotify(10, 200, A1), 0.1)
+    oid = core._alloc()
+    gen = core.ted_gen
+    _lsa(core, api.LsaUpdate, A1, "1.1.1.1", oid, [_link(1)])
+    assert core.stats["own_late_updates"] == 1 and core.ted_gen == gen
+    assert ("1.1.1.1", wire.make_lsid(200, oid)) not in core.teds[A1].lsas

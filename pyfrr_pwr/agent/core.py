@@ -77,6 +77,7 @@ reserved-era vector that kept a released path's PWR from coming back).
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from types import SimpleNamespace  # noqa: F401  (re-export: every name core had)
 
@@ -171,6 +172,10 @@ class AgentCore(LsaIntake, Resync, SiteInputs, InterArea, Views):
         self.on_id_block = None  # f(first ID not yet handed out): persist it
         self._id_steps = 0  # allocations left before on_id_block is due
         self.flush_pending: dict = {}  # (area, opaque ID) of ours deleted, not replaced yet -> when
+        # our own deletes, applied to our TED since ospfd will not tell us
+        # (core_intake): (area, opaque ID) -> (since, IDs whose update it waits for)
+        self._own_dels: dict = {}
+        self._own_swept = -math.inf
         self._given_up: set = set()  # (area, opaque ID) of ours taken for flushed this session
         self.router_lsas: dict = {}  # area -> router IDs with a router LSA there
         self.orphan_since: dict = {}  # (area, adv) without a router LSA -> since when

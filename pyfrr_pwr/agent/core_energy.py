@@ -82,7 +82,7 @@ class SiteInputs:
         except Exception as exc:
             self.report("energy_errors", exc, "energy status dropped")
             return []
-        return self.evaluate(now)
+        return self._own_requests(self.evaluate(now), now)
 
     @staticmethod
     def energy_status(readings, stats: Counter | None = None, supply_capacity_w: float | None = None) -> dict:
@@ -131,4 +131,4 @@ class SiteInputs:
         if clean == self.delays:
             return []
         self.delays = self.adv.delays = clean
-        return self.evaluate(now)
+        return self._own_requests(self.evaluate(now), now)

@@ -9,6 +9,20 @@ reports is checked against what we want (restart safety, ``agent.core``'s
 docstring: leftovers taken over and deleted, flushes re-originated after
 ``FLUSH_GRACE``), and every new opaque ID comes from ``_alloc`` (24 bits,
 never one ospfd holds or held for us).
+
+Our own deletes (issue 10): ospfd 8.4.4 never notifies the client that
+asked for a delete (DELETE_REQUEST) of it, while every other router's agent
+gets LSA_DELETE_NOTIFY (measured in fig-2-0: ABR2's withdrawn Link TLV
+stayed in ABR2's own TED, and each replaced vector or link instance piled
+up there). So what we ask to delete leaves our own TED as the others' would
+see it go (``_own_requests``): a plain withdrawal at once (an ABR's own
+link going down reaches its vectors without waiting for the far end's
+delete to flood round), an instance replaced make-before-break once the
+update of its replacement is in (RFC 5250 sec. 3 leaves the order to the
+originator; every reader gets the new instance first, so do we), and any
+other own LSA we no longer want after ``FLUSH_GRACE`` (``_sweep_own``).
+A late update of an instance of ours we already replaced or withdrew this
+session is not put back into the TED.
 """
 
 from __future__ import annotations
@@ -84,10 +98,107 @@ class LsaIntake:
         """One message from ospfd -> requests to send. Never raises: a fault
         is counted (``handle_errors``) and the message dropped."""
         try:
-            return self._handle(m, now)
+            return self._own_requests(self._handle(m, now), now)
         except Exception as exc:
             self.report("handle_errors", exc, f"dropped {type(m).__name__}")
             return []
+
+    # -- our own deletes (module docstring) ------------------------------------
+
+    def _own_requests(self, reqs: list, now: float) -> list:
+        """Apply to our own TED the deletes in ``reqs`` (what ospfd will not
+        tell us): a delete with no origination before it in that area in
+        the same batch is a withdrawal and goes at once; one after an
+        origination (make-before-break, ``agent.advertise``,
+        ``agent.vectors``: new IDs first, the old deleted after) waits for
+        the updates of those originations (``_own_update``). Returns
+        ``reqs``, with what a leak update asks for appended."""
+        rid = self.router_id
+        if not reqs or rid is None:
+            return reqs
+        born: dict = {}
+        pend = self._own_dels
+        leak = False
+        for r in reqs:
+            if getattr(r, "lsa_type", None) != api.LSA_OPAQUE_AREA or r.opaque_type != self.opaque_type:
+                continue
+            if isinstance(r, api.OriginateRequest):
+                born.setdefault(r.area, set()).add(r.opaque_id)
+            elif isinstance(r, api.DeleteRequest):
+                waits = born.get(r.addr, set()) - {r.opaque_id}
+                if waits:
+                    pend[(r.addr, r.opaque_id)] = (now, waits)
+                else:
+                    pend.pop((r.addr, r.opaque_id), None)
+                    leak = self._forget_own(r.addr, r.opaque_id) or leak
+        if leak:
+            reqs = reqs + self._own_requests(self.leak_update(now), now)
+        return reqs
+
+    def _own_update(self, area: str, oid: int, now: float) -> list:
+        """The update of our LSA ``oid`` is in: the deletes that waited for
+        it (and for nothing else) apply now."""
+        pend = self._own_dels
+        if not pend:
+            return []
+        leak = False
+        for key, (_since, waits) in list(pend.items()):
+            if key[0] == area and oid in waits:
+                waits.discard(oid)
+                if not waits:
+                    del pend[key]
+                    leak = self._forget_own(*key) or leak
+        return self._own_requests(self.leak_update(now), now) if leak else []
+
+    def _forget_own(self, area: str, oid: int) -> bool:
+        """Our LSA ``oid`` leaves our TED of ``area`` as a delete
+        notification would take it out (``_lsa``); True if it held a TLV
+        the leak plan reads."""
+        rid, ted = self.router_id, self.teds.get(area)
+        if rid is None or ted is None:
+            return False
+        lsid = wire.make_lsid(self.opaque_type, oid)
+        was = ted.lsas.get((rid, lsid))
+        if was is None:
+            return False
+        mine = self._lsids.get((area, rid), set())
+        changed = not _superseded(ted, rid, lsid, was, mine)
+        ted.withdraw(rid, lsid)
+        mine.discard(lsid)
+        self.stats["own_deletes_applied"] += 1
+        if changed:
+            self._ted_changed(self._vector_input(area, rid, was))
+        return any(type(t) in _LEAK_TLVS for t in was)
+
+    def _sweep_own(self, now: float) -> None:
+        """Own LSAs still in our TED that we no longer want: a delete whose
+        replacement's update never came (refused, or the session went), or
+        one asked for outside ``_own_requests``' reach, leaves after
+        ``FLUSH_GRACE`` s (a leak plan input among them: the next
+        ``leak_update`` runs it)."""
+        rid = self.router_id
+        if rid is None:
+            return
+        pend = self._own_dels
+        wanted = None
+        leak = False
+        for (area, adv), lsids in list(self._lsids.items()):
+            if adv != rid or not lsids:
+                continue
+            if wanted is None:
+                wanted = self._wanted()
+            for lsid in list(lsids):
+                oid = _opaque_id(lsid)
+                if oid is None or (area, oid) in wanted:
+                    continue
+                since = pend.setdefault((area, oid), (now, set()))[0]
+                if now - since >= FLUSH_GRACE:
+                    del pend[(area, oid)]
+                    leak = self._forget_own(area, oid) or leak
+        for key in [k for k, (since, _) in pend.items() if now - since >= 4 * FLUSH_GRACE]:
+            del pend[key]  # nothing of it in the TED any more
+        if leak:
+            self.leak_dirty = True
 
     def _handle(self, m, now: float) -> list:
         if isinstance(m, api.RouterIdChange):
@@ -134,12 +245,21 @@ class LsaIntake:
         if not self._ours(h.type, h.opaque_type):
             return []
         reqs: list = []
-        if h.adv_router == self.router_id or (self.router_id is None and m.self_originated):
+        own = h.adv_router == self.router_id or (self.router_id is None and m.self_originated)
+        # an instance we replaced or withdrew in this session, its update
+        # late: our own delete was applied already (module docstring)
+        late = own and live and h.adv_router == self.router_id and h.opaque_id in self.session_ids and (m.area, h.opaque_id) not in self._wanted()
+        if own:
             reqs = self._own_lsa(m, live, now)
         ted = self.ted(m.area)
         key = (h.adv_router, h.lsid)
         was = ted.lsas.get(key, ())
         changed = True
+        if late:
+            self.stats["own_late_updates"] += 1
+            return reqs
+        if own and not live and h.adv_router == self.router_id and key not in ted.lsas:
+            return reqs  # applied when we asked for it (_own_requests)
         if live:
             if self.resync_seen is not None:
                 self.resync_seen.add((m.area, h.adv_router, h.lsid))
@@ -153,6 +273,8 @@ class LsaIntake:
             if ok:
                 self._touch(ted, h.adv_router, h.lsid, now)
                 self._lsids.setdefault((m.area, h.adv_router), set()).add(h.lsid)
+                if own:
+                    reqs += self._own_update(m.area, h.opaque_id, now)
             else:
                 self.stats["malformed_lsas"] += 1
                 changed = False  # the TED kept what it had
@@ -267,23 +389,35 @@ class LsaIntake:
 
     def set_interfaces(self, ifaddrs: dict, now: float) -> list:
         self.ifaddrs = dict(ifaddrs)
-        return self.evaluate(now)
+        return self._own_requests(self.evaluate(now), now)
 
     def set_measurements(self, used_bps: dict, measured_w: dict, now: float) -> list:
         self.used_bps = dict(used_bps)
         self.measured_w = dict(measured_w)
-        return self.evaluate(now)
+        return self._own_requests(self.evaluate(now), now)
 
     def _due_flushes(self, now: float) -> None:
         for (area, oid), t in list(self.flush_pending.items()):
             if now - t >= FLUSH_GRACE:
                 self._flushed(area, oid, "deleted by ospfd and not replaced")
+        if now - self._own_swept >= FLUSH_GRACE / 2:
+            self._own_swept = now
+            self._sweep_own(now)
 
     def refused(self, req, err: int) -> None:
         """ospfd refused a request: an area that is not ready any more."""
         if isinstance(req, api.OriginateRequest) and err == api.ApiErr.NOTREADY:
             self.ready.discard(req.area)
             self.adv.refused(req.opaque_id)
+
+
+def _opaque_id(lsid: str) -> int | None:
+    """The 24-bit opaque ID of an LS ID ``T.a.b.c`` (RFC 5250 sec. 3)."""
+    try:
+        b = [int(x) for x in lsid.split(".")]
+    except (AttributeError, ValueError):
+        return None
+    return (b[1] << 16) | (b[2] << 8) | b[3] if len(b) == 4 else None
 
 
 def _superseded(ted: TED, adv: str, lsid: str, tlvs, lsids=None) -> bool:

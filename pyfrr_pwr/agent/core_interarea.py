@@ -51,7 +51,8 @@ class InterArea:
             return []
         self.leak_dirty = False
         with self.timings("leak"):
-            return self.leak.update(self.router_id, {a: self.teds[a] for a in self.abr_areas() if a in self.teds}, self.ready, wall)
+            reqs = self.leak.update(self.router_id, {a: self.teds[a] for a in self.abr_areas() if a in self.teds}, self.ready, wall)
+        return self._own_requests(reqs, now)  # ospfd will not tell us our deletes (core_intake)
 
     def abr_areas(self) -> list:
         return sorted(set(self.ism.values()) & self.ready)
@@ -78,7 +79,7 @@ class InterArea:
             self._track_suppressed(by_area, now)
         except Exception as exc:
             self.report("vector_apply_errors", exc, "tracking suppressed vectors failed")
-        return reqs
+        return self._own_requests(reqs, now)  # ospfd will not tell us our deletes (core_intake)
 
     @staticmethod
     def _exact(v) -> tuple:

@@ -117,7 +117,7 @@ class Resync:
         # what waits on the clock needs this one (issue 10: CPU at rest)
         if self.flush_pending or any(l.state is LinkState.DEFERRED for l in self.links.values()) or now - self._tick_evaluated >= TICK_EVALUATE_S:
             self._tick_evaluated = now
-            return self.evaluate(now)
+            return self._own_requests(self.evaluate(now), now)
         return []
 
     def _age_out(self, now: float) -> None:

@@ -20,7 +20,7 @@ class Views:
             return []
         self.adv.srv6 = advertised
         self.stats["srv6_advert_changes"] += 1
-        return self.evaluate(now)
+        return self._own_requests(self.evaluate(now), now)
 
     def sid_table(self, area: str | None = None):
         """The SIDs the TEDs learnt (all areas, or one), with End.DT6 SIDs
