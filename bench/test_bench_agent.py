@@ -12,7 +12,11 @@ few ms from this process, timestamps on this process's monotonic clock):
   (it holds the new vectors);
 * R4's port towards ABR2 down until the choice changes; up again until
   the old choice is back;
-* every agent's CPU and RSS at rest (from /proc, 10 s);
+* every agent's CPU and RSS at rest: R4's sensors back to the agent's
+  default read interval (SIGHUP, ``agent.reload``), the lab settled (no
+  agent's TED, vectors or originations changed for ``SETTLE_QUIET_S``),
+  then ``REST_WINDOW_S`` with nothing asked of any agent; CPU is utime +
+  stime from /proc/PID/stat (every thread), per agent, median and max;
 * ``lab up --wait`` to every head-end answering its path queries, beside
   the time to OSPF Full and synced agents.
 
@@ -46,6 +50,9 @@ LAB = os.environ.get("PYFRR_PWR_BENCH_LAB", "h5b")
 TRACE = os.environ.get("PYFRR_PWR_BENCH_TRACE", "1") != "0"
 PORT = "eth5"  # R4's port towards ABR2 (R4-ABR2)
 POLL = 0.003  # s between polls of the control socket
+REST_WINDOW_S = 60.0  # the at-rest CPU window (1 tick of 10 ms is 0.017 % of it)
+SETTLE_QUIET_S = 5.0  # at rest: no agent changed anything for this long first
+REST_INTERVAL_S, REST_MIN_INTERVAL_S = 0.1, 1.0  # the agent's defaults (daemon.Agent, AgentCore) R4 goes back to
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,19 +119,21 @@ def ted_changes(lab, node="TEh1"):
     return agent_request(lab.nodes[node].agent_socket, {"cmd": "status"})["stats"].get("ted_changes", 0)
 
 
-def watch(lab, before, until, timeout=10.0, t0=None):
+def watch(lab, before, until, timeout=10.0, t0=None, views=True):
     """Poll TEh1 until ``until(choice)``; (seconds, distinct choices seen,
     seconds to the last change of TEh1's view before the end), from ``t0``
-    (monotonic; default: now)."""
+    (monotonic; default: now). ``views=False`` asks only for the path (the
+    view time is None then): a status request per poll doubles what the
+    probe costs TEh1's event loop while it converges."""
     t0 = time.monotonic() if t0 is None else t0
     seen = [before]
-    last_view, last_view_t = ted_changes(lab), None
+    last_view, last_view_t = (ted_changes(lab) if views else None), None
     while True:
         c = chain(lab)
         now = time.monotonic() - t0
         if c != seen[-1]:
             seen.append(c)
-        v = ted_changes(lab)
+        v = ted_changes(lab) if views else None
         if v != last_view:
             last_view, last_view_t = v, now
         if until(c):
@@ -216,12 +225,12 @@ def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
         assert before == base
         t0 = time.monotonic()
         ipr.link("set", index=idx, state="down")
-        t, seen, _ = watch(lab, before, lambda c: c != base, t0=t0)
+        t, seen, _ = watch(lab, before, lambda c: c != base, t0=t0, views=False)
         mdown.append((t0, t0 + t))
         down.append(t)
         t0 = time.monotonic()
         ipr.link("set", index=idx, state="up")
-        t2, seen2, _ = watch(lab, seen[-1], lambda c: c == base, timeout=30, t0=t0)
+        t2, seen2, _ = watch(lab, seen[-1], lambda c: c == base, timeout=30, t0=t0, views=False)
         mup.append((t0, t0 + t2))
         up.append(t2)
         inter.append(len(seen) - 2 + len(seen2) - 2)
@@ -257,32 +266,134 @@ def test_link_down_and_up_on_the_chosen_path(benchmark, lab):
 
 
 def _cpu_rss(pid):
+    """(utime + stime in clock ticks, every thread; VmRSS in KiB) of a process."""
     st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     rss_kb = next(int(l.split()[1]) for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS"))
     return int(st[11]) + int(st[12]), rss_kb
 
 
+def _sched(pid) -> tuple[int, int]:
+    """(ns on CPU, timeslices run) summed over the process's threads
+    (/proc/PID/task/*/schedstat): the CPU figure at ns resolution, and how
+    often the agent woke up, which load on a shared machine does not
+    inflate the way it inflates CPU time. (0, 0) without schedstats."""
+    ns = n = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            f = (t / "schedstat").read_text().split()
+        except OSError:
+            continue
+        ns, n = ns + int(f[0]), n + int(f[2])
+    return ns, n
+
+
+def _agent_pids(lab) -> dict:
+    return {p["node"]: p["pid"] for p in lab._load_state()["procs"] if p["what"] == "agent"}
+
+
+def _rest_interval(lab, node="R4", timeout=30.0):
+    """``node``'s agent back to the default read interval and min_interval
+    (its fake sensors stay, unchanging): power.yml rewritten and reloaded
+    with SIGHUP (``agent.reload``: both are applied without a restart);
+    returns once the agent logged the reload."""
+    import signal
+
+    pf = Path(lab.nodes[node].power)
+    cfg = yaml.safe_load(pf.read_text())
+    cfg.setdefault("agent", {}).update(interval=REST_INTERVAL_S, min_interval=REST_MIN_INTERVAL_S)
+    pf.write_text(yaml.safe_dump(cfg))
+    logf = Path(lab.nodes[node].agent_log)
+    mark = logf.stat().st_size
+    os.kill(_agent_pids(lab)[node], signal.SIGHUP)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(logf, "rb") as f:
+            f.seek(mark)
+            tail = f.read().decode(errors="replace")
+        lines = [l for l in tail.splitlines() if "reloaded" in l or "reload of" in l]
+        if lines:
+            assert all("reloaded" in l and "applied" in l for l in lines), lines
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{node}'s agent did not log the reload in {timeout} s")
+
+
+_ACTIVITY = ("ted_changes", "vector_rounds", "vectors_originated", "originations", "withdrawals")
+
+
+def _activity(lab) -> dict:
+    """Each agent's counters of TED changes, vector rounds and originations."""
+    out = {}
+    for n in sorted(_agent_pids(lab)):
+        st = agent_request(lab.nodes[n].agent_socket, {"cmd": "status"})["stats"]
+        out[n] = tuple(st.get(k, 0) for k in _ACTIVITY)
+    return out
+
+
+def _settle(lab, quiet=SETTLE_QUIET_S, timeout=120.0) -> tuple[float, dict]:
+    """Wait until no agent's TED, vector rounds or originations changed for
+    ``quiet`` s (the flaps' and the reload's aftermath flooded out); the
+    seconds it took and the counters then."""
+    t0 = time.monotonic()
+    last, since = None, time.monotonic()
+    while True:
+        now = _activity(lab)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return time.monotonic() - t0, now
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"the lab did not go quiet for {quiet} s in {timeout} s")
+        time.sleep(0.5)
+
+
 def test_agents_at_rest_and_lab_up(benchmark, lab):
-    st = lab._load_state()
-    pids = {p["node"]: p["pid"] for p in st["procs"] if p["what"] == "agent"}
+    """Rest as a deployed lab sits: default sensor interval, the last flap
+    long over, nothing asked of the agents during the window."""
+    _rest_interval(lab)
+    settled, quiet = _settle(lab)
+    pids = _agent_pids(lab)
     hz = os.sysconf("SC_CLK_TCK")
-    time.sleep(3)
-    a = {n: _cpu_rss(p) for n, p in pids.items()}
-    t = 10.0
-    time.sleep(t)
-    b = {n: _cpu_rss(p) for n, p in pids.items()}
+    a, sa = {n: _cpu_rss(p) for n, p in pids.items()}, {n: _sched(p) for n, p in pids.items()}
+    t0 = time.monotonic()
+    time.sleep(REST_WINDOW_S)
+    b, sb = {n: _cpu_rss(p) for n, p in pids.items()}, {n: _sched(p) for n, p in pids.items()}
+    t = time.monotonic() - t0
+    wake = {n: (sb[n][1] - sa[n][1]) / t for n in pids}
+    run_pct = {n: (sb[n][0] - sa[n][0]) / 1e9 / t * 100 for n in pids}
+    assert _agent_pids(lab) == pids, "an agent restarted during the window"
+    busy = sorted(n for n, c in _activity(lab).items() if c != quiet[n])  # not at rest after all (an adjacency lost under load, ...)
     cpu = {n: (b[n][0] - a[n][0]) / hz / t * 100 for n in pids}
     rss = {n: b[n][1] / 1024 for n in pids}
     benchmark.group = "issue 10: agents at rest (fig-2-0, 23 agents) and lab up --wait"
     benchmark.extra_info.update(
         impl="pyfrr_pwr",
+        rest_window_s=round(t, 1),
+        rest_settle_s=round(settled, 1),
+        rest_agents_active_in_window=busy,
         cpu_at_rest_median_percent=statistics.median(cpu.values()),
         cpu_at_rest_max_percent=max(cpu.values()),
+        cpu_at_rest_max_node=max(cpu, key=cpu.get),
         cpu_at_rest_all_percent=sum(cpu.values()),
+        schedstat_cpu_at_rest_median_percent=statistics.median(run_pct.values()),
+        schedstat_cpu_at_rest_max_percent=max(run_pct.values()),
+        wakeups_at_rest_median_per_s=statistics.median(wake.values()),
+        wakeups_at_rest_max_per_s=max(wake.values()),
         rss_median_mib=statistics.median(rss.values()),
         rss_max_mib=max(rss.values()),
         load=load(),
         **{f"lab_up_{k}": v for k, v in lab.up_times.items()},
     )
-    print("\ncpu %", {n: round(c, 2) for n, c in sorted(cpu.items())}, "\nrss MiB", {n: round(r, 1) for n, r in sorted(rss.items())}, lab.up_times, load())
+    print(
+        f"\nat rest ({t:.0f} s window after {settled:.0f} s to settle): cpu % median {statistics.median(cpu.values()):.3f} max {max(cpu.values()):.3f}"
+        f" ({max(cpu, key=cpu.get)}) all {sum(cpu.values()):.2f}; agents whose TED or vectors changed in the window: {busy}",
+        {n: round(c, 3) for n, c in sorted(cpu.items())},
+        f"\n  schedstat: cpu % median {statistics.median(run_pct.values()):.3f} max {max(run_pct.values()):.3f};"
+        f" wakeups/s median {statistics.median(wake.values()):.1f} max {max(wake.values()):.1f}",
+        {n: round(w, 1) for n, w in sorted(wake.items())},
+        "\nrss MiB",
+        {n: round(r, 1) for n, r in sorted(rss.items())},
+        lab.up_times,
+        load(),
+    )
     benchmark(lambda: agent_request(lab.nodes["TEh1"].agent_socket, {"cmd": "path", "to": rid(lab, "TEt2")}))
