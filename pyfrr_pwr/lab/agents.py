@@ -22,10 +22,7 @@ __all__ = ["agent_argv", "agent_request", "agent_ready", "last_log_line", "AGENT
 
 # lazypkg first: networkx and pyroute2 then import only what the agent uses
 # (issue 10: agent RSS).
-AGENT_MAIN = (
-    "import sys; from pyfrr_pwr import lazypkg; lazypkg.install(); "
-    "from pyfrr_pwr.agent.daemon import main; sys.exit(main())"
-)
+AGENT_MAIN = "import sys; from pyfrr_pwr import lazypkg; lazypkg.install(); from pyfrr_pwr.agent.daemon import main; sys.exit(main())"
 
 
 def agent_argv(config: Path | str, sock: Path | str, name: str, python: str | None = None) -> list[str]:
