@@ -14,6 +14,16 @@ into the failure (before the mend) and the restoration (after it).
     remote      b: ip link set bc down   (a sees nothing)
     silent      c: nft netdev ingress drop on cb (no carrier change)
 
+The head-end's prober runs in a thread of its own and switches from there
+(``agent.liveness.FastSwitch``, docs/protection.md sec. 4c); with
+PYFRR_PWR_PROBER_THREAD=0 everything runs on the harness's event loop as
+before. PYFRR_PWR_LOOP_BUSY_MS keeps that loop busy for so long from the
+failure on (pure Python), as an agent's loop is with the failure's OSPF
+flood on fig-2-0 (~100 ms). Per round: ``detect`` = failure command start
+to the verdict, ``switch`` = verdict to the route change: the prober
+thread's exact delete of the primary route, or the first backup route
+replace done on the kernel thread.
+
 ``test_idle_false_switchovers`` runs the prober with no failure for
 ``PYFRR_PWR_IDLE_S`` seconds (default 60; the issue asks 600) and counts
 verdicts (any SwitchToBackup or BackupDown is false).
@@ -46,6 +56,9 @@ INTERVAL_MS = float(os.environ.get("PYFRR_PWR_INTERVAL_MS", "20"))
 MULT = int(os.environ.get("PYFRR_PWR_MULT", "3"))
 GRACE_MS = float(os.environ.get("PYFRR_PWR_GRACE_MS", "60"))
 FAST = os.environ.get("PYFRR_PWR_FAST_SWITCH", "") == "1"  # Switch as one route replace (the change proposed for Netlink.execute)
+THREAD = os.environ.get("PYFRR_PWR_PROBER_THREAD", "1") != "0"  # the head's prober in its own thread, switching from there
+BUSY_MS = float(os.environ.get("PYFRR_PWR_LOOP_BUSY_MS", "0"))  # the loop busy from the failure on (an OSPF flood's work)
+SWITCH_MS = os.environ.get("PYFRR_PWR_SWITCHINTERVAL_MS")  # CPython's GIL switch interval (default 5 ms)
 PORT = 9100
 
 SENDER = r"""
@@ -127,11 +140,13 @@ def losses(seen, t0, split_at):
 
 @pytest.fixture(scope="module")
 def rig():
+    if SWITCH_MS:
+        sys.setswitchinterval(float(SWITCH_MS) / 1e3)
     p, nls = R.build()
     h = None
     try:
         cfg = lv.ProberConfig(interval=INTERVAL_MS / 1e3, multiplier=MULT, up_after=5, grace=GRACE_MS / 1e3)
-        h = R.Harness(p, nls, config=cfg, reflectors_apart=True, fast_switch=FAST).start()
+        h = R.Harness(p, nls, config=cfg, reflectors_apart=True, fast_switch=FAST, prober_thread=THREAD).start()
         assert h.wait(lambda: h.prober.state("primary") is lv.PathState.UP and h.prober.state("backup") is lv.PathState.UP)
         R.send(5)
         yield h
@@ -153,7 +168,7 @@ def test_failover_loss(benchmark, rig, case):
     h = rig
     fail, n, ifn = FAILURES[case]
     results = []
-    detect = []
+    detect, switch = [], []
 
     def mend():
         R.silent("c", "cb", False)
@@ -170,6 +185,8 @@ def test_failover_loss(benchmark, rig, case):
 
         def failing():
             mark["t"] = time.monotonic()  # the failure starts during the command
+            if BUSY_MS:
+                h.busy(BUSY_MS)
             fail()
 
         def mending():
@@ -178,8 +195,12 @@ def test_failover_loss(benchmark, rig, case):
 
         seen, t0, done = stream(3.0, [(0.8, failing), (1.8, mending)])
         assert h.wait(lambda: h.lsp.active == "primary")
-        sw = [t for t, e in h.events if e == "SwitchToBackup"]
-        detect.append(round((sw[0] - mark["t"]) * 1e3, 1) if sw else None)
+        ev = list(h.events)
+        tv = min((t for t, e in ev if e in ("SwitchToBackup", "verdict:SwitchToBackup")), default=None)
+        # the route change: the prober thread's exact delete ("fast:done") or a Switch done on the kernel thread
+        tk = min((t for t, e in ev if e in ("done:Switch:backup", "fast:done") and tv is not None and t >= tv), default=None)
+        detect.append(round((tv - mark["t"]) * 1e3, 1) if tv else None)
+        switch.append(round((tk - tv) * 1e3, 1) if tk else None)
         results.append(losses(seen, t0, mark["m"]))
 
     benchmark.group = f"failover loss at {RATE} pkt/s (ms; timing is per round)"
@@ -187,7 +208,10 @@ def test_failover_loss(benchmark, rig, case):
     fail_ms = [r[0] for r in results]
     back_ms = [r[1] for r in results]
     benchmark.extra_info.update(
-        impl=case + (" (fast switch)" if FAST else ""),
+        impl=case
+        + (" (fast switch)" if FAST else "")
+        + (" (prober thread)" if THREAD else " (prober on the loop)")
+        + (f" (loop busy {BUSY_MS:g} ms)" if BUSY_MS else ""),
         rate=RATE,
         prober=f"{h.config.interval * 1e3:g} ms x {h.config.multiplier}, grace {h.config.wait * 1e3:g} ms",
         loss_ms=fail_ms,
@@ -196,11 +220,12 @@ def test_failover_loss(benchmark, rig, case):
         restore_loss_ms=back_ms,
         restore_loss_ms_median=statistics.median(back_ms),
         detect_ms=detect,
+        switch_ms=switch,
         longest_gap_ms=[r[2] for r in results],
         load=os.getloadavg(),
     )
     print(
-        f"\n{case}: loss ms {fail_ms} (median {statistics.median(fail_ms):g}), restore loss ms {back_ms}, failure to SwitchToBackup ms {detect}, longest gap ms {[r[2] for r in results]}, load {os.getloadavg()}"
+        f"\n{case}: loss ms {fail_ms} (median {statistics.median(fail_ms):g}), restore loss ms {back_ms}, failure to SwitchToBackup ms {detect}, verdict to route ms {switch}, longest gap ms {[r[2] for r in results]}, load {os.getloadavg()}"
     )
 
 
@@ -217,7 +242,7 @@ def test_idle_false_switchovers(benchmark, rig):
 
     benchmark.group = "idle run"
     benchmark.pedantic(idle, rounds=1, iterations=1)
-    verdicts = [(round(t - t_start, 1), e) for t, e in h.events if e in ("SwitchToBackup", "BackupDown")]
+    verdicts = [(round(t - t_start, 1), e) for t, e in h.events if e in ("SwitchToBackup", "BackupDown")]  # each verdict once: as the loop got it
     probes = h.prober.stats["probes"] - s0.get("probes", 0)
     echoes = h.prober.stats["echo"] - s0.get("echo", 0)
     benchmark.extra_info.update(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -31,7 +32,6 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from pyroute2 import netns as pnetns
 
 from pyfrr_pwr.agent import liveness as alv
 from pyfrr_pwr.dataplane import liveness as lv
@@ -168,21 +168,7 @@ def build():
 
 def ns_socket(n, *args):
     """A socket opened inside a namespace (setns is per thread)."""
-    box = {}
-
-    def run():
-        try:
-            pnetns.setns(NS[n], flags=0)
-            box["s"] = socket.socket(*args)
-        except BaseException as exc:
-            box["e"] = exc
-
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    if "e" in box:
-        raise box["e"]
-    return box["s"]
+    return alv.in_netns(NS[n], lambda: socket.socket(*args))
 
 
 def teardown(nls=None):
@@ -247,8 +233,15 @@ class Harness:
     machine, whose kernel actions go to a's Netlink. The tests and benches
     only break and mend links and look."""
 
-    def __init__(self, p, nls, *, config=None, lsp_config=None, key=b"h2-test-key", reflectors_apart=False, fast_switch=False):
+    def __init__(
+        self, p, nls, *, config=None, lsp_config=None, key=b"h2-test-key", reflectors_apart=False, fast_switch=False, prober_thread=True, exact_delete=True
+    ):
         self.p, self.nls = p, nls
+        # prober_thread: a's service in a thread of its own, switching from there with the plan
+        # the machine's copy gives (agent.liveness.FastSwitch, as agent.lsp_live does): the
+        # loop's Switch comes after (docs/protection.md sec. 4c); False: everything on the loop
+        self.threaded = prober_thread
+        self.exact = exact_delete  # the switch as an exact delete from the prober's thread; False: steps on the kernel thread
         # reflectors_apart: b..e's shells in a process of their own, as on
         # real routers (the head's GIL is then the head's alone)
         self.apart = reflectors_apart
@@ -271,16 +264,68 @@ class Harness:
         self.svcs = {}
         self.kx = ThreadPoolExecutor(1, thread_name_prefix="h2-kernel")  # pyroute2's sync API wants no running loop
         self._thread = threading.Thread(target=self.loop.run_forever, name="h2-harness", daemon=True)
+        self.fs = alv.FastSwitch(self.kx.submit, nls["a"].registry, self._fast_done, alv.netlink_socket(NS["a"])) if prober_thread else None
+        self._ifindex = {}
 
-    def _kernel(self, actions):
+    def _arm(self):
+        """After every event the machine handled: what it would do on
+        "primary lost", ready for the prober's thread (as agent.lsp_live)."""
+        if self.fs is None or "a" not in self.svcs:
+            return
+        acts = lv.switch_plan(self.lsp, time.monotonic())
+        sessions = self.svcs["a"].primary_sessions(1)
+        plan = None
+        if acts and sessions:
+            pm, bm = self.lsp.config.primary_metric, self.lsp.config.backup_metric
+            reg = self.nls["a"].registry
+            prim, bk = reg.get((socket.AF_INET, PREFIX, pm)), reg.get((socket.AF_INET, PREFIX, bm))
+            a = acts[0]
+            if (
+                self.exact
+                and len(acts) == 1
+                and isinstance(a, L.Switch)
+                and a.to == "backup"
+                and len(a.legs) == 1
+                and prim is not None
+                and len(prim.nexthops) == 1
+                and bk is not None
+                and bk.nexthops[0].segs == tuple(a.legs[0].segs)
+            ):
+                # the backup is installed as the Switch wants it: deleting the primary route, if
+                # it is still exactly that, is the switch (agent.lsp_live._exact_deletes)
+                dev = prim.nexthops[0].dev
+                if dev not in self._ifindex:
+                    self._ifindex[dev] = self.kernel(self.nls["a"].ifindex, dev)
+                plan = alv.FastPlan(1, "1", sessions, deletes=(self.nls["a"].exact_delete_msg(prim, self._ifindex[dev]),))
+            else:
+                keys = [(socket.AF_INET, PREFIX, m) for m in (pm, bm)]
+                plan = alv.FastPlan(1, "1", sessions, tuple((k, reg.get(k)) for k in keys), tuple(functools.partial(self._exec, a) for a in acts))
+        self.fs.arm(1, plan)
+
+    def _fast_done(self, plan, result):
+        self.events.append((time.monotonic(), f"fast:{result}"))
+
+    def _exec(self, a):
+        """One kernel action on the kernel thread (as the loop would); its
+        completion is an event (``done:Switch:backup``: the route is in)."""
+        fast = self.fast and isinstance(a, L.Switch) and len(a.legs) == 1
+        r = self._fast_switch(a) if fast else self.nls["a"].execute(a)
+        self.events.append((time.monotonic(), f"done:{type(a).__name__}:{getattr(a, 'to', '')}"))
+        return r
+
+    def _kernel(self, actions, arm=True):
+        self._kernel_do(actions)
+        if arm:
+            self._arm()
+
+    def _kernel_do(self, actions):
         for a in actions:
             if isinstance(a, L.Signal):  # the signalling here is the test's: answer at once
                 segs = sidlist.build(a.path.edges, self.table, PREFIX).segs
-                self._kernel(self.lsp.handle(L.SignallingSucceeded(time.monotonic(), a.sig, segs)))
+                self._kernel_do(self.lsp.handle(L.SignallingSucceeded(time.monotonic(), a.sig, segs)))
             elif isinstance(a, (L.Switch, L.InstallEncap, L.InstallBackup, L.RemoveEncap, L.RemoveBackup)):
                 self.events.append((time.monotonic(), f"{type(a).__name__}:{getattr(a, 'to', '')}"))
-                fast = self.fast and isinstance(a, L.Switch) and len(a.legs) == 1
-                self.kx.submit(self._fast_switch if fast else self.nls["a"].execute, a)  # one kernel thread: in order, off the loop
+                self.kx.submit(self._exec, a)  # one kernel thread: in order, off the loop
 
     def _fast_switch(self, a):
         """A Switch as one netlink route replace: the route is ours already
@@ -304,6 +349,12 @@ class Harness:
             )
             nl.registry[(socket.AF_INET, p, a.metric)] = EncapRoute(p, (Nexthop(tuple(leg.segs), dev[0], 1),), a.metric)
 
+    def _fire(self, action):
+        """The prober's thread, at a verdict (a's ``fast`` hook)."""
+        self.events.append((time.monotonic(), f"verdict:{type(action).__name__}"))
+        if self.fs is not None and self.fs.fire(1, action) is not None:
+            self.events.append((time.monotonic(), "fast:SwitchToBackup"))
+
     def _on_liveness(self, action):
         self.events.append((time.monotonic(), type(action).__name__))
         self._kernel(self.lsp.handle(action.event()))
@@ -312,14 +363,15 @@ class Harness:
         for n in ROUTERS if not self.apart else "a":
             s = ns_socket(n, socket.AF_INET6, socket.SOCK_DGRAM)
             s.bind(("::", lv.PORT))
-            svc = self.svcs[n] = alv.LivenessService(sock=s, key=self.key)
+            svc = self.svcs[n] = alv.LivenessService(sock=s, key=self.key, threaded=self.threaded and n == "a")
             await svc.start()
         now = time.monotonic()
         self._kernel(self.lsp.handle(L.SetupRequested(now, (L.LspPath(self.primary, 2.0),), L.LspPath(self.backup, 3.0))))
-        self.svcs["a"].add(self.prober, self._on_liveness)
+        self.svcs["a"].add(self.prober, self._on_liveness, self._fire)
         pp = lv.probe_path(self.primary, self.table, self.G)
         bp = lv.probe_path(self.backup, self.table, self.G)
         self.svcs["a"].handle(1, lv.SetPaths(now, pp, bp))
+        self._arm()
         self._tick = asyncio.create_task(self._lsp_ticks())
 
     async def _lsp_ticks(self):
@@ -332,6 +384,19 @@ class Harness:
         for svc in self.svcs.values():
             await svc.stop()
             svc.sock.close()
+
+    def busy(self, ms):
+        """Keep the harness's event loop busy for ``ms`` (pure Python, as an
+        agent's loop is with a failure's flood: LSAs, TED, recomputation)."""
+
+        def spin():
+            end = time.monotonic() + ms / 1e3
+            n = 0
+            while time.monotonic() < end:
+                n += sum(range(200))
+            return n
+
+        self.loop.call_soon_threadsafe(spin)
 
     def call(self, coro_or_fn):
         if asyncio.iscoroutine(coro_or_fn):
@@ -363,6 +428,8 @@ class Harness:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.kx.shutdown()
+        if self.fs is not None and self.fs.sock is not None:
+            self.fs.sock.close()
         if self._refl is not None:
             self._refl.terminate()
             self._refl.wait(10)
@@ -508,8 +575,9 @@ def test_first_hop_down_falls_over_in_the_kernel_then_the_prober_switches(h):
     assert h.wait(lambda: h.lsp.active == "backup")
     got, via_b, via_d = where(h)
     assert (got, via_b, via_d) == (200, 0, 200)
-    names = [e for _, e in h.events]
+    names = [e for _, e in h.events if not e.startswith(("fast:", "verdict:", "done:"))]  # the loop's own
     assert names[:2] == ["SwitchToBackup", "Switch:backup"]
+    assert h.wait(lambda: {"fast:SwitchToBackup", "fast:done"} <= {e for _, e in h.events})  # the prober's thread switched too
     link("b", "ba", True)
     h.kernel(h.nls["b"].reinstall_missing, "ba")  # admin-down flushed b's End.X toward a
     assert h.wait(lambda: h.lsp.active == "primary")
@@ -530,13 +598,15 @@ def test_first_hop_carrier_loss_needs_no_prober(h):
         assert h.active() == "primary"  # nobody switched: the kernel skipped the linkdown route
     finally:
         link("b", "ba", True)
-        h.call(lambda: h.svcs["a"].add(h.prober, h._on_liveness))
+        h.call(lambda: h.svcs["a"].add(h.prober, h._on_liveness, h._fire))
 
 
 def test_remote_link_down_switches_and_returns(h):
     link("b", "bc", False)  # at b: a sees no carrier change
     assert h.wait(lambda: h.lsp.active == "backup")
     assert where(h) == (200, 0, 200)
+    # the prober's thread made the switch (its plan was current), then the machine's own Switch
+    assert h.wait(lambda: {"fast:SwitchToBackup", "fast:done", "Switch:backup"} <= {e for _, e in h.events}), h.events
     link("b", "bc", True)
     h.kernel(h.nls["b"].reinstall_missing, "bc")
     assert h.wait(lambda: h.lsp.active == "primary")
@@ -548,6 +618,7 @@ def test_silent_remote_failure_switches_and_returns(h):
     assert h.wait(lambda: h.lsp.active == "backup")
     got, via_b, via_d = where(h)
     assert got == 200 and via_d == 200
+    assert h.wait(lambda: "fast:done" in {e for _, e in h.events}), h.events
     silent("c", "cb", False)
     assert h.wait(lambda: h.lsp.active == "primary")
     assert where(h) == (200, 200, 0)
@@ -579,3 +650,25 @@ def test_hostile_datagrams_are_counted_not_fatal(h):
     for r in ("short", "magic", "unauthenticated", "auth", "return"):
         assert svc.stats[f"drop_{r}"] > before.get(f"drop_{r}", 0), r
     assert h.wait(lambda: h.prober.state() is lv.PathState.UP)  # still probing and answering
+
+
+def test_an_exact_delete_leaves_a_route_changed_meanwhile(h):
+    """The prober's thread deletes the primary route only while it is exactly
+    the route its plan was made from: a route the loop replaced meanwhile
+    (a make-before-break: another SID list at the same metric) stays."""
+    plan = h.fs.plan(1)
+    assert plan is not None and plan.deletes
+    before = ip("a", "route", "show", PREFIX, "metric", "10")
+    orig = h.nls["a"].registry[(socket.AF_INET, PREFIX, 10)]
+    new = Nexthop(tuple(h.lsp.backup.segs), h.nls["a"].registry[(socket.AF_INET, PREFIX, 15)].nexthops[0].dev, 1)
+    h.kernel(h.nls["a"].add_multipath, PREFIX, [new], 10)  # as InstallEncap of a new primary would
+    try:
+        assert h.fs._delete(plan.deletes) == "stale"
+        after = ip("a", "route", "show", PREFIX, "metric", "10")
+        assert after.strip() and after != before and "linkdown" not in after
+        # the harness re-arms after each event (its ticks): wait for a plan made from the new route
+        assert h.wait(lambda: getattr(h.fs.plan(1), "deletes", plan.deletes) != plan.deletes)
+        assert h.fs._delete(h.fs.plan(1).deletes) == "done"  # that one goes
+        assert not ip("a", "route", "show", PREFIX, "metric", "10").strip()
+    finally:
+        h.kernel(h.nls["a"].add_multipath, PREFIX, orig.nexthops, 10)

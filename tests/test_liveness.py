@@ -289,18 +289,25 @@ def _v6_loopback():
         return False
 
 
+async def _reflector_and_head(threaded=False):
+    """A reflector and a head-end shell on ::1, started: (reflector's
+    socket, head's socket, reflector, head, the reflector's port)."""
+    refl_sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    refl_sock.bind(("::1", 0))
+    port = refl_sock.getsockname()[1]
+    head_sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    head_sock.bind(("::1", 0))
+    refl = LivenessService(sock=refl_sock, key=KEY, mark=None, allowed=["::1/128"])
+    head = LivenessService(sock=head_sock, port=port, key=KEY, mark=None, threaded=threaded)
+    await refl.start()
+    await head.start()
+    return refl_sock, head_sock, refl, head, port
+
+
 @pytest.mark.skipif(not _v6_loopback(), reason="no IPv6 loopback")
 def test_shell_probes_reflects_and_survives_garbage():
     async def main():
-        refl_sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        refl_sock.bind(("::1", 0))
-        port = refl_sock.getsockname()[1]
-        head_sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        head_sock.bind(("::1", 0))
-        refl = LivenessService(sock=refl_sock, key=KEY, mark=None, allowed=["::1/128"])
-        head = LivenessService(sock=head_sock, port=port, key=KEY, mark=None)
-        await refl.start()
-        await head.start()
+        refl_sock, head_sock, refl, head, port = await _reflector_and_head()
         got = []
         pr = lv.Prober(5, lv.ProberConfig(interval=0.01, multiplier=3, up_after=2))
         head.add(pr, got.append)
@@ -580,3 +587,278 @@ def test_leg_verdicts_drive_the_lsp_machine():
     assert switch(lsp.handle(lv.LegDown(1, 3.0, 0, (1,)).event())) == ("primary", 1)
     assert switch(lsp.handle(lv.SwitchToBackup(1, 4.0).event())) == ("backup", 1)
     assert switch(lsp.handle(lv.SwitchBack(1, 5.0, (1,)).event())) == ("primary", 1)
+
+
+# -- the switch in the prober's thread (docs/protection.md sec. 4c) --------------------------
+
+import copy  # noqa: E402
+import threading  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from pyfrr_pwr.agent.liveness import FastPlan, FastSwitch  # noqa: E402
+
+PRIM = L.LspPath((("10.0.0.1", "10.0.0.2", "10.1.2.1"), ("10.0.0.2", "10.0.0.3", "10.2.3.2")), 2.0)
+BK = L.LspPath((("10.0.0.1", "10.0.0.4", "10.1.4.1"), ("10.0.0.4", "10.0.0.3", "10.4.3.4")), 3.0)
+ALT = L.LspPath((("10.0.0.1", "10.0.0.5", "10.1.5.1"), ("10.0.0.5", "10.0.0.3", "10.5.3.5")), 1.0)
+KERNEL = (L.InstallEncap, L.Switch, L.InstallBackup, L.RemoveEncap, L.RemoveBackup)
+
+
+def _up_lsp():
+    from pyfrr_pwr.dataplane.lspmsg import LspConfig
+
+    m = L.Lsp(1, "10.0.0.1", "10.0.0.3", ["192.168.3.0/24"], config=LspConfig(wtr=0, holddown=0))
+    for a in m.handle(L.SetupRequested(0.0, (PRIM,), BK)):
+        m.handle(L.SignallingSucceeded(0.0, a.sig, (f"fd00::{a.sig}",)))
+    return m
+
+
+def _answer(m, a, now, ok):
+    """Signalling's answer to a Signal the machine gave."""
+    if isinstance(a, L.Signal):
+        ev = L.SignallingSucceeded(now, a.sig, (f"fd00::{a.sig}",)) if ok else L.SignallingFailed(now, a.sig, "no")
+        return m.handle(ev)
+    return []
+
+
+EVENTS = st.sampled_from(["lost", "restored", "backup_lost", "backup_restored", "tick", "reopt", "reopt_ok", "reopt_fail", "link_down", "release"])
+
+
+@given(st.lists(EVENTS, max_size=14))
+def test_the_plan_is_what_the_machine_then_does(seq):
+    """``switch_plan`` at any point of an LSP's life is exactly the kernel
+    part of the machine's answer to LivenessLost(primary) there, and
+    asking it changes nothing in the machine."""
+    m = _up_lsp()
+    now, sigs = 1.0, []
+    for e in seq:
+        now += 0.5
+        before = copy.deepcopy(m.__dict__)
+        plan = lv.switch_plan(m, now)
+        assert m.__dict__ == before  # the machine was only asked
+        if e == "lost":
+            assert plan == tuple(a for a in m.handle(L.LivenessLost(now, "primary")) if isinstance(a, KERNEL))
+        elif e == "restored":
+            m.handle(L.LivenessRestored(now, "primary"))
+        elif e in ("backup_lost", "backup_restored"):
+            m.handle((L.LivenessLost if e == "backup_lost" else L.LivenessRestored)(now, "backup"))
+        elif e == "tick":
+            m.handle(L.Tick(now + 5))
+        elif e == "reopt":
+            sigs += [a for a in m.handle(L.PwrChanged(now, (ALT,), 2.0)) if isinstance(a, L.Signal)]
+        elif e in ("reopt_ok", "reopt_fail") and sigs:
+            _answer(m, sigs.pop(0), now, e == "reopt_ok")
+        elif e == "link_down":
+            m.handle(L.LinkDown(now, PRIM.edges[1]))
+        elif e == "release":
+            m.handle(L.ReleaseRequested(now))
+    plan = lv.switch_plan(m, now + 1)
+    assert plan == tuple(a for a in m.handle(L.LivenessLost(now + 1, "primary")) if isinstance(a, KERNEL))
+
+
+def test_the_plan_of_an_up_lsp_is_the_switch_to_its_backup():
+    m = _up_lsp()
+    (sw,) = lv.switch_plan(m, 1.0)
+    assert isinstance(sw, L.Switch) and sw.to == "backup" and sw.legs[0].segs == m.backup.segs
+    m.handle(L.LivenessLost(1.0, "primary"))
+    assert lv.switch_plan(m, 2.0) == ()  # on the backup already: nothing to do
+
+
+def test_a_verdict_names_the_sessions_it_judged():
+    r = Run(backup=True)
+    r.step(1.0)
+    judged = r.p.primary_sessions()
+    r.step(2.0, answer=lambda t, which: which != "primary" or t < 1.5)
+    (sw,) = [a for _, a in r.out if isinstance(a, lv.SwitchToBackup)]
+    assert sw.sessions == judged
+    r.p.handle(lv.SetPaths(r.now, B, P))  # a new primary: new sessions
+    assert r.p.primary_sessions() != judged
+
+
+def test_probes_of_every_session_and_prober_share_one_grid():
+    """Sessions started at different times send on common multiples of the
+    interval after their first probe: one wake-up per interval for all."""
+    probers = [lv.Prober(i, CFG) for i in (1, 2)]
+    probers[0].handle(lv.SetPaths(0.0031, P, B))
+    probers[1].handle(lv.SetPaths(0.0117, B, P))
+    sends: dict = {}
+    now = 0.0
+    for _ in range(200):
+        ds = [d for p in probers if (d := p.next_deadline()) is not None]
+        now = max(now, min(ds))
+        for p in probers:
+            for a in p.handle(lv.Tick(now)):
+                if isinstance(a, lv.SendProbe):
+                    sends.setdefault((p.lsp_id, a.which), []).append(now)
+                    p.handle(lv.EchoReceived(now, a.session, a.seq, a.stamp))
+    later = [set(round(t / CFG.interval, 6) for t in ts[1:]) for ts in sends.values()]
+    assert len(sends) == 4 and all(x == later[0] for x in later) and all(k == int(k) for k in later[0])
+
+
+class _Kernel:
+    """A kernel thread (one worker, as agent.lsps._OwnThread) with a route
+    registry; ``route`` stands for a route change made there."""
+
+    def __init__(self):
+        self.ex = ThreadPoolExecutor(1)
+        self.registry = {("v4", "p", 10): "primary"}
+        self.log = []
+
+    def route(self, what):
+        self.registry[("v4", "p", 10)] = what
+        self.log.append(what)
+
+    def plan(self, sessions=(2,), what="backup"):
+        return FastPlan(1, "lsp", sessions, tuple(self.registry.items()), (lambda: self.route(what),))
+
+
+def test_a_prepared_switch_runs_once_on_the_kernel_thread():
+    k = _Kernel()
+    done = []
+    fs = FastSwitch(k.ex.submit, k.registry, lambda plan, r: done.append(r))
+    fs.arm(1, k.plan())
+    assert fs.fire(1, lv.SwitchToBackup(1, 1.0, (2,))) is not None
+    assert fs.fire(1, lv.SwitchToBackup(1, 1.0, (2,))) is None  # one shot
+    k.ex.shutdown(wait=True)
+    assert k.log == ["backup"] and done == ["done"] and fs.stats["fast_skipped"] == 1
+
+
+def test_a_make_before_break_first_wins_over_a_prepared_switch():
+    """The loop's route change queued before the verdict (a make-before-break
+    installing the new primary) changes the registry: the plan finds it
+    stale and does nothing."""
+    k = _Kernel()
+    done = []
+    fs = FastSwitch(k.ex.submit, k.registry, lambda plan, r: done.append(r))
+    fs.arm(1, k.plan())
+    gate = threading.Event()
+    k.ex.submit(gate.wait, 10)
+    k.ex.submit(k.route, "new primary")  # the loop's InstallEncap, queued first
+    assert fs.fire(1, lv.SwitchToBackup(1, 1.0, (2,))) is not None
+    gate.set()
+    k.ex.shutdown(wait=True)
+    assert k.log == ["new primary"] and done == ["stale"] and k.registry[("v4", "p", 10)] == "new primary"
+
+
+def test_no_switch_for_other_sessions_after_a_release_or_after_another_verdict():
+    k = _Kernel()
+    fs = FastSwitch(k.ex.submit, k.registry)
+    fs.arm(1, k.plan(sessions=(2,)))
+    assert fs.fire(1, lv.SwitchToBackup(1, 1.0, (4,))) is None  # a verdict on a replaced primary
+    fs.arm(1, k.plan())
+    fs.drop(1)  # a release: before its routes go
+    assert fs.fire(1, lv.SwitchToBackup(1, 1.0, (2,))) is None
+    fs.arm(1, k.plan())
+    assert fs.fire(1, lv.BackupDown(1, 1.0)) is None  # the machine's answer changes with it
+    assert fs.plan(1) is None and fs.fire(1, lv.SwitchToBackup(1, 1.0, (2,))) is None
+    k.ex.shutdown(wait=True)
+    assert k.log == []
+
+
+@pytest.mark.skipif(not _v6_loopback(), reason="no IPv6 loopback")
+def test_the_threaded_shell_acts_while_the_event_loop_is_blocked():
+    """With ``threaded=True`` the prober's verdict and its ``fast`` hook
+    come from the service's own thread while the event loop is blocked
+    (here: waiting for that very hook); ``on_action`` follows on the loop."""
+
+    async def main():
+        refl_sock, head_sock, refl, head, port = await _reflector_and_head(threaded=True)
+        fast, acts, hooked = [], [], threading.Event()
+
+        def on_fast(a):
+            fast.append((type(a).__name__, threading.current_thread().name))
+            hooked.set()
+
+        pr = lv.Prober(5, lv.ProberConfig(interval=0.01, multiplier=3, up_after=2))
+        head.add(pr, lambda a: acts.append((type(a).__name__, threading.current_thread().name)), on_fast)
+        head.handle(5, lv.SetPaths(asyncio.get_running_loop().time(), lv.ProbePath((), "::1")))
+        for _ in range(300):
+            if head.snapshot(5)["primary"]["state"] == "up":
+                break
+            await asyncio.sleep(0.01)
+        await refl.stop()  # no more echoes
+        refl_sock.close()
+        assert hooked.wait(10)  # the loop blocked: only the service's thread can get here
+        acted_while_blocked = list(acts)
+        for _ in range(300):
+            if acts:
+                break
+            await asyncio.sleep(0.01)
+        await head.stop()
+        head_sock.close()
+        return fast, acts, acted_while_blocked, head.stats
+
+    fast, acts, while_blocked, stats = asyncio.run(main())
+    main_thread = threading.main_thread().name
+    assert fast == [("SwitchToBackup", "liveness")]
+    assert while_blocked == [] and acts == [("SwitchToBackup", main_thread)]
+    assert stats["probe_tx"] >= 3 and stats["SwitchToBackup"] == 1
+
+
+def _manager_with_routes(backup_installed=True):
+    """A LivenessMixin (agent.lsp_live) over an UP LSP, its routes in a
+    Netlink registry as HeadEndMixin._install puts them (no kernel)."""
+    from pyfrr_pwr.agent.lsp_head import _Head, _LegInfo
+    from pyfrr_pwr.agent.lsp_live import LivenessMixin
+    from pyfrr_pwr.dataplane.netlink import EncapRoute, Netlink, Nexthop
+
+    pfx = "192.168.3.0/24"
+    m = L.Lsp(1, "10.0.0.1", "10.0.0.3", [pfx])
+    acts = m.handle(L.SetupRequested(0.0, (PRIM,), BK))
+    h = _Head("lsp", 1, "10.0.0.3", 0.0, (), None, {}, m, prefixes=(pfx,))
+    for a, dev in zip(acts, ("ab", "ad")):
+        info = _LegInfo(f"r{a.sig}", (), (), None, (f"fd00::{a.sig}",), {pfx: "fd00:3::64"}, dev, 1.0)
+        h.by_segs[(*info.segs, info.dx4[pfx])] = info
+        m.handle(L.SignallingSucceeded(0.0, a.sig, (*info.segs, info.dx4[pfx])))
+    inner = Netlink.__new__(Netlink)  # no socket: the registry and the message builder only
+    inner.table, inner.proto, inner.registry = 254, 240, {}
+    route = lambda n, dev, metric: EncapRoute(pfx, (Nexthop((f"fd00::{n}", "fd00:3::64"), dev, 1),), metric)  # noqa: E731
+    inner.registry[(socket.AF_INET, pfx, 10)] = route(1, "ab", 10)
+    if backup_installed:
+        inner.registry[(socket.AF_INET, pfx, 15)] = route(2, "ad", 15)
+
+    class Nl:
+        plain = inner
+
+        def ifindex(self, dev):
+            return {"ab": 2, "ad": 3}[dev]
+
+    class Mgr(LivenessMixin):
+        pass
+
+    mgr = Mgr()
+    mgr.nl, mgr.config = Nl(), m.config
+    mgr._fast = FastSwitch(None, inner.registry, sock=object())  # a socket: exact deletes wanted
+    mgr._fast_ifindex = {}
+    return mgr, h, inner
+
+
+def test_the_agent_prepares_an_exact_delete_of_the_primary_route():
+    """The machine's Switch to the installed backup becomes one RTM_DELROUTE
+    naming the primary route's device and SRH (what the kernel compares)."""
+    from pyroute2.netlink.rtnl import RTM_DELROUTE
+
+    from pyfrr_pwr.dataplane.netlink import _rtmsg
+
+    mgr, h, inner = _manager_with_routes()
+    plan = mgr._plan_of(h, lv.switch_plan(h.m, 1.0), inner.registry, (2,))
+    assert plan.sessions == (2,) and len(plan.deletes) == 1 and plan.steps == ()
+    msg = _rtmsg(plan.deletes[0])
+    msg.decode()
+    assert msg["header"]["type"] == RTM_DELROUTE and msg.get_attr("RTA_PRIORITY") == 10 and msg.get_attr("RTA_OIF") == 2
+    assert msg.get_attr("RTA_DST") == "192.168.3.0" and msg["dst_len"] == 24 and msg["proto"] == 240
+    assert "fd00::1" in str(msg.get_attr("RTA_ENCAP"))
+
+
+def test_without_the_backup_route_the_agent_prepares_the_machines_steps():
+    """The backup not installed at its metric: no delete would leave traffic
+    on it, so the plan is the machine's Switch (and InstallBackup) as
+    route changes on the kernel's thread, behind the registry compare."""
+    mgr, h, inner = _manager_with_routes(backup_installed=False)
+    h.m.backup_installed = False
+    acts = lv.switch_plan(h.m, 1.0)
+    assert [type(a) for a in acts] == [L.Switch, L.InstallBackup]
+    plan = mgr._plan_of(h, acts, inner.registry, (2,))
+    assert plan.deletes == () and len(plan.steps) == 2
+    assert [(s.func.__name__, s.args[0], s.args[2]) for s in plan.steps] == [("add_multipath", "192.168.3.0/24", 10), ("add_multipath", "192.168.3.0/24", 15)]
+    assert plan.steps[0].args[1][0].dev == "ad" and plan.steps[0].args[1][0].segs == ("fd00::2", "fd00:3::64")
+    assert dict(plan.expect)[(socket.AF_INET, "192.168.3.0/24", 15)] is None

@@ -20,18 +20,42 @@ a reflector only sends inside the SR domain (``allowed``, the SID block)
 and at most ``rate`` echoes per second (a token bucket), and nothing that
 arrives can raise out of ``datagram_received``: each refusal is counted in
 ``stats`` under ``drop_<reason>``.
+
+Two ways to run (docs/protection.md sec. 4c). On the event loop (the
+default: ``start`` makes a datagram endpoint and a timer task), or with
+``threaded=True`` in a thread of its own that owns the socket (``select``
+on it and a wake-up pair, then every due tick): its timers then keep
+their time while the agent's event loop is busy with the very failure's
+flood (fig-2-0: ~100 ms of LSAs and recomputation, which made a remote
+link down cost up to 242 ms against 115 ms for a silent failure). The
+probers are the same pure ``Prober``; the service's lock guards them
+(``add``, ``remove``, ``handle``, ``snapshot`` take it from the loop).
+Verdicts leave the lock first, then go to the ``fast`` hook given with
+``add`` (called in the prober's thread: a switch prepared by the loop,
+``agent.lsp_live``) and to ``on_action`` on the event loop
+(``call_soon_threadsafe``). ``remove`` returns once no tick of that
+prober is running: a verdict already out of it can still reach ``fast``,
+which is why ``fast`` itself checks what it was prepared for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
+import itertools
 import logging
+import os
+import select
 import socket
+import struct
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -39,7 +63,19 @@ from pyroute2.netlink.exceptions import NetlinkError
 from pyfrr_pwr.dataplane import liveness as lv
 from pyfrr_pwr.dataplane.sids import BLOCK
 
-__all__ = ["MARK", "TABLE", "RULE_PRIORITY", "install_probe_route", "remove_probe_route", "LivenessService"]
+__all__ = [
+    "MARK",
+    "TABLE",
+    "RULE_PRIORITY",
+    "install_probe_route",
+    "remove_probe_route",
+    "LivenessService",
+    "FastPlan",
+    "FastSwitch",
+    "run_plan",
+    "netlink_socket",
+    "in_netns",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +141,9 @@ class _Protocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         try:
-            self.svc._received(data, addr)
+            with self.svc._lock:
+                self.svc._received(data, addr)
+            self.svc._deliver()
         except Exception:  # never out of the event loop
             self.svc.stats["drop_internal"] += 1
             log.exception("liveness: packet from %s", addr)
@@ -132,6 +170,8 @@ class LivenessService:
         rate: float = 2000.0,
         burst: float = 200.0,
         clock: Callable[[], float] = time.monotonic,
+        threaded: bool = False,
+        switch_interval: float | None = 0.001,
     ):
         if sock is None:
             sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -147,20 +187,57 @@ class LivenessService:
         self.clock = clock
         self.bucket = _Bucket(rate, burst, clock)
         self.stats: Counter = Counter()
-        self.probers: dict = {}  # lsp_id -> (Prober, on_action)
+        self.probers: dict = {}  # lsp_id -> (Prober, on_action, fast)
+        self.threaded = threaded
         self._rthdr: bytes | None = None
         self._wake = asyncio.Event()
         self._transport = None
         self._task: asyncio.Task | None = None
+        self._lock = threading.RLock()  # the probers (threaded: the thread ticks them, the loop adds/feeds)
+        self._verdicts: list = []  # (entry, action) out of the probers, delivered outside the lock
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake_pair: tuple | None = None
+        self._stopping = False
+        self.switch_interval = switch_interval
+        self._old_interval: float | None = None
 
     # -- life -----------------------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=self.sock)
+        self._loop = asyncio.get_running_loop()
+        if self.threaded:
+            # CPython hands the GIL to a waiting thread only after the holder ran for the switch
+            # interval (5 ms by default), at every wait: the prober's thread and the kernel's
+            # thread it switches through each wait several times per verdict and route replace
+            # while the event loop computes (the failure's flood). On the rig with the loop busy
+            # for 400 ms: verdict to route 17-84 ms at 5 ms, 2.6-27 ms at 1 ms (docs/protection.md
+            # sec. 4c). Process-wide; restored by stop().
+            if self.switch_interval is not None and sys.getswitchinterval() > self.switch_interval:
+                self._old_interval = sys.getswitchinterval()
+                sys.setswitchinterval(self.switch_interval)
+            self._stopping = False
+            self._wake_pair = socket.socketpair()
+            for w in self._wake_pair:
+                w.setblocking(False)
+            self._thread = threading.Thread(target=self._run, name="liveness", daemon=True)
+            self._thread.start()
+            return
+        self._transport, _ = await self._loop.create_datagram_endpoint(lambda: _Protocol(self), sock=self.sock)
         self._task = asyncio.create_task(self._timers(), name="liveness-timers")
 
     async def stop(self) -> None:
+        if self._thread is not None:
+            self._stopping = True
+            self._kick()
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+            for w in self._wake_pair:
+                w.close()
+            self._wake_pair = None
+            if self._old_interval is not None:
+                sys.setswitchinterval(self._old_interval)
+                self._old_interval = None
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -170,19 +247,48 @@ class LivenessService:
             self._transport.close()
             self._transport = None
 
-    def add(self, prober: lv.Prober, on_action: Callable) -> None:
-        self.probers[prober.lsp_id] = (prober, on_action)
-        self._wake.set()
+    def _kick(self) -> None:
+        """Wake the timers now (a prober added, a path changed)."""
+        if self._wake_pair is not None:
+            with contextlib.suppress(OSError):  # full: it is awake already
+                self._wake_pair[1].send(b"\0")
+        else:
+            self._wake.set()
+
+    def add(self, prober: lv.Prober, on_action: Callable, fast: Callable | None = None) -> None:
+        """Probe for ``prober``'s LSP. ``on_action(verdict)`` runs on the
+        event loop; ``fast(verdict)``, if given, first, where the verdict
+        was made (threaded: the prober's thread)."""
+        with self._lock:
+            self.probers[prober.lsp_id] = (prober, on_action, fast)
+        self._kick()
 
     def remove(self, lsp_id: int) -> None:
-        self.probers.pop(lsp_id, None)
+        """No more ticks for that prober once this returns (the lock is
+        held by a tick in progress)."""
+        with self._lock:
+            self.probers.pop(lsp_id, None)
 
     def handle(self, lsp_id: int, ev) -> None:
         """Feed an event (e.g. ``SetPaths``) to one prober now."""
-        p = self.probers.get(lsp_id)
+        with self._lock:
+            p = self.probers.get(lsp_id)
+            if p:
+                self._dispatch(p, p[0].handle(ev))
         if p:
-            self._dispatch(p, p[0].handle(ev))
-            self._wake.set()
+            self._deliver()
+            self._kick()
+
+    def snapshot(self, lsp_id: int) -> dict | None:
+        """One prober's ``snapshot()`` (consistent: taken under the lock)."""
+        with self._lock:
+            e = self.probers.get(lsp_id)
+            return e[0].snapshot() if e else None
+
+    def primary_sessions(self, lsp_id: int) -> tuple | None:
+        with self._lock:
+            e = self.probers.get(lsp_id)
+            return e[0].primary_sessions() if e else None
 
     # -- I/O --------------------------------------------------------------------
 
@@ -236,7 +342,9 @@ class LivenessService:
             self.stats["echo_send_failed"] += 1
 
     def _dispatch(self, entry, actions) -> None:
-        prober, on_action = entry
+        """Carry out a prober's actions (its lock held): probes at once,
+        verdicts queued for ``_deliver`` (outside the lock)."""
+        prober = entry[0]
         for a in actions:
             if isinstance(a, lv.SendProbe):
                 payload = lv.encode(lv.T_PROBE, a.lsp_id, a.session, a.seq, a.stamp, a.path.ret, self.key)
@@ -248,11 +356,34 @@ class LivenessService:
                     prober.handle(lv.SendFailed(self.clock(), a.which))
             else:
                 self.stats[type(a).__name__] += 1
+                self._verdicts.append((entry, a))
+
+    def _deliver(self) -> None:
+        """Verdicts out of the probers, in order: ``fast`` here and now,
+        ``on_action`` on the event loop (threaded: posted to it)."""
+        with self._lock:
+            todo, self._verdicts = self._verdicts, []
+        for (_, on_action, fast), a in todo:
+            if fast is not None and not self._stopping:
                 try:
-                    on_action(a)
+                    fast(a)
                 except Exception:
+                    self.stats["fast_failed"] += 1
+                    log.exception("liveness: fast action for %r", a)
+            if self._thread is not None and threading.current_thread() is self._thread:
+                try:
+                    self._loop.call_soon_threadsafe(self._act, on_action, a)
+                except RuntimeError:  # the loop is closed: the agent is going
                     self.stats["action_failed"] += 1
-                    log.exception("liveness: action %r", a)
+            else:
+                self._act(on_action, a)
+
+    def _act(self, on_action, a) -> None:
+        try:
+            on_action(a)
+        except Exception:
+            self.stats["action_failed"] += 1
+            log.exception("liveness: action %r", a)
 
     def _drain(self, most: int = 4096) -> None:
         """Read every datagram already queued on the socket before a timer
@@ -277,21 +408,231 @@ class LivenessService:
                 self.stats["drop_internal"] += 1
                 log.exception("liveness: packet from %s", addr)
 
+    def _tick_all(self) -> float | None:
+        """Every prober ticked at one ``now`` (the lock held; their probes
+        share a grid, so they are due together: ``Prober``); the earliest
+        next deadline (clock time), None for none."""
+        now = self.clock()
+        ds = []
+        for entry in list(self.probers.values()):
+            self._dispatch(entry, entry[0].handle(lv.Tick(now)))
+            d = entry[0].next_deadline()
+            if d is not None:
+                ds.append(d)
+        return min(ds) if ds else None
+
+    def _round(self) -> float | None:
+        """One timer round on the event loop (the lock held): the socket
+        emptied, every prober ticked; seconds to the next deadline, None
+        for none."""
+        if self._transport is not None:
+            self._drain()
+        due = self._tick_all()
+        if due is not None:
+            return max(0.0, due - self.clock())
+        # no deadline: a reflector without probers sleeps until add() (helper E, issue 10: CPU at rest)
+        return 1.0 if self.probers else None
+
     async def _timers(self) -> None:
         while True:
-            if self._transport is not None:
-                self._drain()
-            now = self.clock()
-            ds = []
-            for entry in list(self.probers.values()):
-                self._dispatch(entry, entry[0].handle(lv.Tick(now)))
-                d = entry[0].next_deadline()
-                if d is not None:
-                    ds.append(d)
-            self._wake.clear()
-            if ds:
-                delay = max(0.0, min(ds) - self.clock())
-            else:  # no deadline: a reflector without probers sleeps until add() (helper E, issue 10: CPU at rest)
-                delay = 1.0 if self.probers else None
+            with self._lock:
+                delay = self._round()
+                self._wake.clear()
+            self._deliver()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _run(self) -> None:
+        """The thread (``threaded``): the socket and the wake-up pair under
+        ``select``. Readable socket: every queued datagram is read (echoes
+        only remove deadlines, so no tick is due for them); a deadline
+        reached or a wake-up (``add``, ``handle``: paths changed): every
+        prober ticked. Nothing raises out of it (a failed round is counted;
+        the next one runs)."""
+        wake = self._wake_pair[0]
+        due: float | None = -1.0  # tick at once
+        while not self._stopping:
+            try:
+                timeout = None if due is None else max(0.0, due - self.clock())
+                if due is None and self.probers:
+                    timeout = 1.0
+                r, _, _ = select.select([self.sock, wake], [], [], timeout)
+                woke = wake in r
+                if woke:
+                    with contextlib.suppress(OSError):
+                        while wake.recv(4096):
+                            pass
+                if self._stopping:
+                    return
+                with self._lock:
+                    if self.sock in r:
+                        self._drain()
+                    if woke or due is None or self.clock() >= due:
+                        due = self._tick_all()
+                self._deliver()
+            except Exception:
+                self.stats["round_failed"] += 1
+                log.exception("liveness: timer round")
+                due = self.clock() + 0.1
+
+
+# -- the switch in the prober's thread ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FastPlan:
+    """The kernel side of an LSP machine's answer to "primary lost"
+    (``liveness.switch_plan``), prepared by the event loop for the prober's
+    thread, for a verdict on ``sessions`` (the prober's primary sessions it
+    was prepared for). Either ``deletes``: rtnetlink requests (bytes,
+    ``dataplane.netlink.Netlink.exact_delete_msg``) the prober's thread sends itself on its own socket,
+    each deleting one route only if it is still exactly the route the plan
+    was made from (the kernel compares: the compare and set is the
+    kernel's); or ``steps`` (callables, in the machine's order) run on the
+    kernel's one thread, only if ``registry`` still holds ``expect``."""
+
+    lsp_id: int
+    name: str
+    sessions: tuple
+    expect: tuple = ()  # ((registry key, entry or None), ...)
+    steps: tuple = ()
+    deletes: tuple = ()  # Netlink.exact_delete_msg() requests
+
+
+def in_netns(netns: str | None, make: Callable):
+    """``make()`` run in namespace ``netns`` (a thread that enters it: a
+    socket made there stays there); in ours for None."""
+    if netns is None:
+        return make()
+    from pyroute2 import netns as _netns
+
+    box: dict = {}
+
+    def run():
+        try:
+            _netns.setns(netns, flags=0)
+            box["v"] = make()
+        except BaseException as exc:  # handed to the caller
+            box["e"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join()
+    if "e" in box:
+        raise box["e"]
+    return box["v"]
+
+
+def netlink_socket(netns: str | None = None) -> socket.socket:
+    """A plain rtnetlink socket in ``netns``, for ``FastSwitch``'s deletes."""
+
+    def make():
+        sk = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        sk.bind((0, 0))
+        sk.settimeout(1.0)
+        return sk
+
+    return in_netns(netns, make)
+
+
+def run_plan(registry: dict, plan: FastPlan) -> str:
+    """On the kernel's thread: compare and set. "stale" (nothing done) when
+    a route changed since the plan was made (a make-before-break, a new
+    backup, a release got there first: the machine's later action wins),
+    else "done"."""
+    if any(registry.get(k) != e for k, e in plan.expect):
+        return "stale"
+    for step in plan.steps:
+        step()
+    return "done"
+
+
+class FastSwitch:
+    """Prepared switches per LSP: ``arm`` (the event loop, after each
+    event its machine handled), ``drop`` (before a release removes
+    routes), ``fire`` (the ``fast`` hook of ``LivenessService.add``: the
+    prober's thread). ``submit(fn, *args)`` puts a call on the kernel's
+    one thread (FIFO with every other route change of these LSPs) and
+    returns a Future; ``registry`` is that kernel's route registry
+    (``Netlink.registry``)."""
+
+    def __init__(self, submit: Callable, registry: dict, on_done: Callable | None = None, sock: socket.socket | None = None):
+        self.submit, self.registry, self.on_done, self.sock = submit, registry, on_done, sock
+        self._seq = itertools.count(1)
+        self.stats: Counter = Counter()
+        self._lock = threading.Lock()
+        self._plans: dict = {}  # lsp_id -> FastPlan
+
+    def arm(self, lsp_id: int, plan: FastPlan | None) -> None:
+        with self._lock:
+            if plan is None:
+                self._plans.pop(lsp_id, None)
+            else:
+                self._plans[lsp_id] = plan
+
+    def drop(self, lsp_id: int) -> None:
+        self.arm(lsp_id, None)
+
+    def plan(self, lsp_id: int) -> FastPlan | None:
+        with self._lock:
+            return self._plans.get(lsp_id)
+
+    def fire(self, lsp_id: int, a):
+        """A verdict: a SwitchToBackup on the sessions of the prepared plan
+        carries it out (one shot) and returns the plan: its exact deletes
+        here, on ``sock`` (the caller's thread waits for the kernel's
+        answers), or its steps handed to the kernel's thread (no wait);
+        any other verdict (BackupDown, ...) drops the plan, since the
+        machine's answer changes once the loop has that verdict (the loop
+        prepares the next)."""
+        with self._lock:
+            plan = self._plans.pop(lsp_id, None)
+            if not isinstance(a, lv.SwitchToBackup):
+                return None
+            if plan is None or plan.sessions != tuple(a.sessions) or (plan.deletes and self.sock is None):
+                self.stats["fast_skipped"] += 1
+                return None
+            self.stats["fast_fired"] += 1
+            if plan.deletes:  # here and now: one request per route, no other thread, no GIL handover
+                r, exc = self._delete(plan.deletes), None
+            else:
+                fut = self.submit(run_plan, self.registry, plan)  # under the lock: queued before a drop()'s release
+        if plan.deletes:
+            self._report(plan, r, exc)
+        else:
+            fut.add_done_callback(lambda f: self._report(plan, *((None, f.exception()) if f.exception() else (f.result(), None))))
+        return plan
+
+    def _delete(self, reqs) -> str:
+        """Send the deletes, read their answers: "done" (every route was
+        still the plan's and is gone), "stale" (one had changed: ESRCH),
+        or "error"."""
+        out = "done"
+        for req in reqs:
+            seq = next(self._seq) & 0xFFFFFFFF
+            b = bytearray(req)
+            struct.pack_into("=I", b, 8, seq)  # nlmsghdr.nlmsg_seq: match the answer
+            try:
+                self.sock.send(b)
+                while True:
+                    ans = self.sock.recv(65536)
+                    if len(ans) >= 20 and struct.unpack_from("=I", ans, 8)[0] == seq:
+                        break
+                err = -struct.unpack_from("=i", ans, 16)[0]
+            except OSError as exc:
+                log.warning("liveness: fast delete: %s", exc)
+                return "error"
+            if err == errno.ESRCH:
+                out = "stale"
+            elif err:
+                log.warning("liveness: fast delete: %s", os.strerror(err))
+                return "error"
+        return out
+
+    def _report(self, plan: FastPlan, r: str | None, exc) -> None:
+        r = "error" if exc is not None else r
+        self.stats[f"fast_{r}"] += 1
+        if exc is not None:
+            log.warning("liveness: LSP %s: switch in the prober's thread failed: %s", plan.name, exc)
+        if self.on_done is not None:
+            self.on_done(plan, r)

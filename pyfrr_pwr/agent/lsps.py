@@ -133,6 +133,16 @@ class _OwnThread:
     def registry(self) -> dict:
         return self._nl.registry
 
+    @property
+    def plain(self):
+        """The Netlink itself: only for calls made on this thread (``submit``)."""
+        return self._nl
+
+    def submit(self, fn, *args):
+        """``fn(*args)`` on this thread, after every call queued before it;
+        a Future (``agent.lsp_live``: the prober's thread does not wait)."""
+        return self._ex.submit(fn, *args)
+
     def __getattr__(self, name):
         fn = getattr(self._nl, name)
         if not callable(fn):
@@ -185,6 +195,8 @@ class LspManager(TransitMixin, HeadEndMixin, LivenessMixin):
         self._lost_since: dict = {}  # reservation ID -> when refreshes began to fail
         self.nl_read = None  # a second Netlink for dumps (counters): never in a Switch's way
         self.live = None  # agent.liveness.LivenessService (every agent with SRv6: the reflector)
+        self._fast = None  # agent.liveness.FastSwitch: switches made in the prober's thread (lsp_live)
+        self._fast_ifindex: dict = {}  # device -> index, for its exact deletes
         self._live_failed = 0.0  # when starting it last failed (retried every 5 s)
         self._kick_ev: asyncio.Event | None = None
         self._links_sig = None
@@ -422,6 +434,9 @@ class LspManager(TransitMixin, HeadEndMixin, LivenessMixin):
                     await asyncio.to_thread(remove_probe_route, getattr(self.srv6, "netns", None))
                 except Exception as exc:
                     self.core.report("liveness_stop_errors", exc, "stopping liveness")
+            fast, self._fast = self._fast, None
+            if fast is not None and fast.sock is not None:
+                fast.sock.close()  # the prober's rtnetlink socket
             if self.nl_read is not None:
                 self.nl_read.close()
                 self.nl_read = None

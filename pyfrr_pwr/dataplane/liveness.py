@@ -75,9 +75,11 @@ exactly the single-path behaviour above (no Leg* actions).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import ipaddress
+import itertools
 import math
 import socket
 import struct
@@ -119,6 +121,8 @@ __all__ = [
     "LegDown",
     "LegUp",
     "Prober",
+    "switch_plan",
+    "KERNEL_ACTIONS",
 ]
 
 MAGIC = b"PWRL"
@@ -314,6 +318,12 @@ def _tested(p: ProbePath) -> tuple:
     return (p.segs, p.target)
 
 
+def _on_grid(t: float, interval: float) -> float:
+    """The first multiple of ``interval`` at or after ``t`` (a rounding
+    error of a millionth of an interval does not push it one further)."""
+    return math.ceil(t / interval - 1e-6) * interval
+
+
 class PathState(StrEnum):
     INIT = "init"  # never answered: no verdict, no switch
     UP = "up"
@@ -366,8 +376,15 @@ class SendProbe:
 
 @dataclass(frozen=True)
 class SwitchToBackup:
+    """The primary is declared down. ``sessions``: the wire session numbers
+    of the primary legs judged (``Prober.primary_sessions()`` at the
+    verdict): a shell acting on the verdict from another thread checks
+    them against the paths it prepared a switch for, so a verdict on a
+    path that was replaced meanwhile (make-before-break) moves nothing."""
+
     lsp_id: int
     now: float
+    sessions: tuple = ()
 
     def event(self):
         return LivenessLost(self.now, "primary")
@@ -498,13 +515,19 @@ class Prober:
         for s in self.sessions.values():
             ds.append(s.next_send)
             if s.state is PathState.UP and len(s.sent) > k:
-                # the multiplier-th unanswered probe's grace ends
-                ds.append(sorted(s.sent.values())[k] + g)
+                # the multiplier-th unanswered probe's grace ends (``sent`` is in send order:
+                # insertion order of ascending times, a stall shifts them all alike)
+                ds.append(next(itertools.islice(s.sent.values(), k, None)) + g)
         return min(ds) if ds else None
 
     def state(self, which: str = "primary") -> PathState | None:
         s = self.sessions.get(which)
         return s.state if s else None
+
+    def primary_sessions(self) -> tuple:
+        """The primary legs' wire session numbers (leg order): what a
+        ``SwitchToBackup`` judged, and what a prepared switch is for."""
+        return tuple(s.session for s in self.legs)
 
     def alive(self) -> tuple:
         """The primary's legs not declared DOWN (indices, leg order)."""
@@ -581,7 +604,7 @@ class Prober:
         self._primary = agg
         if was is PathState.UP and agg is PathState.DOWN:
             self.stats["primary_down"] += 1
-            return [SwitchToBackup(self.lsp_id, now)]
+            return [SwitchToBackup(self.lsp_id, now, self.primary_sessions())]
         if was is PathState.DOWN and agg is PathState.UP:
             self.stats["primary_up"] += 1
             return [SwitchBack(self.lsp_id, now, self.alive())]
@@ -659,8 +682,38 @@ class Prober:
                 # keep the unanswered window bounded (a dead path sends forever)
                 if len(s.sent) > 4 * c.multiplier + c.up_after:
                     del s.sent[min(s.sent)]
-                # no catch-up bursts after a stall: the next probe is one interval on
-                s.next_send = max(s.next_send + c.interval, now + c.interval / 2) if math.isfinite(s.next_send) else now + c.interval
+                # no catch-up bursts after a stall: the next probe is one interval on, on the
+                # common grid (multiples of ``interval`` on the shell's clock), so every session
+                # of every prober with this interval is due at the same instant: the shell wakes
+                # once per interval for all of them, not once per session (CPU: issue 10)
+                s.next_send = _on_grid(max(s.next_send + c.interval, now + c.interval / 2) if math.isfinite(s.next_send) else now + c.interval / 2, c.interval)
                 self.stats["probes"] += 1
                 out.append(SendProbe(self.lsp_id, s.which, s.seq, s.path, s.session, int(now * 1e9) & (2**64 - 1)))
         return out
+
+
+# -- the switch a shell may make before the LSP machine hears of it ----------------------
+
+KERNEL_ACTIONS = ("InstallEncap", "Switch", "InstallBackup", "RemoveEncap", "RemoveBackup")
+
+
+def _immutable(v) -> bool:
+    if isinstance(v, tuple):
+        return all(_immutable(x) for x in v)
+    return v is None or isinstance(v, (str, int, float, bool)) or getattr(getattr(v, "__dataclass_params__", None), "frozen", False)
+
+
+def switch_plan(machine, now: float) -> tuple:
+    """The kernel actions (``lsp`` InstallEncap, Switch, InstallBackup,
+    RemoveEncap, RemoveBackup, in order) the LSP machine ``machine``
+    (``dataplane.lsp.Lsp``) would carry out if told now that the primary's
+    liveness is lost: the answer of a copy of it to ``LivenessLost(now,
+    "primary")``, so what a shell does early is by construction what the
+    machine decides (docs/protection.md sec. 4c). The machine itself is
+    not touched; () when it would change nothing in the kernel (not UP,
+    already off the primary, ...). The copy shares the machine's immutable
+    values (its frozen dataclasses: config, legs, paths; half the cost of
+    a full deep copy, which runs after every event an LSP handles)."""
+    memo = {id(v): v for v in vars(machine).values() if _immutable(v)}
+    twin = copy.deepcopy(machine, memo)
+    return tuple(a for a in twin.handle(LivenessLost(now, "primary")) if type(a).__name__ in KERNEL_ACTIONS)

@@ -465,6 +465,25 @@ class Netlink:
         self._add(entry, self._msg(socket.AF_INET, addr, int(plen), metric, attrs, scope), f"add encap route {p} metric {metric}")
         return entry
 
+    def exact_delete_msg(self, entry: EncapRoute, ifindex: int) -> bytes:
+        """An RTM_DELROUTE for ``entry`` (one of ours, a single nexthop)
+        naming its device and its SRv6 encap, encoded: the kernel deletes
+        the route only while it is exactly that (fib_table_delete matches
+        the nexthop's device and, through lwtunnel_cmp_encap, its SRH; a
+        route replaced meanwhile, by a make-before-break for one, stays:
+        ESRCH). Built once, sent later from another thread and socket
+        (``agent.lsp_live``'s switch in the prober's thread); the registry
+        is not touched: the LSP machine's own Switch follows."""
+        (hop,) = entry.nexthops
+        family, dst, metric = entry.key
+        addr, plen = dst.split("/")
+        srh = {"attrs": [["SEG6_IPTUNNEL_SRH", {"mode": "encap", "segs": list(reversed(hop.segs))}]]}  # SRH order, as add_multipath
+        m = self._msg(family, addr, int(plen), metric, [["RTA_OIF", ifindex], ["RTA_ENCAP_TYPE", _ENCAP_SEG6], ["RTA_ENCAP", srh]], scope=255)
+        m["header"]["type"] = RTM_DELROUTE
+        m["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+        m.encode()
+        return bytes(m.data)
+
     def remove_encap(self, prefix, metric: int = PRIMARY_METRIC) -> bool:
         key = (socket.AF_INET, _v4net(prefix), metric)
         if key not in self.registry:

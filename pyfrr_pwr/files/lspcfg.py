@@ -31,6 +31,8 @@ agent.lsp (every key optional; defaults in ``LspSettings``)::
           key_file: null       # shared HMAC key (>= 16 bytes); null: unauthenticated
           allowed: [fd00::/16] # where a reflector sends echoes (the SID block)
           rate: 2000           # echoes per second a reflector sends at most (1-100000)
+          threaded: true       # prober and reflector in a thread of their own (docs/protection.md sec. 4c)
+          fast_switch: true    # that thread switches to the backup itself, the LSP machine told after
 
 Every agent with SRv6 runs the reflector (it answers probes); the
 head-end runs one prober per protected LSP.
@@ -58,6 +60,8 @@ class LivenessSettings:
     key: bytes | None = None  # the key_file's content
     allowed: tuple = ("fd00::/16",)
     rate: float = 2000.0
+    threaded: bool = True  # agent.liveness.LivenessService(threaded=...)
+    fast_switch: bool = True  # agent.lsp_live: the prober's thread switches (FastSwitch)
 
     @property
     def sid_block(self) -> str:
@@ -113,6 +117,8 @@ SCHEMA: dict = {
                     "key_file": {"type": ["string", "null"], "minLength": 1},
                     "allowed": {"type": "array", "minItems": 1, "maxItems": 64, "items": {"type": "string"}},
                     "rate": {"type": "number", "minimum": 1, "maximum": 100000},
+                    "threaded": {"type": "boolean"},
+                    "fast_switch": {"type": "boolean"},
                 },
             },
         },
