@@ -3,7 +3,10 @@ on the same graphs and queries in the same run. Results: bench/results.json,
 summarised by bench/summarize.py into ratios (bench/README.md). The
 pyfrr_pwr test also times every peer query by query in one interleaved loop
 and records those ratios (interleaved_ratio_*) in its extra_info: the
-per-test medians drift with the machine's load between tests."""
+per-test medians drift with the machine's load between tests. A second
+interleaved loop gives every peer one untimed run of the same query right
+before its timed one (interleaved_warm_ratio_*): the cold loop measures
+each query in caches the previous peer filled, the warm one does not."""
 
 import itertools
 import os
@@ -68,12 +71,18 @@ def rounds_for(impl, name, k):
     return 15
 
 
-def interleaved_ratios(graphs, name, k):
+def interleaved_ratios(graphs, name, k, warm=False):
     """Every peer and pyfrr-pwr query by query, round-robin in one loop, so
     a machine whose load changes between tests skews them alike; returns
     {peer: median peer time / median pyfrr-pwr time}. The slowest peer runs
     (networkx at K >= 32 on the big graphs, seconds each, already far past
-    the goals) are left to their own tests."""
+    the goals) are left to their own tests.
+
+    Cold (the default): each query runs right after the previous peer's, in
+    caches that peer filled. Warm: each peer (us included) first runs the
+    same query once untimed, right before its timed run, so every query is
+    measured warm, still one peer after another
+    (interleaved_warm_ratio_*)."""
     slow = {("grid30x30", 32), ("grid30x30", 128), ("waxman1000", 128), ("ba2000", 128)}
     impls = [i for i in IMPLS if not (i == "networkx" and (name, k) in slow)]
     rounds = 3 if name != "area50" and k >= 32 else 7
@@ -82,11 +91,14 @@ def interleaved_ratios(graphs, name, k):
     for _ in range(rounds):
         for i in impls:
             obj, (s, t) = objs[i]
+            if warm:
+                query(i, obj, s, t, k)
             t0 = time.perf_counter()
             query(i, obj, s, t, k)
             times[i].append(time.perf_counter() - t0)
     ours = statistics.median(times["pyfrr_pwr"])
-    return {f"interleaved_ratio_{i}": statistics.median(times[i]) / ours for i in impls if i != "pyfrr_pwr"}
+    tag = "interleaved_warm_ratio" if warm else "interleaved_ratio"
+    return {f"{tag}_{i}": statistics.median(times[i]) / ours for i in impls if i != "pyfrr_pwr"}
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -100,4 +112,5 @@ def test_ksp(benchmark, graphs, name, k, impl):
     res = benchmark.pedantic(query, args=(impl, obj, s, t, k), rounds=r, iterations=1, warmup_rounds=1 if r > 1 else 0)
     if impl == "pyfrr_pwr":
         benchmark.extra_info.update(interleaved_ratios(graphs, name, k), loadavg_1min=os.getloadavg()[0])
+        benchmark.extra_info.update(interleaved_ratios(graphs, name, k, warm=True), loadavg_1min_warm=os.getloadavg()[0])
     assert len(res) == min(k, len(res)) and len(res) > 0

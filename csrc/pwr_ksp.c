@@ -3,11 +3,15 @@
  * A* spur searches and CSPF pruning (see pwr_ksp.h for the contract).
  *
  * How a query runs, and why:
- *  1. One reverse Dijkstra (radix heap) from the destination over the arcs the
+ *  1. One reverse Dijkstra from the destination over the arcs the
  *     constraints allow gives pot[v] = exact distance v -> dst. It reads off
  *     the first path (no resource bound) and is an admissible, consistent A*
  *     potential for every spur search: blocking arcs and nodes only makes
- *     true distances longer. With a hop, delay or jitter bound, one more
+ *     true distances longer. Its queue is a bucket queue of width wmin / 2
+ *     (Dinitz: a bucket's keys are all final, so it settles in any order),
+ *     or the radix heap when a zero weight or a weight ratio over ~8000
+ *     rules buckets out; its tree (succ) is canonical either way: equal
+ *     distance -> fewer hops -> lower internal arc id (see ties below). With a hop, delay or jitter bound, one more
  *     reverse search per bound gives min hops / delay / jitter to dst, used
  *     to prune labels whose best completion already breaks the bound.
  *  2. Yen: for the last path found, deviate at each spur node from its
@@ -30,20 +34,33 @@
  *     Labels are never unlinked from their node's list, which is what keeps
  *     label paths loopless: a label that closes a cycle is dominated by its
  *     own ancestor at that node (same or lower cost and delay, fewer hops).
- *  5. Results stay in ws (caller's arc ids, cost, source per path) until its
+ *  5. Ties (the order of pwr_ksp.h): internal arc ids are sorted by (tail,
+ *     head, caller's id), so between arcs leaving one node the lower id is
+ *     the lower step, and "steps" is the lexicographic order of internal
+ *     arc sequences from one source. Yen with Lawler's partition outputs
+ *     the first k paths of any total order whose spur searches return the
+ *     least path of their subset in that order; the order is prefix-
+ *     compatible (a common root adds the same cost, hops and steps), so
+ *     each search only has to break its own ties canonically: the tree
+ *     does (above), A* labels are (cost, hops, prefix) with prefixes
+ *     compared by walking both pred chains back to where they meet (ties
+ *     only, so random weights never pay for it), offers by (cost, total
+ *     hops, arcs), and labels dominate only when they come first in that
+ *     order too. The heap pops by (key, hops, id), so a label's tight
+ *     predecessors pop before it and its label is final when it pops.
+ *  6. Results stay in ws (caller's arc ids, cost, source per path) until its
  *     next query; pwr_result_flat copies all of them in one call into flat
  *     arrays (offsets, arcs, node indices, costs), so a binding builds its
  *     objects without one call per path.
  *
- * Where the time goes (callgrind, bench graphs, K=8): on BA-2000 the
- * reverse Dijkstra is ~89% (1.20 M of 1.36 M instructions; rx_pop alone
- * ~240 instructions a pop, redistributing double-bit keys) and bounding it
- * by dist(src, dst) would not help the bench's far pairs: 1984 of 2000
+ * Where the time goes (callgrind, bench graphs, K=8): on BA-2000 a query
+ * was 1.36 M instructions with the radix heap (reverse search ~89%, rx_pop
+ * ~240 instructions a pop); with the bucket queue and +inf-filled
+ * distances it is 0.48 M, the reverse search ~0.34 M of it (~12 k arc
+ * relaxations at ~16 instructions, ~3.2 k pushes and pops at ~20). Bounding
+ * it by dist(src, dst) would not help the bench's far pairs: 1984 of 2000
  * nodes (all of waxman1000, 898 of 900 on the grid) lie within that radius
- * of dst. In the ABR batch (200 x k=8, 200 nodes) spur searches are ~48%,
- * the 50 reverse searches ~35%. A cheaper exact heap would change the pop
- * order among equal keys, hence which of two equal-cost paths is found
- * first: left for a change that also makes ties canonical.
+ * of dst. area50 K=8: 43 k instructions (was 51 k).
  */
 #include "pwr_ksp.h"
 
@@ -62,7 +79,10 @@ struct rev_arc {
 
 struct pwr_graph {
     int32_t n, m;
-    int32_t *out_start; /* n + 1; internal arc ids are CSR positions */
+    /* internal arc ids are CSR positions, sorted by (tail, head, caller's
+     * id): between two arcs leaving one node, the lower internal id is the
+     * lower head index, then the lower caller id (the tie-break order) */
+    int32_t *out_start; /* n + 1 */
     int32_t *head, *tail;
     double *w, *bw, *delay;
     double *jit; /* delay variation (RFC 7471 sec. 4.3), 0 unless set */
@@ -78,12 +98,19 @@ struct pwr_graph {
      * cache line per few arcs; delay stays apart (hop/delay bounds only) */
     struct rev_arc *in_e;
     double *in_delay, *in_jit;
+    /* bounds on the arc weights (exact after build and set_weights, only
+     * widened by set_arc), for the reverse search's bucket width */
+    double wmin, wmax;
 };
 
 typedef struct {
     double key;
-    int32_t id;
+    int32_t hops, id; /* ordered by (key, hops, id): see heap_less */
 } heap_ent;
+
+typedef struct {
+    int32_t id, next;
+} bq_ent;
 
 typedef struct {
     uint64_t key; /* bits of a double >= 0 */
@@ -108,9 +135,12 @@ struct pwr_ws {
     uint32_t *rev_stamp[REV_N];
     uint32_t rev_gen[REV_N];
     int32_t *succ;
+    int32_t *rhops; /* hops of v's tree path to dst (REV_W), for ties */
     /* forward search */
     double *dist;
     int32_t *pred;
+    int32_t *fhops; /* hops of the spur search's label at v */
+    int32_t *cmpa, *cmpb; /* scratch for comparing two offers (ties) */
     uint32_t *seen;
     uint32_t gen;
     /* per-spur node classification (see spur_astar): cls[v] is 1 when v's
@@ -144,6 +174,14 @@ struct pwr_ws {
     uint64_t rx_mask; /* bit b - 1 set: bucket b (1..64) may be non-empty */
     uint64_t rx_last;
     size_t rx_live;
+    /* bucket queue for the REV_W search (see reverse_w): bq_cap circular
+     * buckets (a power of two >= 64), all empty (head -1, bit clear)
+     * between searches; entries from a pool of m + 1 */
+    int32_t *bq_head;
+    uint64_t *bq_bits;
+    size_t bq_cap;
+    bq_ent *bq;
+    size_t bq_pool;
     /* labels for resource-constrained spur searches */
     int32_t *lab_node, *lab_pred, *lab_arc, *lab_next, *lab_hops;
     double *lab_g, *lab_d, *lab_j;
@@ -207,9 +245,17 @@ static uint32_t next_gen(uint32_t *gen, uint32_t *a, size_t len)
 
 /* ---------- heap ---------- */
 
+/* Order of the spur searches' heap: by key, then fewer hops, so that of
+ * two entries with one key a label's tight predecessor (one hop fewer)
+ * always pops first and a node's label is final when it pops (exact
+ * arithmetic); then by id, so the order is fixed. */
 static int heap_less(const heap_ent *a, const heap_ent *b)
 {
-    return a->key < b->key || (a->key == b->key && a->id < b->id);
+    if (a->key != b->key)
+        return a->key < b->key;
+    if (a->hops != b->hops)
+        return a->hops < b->hops;
+    return a->id < b->id;
 }
 
 /* Index of the least of the (up to HEAP_D) children of i in h[0..n). */
@@ -224,7 +270,7 @@ static size_t min_child(const heap_ent *h, size_t i, size_t n)
     return s;
 }
 
-static int heap_push(pwr_ws *ws, double key, int32_t id)
+static int heap_push(pwr_ws *ws, double key, int32_t hops, int32_t id)
 {
     size_t i;
     heap_ent e;
@@ -233,6 +279,7 @@ static int heap_push(pwr_ws *ws, double key, int32_t id)
              sizeof(heap_ent)) != PWR_OK)
         return PWR_ENOMEM;
     e.key = key;
+    e.hops = hops;
     e.id = id;
     i = ws->heap_n++;
     while (i > 0) {
@@ -371,13 +418,26 @@ static int32_t rx_pop(pwr_ws *ws, double *key)
 
 /* ---------- graph ---------- */
 
+static void weight_bounds(pwr_graph *g)
+{
+    int32_t a;
+    g->wmin = g->m ? INF : 0.0;
+    g->wmax = 0.0;
+    for (a = 0; a < g->m; a++) {
+        if (g->w[a] < g->wmin)
+            g->wmin = g->w[a];
+        if (g->w[a] > g->wmax)
+            g->wmax = g->w[a];
+    }
+}
+
 pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
                          const int32_t *head, const double *weight,
                          const double *bw, const uint32_t *admin,
                          const double *delay, int *err, int32_t *bad_arc)
 {
     pwr_graph *g;
-    int32_t i, *fill = NULL;
+    int32_t i, j, *fill = NULL;
     *err = PWR_OK;
     *bad_arc = -1;
     if (n < 0 || m < 0 || (m > 0 && (!tail || !head || !weight))) {
@@ -437,18 +497,24 @@ pwr_graph *pwr_graph_new(int32_t n, int32_t m, const int32_t *tail,
         g->out_start[i + 1] += g->out_start[i];
         g->in_start[i + 1] += g->in_start[i];
     }
+    /* two stable counting sorts, by head then by tail: internal order is
+     * (tail, head, caller's id); byh borrows in_arc until it is built */
+    memcpy(fill, g->in_start, (size_t)n * sizeof(int32_t));
+    for (i = 0; i < m; i++)
+        g->in_arc[fill[head[i]]++] = i;
     memcpy(fill, g->out_start, (size_t)n * sizeof(int32_t));
-    for (i = 0; i < m; i++) {
-        int32_t a = fill[tail[i]]++;
-        g->tail[a] = tail[i];
-        g->head[a] = head[i];
-        g->w[a] = weight[i];
-        g->bw[a] = bw ? bw[i] : INF;
-        g->delay[a] = delay ? delay[i] : 0.0;
-        g->admin[a] = admin ? admin[i] : 0u;
-        g->orig[a] = i;
-        g->pos[i] = a;
+    for (j = 0; j < m; j++) {
+        int32_t e = g->in_arc[j], a = fill[tail[e]]++;
+        g->tail[a] = tail[e];
+        g->head[a] = head[e];
+        g->w[a] = weight[e];
+        g->bw[a] = bw ? bw[e] : INF;
+        g->delay[a] = delay ? delay[e] : 0.0;
+        g->admin[a] = admin ? admin[e] : 0u;
+        g->orig[a] = e;
+        g->pos[e] = a;
     }
+    weight_bounds(g);
     memcpy(fill, g->in_start, (size_t)n * sizeof(int32_t));
     for (i = 0; i < m; i++) /* internal order, so reverse CSR is stable */
         g->in_arc[fill[g->head[i]]++] = i;
@@ -502,6 +568,7 @@ int pwr_graph_set_weights(pwr_graph *g, const double *weight,
         g->w[g->pos[i]] = weight[i];
     for (i = 0; i < g->m; i++)
         g->in_e[i].w = g->w[g->in_arc[i]];
+    weight_bounds(g);
     return PWR_OK;
 }
 
@@ -541,6 +608,10 @@ int pwr_graph_set_arc(pwr_graph *g, int32_t arc, unsigned fields,
     if (fields & PWR_SET_WEIGHT) {
         g->w[a] = weight;
         g->in_e[g->in_pos[a]].w = weight;
+        if (weight < g->wmin) /* O(1): the bounds only widen here */
+            g->wmin = weight;
+        if (weight > g->wmax)
+            g->wmax = weight;
     }
     if (fields & PWR_SET_BW)
         g->bw[a] = bw;
@@ -578,8 +649,15 @@ pwr_ws *pwr_ws_new(const pwr_graph *g)
         ok = ok && ws->rev[r] && ws->rev_stamp[r];
     }
     ws->succ = xcalloc(n, sizeof(int32_t));
+    ws->rhops = xcalloc(n, sizeof(int32_t));
     ws->dist = xcalloc(n, sizeof(double));
     ws->pred = xcalloc(n, sizeof(int32_t));
+    ws->fhops = xcalloc(n, sizeof(int32_t));
+    ws->cmpa = xcalloc(n, sizeof(int32_t));
+    ws->cmpb = xcalloc(n, sizeof(int32_t));
+    ws->bq_pool = m + 1;
+    ws->bq = xcalloc(m + 1, sizeof(bq_ent));
+    ok = ok && ws->rhops && ws->fhops && ws->cmpa && ws->cmpb && ws->bq;
     ws->seen = xcalloc(n, sizeof(uint32_t));
     ws->lab_head = xcalloc(n, sizeof(int32_t));
     ws->cls = xcalloc(n, sizeof(uint8_t));
@@ -638,8 +716,15 @@ void pwr_ws_free(pwr_ws *ws)
         free(ws->rev_stamp[r]);
     }
     free(ws->succ);
+    free(ws->rhops);
     free(ws->dist);
     free(ws->pred);
+    free(ws->fhops);
+    free(ws->cmpa);
+    free(ws->cmpb);
+    free(ws->bq);
+    free(ws->bq_head);
+    free(ws->bq_bits);
     free(ws->seen);
     free(ws->lab_head);
     free(ws->cls);
@@ -716,53 +801,195 @@ static int arc_ok(const pwr_graph *g, const pwr_ws *ws,
     return ws->aexcl[a] != ws->xgen;
 }
 
+/* REV_W is filled with +inf before each search (it settles nearly the
+ * whole graph anyway, and then its hot loops need no stamp test); the
+ * bound metrics are stamped. */
 static double rev_val(const pwr_ws *ws, int r, int32_t v)
 {
+    if (r == REV_W)
+        return ws->rev[REV_W][v];
     return ws->rev_stamp[r][v] == ws->rev_gen[r] ? ws->rev[r][v] : INF;
 }
 
-/* Reverse Dijkstra from dst over allowed arcs and non-excluded nodes. A
- * popped entry is current iff its key equals the node's value (values only
- * fall, and each fall pushes one entry), so stale entries are skipped. */
+/* The bucket queue's width and ring size for g's weights, or 0 when it
+ * does not apply (a zero or unbounded weight ratio: the radix heap then).
+ * Buckets are wmin / 2 wide, so relaxing any arc from a key in bucket b
+ * lands in bucket b + 1 or later even after rounding (keys stay below
+ * 2^40 buckets, where a double's error is far below a bucket); live keys
+ * span at most wmax / width + 2 buckets, which the ring covers. Allocates
+ * only when a graph needs a larger ring than any before (not per search). */
+#define BQ_MAX_SLOTS 16384
+static int bq_setup(const pwr_graph *g, pwr_ws *ws, double *inv,
+                    uint64_t *mask)
+{
+    double iv, span;
+    size_t c = 64, i;
+    if (!(g->wmin > 0.0) || !(g->wmax < INF))
+        return 0;
+    iv = 2.0 / g->wmin;
+    span = g->wmax * iv + 3.0;
+    if (!(span <= (double)BQ_MAX_SLOTS) ||
+        !((double)g->n * (g->wmax * iv + 1.0) < 0x1p40))
+        return 0;
+    while ((double)c < span)
+        c *= 2;
+    if (c > ws->bq_cap) {
+        int32_t *h = realloc(ws->bq_head, c * sizeof(int32_t));
+        uint64_t *b;
+        if (!h)
+            return 0;
+        ws->bq_head = h;
+        b = realloc(ws->bq_bits, (c / 64) * sizeof(uint64_t));
+        if (!b)
+            return 0;
+        ws->bq_bits = b;
+        for (i = 0; i < c; i++)
+            h[i] = -1;
+        memset(b, 0, (c / 64) * sizeof(uint64_t));
+        ws->bq_cap = c;
+    }
+    *inv = iv;
+    *mask = (uint64_t)c - 1;
+    return 1;
+}
+
+static int ctz64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return __builtin_ctzll(x);
+#else
+    int b = 0;
+    while (!(x & 1)) {
+        b++;
+        x >>= 1;
+    }
+    return b;
+#endif
+}
+
+/*
+ * REV_W with a bucket queue (Dinitz): every key in the lowest non-empty
+ * bucket is final, since any arc adds more than a bucket's width, so a
+ * bucket is settled in any order and nodes are never compared by key. A
+ * node's entry is stale once its value moved to a lower bucket. Per node
+ * the search keeps (dist, hops, succ) and breaks ties canonically: equal
+ * dist -> fewer hops -> the lower internal arc id (lower head index, then
+ * lower caller id), so tree paths are the first of their cost and hops in
+ * the tie-break order whatever the settling order. Hops and succ of a node
+ * are final when its bucket is reached (its tight successors lie in lower
+ * buckets). filt is a constant at each call (specialised by inlining).
+ */
+static
+#if defined(__GNUC__)
+    __attribute__((always_inline))
+#endif
+    inline void
+    reverse_w_bq(const pwr_graph *g, pwr_ws *ws, const pwr_constraints *c,
+                 int32_t dst, double inv, uint64_t mask, int filt)
+{
+    double *val = ws->rev[REV_W];
+    int32_t *succ = ws->succ, *hops = ws->rhops, *head = ws->bq_head;
+    uint64_t *bits = ws->bq_bits, wmask = mask >> 6;
+    bq_ent *pool = ws->bq;
+    const int32_t *in_start = g->in_start;
+    const struct rev_arc *in_e = g->in_e;
+    int64_t cur = 0;
+    int32_t used = 1;
+    size_t live = 1;
+    pool[0].id = dst;
+    pool[0].next = -1;
+    head[0] = 0;
+    bits[0] |= 1;
+    while (live) {
+        uint64_t s = (uint64_t)cur & mask, word = s >> 6, w, slot;
+        int32_t e;
+        w = bits[word] & (~(uint64_t)0 << (s & 63));
+        while (!w) {
+            word = (word + 1) & wmask;
+            w = bits[word];
+        }
+        slot = (word << 6) | (uint64_t)ctz64(w);
+        cur += (int64_t)((slot - s) & mask);
+        e = head[slot];
+        head[slot] = -1;
+        bits[word] &= ~((uint64_t)1 << (slot & 63));
+        while (e >= 0) {
+            int32_t v = pool[e].id, hv, i, end;
+            double key = val[v];
+            e = pool[e].next;
+            live--;
+            if ((int64_t)(key * inv) != cur)
+                continue; /* stale: v was improved into a lower bucket */
+            hv = hops[v] + 1;
+            end = in_start[v + 1];
+            for (i = in_start[v]; i < end; i++) {
+                const struct rev_arc *ra = &in_e[i];
+                int32_t u = ra->tail;
+                double d;
+                if (filt && (ws->nexcl[u] == ws->xgen ||
+                             !arc_ok(g, ws, c, ra->arc)))
+                    continue;
+                d = key + ra->w;
+                if (!(d <= val[u]))
+                    continue; /* the common case: one test */
+                if (d < val[u]) { /* +inf where not reached */
+                    uint64_t b = (uint64_t)(int64_t)(d * inv) & mask;
+                    val[u] = d;
+                    succ[u] = ra->arc;
+                    hops[u] = hv;
+                    pool[used].id = u;
+                    pool[used].next = head[b];
+                    head[b] = used++;
+                    bits[b >> 6] |= (uint64_t)1 << (b & 63);
+                    live++;
+                } else if (hv < hops[u] ||
+                           (hv == hops[u] && ra->arc < succ[u])) {
+                    hops[u] = hv; /* u lies in a later bucket: not settled */
+                    succ[u] = ra->arc;
+                }
+            }
+        }
+    }
+}
+
+/* Reverse Dijkstra from dst over allowed arcs and non-excluded nodes.
+ * REV_W takes the bucket queue when the weights allow it (see bq_setup),
+ * else, like the other metrics, the radix heap: a popped entry is current
+ * iff its key equals the node's value (values only fall, and each fall
+ * pushes one entry), so stale entries are skipped; there REV_W's ties are
+ * broken as in reverse_w_bq, and a node whose hops fall at an equal value
+ * (zero-weight arcs) is pushed again so its tree predecessors follow. */
 static int reverse_search(const pwr_graph *g, pwr_ws *ws,
                           const pwr_constraints *c, int32_t dst, int r)
 {
     uint32_t gen = next_gen(&ws->rev_gen[r], ws->rev_stamp[r], (size_t)ws->n);
     double *val = ws->rev[r];
     uint32_t *st = ws->rev_stamp[r];
-    rx_reset(ws);
+    double inv;
+    uint64_t mask;
+    if (r == REV_W) {
+        int32_t v;
+        for (v = 0; v < ws->n; v++)
+            val[v] = INF;
+    }
     if (ws->nexcl[dst] == ws->xgen)
         return PWR_OK;
     st[dst] = gen;
     val[dst] = 0.0;
-    if (r == REV_W)
+    if (r == REV_W) {
         ws->succ[dst] = -1;
+        ws->rhops[dst] = 0;
+        if ((size_t)g->m + 1 <= ws->bq_pool && bq_setup(g, ws, &inv, &mask)) {
+            if (ws->filtering)
+                reverse_w_bq(g, ws, c, dst, inv, mask, 1);
+            else
+                reverse_w_bq(g, ws, c, dst, inv, mask, 0);
+            return PWR_OK;
+        }
+    }
+    rx_reset(ws);
     if (rx_push(ws, 0.0, dst))
         return PWR_ENOMEM;
-    if (r == REV_W && !ws->filtering) {
-        /* the common case, kept free of per-arc branches on r and filters */
-        int32_t *succ = ws->succ;
-        while (ws->rx_live) {
-            double key;
-            int32_t v = rx_pop(ws, &key), i, end;
-            if (key != val[v])
-                continue; /* stale */
-            end = g->in_start[v + 1];
-            for (i = g->in_start[v]; i < end; i++) {
-                const struct rev_arc *ra = &g->in_e[i];
-                int32_t u = ra->tail;
-                double d = key + ra->w;
-                if (st[u] != gen || d < val[u]) {
-                    st[u] = gen;
-                    val[u] = d;
-                    succ[u] = ra->arc;
-                    if (rx_push(ws, d, u))
-                        return PWR_ENOMEM;
-                }
-            }
-        }
-        return PWR_OK;
-    }
     while (ws->rx_live) {
         double key;
         int32_t v = rx_pop(ws, &key), i;
@@ -782,10 +1009,22 @@ static int reverse_search(const pwr_graph *g, pwr_ws *ws,
             if (st[u] != gen || d < val[u]) {
                 st[u] = gen;
                 val[u] = d;
-                if (r == REV_W)
+                if (r == REV_W) {
                     ws->succ[u] = ra->arc;
+                    ws->rhops[u] = ws->rhops[v] + 1;
+                }
                 if (rx_push(ws, d, u))
                     return PWR_ENOMEM;
+            } else if (r == REV_W && d == val[u]) {
+                int32_t hv = ws->rhops[v] + 1;
+                if (hv < ws->rhops[u] ||
+                    (hv == ws->rhops[u] && ra->arc < ws->succ[u])) {
+                    int again = hv < ws->rhops[u];
+                    ws->rhops[u] = hv;
+                    ws->succ[u] = ra->arc;
+                    if (again && rx_push(ws, d, u))
+                        return PWR_ENOMEM;
+                }
             }
         }
     }
@@ -843,6 +1082,65 @@ static int yellow(const pwr_graph *g, pwr_ws *ws, int32_t v, int32_t spur,
 }
 
 /*
+ * Is spur..tail(a) + a before spur..tail(b) + b in the tie-break order?
+ * Both prefixes end at one node with one cost and hop count; their pred
+ * chains (a tree rooted at the spur) are walked back in step to where they
+ * meet, and the first arcs after that node decide (both leave it, so
+ * internal ids order them by head, then caller id). Ties only.
+ */
+static int fwd_lex_less(const pwr_graph *g, const pwr_ws *ws, int32_t a,
+                        int32_t b)
+{
+    int32_t x = g->tail[a], y = g->tail[b], steps = ws->n;
+    while (x != y) {
+        if (--steps < 0)
+            return 0;
+        a = ws->pred[x];
+        b = ws->pred[y];
+        if (a < 0 || b < 0)
+            return 0; /* chains of unequal length: keep what is there */
+        x = g->tail[a];
+        y = g->tail[b];
+    }
+    return a < b;
+}
+
+/* The spur path offered at h: spur -> h along pred, then h -> dst along the
+ * tree, into buf (room arcs); returns its arc count, or -1 if it would not
+ * fit. */
+static int32_t offer_arcs(const pwr_graph *g, const pwr_ws *ws, int32_t h,
+                          int32_t spur, int32_t dst, int32_t *buf,
+                          int32_t room)
+{
+    int32_t v, p = 0, len;
+    for (v = h; v != spur; v = g->tail[ws->pred[v]])
+        p++;
+    len = p;
+    for (v = h; v != dst; v = g->head[ws->succ[v]])
+        len++;
+    if (len > room)
+        return -1;
+    len = p;
+    for (v = h; v != spur; v = g->tail[ws->pred[v]])
+        buf[--p] = ws->pred[v];
+    for (v = h; v != dst; v = g->head[ws->succ[v]])
+        buf[len++] = ws->succ[v];
+    return len;
+}
+
+/* Is the offer at h before the offer at o (equal cost and hops)? Ties only. */
+static int offer_less(const pwr_graph *g, pwr_ws *ws, int32_t h, int32_t o,
+                      int32_t spur, int32_t dst)
+{
+    int32_t la = offer_arcs(g, ws, h, spur, dst, ws->cmpa, ws->n),
+            lb = offer_arcs(g, ws, o, spur, dst, ws->cmpb, ws->n), i;
+    for (i = 0; i < la && i < lb; i++)
+        if (ws->cmpa[i] != ws->cmpb[i])
+            return ws->cmpa[i] < ws->cmpb[i];
+    return la < lb;
+}
+
+/*
  * A* from spur to dst. Writes the spur arcs at out[0..] and returns their
  * count, or -1 if no path with cost <= bound exists, or a PWR_E* code
  * (< -1). Nodes are re-opened if reached more cheaply, so rounding in the
@@ -850,12 +1148,20 @@ static int yellow(const pwr_graph *g, pwr_ws *ws, int32_t v, int32_t spur,
  *
  * A reached yellow node h (see yellow()) is never pushed: it offers the
  * complete path g(h) + pot[h], and the search stops once the frontier
- * reaches the best such offer. That is exact: pot is exact for yellow
+ * passes the best such offer. That is exact: pot is exact for yellow
  * nodes and a lower bound elsewhere, and A* pops in non-decreasing f. The
  * result is simple: expanded nodes are never yellow, and a tree path that
  * met an expanded node w would make w yellow (its tree path is a suffix).
  * On a 58-hop grid path this ends most spur searches a hop or two from
  * the spur instead of walking to dst.
+ *
+ * Ties (see pwr_ksp.h): a label is (cost, hops, prefix), compared in that
+ * order, the prefix by fwd_lex_less; offers by (cost, total hops, arcs).
+ * The canonical spur path's prefix up to its first yellow node is that
+ * node's best label and its rest the node's tree path (the tree is
+ * canonical too), so it is among the offers. A label that only gets an
+ * earlier prefix keeps its heap entry: with (f, hops) order it has not
+ * popped yet, and its successors read the prefix through pred.
  */
 static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
                           const pwr_constraints *c, int32_t spur, int32_t dst,
@@ -863,67 +1169,90 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
                           int32_t room, double *cost)
 {
     uint32_t gen = next_gen(&ws->gen, ws->seen, (size_t)ws->n);
-    int32_t len = 0, v, p, best = -1, i;
+    int32_t len, best = -1, best_h = 0, i;
     double best_f = INF, sum;
+    const double *pot = ws->rev[REV_W]; /* +inf: no path to dst */
+    double *dist = ws->dist;
+    int32_t *pred = ws->pred, *fh = ws->fhops;
+    uint32_t *seen = ws->seen;
     next_gen(&ws->cgen, ws->cls_stamp, (size_t)ws->n);
     ws->heap_n = 0;
-    ws->seen[spur] = gen;
-    ws->dist[spur] = root.cost;
-    ws->pred[spur] = -1;
-    if (heap_push(ws, root.cost + rev_val(ws, REV_W, spur), spur))
+    seen[spur] = gen;
+    dist[spur] = root.cost;
+    pred[spur] = -1;
+    fh[spur] = 0;
+    if (heap_push(ws, root.cost + rev_val(ws, REV_W, spur), 0, spur))
         return PWR_ENOMEM;
     while (ws->heap_n) {
         heap_ent e = heap_pop(ws);
-        int32_t u = e.id, a;
-        double du = ws->dist[u];
-        if (e.key >= best_f)
+        int32_t u = e.id, a, end, nh;
+        double du = dist[u];
+        if (e.key > best_f)
             break;
         if (e.key > bound)
             return -1;
-        if (e.key > du + rev_val(ws, REV_W, u))
+        if (e.key > du + pot[u] || e.hops != fh[u])
             continue; /* stale entry */
-        for (a = g->out_start[u]; a < g->out_start[u + 1]; a++) {
+        nh = fh[u] + 1;
+        end = g->out_start[u + 1];
+        for (a = g->out_start[u]; a < end; a++) {
             int32_t h = g->head[a];
-            double nd, ph;
+            double nd, ph, nf;
             if (ws->ablock[a] == ws->bgen || blocked(ws, h) ||
                 (ws->filtering && !arc_ok(g, ws, c, a)))
                 continue;
-            ph = rev_val(ws, REV_W, h);
+            ph = pot[h];
             if (ph == INF)
-                continue;
+                continue; /* no path to dst */
             nd = du + g->w[a];
-            if (nd + ph >= best_f)
-                continue; /* can only tie the offer in hand */
-            if (ws->seen[h] != gen || nd < ws->dist[h]) {
-                ws->seen[h] = gen;
-                ws->dist[h] = nd;
-                ws->pred[h] = a;
-                if (yellow(g, ws, h, spur, dst)) {
-                    best_f = nd + ph;
-                    best = h;
-                } else if (heap_push(ws, nd + ph, h)) {
-                    return PWR_ENOMEM;
+            nf = nd + ph;
+            if (nf > best_f)
+                continue; /* cannot reach the offer in hand */
+            if (seen[h] == gen) {
+                if (nd > dist[h])
+                    continue;
+                if (nd == dist[h]) {
+                    if (nh > fh[h])
+                        continue;
+                    if (nh == fh[h]) {
+                        if (pred[h] == a || !fwd_lex_less(g, ws, a, pred[h]))
+                            continue;
+                        pred[h] = a; /* an earlier prefix, same entry */
+                        if (ws->cls_stamp[h] == ws->cgen && ws->cls[h] &&
+                            (h == best ||
+                             (nf == best_f && nh + ws->rhops[h] == best_h &&
+                              offer_less(g, ws, h, best, spur, dst)))) {
+                            best = h;
+                        }
+                        continue;
+                    }
                 }
+            }
+            seen[h] = gen;
+            dist[h] = nd;
+            pred[h] = a;
+            fh[h] = nh;
+            if (yellow(g, ws, h, spur, dst)) {
+                int32_t th = nh + ws->rhops[h];
+                if (nf < best_f ||
+                    (nf == best_f &&
+                     (th < best_h ||
+                      (th == best_h &&
+                       (h == best || offer_less(g, ws, h, best, spur, dst)))))) {
+                    best_f = nf;
+                    best_h = th;
+                    best = h;
+                }
+            } else if (heap_push(ws, nf, nh, h)) {
+                return PWR_ENOMEM;
             }
         }
     }
     if (best < 0 || best_f > bound)
         return -1;
-    /* spur -> best along pred, then best -> dst along the tree */
-    for (v = best; v != spur; v = g->tail[ws->pred[v]])
-        len++;
-    for (v = best; v != dst; v = g->head[ws->succ[v]])
-        len++;
-    if (len > room)
+    len = offer_arcs(g, ws, best, spur, dst, out, room);
+    if (len < 0)
         return PWR_EINVAL;
-    p = 0;
-    for (v = best; v != spur; v = g->tail[ws->pred[v]])
-        p++;
-    i = p;
-    for (v = best; v != spur; v = g->tail[ws->pred[v]])
-        out[--i] = ws->pred[v];
-    for (v = best; v != dst; v = g->head[ws->succ[v]])
-        out[p++] = ws->succ[v];
     /* the cost summed in path order from the source, as everywhere */
     sum = root.cost;
     for (i = 0; i < len; i++)
@@ -969,7 +1298,53 @@ static int new_label(pwr_ws *ws, int32_t node, int32_t pred, int32_t arc,
     return PWR_OK;
 }
 
-/* Resource-constrained spur search: exact under hop and delay bounds. */
+/* Is label x's prefix, extended by arc ax, before label y's extended by ay?
+ * (Labels at one node with equal cost and hops: the chains are walked back
+ * in step to their common label, as in fwd_lex_less.) Ties only. */
+static int lab_less(const pwr_ws *ws, int32_t x, int32_t ax, int32_t y,
+                    int32_t ay)
+{
+    size_t steps = ws->lab_n;
+    while (x != y) {
+        if (x < 0 || y < 0 || steps-- == 0)
+            return 0;
+        ax = ws->lab_arc[x];
+        ay = ws->lab_arc[y];
+        x = ws->lab_pred[x];
+        y = ws->lab_pred[y];
+    }
+    return ax < ay;
+}
+
+/* Label m (at the node of a new label (ng, nd, nj, hops) = L + arc a) is at
+ * least as good in every resource and comes first in (cost, hops, prefix):
+ * then it dominates the new label (see the top: dominance keeps the
+ * canonical path, as ties need). */
+static int lab_dominates(const pwr_ws *ws, int32_t m, double ng, double nd,
+                         double nj, int32_t hops, int32_t L, int32_t a)
+{
+    if (!(ws->lab_g[m] <= ng && ws->lab_d[m] <= nd && ws->lab_j[m] <= nj &&
+          ws->lab_hops[m] <= hops))
+        return 0;
+    return ws->lab_g[m] < ng || ws->lab_hops[m] < hops ||
+           !lab_less(ws, L, a, ws->lab_pred[m], ws->lab_arc[m]);
+}
+
+/* The new label L + a dominates label m (the converse of lab_dominates). */
+static int lab_dominated(const pwr_ws *ws, int32_t m, double ng, double nd,
+                         double nj, int32_t hops, int32_t L, int32_t a)
+{
+    if (!(ng <= ws->lab_g[m] && nd <= ws->lab_d[m] && nj <= ws->lab_j[m] &&
+          hops <= ws->lab_hops[m]))
+        return 0;
+    return ng < ws->lab_g[m] || hops < ws->lab_hops[m] ||
+           lab_less(ws, L, a, ws->lab_pred[m], ws->lab_arc[m]);
+}
+
+/* Resource-constrained spur search: exact under hop and delay bounds. The
+ * first label popped at dst has the least cost, then the fewest hops (heap
+ * order); every other label at dst with that cost and hops has been pushed
+ * by then and pops next, and the earliest prefix among them is taken. */
 static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
                            const pwr_constraints *c, int32_t spur,
                            int32_t dst, root_res root, double bound,
@@ -981,7 +1356,7 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
     ws->lab_n = 0;
     if (new_label(ws, spur, -1, -1, root.cost, root.delay, root.jit,
                   root.hops, &id) ||
-        heap_push(ws, root.cost + rev_val(ws, REV_W, spur), id))
+        heap_push(ws, root.cost + rev_val(ws, REV_W, spur), root.hops, id))
         return PWR_ENOMEM;
     while (ws->heap_n) {
         heap_ent e = heap_pop(ws);
@@ -991,6 +1366,16 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
         if (ws->lab_dead[L])
             continue;
         if (u == dst) {
+            while (ws->heap_n && ws->heap[0].key == e.key &&
+                   ws->heap[0].hops == e.hops) {
+                int32_t M = heap_pop(ws).id;
+                if (!ws->lab_dead[M] && ws->lab_node[M] == dst &&
+                    ws->lab_g[M] == ws->lab_g[L] &&
+                    ws->lab_hops[M] == ws->lab_hops[L] &&
+                    lab_less(ws, ws->lab_pred[M], ws->lab_arc[M],
+                             ws->lab_pred[L], ws->lab_arc[L]))
+                    L = M;
+            }
             *cost = ws->lab_g[L];
             for (len = 0, l = L; ws->lab_pred[l] >= 0; l = ws->lab_pred[l])
                 len++;
@@ -1022,8 +1407,7 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
                 continue;
             if (ws->seen[h] == ws->gen) {
                 for (m = ws->lab_head[h]; m >= 0; m = ws->lab_next[m]) {
-                    if (ws->lab_g[m] <= ng && ws->lab_d[m] <= nd &&
-                        ws->lab_j[m] <= nj && ws->lab_hops[m] <= hops) {
+                    if (lab_dominates(ws, m, ng, nd, nj, hops, L, a)) {
                         dom = 1;
                         break;
                     }
@@ -1031,12 +1415,11 @@ static int32_t spur_labels(const pwr_graph *g, pwr_ws *ws,
                 if (dom)
                     continue;
                 for (m = ws->lab_head[h]; m >= 0; m = ws->lab_next[m])
-                    if (ng <= ws->lab_g[m] && nd <= ws->lab_d[m] &&
-                        nj <= ws->lab_j[m] && hops <= ws->lab_hops[m])
+                    if (lab_dominated(ws, m, ng, nd, nj, hops, L, a))
                         ws->lab_dead[m] = 1; /* kept in the list: see top */
             }
             if (new_label(ws, h, L, a, ng, nd, nj, hops, &id) ||
-                heap_push(ws, ng + ph, id))
+                heap_push(ws, ng + ph, hops, id))
                 return PWR_ENOMEM;
         }
     }

@@ -17,8 +17,20 @@
  *    distinct paths (draft sec. 2.1.1, links L1-L3 join A and D).
  *  - Paths are node-simple (loopless).
  *  - Costs are summed in double precision, in path order from the source.
- *  - Output order is by (cost, hop count, arc ids lexicographically) and is
- *    deterministic for a given graph, query and arc numbering.
+ *  - Ties are canonical: the k paths returned are the first k feasible
+ *    simple paths in the order (cost, hop count, steps), where steps
+ *    compares two paths step by step from the source and the first
+ *    differing step decides: the one to the lower node index, or between
+ *    parallel arcs to one node the lower arc id (the caller's numbering).
+ *    For a graph without parallel arcs that is the lexicographically
+ *    smaller node sequence. Which of several equal-cost paths comes out,
+ *    and which a cut at k keeps, depends on the graph and the query only,
+ *    never on the search's internals (heap or bucket order). Costs are
+ *    compared as computed (double sums); the order is exact whenever those
+ *    sums are (e.g. integer or binary-fraction weights, where ties come
+ *    from); two paths whose real costs are equal but whose sums round
+ *    apart compare by the rounded sums, as they always did. With hop,
+ *    delay or jitter bounds the same rule holds among the feasible paths.
  *  - A query never allocates per spur search and never clears O(n) memory
  *    per spur: the workspace is generation-stamped. Buffers grow
  *    geometrically only when a query needs more room than any before it.

@@ -46,45 +46,8 @@ def multidigraphs(draw, max_nodes=6, max_edges=14):
 
 
 def brute_force(G, s, t, c):
-    """Every simple path as an edge sequence, filtered by the constraints."""
-    out = []
-
-    def ok(d):
-        ag = d.get("admin_group", 0)
-        if c.get("min_bandwidth") is not None and d.get("avail_bw", math.inf) < c["min_bandwidth"]:
-            return False
-        if ag & c.get("admin_exclude", 0):
-            return False
-        if c.get("admin_include_any") and not ag & c["admin_include_any"]:
-            return False
-        inc = c.get("admin_include_all", 0)
-        return ag & inc == inc
-
-    def dfs(u, seen, path):
-        if u == t:
-            out.append(list(path))
-            return
-        for _, v, k, d in G.out_edges(u, keys=True, data=True):
-            if v in seen or v in c.get("exclude_nodes", ()) or (u, v, k) in c.get("exclude_edges", ()) or not ok(d):
-                continue
-            path.append((u, v, k))
-            seen.add(v)
-            dfs(v, seen, path)
-            seen.discard(v)
-            path.pop()
-
-    if s not in c.get("exclude_nodes", ()):
-        dfs(s, {s}, [])
-    res = []
-    for p in out:
-        if c.get("max_hops") is not None and len(p) > c["max_hops"]:
-            continue
-        if c.get("max_delay") is not None and sum(G.edges[e].get("delay", 0) for e in p) > c["max_delay"]:
-            continue
-        if c.get("max_jitter") is not None and sum(G.edges[e].get("delay_var", 0) for e in p) > c["max_jitter"]:
-            continue
-        res.append(sum(G.edges[e]["weight"] for e in p))
-    return sorted(res)
+    """The cost of every simple path that meets the constraints, sorted."""
+    return sorted(sum(G.edges[e]["weight"] for e in p) for p in brute_force_paths(G, s, t, c))
 
 
 def assert_valid(G, s, t, paths, c):
@@ -586,3 +549,122 @@ def test_batch_paths_equal_paths_read_one_by_one_from_c(G, k, c, data):
             assert p.nodes == (s, *(v for _, v, _ in p.edges))
             assert p.nodes[-1] == t
         assert paths == cg.k_shortest_paths(s, t, k, **c)
+
+
+# -- ties: the canonical order (pwr_ksp.h, ksp.py's docstring) --
+
+EXACT_WEIGHTS = st.sampled_from([0.0, 0.25, 0.5, 1.0, 1.0, 2.0, 3.0])  # sums exact in binary: ties are true ties
+
+
+def canonical_order(G, paths):
+    """The documented order: cost, then hops, then step by step the lower next node
+    (its place in G's node order), then between parallel links the one first in G's edge order."""
+    node_pos = {n: i for i, n in enumerate(G)}
+    edge_pos = {e: i for i, e in enumerate(G.edges(keys=True))}
+    return sorted(paths, key=lambda p: (sum(G.edges[e]["weight"] for e in p), len(p), [(node_pos[e[1]], edge_pos[e]) for e in p]))
+
+
+def brute_force_paths(G, s, t, c):
+    """Every simple path s -> t (as (u, v, key) tuples) that meets c, in no particular order."""
+    c = dict(c)
+    out = []
+
+    def dfs(u, seen, path):
+        if u == t:
+            out.append(tuple(path))
+            return
+        for _, v, k, d in G.out_edges(u, keys=True, data=True):
+            if v in seen or v in c.get("exclude_nodes", ()) or (u, v, k) in c.get("exclude_edges", ()):
+                continue
+            if c.get("min_bandwidth") is not None and d.get("avail_bw", math.inf) < c["min_bandwidth"]:
+                continue
+            ag = d.get("admin_group", 0)
+            if ag & c.get("admin_exclude", 0) or (c.get("admin_include_any") and not ag & c["admin_include_any"]):
+                continue
+            if ag & c.get("admin_include_all", 0) != c.get("admin_include_all", 0):
+                continue
+            path.append((u, v, k))
+            seen.add(v)
+            dfs(v, seen, path)
+            seen.discard(v)
+            path.pop()
+
+    if s not in c.get("exclude_nodes", ()):
+        dfs(s, {s}, [])
+    keep = []
+    for p in out:
+        if c.get("max_hops") is not None and len(p) > c["max_hops"]:
+            continue
+        if c.get("max_delay") is not None and sum(G.edges[e].get("delay", 0) for e in p) > c["max_delay"]:
+            continue
+        if c.get("max_jitter") is not None and sum(G.edges[e].get("delay_var", 0) for e in p) > c["max_jitter"]:
+            continue
+        keep.append(p)
+    return keep
+
+
+@st.composite
+def tie_multigraphs(draw, max_nodes=6, max_edges=16):
+    """Multigraphs full of equal-cost paths: few exact weights, parallel links, node labels out of order."""
+    n = draw(st.integers(2, max_nodes))
+    labels = draw(st.permutations(list(range(n))))
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(labels)
+    for _ in range(draw(st.integers(0, max_edges))):
+        u = draw(st.sampled_from(labels))
+        v = draw(st.sampled_from(labels))
+        G.add_edge(
+            u,
+            v,
+            weight=draw(EXACT_WEIGHTS),
+            avail_bw=draw(st.sampled_from([1.0, 10.0])),
+            admin_group=draw(st.integers(0, 3)),
+            delay=draw(st.sampled_from([0.0, 10.0, 25.0])),
+            delay_var=draw(st.sampled_from([0.0, 1.0, 5.0])),
+        )
+    return G
+
+
+TIE_CONSTRAINTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "min_bandwidth": st.just(5.0),
+        "max_hops": st.integers(0, 4),
+        "max_delay": st.sampled_from([0.0, 20.0, 50.0]),
+        "max_jitter": st.sampled_from([0.0, 2.0, 6.0]),
+        "admin_exclude": st.integers(1, 3),
+    },
+)
+
+
+@given(tie_multigraphs(), st.integers(1, 14), TIE_CONSTRAINTS, st.data())
+def test_ties_come_out_in_the_canonical_order_and_k_cuts_it(G, k, c, data):
+    """The k paths are exactly the first k of every feasible simple path in the
+    documented order: which of several equal-cost paths is returned (and which
+    one a cut at k keeps) never depends on the search's internals."""
+    s = data.draw(st.sampled_from(list(G)))
+    t = data.draw(st.sampled_from(list(G)))
+    assume(s != t)
+    paths = k_shortest_paths(G, s, t, k, **c)
+    want = canonical_order(G, brute_force_paths(G, s, t, c))[:k]
+    assert [p.edges for p in paths] == want
+    assert [p.cost for p in paths] == [sum(G.edges[e]["weight"] for e in p) for p in want]
+
+
+def test_ties_on_a_unit_grid_follow_the_node_order():
+    """A 4x4 grid with unit weights: 20 shortest corner-to-corner paths of one cost
+    and hop count; they come out by node sequence, in G's node order."""
+    G = nx.grid_2d_graph(4, 4).to_directed()
+    nx.set_edge_attributes(G, 1.0, "weight")
+    paths = k_shortest_paths(G, (0, 0), (3, 3), 25)
+    assert [p.cost for p in paths[:20]] == [6.0] * 20 and paths[20].cost == 8.0
+    pos = {n: i for i, n in enumerate(G)}
+    seqs = [[pos[n] for n in p.nodes] for p in paths[:20]]
+    assert seqs == sorted(seqs) and len(set(map(tuple, seqs))) == 20
+    # the same graph with its nodes inserted in reverse order: the reverse choice
+    H = nx.DiGraph()
+    H.add_nodes_from(reversed(list(G)))
+    H.add_edges_from(G.edges(data=True))
+    first = k_shortest_paths(H, (0, 0), (3, 3), 1)[0]
+    posh = {n: i for i, n in enumerate(H)}
+    assert [posh[n] for n in first.nodes] == min([posh[n] for n in p.nodes] for p in paths[:20])

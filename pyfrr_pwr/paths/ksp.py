@@ -18,6 +18,15 @@ unlimited), ``admin_group`` (32-bit mask, default 0), ``delay`` (microseconds,
 default 0), ``delay_var`` (delay variation, RFC 7471 sec. 4.3, microseconds,
 default 0; ``Constraints.max_jitter`` bounds its sum along a path).
 
+Ties are canonical (csrc/pwr_ksp.h): the k paths are the first k feasible
+simple paths by cost, then fewer hops, then step by step from the source
+the step to the node earlier in ``G.nodes`` order, or between parallel
+links to one node the link earlier in ``G.edges`` order (for a DiGraph:
+the lexicographically smaller node sequence in node order). So which of
+several equal-cost paths comes out, and which one ``k`` cuts off, depends
+on the graph only. Costs compare as their float sums: exact for integer or
+binary-fraction weights, where ties come from.
+
 A compiled graph keeps its topology; attributes change in place
 (``set_weights``, ``update_edges``) without a rebuild, so a TED can follow
 metric changes at O(m) or O(changed links) cost.
@@ -25,9 +34,10 @@ metric changes at O(m) or O(changed links) cost.
 Each thread gets its own C workspace and cffi drops the GIL during a query,
 so a ``CompiledGraph`` can serve several threads at once (draft sec. 2.3).
 What holds the GIL is building the ``Path`` objects: one C call copies every
-path's arcs, nodes and cost into flat arrays, and the tuples are made by
-C-level iterators with no Python bytecode per path; a batch runs in chunks
-(C, then objects), so another thread's C part overlaps this one's objects.
+path's arcs, nodes and cost into flat arrays, one ``itemgetter`` call per
+result maps arc ids and node indices to labels, and each path is two
+slices of those tuples; a batch runs in chunks (C, then objects), so
+another thread's C part overlaps this one's objects.
 """
 
 from __future__ import annotations
@@ -36,8 +46,8 @@ import gc
 import math
 import threading
 from collections.abc import Hashable, Iterable
-from itertools import accumulate, count, repeat
-from operator import add
+from itertools import accumulate, count
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -54,6 +64,14 @@ _ERR = {lib.PWR_EINVAL: "invalid argument", lib.PWR_ENOMEM: "out of memory"}
 _NO_CONSTRAINTS = Constraints()
 _tuple_new = tuple.__new__  # builds a Path without NamedTuple.__new__'s Python frame
 _CHUNK = 32  # queries per C call in a batch (see CompiledGraph._run)
+_GC_PAUSE = 8  # queries in one batch above which the cyclic GC pauses while it runs
+
+
+def _take(labels, idx: list) -> tuple:
+    """``tuple(labels[i] for i in idx)`` in one C call (itemgetter returns a bare item for one index)."""
+    if len(idx) > 1:
+        return itemgetter(*idx)(labels)
+    return (labels[idx[0]],) if idx else ()
 
 
 class Path(NamedTuple):
@@ -95,6 +113,7 @@ class CompiledGraph:
             G = G.to_directed()
         self.multigraph = G.is_multigraph()
         self.nodes = list(G.nodes)
+        self._labels = tuple(self.nodes)  # what result building indexes
         self.index = {n: i for i, n in enumerate(self.nodes)}
         if self.multigraph:
             elist = list(G.edges(keys=True, data=True))
@@ -348,12 +367,23 @@ class CompiledGraph:
             c.excl_arcs, c.n_excl_arcs = arr, len(xa)
         return c, keep
 
+    def _one(self, source, target, k, constraints, kw):
+        """One query (labels, as the public calls take them) in C; return (ws, paths in total)."""
+        ix = self.index
+        try:
+            s, t = ix[source], ix[target]
+        except (KeyError, TypeError):
+            s, t = self._node(source), self._node(target)
+        b = getattr(self._local, "pair", None) or self._pair_buf()
+        b[0][0], b[1][0] = s, t
+        return self._query(b[0], b[1], 1, k, _NO_CONSTRAINTS if constraints is None and not kw else Constraints.of(constraints, **kw))
+
     def _query(self, s, d, nq: int, k: int, cons: Constraints):
         """Run ``nq`` queries (C arrays ``s``, ``d``) in C with the GIL released; return (ws, paths in total)."""
-        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        if type(k) is not int and (not isinstance(k, int) or isinstance(k, bool)) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        c, _keep = self._constraints(cons)
-        ws = self._ws()
+        c = (self._no_cons or self._constraints(cons))[0] if cons is _NO_CONSTRAINTS else self._constraints(cons)[0]
+        ws = getattr(self._local, "ws", None) or self._ws()
         rw = self._rw
         # a writer holds rw for its whole update; acquire/release are the
         # lock's own C methods (``with`` would add a Python frame each way)
@@ -378,38 +408,30 @@ class CompiledGraph:
         """Path objects of the last query on ``ws``, per query.
 
         One C call fills flat arrays (arc ids, node indices, offsets, costs)
-        for every path; labels are looked up in one pass each, and every
-        path is then two slices of those label tuples, all inside
-        C-level iterators (no Python bytecode per path or per node), which
-        keeps the GIL-holding part of a query small (draft sec. 2.3).
+        for every path (a second only when the arc buffer was too small);
+        labels are looked up in one ``itemgetter`` call each, and every
+        path is then two slices of those label tuples, which keeps the
+        GIL-holding part of a query small (draft sec. 2.3).
         """
         if not total:
             return [[] for _ in range(nq)]
         g = self._g
-        need = lib.pwr_result_flat(g, ws, 0, total, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, -1)
-        _, cnt_b, off_b, cost_b, arc_b, node_b = self._bufs(nq, total, need)
-        if lib.pwr_result_flat(g, ws, 0, total, off_b, cost_b, arc_b, node_b, need) != need:  # pragma: no cover
-            raise RuntimeError("KSP results changed under the reader")
+        bufs = self._bufs(nq, total, 0)
+        need = lib.pwr_result_flat(g, ws, 0, total, bufs[2], bufs[3], bufs[4], bufs[5], bufs[0][2])
+        if need > bufs[0][2]:
+            bufs = self._bufs(nq, total, need)
+            if lib.pwr_result_flat(g, ws, 0, total, bufs[2], bufs[3], bufs[4], bufs[5], need) != need:  # pragma: no cover
+                raise RuntimeError("KSP results changed under the reader")
+        elif need < 0:  # pragma: no cover - ws and g always agree
+            raise RuntimeError(f"KSP results: {_ERR.get(need, need)}")
+        _, cnt_b, off_b, cost_b, arc_b, node_b = bufs
         offs = ffi.unpack(off_b, total + 1)
-        # one tuple of every edge key and one of every node label: a slice
-        # of a tuple is a tuple, so each path costs one allocation apiece
-        ek = tuple(map(self.edge_keys.__getitem__, ffi.unpack(arc_b, need)))
-        nl = tuple(map(self.nodes.__getitem__, ffi.unpack(node_b, need + total)))
-        lo, hi = offs[:-1], offs[1:]
-        edges = map(ek.__getitem__, map(slice, lo, hi))
-        # path i's nodes are nl[lo[i] + i : hi[i] + i + 1]
-        nodes = map(nl.__getitem__, map(slice, map(add, lo, count()), map(add, hi, count(1))))
-        # Thousands of new tuples would trigger collections that walk every
-        # tracked object (the caller's networkx graphs too), for nothing:
-        # none of them can be part of a cycle. Collection resumes after.
-        gc_was_on = gc.isenabled()
-        if gc_was_on:
-            gc.disable()
-        try:
-            paths = list(map(_tuple_new, repeat(Path), zip(nodes, edges, ffi.unpack(cost_b, total))))
-        finally:
-            if gc_was_on:
-                gc.enable()
+        # one tuple of the edge keys and one of the node labels of all the
+        # paths: a slice of a tuple is a tuple, so a path costs three tuples
+        ek = _take(self.edge_keys, ffi.unpack(arc_b, need))
+        nl = _take(self._labels, ffi.unpack(node_b, need + total))
+        # path i's nodes are nl[lo + i : hi + i + 1] (one more node than arcs)
+        paths = [_tuple_new(Path, (nl[a + i : b + i + 1], ek[a:b], c)) for i, a, b, c in zip(count(), offs, offs[1:], ffi.unpack(cost_b, total))]
         if nq == 1:
             return [paths]
         lib.pwr_result_counts(ws, nq, cnt_b)
@@ -434,32 +456,44 @@ class CompiledGraph:
             return []
         out: list[list[Path]] = []
         lo = 0
-        while lo < nq:
-            hi = min(lo + _CHUNK, nq)
-            while hi < nq and dsts[hi] == dsts[hi - 1]:
-                hi += 1
-            n = hi - lo
-            ws, total = self._query(ffi.new("int32_t[]", srcs[lo:hi]), ffi.new("int32_t[]", dsts[lo:hi]), n, k, cons)
-            out += self._paths(ws, n, total)
-            lo = hi
+        # Thousands of new tuples would trigger collections that walk every
+        # tracked object (the caller's networkx graphs too), for nothing:
+        # none of them can be part of a cycle. The cyclic GC pauses for the
+        # whole batch (not per chunk, which only moved the collections
+        # between chunks, promoting the fresh paths to older generations).
+        gc_was_on = gc.isenabled() and nq > _GC_PAUSE
+        if gc_was_on:
+            gc.disable()
+        try:
+            while lo < nq:
+                hi = min(lo + _CHUNK, nq)
+                while hi < nq and dsts[hi] == dsts[hi - 1]:
+                    hi += 1
+                n = hi - lo
+                ws, total = self._query(ffi.new("int32_t[]", srcs[lo:hi]), ffi.new("int32_t[]", dsts[lo:hi]), n, k, cons)
+                out += self._paths(ws, n, total)
+                lo = hi
+        finally:
+            if gc_was_on:
+                gc.enable()
         return out
 
     # -- queries -----------------------------------------------------------
 
     def k_shortest_paths(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[Path]:
-        """The k cheapest loopless paths source -> target, sorted by cost.
+        """The k cheapest loopless paths source -> target, sorted by cost,
+        equal costs in the canonical order (the module docstring).
 
         Constraints come as a ``Constraints`` or as its field names as
         keywords. Returns fewer than k (possibly none) when fewer feasible
         paths exist.
         """
-        return self._run([self._node(source)], [self._node(target)], k, _cons(constraints, kw))[0]
+        ws, total = self._one(source, target, k, constraints, kw)
+        return self._paths(ws, 1, total)[0]
 
     def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
         """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
-        s, d = self._pair_buf()
-        s[0], d[0] = self._node(source), self._node(target)
-        ws, total = self._query(s, d, 1, k, _cons(constraints, kw))
+        ws, total = self._one(source, target, k, constraints, kw)
         out = self._bufs(1, total, 0)[3]
         lib.pwr_result_costs(ws, 0, total, out)
         return ffi.unpack(out, total)
