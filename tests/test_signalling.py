@@ -266,7 +266,7 @@ class Net:
     """Three agents on 127.0.0.1, each on its own port; router IDs map to
     the ports through ``address_of``."""
 
-    def __init__(self, tmp_path, rids=(A, B, C), keys=None, real_time=False, refresh=5, hold=15, **kw):
+    def __init__(self, tmp_path, rids=(A, B, C), keys=None, real_time=False, refresh=5, hold=15, flood_hold=0.0, **kw):
         self.clock = Clock()
         clocks = {} if real_time else {"clock": self.clock, "clock_ms": self.clock.ms}
         self.ports: dict = {}
@@ -275,7 +275,9 @@ class Net:
         for r in rids:
             agent = {"signal_key": (keys or {}).get(r, KEY), "reservation_refresh": refresh, "reservation_hold": hold}
             core = make_core(tmp_path, r, agent)
-            self.sigs[r] = Signalling(core, self.emitted[r].append, 0, address_of=lambda rid: ("127.0.0.1", self.ports.get(rid, 9)), **clocks, **kw)
+            self.sigs[r] = Signalling(
+                core, self.emitted[r].append, 0, address_of=lambda rid: ("127.0.0.1", self.ports.get(rid, 9)), flood_hold=flood_hold, **clocks, **kw
+            )
         self.servers: dict = {}
 
     async def __aenter__(self):
@@ -289,12 +291,14 @@ class Net:
         self.ports[r] = srv.sockets[0].getsockname()[1]
 
     async def down(self, r):
-        self.servers[r].close()
+        """The agent goes away: its server and every connection it holds."""
+        self.sigs[r].close()
         await self.servers[r].wait_closed()
 
     async def __aexit__(self, *exc):
-        for srv in self.servers.values():
-            srv.close()
+        for r in self.servers:
+            self.sigs[r].close()
+        await asyncio.sleep(0)  # the connections' serve tasks see their end
 
     def core(self, r):
         return self.sigs[r].core
@@ -311,11 +315,12 @@ def run(coro):
 
 
 async def raw(port: int, line: bytes) -> bytes:
+    """One line on a connection of its own; the answer line."""
     r, w = await asyncio.open_connection("127.0.0.1", port)
     w.write(line)
     await w.drain()
     try:
-        return await asyncio.wait_for(r.read(), 5)
+        return await asyncio.wait_for(r.readline(), 5)
     finally:
         w.close()
 
@@ -328,7 +333,7 @@ def test_reserve_refresh_release_along_three_hops(tmp_path):
             assert n.table(A)[rid]["state"] == "up" and n.table(A)[rid]["from"] is None
             assert n.table(B)[rid]["from"] == A and n.table(C)[rid]["from"] == B  # the previous hop
             assert n.core(A).reserved_bps("eth1") == n.core(B).reserved_bps("eth2") == 1e9 and n.core(B).reserved_bps("eth1") == 0
-            assert n.core(A).links["eth1"].sent.reserved_bps == 1e9  # re-flooded at once
+            await until(lambda: n.core(A).links["eth1"].sent.reserved_bps == 1e9, "the re-flood (flood_hold after the answer)")
             n.clock.advance(10)
             assert await n.sigs[A].refresh_all() == []
             n.clock.advance(10)  # 20 s after the reserve, 10 s after the refresh
@@ -501,6 +506,15 @@ def test_an_oversized_line_is_refused(tmp_path):
     run(go())
 
 
+async def until(pred, what: str, timeout: float = 10.0):
+    """Wait for a condition (the loop runs meanwhile), failing after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not pred():
+        assert loop.time() < end, f"no {what} within {timeout:g} s"
+        await asyncio.sleep(0.01)
+
+
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -511,18 +525,14 @@ def test_half_open_connections_are_closed_by_the_read_timeout(tmp_path):
         async with Net(tmp_path, rids=(B,), read_timeout=2.0, max_connections=256) as n:
             before = _fds()
             conns = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", n.ports[B]) for _ in range(200)))
-            for _ in range(100):  # the server takes them all in (no request line comes)
-                if n.sigs[B].active == 200:
-                    break
-                await asyncio.sleep(0.01)
-            assert n.sigs[B].active == 200 and _fds() >= before + 400  # both ends are ours
+            await until(lambda: n.sigs[B].active == 200, "200 connections taken in (no request line comes)", 1.8)
+            assert _fds() >= before + 400  # both ends are ours
             eofs = await asyncio.wait_for(asyncio.gather(*(r.read() for r, _ in conns)), 10)  # the server hangs up
             assert eofs == [b""] * 200
             assert n.sigs[B].active == 0 and n.stats(B)["signal_rejected_timeout"] == 200
             for _, w in conns:
                 w.close()
-            await asyncio.sleep(0.05)
-            assert _fds() <= before + 2
+            await until(lambda: _fds() <= before + 2, "every socket closed")
 
     run(go())
 
@@ -535,6 +545,138 @@ def test_connections_beyond_the_bound_are_closed_at_once(tmp_path):
             assert n.sigs[B].active == 5 and n.stats(B)["signal_rejected_busy"] == 7
             for _, w in conns:
                 w.close()
+
+    run(go())
+
+
+def test_sequential_requests_reuse_one_connection_per_neighbour(tmp_path):
+    async def go():
+        async with Net(tmp_path) as n:
+            rid, _ = await n.sigs[A].reserve_route([A, B, C], 1e8)
+            assert await n.sigs[A].refresh_all() == []
+            assert await n.sigs[A].send(B, pc.SignalRelease(id="x/1")) == pc.Released(id="x/1")  # refused or not, each line alone
+            assert await n.sigs[A].release(rid) == pc.Released(id=rid)
+            a, b = n.stats(A), n.stats(B)
+            assert (a["signal_pool_opened"], a["signal_pool_reused"]) == (1, 3)  # A -> B
+            assert (b["signal_pool_opened"], b["signal_pool_reused"]) == (1, 2)  # B -> C
+            assert n.sigs[B].active == 1 and n.sigs[C].active == 1  # kept, each one connection
+            assert not n.table(B) and not n.table(C)
+            assert not any(k.startswith("signal_rejected") for r in (A, B, C) for k in n.stats(r))
+
+    run(go())
+
+
+def test_an_idle_kept_connection_is_closed_and_counted(tmp_path):
+    async def go():
+        async with Net(tmp_path, rids=(A, B), idle_timeout=0.2) as n:
+            await n.sigs[A].send(B, pc.SignalRelease(id="x/1"))
+            assert n.sigs[B].active == 1
+            await until(lambda: n.sigs[B].active == 0, "idle close")
+            assert n.stats(B)["signal_idle_closed"] == 1 and n.stats(B)["signal_rejected_timeout"] == 0
+            await until(lambda: all(c.r.at_eof() for c in n.sigs[A]._pool.get(B, ())), "EOF at A")
+            await n.sigs[A].send(B, pc.SignalRelease(id="x/2"))  # the dead one is dropped, a fresh one opened
+            assert n.stats(A)["signal_pool_opened"] == 2 and n.stats(A)["signal_pool_retries"] == 0
+
+    run(go())
+
+
+def test_a_kept_connection_ends_at_its_lifetime(tmp_path):
+    async def go():
+        async with Net(tmp_path, rids=(A, B), conn_lifetime=1e-6) as n:
+            for i in range(3):
+                await n.sigs[A].send(B, pc.SignalRelease(id=f"x/{i}"))
+            assert n.stats(B)["signal_conn_expired"] == 3 and n.stats(A)["signal_pool_opened"] == 3
+            assert n.stats(A)["signal_pool_reused"] == 0  # too old to keep at A as well
+
+    run(go())
+
+
+def test_a_broken_kept_connection_is_retried_once_on_a_fresh_one(tmp_path):
+    """The race a kept connection has: the peer closes it (idle timeout,
+    restart) as our request goes out. The request goes again on a fresh
+    connection, sealed anew; a fresh connection that breaks is a refusal."""
+
+    async def go():
+        async with Net(tmp_path, rids=(A, B)) as n:
+            seen = []
+
+            async def hang_up(reader, writer):  # reads the request, closes without answering
+                seen.append(await reader.readline())
+                writer.close()
+
+            bad = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+            bad_port = bad.sockets[0].getsockname()[1]
+            s = n.sigs[A]
+            from pyfrr_pwr.agent.signalling import _Conn
+
+            s._pool[B] = [_Conn(*await asyncio.open_connection("127.0.0.1", bad_port))]
+            assert await s.send(B, pc.SignalRelease(id="x/1")) == pc.Released(id="x/1")
+            assert n.stats(A)["signal_pool_retries"] == 1 and len(seen) == 1
+            got = n.sigs[B].verifier.parse(seen[0])  # what the broken one carried was sealed once, not resent
+            assert got.body["id"] == "x/1" and n.stats(B)["signal_rejected_replay"] == 0
+            n.ports[B] = bad_port  # now every connection hangs up: refused, not retried for ever
+            for c in s._pool.pop(B):
+                c.w.close()
+            with pytest.raises(pc.AgentRefusal, match="no agent answered"):
+                await s.send(B, pc.SignalRelease(id="x/2"))
+            assert n.stats(A)["signal_pool_retries"] == 1 and len(seen) == 2
+            bad.close()
+
+    run(go())
+
+
+def test_a_refused_line_ends_a_kept_connection(tmp_path):
+    """A kept connection serves its first sender only, and only while every
+    line is an authentic envelope: the first one that is not ends it."""
+
+    async def go():
+        async with Net(tmp_path, rids=(A, B, C)) as n:
+            good = sig.Signer({1: KEY}, 1, clock_ms=n.clock.ms)
+            mallory = sig.Signer({1: "not-the-domain-key-at-all"}, 1, clock_ms=n.clock.ms)
+            for second, reason in (
+                (lambda first: good.seal({"cmd": "release", "id": "x/2"}, C, B)[0], b"wrong_sender"),  # another sender on A's connection
+                (lambda first: mallory.seal({"cmd": "release", "id": "x/2"}, A, B)[0], b"bad_mac"),
+                (lambda first: first, b"replay"),
+            ):
+                r, w = await asyncio.open_connection("127.0.0.1", n.ports[B])
+                first = good.seal({"cmd": "release", "id": "x/1"}, A, B)[0]
+                w.write(first)
+                assert json.loads(await r.readline())["body"]["reply"]["ok"] is True
+                w.write(second(first))
+                rep = await asyncio.wait_for(r.readline(), 5)
+                assert reason in rep
+                assert await asyncio.wait_for(r.read(), 5) == b""  # and the server hung up
+                w.close()
+            st = n.stats(B)
+            assert (st["signal_rejected_wrong_sender"], st["signal_rejected_bad_mac"], st["signal_rejected_replay"]) == (1, 1, 1)
+            await until(lambda: n.sigs[B].active == 0, "the connections' end")
+
+    run(go())
+
+
+def test_idle_kept_connections_never_make_a_server_busy(tmp_path):
+    async def go():
+        async with Net(tmp_path, rids=(A, B), max_connections=2) as n:
+            good = sig.Signer({1: KEY}, 1, clock_ms=n.clock.ms)
+            kept = []
+            for i in range(2):
+                r, w = await asyncio.open_connection("127.0.0.1", n.ports[B])
+                w.write(good.seal({"cmd": "release", "id": f"x/{i}"}, A, B)[0])
+                assert json.loads(await r.readline())["body"]["reply"]["ok"] is True
+                kept.append((r, w))
+            await until(lambda: len(n.sigs[B]._idle) == 2, "two idle connections")
+            # a third: the one idle longest makes room, the other stays
+            assert await n.sigs[A].send(B, pc.SignalRelease(id="x/9")) == pc.Released(id="x/9")
+            assert n.stats(B)["signal_idle_evicted"] == 1 and n.stats(B)["signal_rejected_busy"] == 0
+            assert await asyncio.wait_for(kept[0][0].read(), 5) == b""
+            assert n.sigs[B].active == 2
+            # not idle (a request line pending): no room, the newcomer is refused
+            half = [await asyncio.open_connection("127.0.0.1", n.ports[B]) for _ in range(2)]
+            await until(lambda: n.stats(B)["signal_idle_evicted"] == 3, "the idle ones to make room")
+            r, w = await asyncio.open_connection("127.0.0.1", n.ports[B])
+            assert await asyncio.wait_for(r.read(), 5) == b"" and n.stats(B)["signal_rejected_busy"] == 1
+            for _, w2 in (*kept, *half, (r, w)):
+                w2.close()
 
     run(go())
 
@@ -556,6 +698,35 @@ def test_only_the_owner_releases_or_refreshes(tmp_path):
                 await n.sigs[A].control(pc.Release(id="x/1"))
             assert await n.sigs[A].control(pc.Release(id=rid)) == pc.Released(id=rid)
             assert not n.table(B) and not n.table(C)
+
+    run(go())
+
+
+def test_a_hop_refloods_after_the_set_up_not_during_it(tmp_path):
+    """The re-flood of a booked link follows the answer from further on by
+    ``flood_hold`` (the set-up's hops do not compete with the flood's work),
+    and a path that fails further on floods nothing."""
+
+    async def go():
+        async with Net(tmp_path, flood_hold=60) as n:
+            seen = []
+            emit = n.sigs[B].emit
+            n.sigs[B].emit = lambda reqs: (seen.append((reqs, sorted(n.table(B)), sorted(n.table(C)))), emit(reqs))
+            rid, _ = await n.sigs[A].reserve_route([A, B, C], 1e8)
+            assert rid in n.table(B) and rid in n.table(C) and not any(r for r, _, _ in seen)  # booked, not flooded yet
+            assert n.sigs[A]._flood_timer is not None and n.sigs[B]._flood_timer is not None  # the tail books no link
+        async with Net(tmp_path, flood_hold=0.01) as n:
+            seen = []
+            emit = n.sigs[B].emit
+            n.sigs[B].emit = lambda reqs: (seen.append((reqs, sorted(n.table(B)), sorted(n.table(C)))), emit(reqs))
+            rid, _ = await n.sigs[A].reserve_route([A, B, C], 1e8)
+            await until(lambda: any(r for r, _, _ in seen), "B's re-flood")
+            assert [(b, c) for r, b, c in seen if r] == [([rid], [rid])]  # one flood, after C's booking
+            seen.clear()
+            await n.down(C)
+            with pytest.raises(pc.AgentRefusal, match=f"{C}: no agent answers"):
+                await n.sigs[A].reserve_route([A, B, C], 1e8)
+            assert seen and not any(r for r, _, _ in seen) and sorted(n.table(B)) == [rid]  # evaluated, nothing to flood
 
     run(go())
 
@@ -709,6 +880,26 @@ def test_a_table_keeps_its_soft_state_consistent():
     assert [k for k, _ in t.expire()] == ["a/4"] and t == {}
 
 
+def test_a_transit_hop_books_without_importing_the_path_search():
+    """A hop on an explicit route (no segment to expand) books without
+    ``paths.ksp`` (numpy): its import cost the first reservation through a
+    router ~300 ms (issue 7 sec. 5)."""
+    import subprocess
+
+    code = textwrap.dedent(f"""
+        import sys, types
+        from pyfrr_pwr.agent import reservations as res
+        link = types.SimpleNamespace(nbr_id="{C}", advertised=True, ifname="eth2")
+        t = {{}}
+        step = res.reserve_hop(t, "{A}/1", 1e8, ["{B}", "{C}"], [], router_id="{B}", teds={{}}, links=[link], available=lambda i: 1e10)
+        assert step["next"] == "{C}" and t["{A}/1"]["ifname"] == "eth2", step
+        print(sorted(m for m in ("pyfrr_pwr.paths.ksp", "numpy") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_an_owner_that_restarted_replaces_its_stale_booking(tmp_path):
     core = make_core(tmp_path, B)
     Signalling(core, print, key=KEY, clock=Clock())
@@ -752,8 +943,12 @@ def test_an_inter_area_reservation_over_tcp(tmp_path):
         assert await sigs[head.router_id].release(r.id) == pc.Released(id=r.id)
         assert not any(s.core.reservations for s in sigs.values())
         assert not any(k.startswith("signal_rejected") for s in sigs.values() for k in s.core.stats)
-        for srv in servers:
-            srv.close()
+        # reserve, refresh and release went over one connection per hop: opened once, reused twice
+        for x in r.route[:-1]:
+            st = sigs[x].core.stats
+            assert (st["signal_pool_opened"], st["signal_pool_reused"], st["signal_pool_retries"]) == (1, 2, 0), x
+        for s in sigs.values():
+            s.close()
 
     run(go())
     assert f.errors == []
@@ -828,8 +1023,8 @@ def test_a_backups_reserve_carries_the_primarys_route_and_each_abr_expands_away_
         for rid in (pid, req.id):
             await head.release(rid)
         assert not any(s.core.reservations for s in sigs.values())
-        for srv in servers:
-            srv.close()
+        for s in sigs.values():
+            s.close()
 
     run(go())
     assert f.errors == []

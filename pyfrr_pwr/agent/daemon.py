@@ -593,7 +593,7 @@ class Agent:
             os.umask(old)
         os.chmod(path, 0o600)
         try:
-            signal_server = await self.signalling.start()
+            await self.signalling.start()
         except BaseException:  # e.g. the signalling port is taken: leave no socket behind
             server.close()
             path.unlink(missing_ok=True)
@@ -654,7 +654,7 @@ class Agent:
                 await asyncio.to_thread(self.srv6.stop)
             except Exception as exc:
                 self.core.report("srv6_stop_errors", exc, "removing our SIDs failed")
-            signal_server.close()
+            self.signalling.close()  # the server, the connections it serves and those it keeps
             await self.client.close()
             path.unlink(missing_ok=True)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from pyfrr_pwr.agent.lsp_plan import LspError, backup_candidate, candidate_path, ecmp_set, head_segs, ucmp_weights
+from pyfrr_pwr.agent.trace import trace
 from pyfrr_pwr.dataplane import lsp as fsm
 
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
@@ -175,6 +176,7 @@ class HeadEndMixin:
                 self._spawn(h, self._release(h, a.sig, i.rid))
         elif isinstance(a, (fsm.InstallEncap, fsm.Switch)):
             self._install(h, a.legs, a.metric)
+            trace("lsp_route", h.id, a.metric)
             if h.up_at is None:
                 h.up_at = self.clock()
         elif isinstance(a, fsm.InstallBackup):
@@ -190,6 +192,7 @@ class HeadEndMixin:
 
     async def _signal(self, h: _Head, a: fsm.Signal) -> None:
         hops, plan, cand = h.plans[a.path.edges]
+        trace("lsp_signal", h.id, a.sig, a.role)
         rid = None
         try:
             avoid = await self._primary_route(h) if a.role == "backup" else ()
@@ -197,6 +200,7 @@ class HeadEndMixin:
             rid, route = await asyncio.wait_for(
                 self.signalling.reserve_lsp(hops, a.bandwidth or h.bw, plan, h.want_prefixes, **kw), self.settings.setup_timeout
             )
+            trace("lsp_signalled", h.id, rid)
             info = self._leg(h, rid, route, a.path.pwr)
             info.role, info.weight = a.role, a.path.weight
         except Exception as exc:
@@ -454,4 +458,5 @@ class HeadEndMixin:
                 self.stats["reopt_lower_bound"] += 1
             if cur_pwr is not None:
                 h.pwr_now = cur_pwr
+            trace("lsp_reopt", h.id, cur_pwr)
             self._feed(h, fsm.PwrChanged(self.clock(), self._bundle(h, choice), cur_pwr))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from pyfrr_pwr.agent.lsp_plan import LspError, parse_rid
+from pyfrr_pwr.agent.trace import trace
 from pyfrr_pwr.dataplane import sidlist
 
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
@@ -84,7 +85,9 @@ class TransitMixin:
             raise LspError(f"{me}: no SRv6 here ({getattr(self.srv6, 'disabled', None) or 'no SID plan'}): cannot install a binding SID")
         head, num = parse_rid(req.id)
         sid = plan.binding(head, num, segs)
+        trace("lsp_bsid_add", req.id)
         self._kernel().add_sid(sid)
+        trace("lsp_bsid_added", req.id)
         self.bindings[req.id] = sid
         self.stats["bindings_installed"] += 1
         log.info("%s: binding SID %s for %s: %s", self.name, sid.sid, req.id, ",".join(segs))

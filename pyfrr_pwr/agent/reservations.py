@@ -187,8 +187,6 @@ def reserve_hop(
     its speed. ``owner``: who asks (the previous hop; None: we do), ``head``:
     we are the head-end. A booking its owner makes again (an owner that
     restarted and reuses its IDs) replaces the old one."""
-    from pyfrr_pwr.paths.ksp import k_shortest_paths
-
     if isinstance(bw, bool) or not isinstance(bw, (int, float)) or not math.isfinite(bw) or bw <= 0:
         raise AgentRefusal(f"{router_id}: reservation {rid}: bandwidth {bw!r} must be a finite number of bytes/s > 0")
     if rid in table:
@@ -203,6 +201,10 @@ def reserve_hop(
         ted = teds.get(seg["area"])
         if ted is None:
             raise AgentRefusal(f"{router_id}: no TE database for area {seg['area']}")
+        # imported here: a transit hop never pays for it (numpy; ~300 ms at the
+        # first reservation through a router, issue 7 sec. 5; RSS, issue 10)
+        from pyfrr_pwr.paths.ksp import k_shortest_paths
+
         G = ted.graph()
         ps = k_shortest_paths(G, router_id, seg["to"], 1, min_bandwidth=bw) if router_id in G and seg["to"] in G else []
         if not ps:

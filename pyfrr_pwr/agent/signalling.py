@@ -1,13 +1,26 @@
 """Reservation signalling between agents: the asyncio shell (draft sec. 2.2).
 
-No RSVP-TE here: a reservation travels hop by hop as one JSON line per TCP
-connection (port 2700 by default, ``agent.signal_port``), from the head-end
-along the chosen route, inside each router's namespace and reached over the
-routed network by router ID (``address_of``). Each hop reserves on its own
-link (``reservations.reserve_hop``), re-evaluates its advertisements and
-forwards; a failure further on releases the hop again and travels back as
-the error. Messages are ``proto.control``'s SignalReserve / SignalRefresh /
-SignalRelease, each inside an authenticated envelope (``proto.signal``).
+No RSVP-TE here: a reservation travels hop by hop as JSON lines over TCP
+(port 2700 by default, ``agent.signal_port``), from the head-end along the
+chosen route, inside each router's namespace and reached over the routed
+network by router ID (``address_of``). Each hop reserves on its own link
+(``reservations.reserve_hop``), forwards, and re-evaluates its
+advertisements (re-floods) ``flood_hold`` s after the rest of the path has
+answered: the flood informs later path computations, the booking made
+before forwarding is what admission counts; a failure further on releases the hop again and
+travels back as the error. Messages are ``proto.control``'s SignalReserve /
+SignalRefresh / SignalRelease, each inside an authenticated envelope
+(``proto.signal``).
+
+Connections are kept (issue 7 sec. 5: a fresh connect per hop cost each
+hop a connect and an accept, event-loop round trips on two busy agents): a
+connection carries one request at a time, each answered before the next;
+the sender keeps it for its next request to that neighbour (up to
+``MAX_POOLED`` idle ones each, unused at most ``pool_idle`` s, shorter than
+a peer's ``idle_timeout`` so it is rarely closed under a request), and a
+kept one that turns out broken (reset, or closed before any answer) is
+retried once on a fresh connection, sealed anew. Every line on it is still
+its own authenticated, nonce-bound, replay-checked envelope.
 
 Hardening (issue 11):
 
@@ -16,13 +29,20 @@ Hardening (issue 11):
   never seen before; anything else is refused and counted in
   ``stats["signal_rejected_<reason>"]`` (malformed, unauthenticated,
   unknown_key, bad_mac, misdirected, stale, replay, invalid: a field out
-  of bounds, too_long, timeout, busy, empty, not_owner). Replies are
-  envelopes too, bound to the request's nonce;
+  of bounds, too_long, timeout, busy, empty, not_owner, wrong_sender).
+  Replies are envelopes too, bound to the request's nonce;
 * without a key there is no signalling: the port stays shut and the control
   socket's reserve is refused, naming the file;
 * at most ``max_connections`` connections at once (one more is closed at
-  once), ``read_timeout`` to send the request line (a half-open connection
-  is closed), lines of at most ``signal.MAX_LINE`` bytes;
+  once, unless a kept connection is idle: the oldest idle one goes,
+  ``signal_idle_evicted``), ``read_timeout`` to send the first request line
+  (a half-open connection is closed), lines of at most ``signal.MAX_LINE``
+  bytes; a kept connection is closed after ``idle_timeout`` s without a
+  line (``signal_idle_closed``), once it is ``conn_lifetime`` s old
+  (``signal_conn_expired``), and at the first line refused (not an
+  authentic envelope for us, an invalid request, or another sender than the
+  one it carries: ``wrong_sender``), so a peer without the key holds one for
+  ``read_timeout`` at most and no peer holds one for ever;
 * a booking records who made it (the previous hop: the authenticated
   sender of the reserve); only that router refreshes or releases it there,
   and a local release (the control socket) only releases our own.
@@ -55,6 +75,7 @@ from collections.abc import Callable
 
 from pyfrr_pwr.agent import reservations
 from pyfrr_pwr.agent.control import constraints as _constraints
+from pyfrr_pwr.agent.trace import trace
 from pyfrr_pwr.dataplane.softstate import HOLD, REFRESH
 from pyfrr_pwr.proto import control as msg
 from pyfrr_pwr.proto import signal as sig
@@ -84,7 +105,38 @@ MAX_CONNECTIONS = 128  # signalling connections served at once
 READ_TIMEOUT = 5.0  # s to send the request line (and to take the answer)
 CONNECT_TIMEOUT = 5.0  # s to reach the next hop
 REPLY_TIMEOUT = 30.0  # s for a reserve's or release's answer (the rest of the path)
+IDLE_TIMEOUT = 30.0  # s a served connection is kept waiting for its next request line
+POOL_IDLE = 20.0  # s a connection to a neighbour is kept unused (below a peer's IDLE_TIMEOUT: no race)
+CONN_LIFETIME = 300.0  # s after which a connection is not used again (whoever holds it)
+MAX_POOLED = 4  # idle connections kept per neighbour (concurrent requests open more)
+FLOOD_HOLD = 0.0  # s from a hop's answer to its re-flood of what it booked (0: right after the answer has left)
 MAX_ERROR = 2 * msg.MAX_REASON  # characters of a refusal relayed from further on
+
+
+class _Conn:
+    """A client connection to a neighbour's agent, kept between requests."""
+
+    __slots__ = ("r", "w", "opened", "since", "loop")
+
+    def __init__(self, r, w):
+        self.r, self.w = r, w
+        self.opened = self.since = time.monotonic()
+        self.loop = asyncio.get_running_loop()
+
+    def stale(self, now: float, idle: float) -> bool:
+        """Not to be used again: the peer hung up, it was unused ``idle`` s
+        (the peer may hang up any moment), or it belongs to another loop."""
+        return self.w.is_closing() or self.r.at_eof() or now - self.since > idle or self.loop is not asyncio.get_running_loop()
+
+    def drop(self) -> None:
+        try:
+            self.w.transport.abort()
+        except RuntimeError:  # its loop is closed: nothing left to tell it
+            pass
+
+
+class _Broken(Exception):
+    """A connection that failed before any answer came."""
 
 
 class _Closed:
@@ -140,6 +192,10 @@ class Signalling:
         read_timeout: float = READ_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
         reply_timeout: float = REPLY_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
+        pool_idle: float = POOL_IDLE,
+        conn_lifetime: float = CONN_LIFETIME,
+        flood_hold: float = FLOOD_HOLD,
     ):
         self.core = core
         self.emit = emit
@@ -172,7 +228,15 @@ class Signalling:
         self.read_timeout = read_timeout
         self.connect_timeout = connect_timeout
         self.reply_timeout = reply_timeout
+        self.idle_timeout = idle_timeout
+        self.pool_idle = pool_idle
+        self.conn_lifetime = conn_lifetime
+        self.flood_hold = flood_hold
+        self._flood_timer = None  # the pending re-flood (one for every booking made meanwhile)
         self.active = 0  # connections being served
+        self._served: set = set()  # their writers
+        self._idle: dict = {}  # the served ones waiting for a next line (insertion-ordered: oldest first)
+        self._pool: dict = {}  # router ID -> [_Conn]: our idle connections to it, newest last
         self.server = None
         self._refreshing: asyncio.Task | None = None
         # issue 7: who installs an LSP's binding SIDs and answers a tail's
@@ -190,6 +254,18 @@ class Signalling:
 
     def _evaluate(self) -> None:
         self.emit(self.core.evaluate(time.monotonic()))
+
+    def _flood_later(self) -> None:
+        """Re-flood what we booked ``flood_hold`` s from now (0: once the
+        running request has answered and the loop turns); one evaluation
+        for all bookings made meanwhile; a release or expiry evaluates at
+        once, and takes any booking pending with it."""
+        if self._flood_timer is None:
+            self._flood_timer = asyncio.get_running_loop().call_later(self.flood_hold, self._flood_due)
+
+    def _flood_due(self) -> None:
+        self._flood_timer = None
+        self._evaluate()
 
     def _reject(self, reason: str) -> None:
         self.stats[f"signal_rejected_{reason}"] += 1
@@ -209,49 +285,109 @@ class Signalling:
         self.server = await asyncio.start_server(self.serve, host=host, port=self.port, reuse_address=True, limit=sig.MAX_LINE)
         return self.server
 
+    def _make_room(self) -> bool:
+        """At ``max_connections``: close the connection idle longest (one
+        kept between requests, waiting for its next line) to take a new
+        one; False if none is idle. A kept connection never makes us
+        refuse a new one."""
+        for w in self._idle:
+            del self._idle[w]
+            self.stats["signal_idle_evicted"] += 1
+            self._served.discard(w)
+            self.active -= 1
+            w.transport.abort()
+            return True
+        return False
+
     async def serve(self, reader, writer) -> None:
-        """One request a connection, answered with one reply."""
-        if self.active >= self.max_connections:
+        """One connection: request lines answered one at a time, each an
+        envelope checked on its own (``answer``). The first line must come
+        within ``read_timeout``; after an answer the connection is kept for
+        the sender's next request (a neighbour reuses it: ``send``) until
+        ``idle_timeout`` passes without a line (``signal_idle_closed``), it
+        is ``conn_lifetime`` old (``signal_conn_expired``), or a line is
+        refused (the connection then ends with the refusal). A kept
+        connection carries only its first sender's requests."""
+        trace("sig_accept")
+        if self.active >= self.max_connections and not self._make_room():
             self._reject("busy")
             writer.transport.abort()
             return
         self.active += 1
+        self._served.add(writer)
+        opened = time.monotonic()
+        peer = None  # the authenticated sender of the first line
         try:
-            try:
-                line = await asyncio.wait_for(reader.readline(), self.read_timeout)
-            except TimeoutError:
-                self._reject("timeout")
-                return
-            except ValueError:  # over the StreamReader's limit
-                self._reject("too_long")
-                writer.write(msg.encode(msg.Reply(False, error=f"signal rejected: line over {sig.MAX_LINE} bytes")))
-                await asyncio.wait_for(writer.drain(), self.read_timeout)
-                return
-            if not line:
-                self._reject("empty")
-                return
-            out = await self.answer(line)
-            writer.write(out)
-            await asyncio.wait_for(writer.drain(), self.read_timeout)
+            while True:
+                if peer is not None:
+                    self._idle[writer] = None
+                try:
+                    async with asyncio.timeout(self.read_timeout if peer is None else self.idle_timeout):
+                        line = await reader.readline()
+                except TimeoutError:
+                    if peer is None:
+                        self._reject("timeout")
+                    else:
+                        self.stats["signal_idle_closed"] += 1
+                    return
+                except ValueError:  # over the StreamReader's limit
+                    self._reject("too_long")
+                    writer.write(msg.encode(msg.Reply(False, error=f"signal rejected: line over {sig.MAX_LINE} bytes")))
+                    async with asyncio.timeout(self.read_timeout):
+                        await writer.drain()
+                    return
+                finally:
+                    self._idle.pop(writer, None)
+                if writer not in self._served:  # evicted while idle
+                    return
+                if not line:
+                    if peer is None:
+                        self._reject("empty")
+                    return
+                trace("sig_line")
+                out, sender = await self._answer(line, peer)
+                trace("sig_answer")
+                writer.write(out)
+                async with asyncio.timeout(self.read_timeout):
+                    await writer.drain()
+                if sender is None or not line.endswith(b"\n"):  # refused, or the peer's last line
+                    return
+                peer = sender
+                if time.monotonic() - opened >= self.conn_lifetime:
+                    self.stats["signal_conn_expired"] += 1
+                    return
         except (ConnectionError, TimeoutError):  # a peer gone, or not reading its answer
             pass
         finally:
-            self.active -= 1
+            if writer in self._served:
+                self._served.discard(writer)
+                self.active -= 1
             writer.close()
 
     async def answer(self, line: bytes) -> bytes:
         """The reply line to one request line (authenticated or refused)."""
+        return (await self._answer(line, None))[0]
+
+    async def _answer(self, line: bytes, peer: str | None) -> tuple[bytes, str | None]:
+        """(the reply line, the authenticated sender; None if the line was
+        refused before it was handled). ``peer``: the sender a kept
+        connection belongs to."""
         me = self.core.router_id
         try:
             env = self.verifier.open(line, me)
         except sig.SignalError as exc:
             self._reject(exc.reason)
-            return msg.encode(msg.Reply(False, error=f"signal rejected: {exc.reason}: {exc}"))
+            return msg.encode(msg.Reply(False, error=f"signal rejected: {exc.reason}: {exc}")), None
+        if peer is not None and env.sender != peer:
+            self._reject("wrong_sender")
+            return msg.encode(msg.Reply(False, error=f"signal rejected: wrong_sender: this connection carries {peer}'s requests")), None
+        trace("sig_in", env.sender, env.body.get("cmd"), env.body.get("id"))
+        keep = env.sender
         try:
             req = msg.from_json(env.body, msg.SIGNAL)
         except msg.ProtocolError as exc:
             self._reject("invalid")
-            rep = msg.Reply(False, error=f"{me}: invalid request: {exc}"[:MAX_ERROR])
+            rep, keep = msg.Reply(False, error=f"{me}: invalid request: {exc}"[:MAX_ERROR]), None
         else:
             try:
                 rep = msg.Reply(True, await self.handle(req, sender=env.sender))
@@ -261,16 +397,70 @@ class Signalling:
                 self.stats["signal_refused"] += 1
                 rep = msg.Reply(False, error=str(exc)[:MAX_ERROR])
         try:
-            return self.signer.seal({"re": env.nonce, "reply": rep.to_json()}, me, env.sender)[0]
+            return self.signer.seal({"re": env.nonce, "reply": rep.to_json()}, me, env.sender)[0], keep
         except ValueError as exc:  # an answer over the line limit: say so instead
             log.error("signalling: answer to %s: %s", env.sender, exc)
-            return self.signer.seal({"re": env.nonce, "reply": msg.Reply(False, error=f"{me}: answer too long").to_json()}, me, env.sender)[0]
+            return self.signer.seal({"re": env.nonce, "reply": msg.Reply(False, error=f"{me}: answer too long").to_json()}, me, env.sender)[0], keep
+
+    def close(self) -> None:
+        """Close what is open: the server, the connections it serves and
+        the ones kept to our neighbours (the agent stops)."""
+        if self.server is not None:
+            self.server.close()
+        if self._flood_timer is not None:
+            self._flood_timer.cancel()
+            self._flood_timer = None
+        for w in list(self._served):
+            w.transport.abort()
+        self._idle.clear()
+        for conns in self._pool.values():
+            for c in conns:
+                c.drop()
+        self._pool.clear()
 
     # -- the client ----------------------------------------------------------
 
+    def _take(self, router_id: str):
+        """A kept connection to ``router_id`` that is still good, or None."""
+        conns = self._pool.get(router_id)
+        now = time.monotonic()
+        while conns:
+            c = conns.pop()
+            if c.stale(now, self.pool_idle):
+                c.drop()
+                continue
+            return c
+        return None
+
+    def _keep(self, router_id: str, c) -> None:
+        """Keep a connection whose answer came complete, for the next request."""
+        now = time.monotonic()
+        conns = self._pool.setdefault(router_id, [])
+        if len(conns) >= MAX_POOLED or now - c.opened >= self.conn_lifetime or c.w.is_closing():
+            c.drop()
+            return
+        c.since = now
+        conns.append(c)
+
+    def sweep(self) -> None:
+        """Close kept connections unused for ``pool_idle`` s (``run_timers``)."""
+        now = time.monotonic()
+        for rid in list(self._pool):
+            conns = self._pool[rid]
+            for c in [c for c in conns if c.stale(now, self.pool_idle)]:
+                conns.remove(c)
+                c.drop()
+            if not conns:
+                del self._pool[rid]
+
     async def send(self, router_id: str, req):
         """One request to the agent of ``router_id``; its typed result.
-        Raises AgentRefusal for anything but an authentic positive answer."""
+        Raises AgentRefusal for anything but an authentic positive answer.
+        Uses a connection kept from an earlier request when there is one
+        (no connect: the line goes out at once); one that turns out broken
+        (reset, or closed before any answer: e.g. the peer's idle timeout)
+        is retried once on a fresh connection, sealed anew (a fresh nonce:
+        the peer may have seen the first)."""
         if self.signer is None:
             raise msg.AgentRefusal(self.no_key)
         me = self.core.router_id
@@ -278,29 +468,40 @@ class Signalling:
             raise msg.AgentRefusal("router ID not known yet (is ospfd up?)")
         try:
             msg._ipv4(router_id, "next hop")
-            line, nonce = self.signer.seal({"cmd": req.CMD, **req.to_json()}, me, router_id)
         except ValueError as exc:
             raise msg.AgentRefusal(f"{me}: cannot signal {router_id}: {exc}") from None
-        host, port = self.address_of(router_id)
+        trace("sig_send", router_id, req.CMD, getattr(req, "id", "-"))
+        c = self._take(router_id)
+        while True:
+            try:
+                line, nonce = self.signer.seal({"cmd": req.CMD, **req.to_json()}, me, router_id)
+            except ValueError as exc:
+                raise msg.AgentRefusal(f"{me}: cannot signal {router_id}: {exc}") from None
+            pooled = c is not None
+            if pooled:
+                self.stats["signal_pool_reused"] += 1
+            else:
+                c = await self._connect(router_id)
+            trace("sig_conn", router_id)
+            try:
+                got = await self._exchange(router_id, c, line)
+            except BaseException as exc:  # cancelled too: a connection mid-exchange is never reused
+                c.drop()
+                if not isinstance(exc, _Broken):
+                    raise
+                if not pooled:
+                    raise msg.AgentRefusal(f"{router_id}: {exc}") from None
+                self.stats["signal_pool_retries"] += 1  # kept too long, or the peer restarted: once more, afresh
+                c = None
+                continue
+            break
+        trace("sig_reply", router_id, getattr(req, "id", "-"))
         try:
-            r, w = await asyncio.wait_for(asyncio.open_connection(host, port, limit=sig.MAX_LINE), self.connect_timeout)
-        except (OSError, TimeoutError) as exc:
-            raise msg.AgentRefusal(f"{router_id}: no agent answers on port {port}: {exc or 'timeout'}") from None
-        try:
-            w.write(line)
-            await asyncio.wait_for(w.drain(), self.connect_timeout)
-            got = await asyncio.wait_for(r.readline(), self.reply_timeout)
-        except TimeoutError:
-            raise msg.AgentRefusal(f"{router_id}: no answer within {self.reply_timeout:g} s") from None
-        except ValueError:
-            raise msg.AgentRefusal(f"{router_id}: answer over {sig.MAX_LINE} bytes") from None
-        except ConnectionError as exc:
-            raise msg.AgentRefusal(f"{router_id}: connection lost: {exc}") from None
-        finally:
-            w.close()
-        if not got:
-            raise msg.AgentRefusal(f"{router_id}: no agent answered (connection closed)")
-        rep = self._open_reply(router_id, got, nonce)
+            rep = self._open_reply(router_id, got, nonce)
+        except msg.AgentRefusal:
+            c.drop()  # not in step with us: never reuse it
+            raise
+        self._keep(router_id, c)
         if not rep.ok:
             raise msg.AgentRefusal(str(rep.error)[:MAX_ERROR])
         try:
@@ -308,6 +509,36 @@ class Signalling:
         except msg.ProtocolError as exc:
             self._reject("invalid")
             raise msg.AgentRefusal(f"{router_id}: invalid answer: {exc}") from None
+
+    async def _connect(self, router_id: str) -> _Conn:
+        host, port = self.address_of(router_id)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                r, w = await asyncio.open_connection(host, port, limit=sig.MAX_LINE)
+        except (OSError, TimeoutError) as exc:
+            raise msg.AgentRefusal(f"{router_id}: no agent answers on port {port}: {exc or 'timeout'}") from None
+        self.stats["signal_pool_opened"] += 1
+        return _Conn(r, w)
+
+    async def _exchange(self, router_id: str, c: _Conn, line: bytes) -> bytes:
+        """Write one request line, read its answer line. _Broken: the
+        connection failed before any answer came (worth one retry on a fresh
+        one when it was a kept one); AgentRefusal for the rest."""
+        try:
+            c.w.write(line)  # at once: a kept connection needs no await before its request leaves
+            async with asyncio.timeout(self.connect_timeout):
+                await c.w.drain()
+            async with asyncio.timeout(self.reply_timeout):
+                got = await c.r.readline()
+        except ConnectionError as exc:
+            raise _Broken(f"connection lost: {exc}") from None
+        except TimeoutError:
+            raise msg.AgentRefusal(f"{router_id}: no answer within {self.reply_timeout:g} s") from None
+        except ValueError:
+            raise msg.AgentRefusal(f"{router_id}: answer over {sig.MAX_LINE} bytes") from None
+        if not got:
+            raise _Broken("no agent answered (connection closed)")
+        return got
 
     def _open_reply(self, router_id: str, line: bytes, nonce: str) -> msg.Reply:
         try:
@@ -373,8 +604,9 @@ class Signalling:
             owner=sender,
             head=head,
         )
-        self._evaluate()
+        trace("sig_booked", req.id)
         if step["next"] is None:
+            self._evaluate()  # the tail books no link: no flood to hold back
             down = None
         else:
             fwd = msg.SignalReserve(
@@ -393,6 +625,17 @@ class Signalling:
                     c.release_hop(req.id)
                     self._evaluate()
                 raise msg.AgentRefusal(str(exc)[:MAX_ERROR]) from None
+            # Booked before forwarding, so admission here counted it all
+            # along. Re-flooding our link's lower available bandwidth (draft
+            # sec. 2.2; the TE LSA's unreserved bandwidth, RFC 3630 sec.
+            # 2.5.8) only informs later path computations, so it follows the
+            # rest of the path's answer, as RSVP commits a reservation on the
+            # Resv (RFC 2205 sec. 2.1), and our own answer: the flood wakes
+            # every agent of the area (TED, views, ABR rounds: 0.5-1 s of CPU
+            # per LSP on fig-2-0), which competes with the set-up's own hops
+            # (issue 7 sec. 5); ``flood_hold`` > 0 moves it past the whole
+            # set-up. A path that fails further on floods nothing.
+            self._flood_later()
         t = self.table
         if t is not None:
             if req.id not in t:  # released or expired while the rest was set up
@@ -407,6 +650,7 @@ class Signalling:
                 if self.dataplane is None:
                     raise msg.AgentRefusal(f"{c.router_id}: no SRv6 data plane here")
                 route = self.dataplane.on_reserved(req, step, down, expands=len(req.hops) <= 1 and bool(req.plan))
+                trace("sig_dataplane", req.id)
             except Exception as exc:
                 if not isinstance(exc, ValueError):
                     log.exception("signalling: data plane of %s", req.id)
@@ -549,6 +793,7 @@ class Signalling:
             await asyncio.Event().wait()
         next_refresh = self.clock() + self.refresh
         while True:
+            self.sweep()
             t = self.table
             nxt = t.next_expiry()
             wake = next_refresh if nxt is None else min(next_refresh, nxt)
