@@ -47,6 +47,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import test_frr_dataplane as t  # noqa: E402
 
+from pyfrr_pwr.lab import trace  # noqa: E402
 from pyfrr_pwr.lab.runner import Lab  # noqa: E402
 
 pytestmark = pytest.mark.frr
@@ -174,7 +175,9 @@ class RouteWatch:
 
     def _read(self):
         for line in self.p.stdout:
-            if PREFIX in line and "metric 10" in line and not line.split("]", 1)[1].lstrip().startswith("Deleted"):
+            # a Deleted line counts too: the prober's thread switches by deleting the metric-10 route
+            # (the backup at metric 15 then carries), the LSP machine re-creates it after (protection.md sec. 4c)
+            if PREFIX in line and "metric 10" in line:
                 self.events.append((_local_ts(line[1 : line.index("]")]), line.split("]", 1)[1].strip()))
 
     def first_after(self, t0: float):
@@ -263,6 +266,84 @@ def _abr2_power(lab, factor):
         t._write(f, ABR2_UNIT_W * factor)
 
 
+def _first(evs, t, node, ev, pred=lambda f: True):
+    return next((e for e in evs if e[0] >= t and e[1] == node and e[2] == ev and pred(e[3])), None)
+
+
+_HOP_STAGES = ("connect", "accept_wait", "read", "verify", "book", "forward_prep", "reply_back", "dataplane", "answer")
+
+
+def _signalling_steps(lab, t0m: float, t1m: float) -> dict:
+    """Where one re-optimisation's signalling went (agents started with
+    ``PYFRR_PWR_TRACE=1``; ``agent.trace``): the new reservation followed
+    from the head-end's ``lsp_signal`` hop by hop through the ``sig_*``
+    lines, each hop's stages summed over the path (ms): connect (``send``
+    until the line could go: a connect, or none on a kept connection),
+    accept_wait (``send`` until the receiver's ``serve`` ran; 0 on a kept
+    connection, whose ``serve`` runs already), read (``serve`` or, kept,
+    ``send``, until the receiver read the line), verify (the envelope
+    opened), book (the hop booked, an ABR's CSPF included), forward_prep
+    (until it sent on), reply_back (a hop's answer sealed until the previous
+    hop read it), dataplane (``on_reserved``: binding SIDs), answer (until
+    the reply was sealed). {} without trace lines."""
+    evs = trace.window(trace.events({n: lab.nodes[n].agent_log for n in lab.nodes if lab.nodes[n].runs_agent}), t0m, t1m)
+    by_rid = {t.rid(lab, n): n for n in lab.nodes if lab.nodes[n].runs_agent}
+    dump = os.environ.get("PYFRR_PWR_BENCH_TRACE_DUMP")  # a file: each round's sig_/lsp_ lines, ms after the change
+    if dump:
+        with open(dump, "a") as f:
+            f.write(f"-- round at {t0m:.6f}\n")
+            for e in evs:
+                if e[2].startswith(("sig_", "lsp_", "view_", "vec_")):
+                    f.write(f"{(e[0] - t0m) * 1e3:9.1f} {e[1]:6} {e[2]} {' '.join(e[3])}\n")
+    sig = _first(evs, t0m, "TEh1", "lsp_signal", lambda f: f[2:3] == ["primary"])
+    if sig is None:
+        return {}
+    snd = _first(evs, sig[0], "TEh1", "sig_send", lambda f: f[1:2] == ["reserve"])
+    if snd is None:
+        return {}
+    rid = snd[3][2]
+    out = {k: 0.0 for k in _HOP_STAGES}
+    ms = lambda a, b: (b - a) * 1e3  # noqa: E731
+    out["head_prep"] = ms(sig[0], snd[0])
+    path, cur = [("TEh1", snd)], snd
+    while cur is not None:
+        node = by_rid.get(cur[3][0])
+        sender = path[-1][0]
+        conn = _first(evs, cur[0], sender, "sig_conn")
+        line = _first(evs, cur[0], node, "sig_line")
+        acc = _first(evs, cur[0], node, "sig_accept")
+        acc = acc if acc is not None and line is not None and acc[0] <= line[0] else None  # None: a kept connection
+        got = _first(evs, cur[0], node, "sig_in", lambda f: f[2:3] == [rid])
+        booked = got and _first(evs, got[0], node, "sig_booked", lambda f: f == [rid])
+        if None in (conn, line, got, booked):
+            return {**out, "incomplete_at": node, "rid": rid}
+        out["connect"] += ms(cur[0], conn[0])
+        out["accept_wait"] += ms(cur[0], acc[0]) if acc else 0.0
+        out["read"] += ms(acc[0] if acc else conn[0], line[0])
+        out["verify"] += ms(line[0], got[0])
+        out["book"] += ms(got[0], booked[0])
+        nxt = _first(evs, booked[0], node, "sig_send", lambda f: f[1:] == ["reserve", rid])
+        if nxt is not None:
+            out["forward_prep"] += ms(booked[0], nxt[0])
+        path.append((node, nxt))
+        cur, last_ev = nxt, booked
+    out["forward"] = ms(snd[0], last_ev[0])
+    done = last_ev[0]  # the tail's booking: the answer goes back from here
+    for (up, _), (node, _) in zip(reversed(path[:-1]), reversed(path[1:])):
+        dp = _first(evs, done, node, "sig_dataplane", lambda f: f == [rid])
+        ans = dp and _first(evs, dp[0], node, "sig_answer")
+        rep = ans and _first(evs, ans[0], up, "sig_reply", lambda f, node=node: f == [t.rid(lab, node), rid])
+        if None in (dp, ans, rep):
+            return {**out, "incomplete_back_at": node, "rid": rid}
+        out["dataplane"] += ms(done, dp[0])
+        out["answer"] += ms(dp[0], ans[0])
+        out["reply_back"] += ms(ans[0], rep[0])
+        done = rep[0]
+    out["back"] = ms(last_ev[0], done)
+    out["hops"] = len(path) - 1
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
+
+
 def test_area2_power_change_until_the_route_moves(benchmark, lab):
     """Issue 7 sec. 5: ABR2's area-2 ports made AREA2_FACTOR x dear (then normal
     again): the best inter-area path leaves the backbone by another ABR
@@ -284,7 +365,7 @@ def test_area2_power_change_until_the_route_moves(benchmark, lab):
             marks = {n: LogMark(lab, n) for n in ("ABR5", "ABR4", "ABR6", "ABR2", "ABR1", "ABR3")}
             s, rcv = _stream(lab, 4)
             time.sleep(1)
-            t0 = time.time()
+            t0, t0m = time.time(), time.monotonic()
             _abr2_power(lab, AREA2_FACTOR if dear else 1)
             tc = None
             try:
@@ -306,6 +387,7 @@ def test_area2_power_change_until_the_route_moves(benchmark, lab):
                         "route_ms": _ms(t0, tr),
                         "lost": sent - got,
                         "load": _load(),
+                        "signalling_ms": _signalling_steps(lab, t0m, time.monotonic()),
                     }
                 )
             time.sleep(1)
@@ -325,6 +407,11 @@ def test_area2_power_change_until_the_route_moves(benchmark, lab):
         last_binding_to_route_median_ms=_med(
             [None if x["route_ms"] is None or x["last_binding_ms"] is None else x["route_ms"] - x["last_binding_ms"] for x in rows]
         ),
+        signalling_median_ms={
+            k: _med([x["signalling_ms"].get(k) for x in rows])
+            for k in ("head_prep", "forward", "back", *_HOP_STAGES)
+            if any(k in x["signalling_ms"] for x in rows)
+        },
         load=_load(),
     )
     benchmark(lambda: t.ask(lab, "TEh1", {"cmd": "lsps"}))
