@@ -375,6 +375,8 @@ def test_agents_at_rest_and_lab_up(benchmark, lab):
         cpu_at_rest_max_percent=max(cpu.values()),
         cpu_at_rest_max_node=max(cpu, key=cpu.get),
         cpu_at_rest_all_percent=sum(cpu.values()),
+        cpu_at_rest_percent_by_node={n: round(c, 3) for n, c in sorted(cpu.items())},
+        rss_mib_by_node={n: round(r, 1) for n, r in sorted(rss.items())},
         schedstat_cpu_at_rest_median_percent=statistics.median(run_pct.values()),
         schedstat_cpu_at_rest_max_percent=max(run_pct.values()),
         wakeups_at_rest_median_per_s=statistics.median(wake.values()),
