@@ -14,6 +14,7 @@ PKG = ROOT / "pyfrr_pwr"
 RANKS = {
     "_core": 0,
     "_build_core": 0,
+    "lazypkg": 0,
     "proto": 0,
     "model": 1,
     "paths": 2,
