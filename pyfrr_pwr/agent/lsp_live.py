@@ -2,7 +2,8 @@
 probe covers, the prober per LSP and its verdicts to the LSP machine, the
 reflector every agent runs. A mixin of ``agent.lsps.LspManager``.
 
-The switch in the prober's thread (docs/protection.md sec. 4c). The
+The switch in the prober's thread (docs/protection.md sec. 4c; off unless
+``agent.lsp.liveness.fast_switch``, for the defect that section names). The
 ``LivenessService`` runs in a thread of its own; after every event the
 LSP machine handled (``_probe_sync``, the end of ``_feed``) the loop
 prepares the kernel side of the machine's answer to "primary lost"
