@@ -2,15 +2,19 @@
 (agent.liveness) over IPv6 loopback: no root, no namespaces."""
 
 import asyncio
+import copy
 import select
 import socket
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from helpers import until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyfrr_pwr.agent.liveness import LivenessService
+from pyfrr_pwr.agent.liveness import FastPlan, FastSwitch, LivenessService
 from pyfrr_pwr.dataplane import liveness as lv
 from pyfrr_pwr.dataplane import lsp as L
 
@@ -591,12 +595,6 @@ def test_leg_verdicts_drive_the_lsp_machine():
 
 # -- the switch in the prober's thread (docs/protection.md sec. 4c) --------------------------
 
-import copy  # noqa: E402
-import threading  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-from pyfrr_pwr.agent.liveness import FastPlan, FastSwitch  # noqa: E402
-
 PRIM = L.LspPath((("10.0.0.1", "10.0.0.2", "10.1.2.1"), ("10.0.0.2", "10.0.0.3", "10.2.3.2")), 2.0)
 BK = L.LspPath((("10.0.0.1", "10.0.0.4", "10.1.4.1"), ("10.0.0.4", "10.0.0.3", "10.4.3.4")), 3.0)
 ALT = L.LspPath((("10.0.0.1", "10.0.0.5", "10.1.5.1"), ("10.0.0.5", "10.0.0.3", "10.5.3.5")), 1.0)
@@ -771,18 +769,12 @@ def test_the_threaded_shell_acts_while_the_event_loop_is_blocked():
         pr = lv.Prober(5, lv.ProberConfig(interval=0.01, multiplier=3, up_after=2))
         head.add(pr, lambda a: acts.append((type(a).__name__, threading.current_thread().name)), on_fast)
         head.handle(5, lv.SetPaths(asyncio.get_running_loop().time(), lv.ProbePath((), "::1")))
-        for _ in range(300):
-            if head.snapshot(5)["primary"]["state"] == "up":
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: head.snapshot(5)["primary"]["state"] == "up", "the primary up", 3)
         await refl.stop()  # no more echoes
         refl_sock.close()
         assert hooked.wait(10)  # the loop blocked: only the service's thread can get here
         acted_while_blocked = list(acts)
-        for _ in range(300):
-            if acts:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: acts, "the verdict on the loop", 3)
         await head.stop()
         head_sock.close()
         return fast, acts, acted_while_blocked, head.stats

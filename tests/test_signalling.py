@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -504,15 +505,6 @@ def test_an_oversized_line_is_refused(tmp_path):
             assert n.sigs[B].active == 0
 
     run(go())
-
-
-async def until(pred, what: str, timeout: float = 10.0):
-    """Wait for a condition (the loop runs meanwhile), failing after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not pred():
-        assert loop.time() < end, f"no {what} within {timeout:g} s"
-        await asyncio.sleep(0.01)
 
 
 def _fds() -> int:
