@@ -188,8 +188,8 @@ class LsaIntake:
             if wanted is None:
                 wanted = self._wanted()
             for lsid in list(lsids):
-                oid = _opaque_id(lsid)
-                if oid is None or (area, oid) in wanted:
+                oid = wire.split_lsid(lsid)[1]  # from ospfd's headers: always a dotted quad
+                if (area, oid) in wanted:
                     continue
                 since = pend.setdefault((area, oid), (now, set()))[0]
                 if now - since >= FLUSH_GRACE:
@@ -409,15 +409,6 @@ class LsaIntake:
         if isinstance(req, api.OriginateRequest) and err == api.ApiErr.NOTREADY:
             self.ready.discard(req.area)
             self.adv.refused(req.opaque_id)
-
-
-def _opaque_id(lsid: str) -> int | None:
-    """The 24-bit opaque ID of an LS ID ``T.a.b.c`` (RFC 5250 sec. 3)."""
-    try:
-        b = [int(x) for x in lsid.split(".")]
-    except (AttributeError, ValueError):
-        return None
-    return (b[1] << 16) | (b[2] << 8) | b[3] if len(b) == 4 else None
 
 
 def _superseded(ted: TED, adv: str, lsid: str, tlvs, lsids=None) -> bool:
