@@ -61,6 +61,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pyfrr_pwr.dataplane import liveness as lv
+from pyfrr_pwr.dataplane.netlink import in_netns
 from pyfrr_pwr.dataplane.sids import BLOCK
 
 __all__ = [
@@ -497,30 +498,6 @@ class FastPlan:
     expect: tuple = ()  # ((registry key, entry or None), ...)
     steps: tuple = ()
     deletes: tuple = ()  # Netlink.exact_delete_msg() requests
-
-
-def in_netns(netns: str | None, make: Callable):
-    """``make()`` run in namespace ``netns`` (a thread that enters it: a
-    socket made there stays there); in ours for None."""
-    if netns is None:
-        return make()
-    from pyroute2 import netns as _netns
-
-    box: dict = {}
-
-    def run():
-        try:
-            _netns.setns(netns, flags=0)
-            box["v"] = make()
-        except BaseException as exc:  # handed to the caller
-            box["e"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join()
-    if "e" in box:
-        raise box["e"]
-    return box["v"]
 
 
 def netlink_socket(netns: str | None = None) -> socket.socket:

@@ -71,6 +71,7 @@ from pyfrr_pwr.dataplane import lsp as _lsp
 from pyfrr_pwr.dataplane.sids import LocalSid
 
 __all__ = [
+    "in_netns",
     "RTPROT_PYFRR_PWR",
     "SID_METRIC",
     "PRIMARY_METRIC",
@@ -247,6 +248,29 @@ def _segs(segs) -> tuple:
     if not out:
         raise NetlinkError("empty segment list")
     return out
+
+
+def in_netns(netns: str | None, fn):
+    """``fn()`` run in namespace ``netns`` by a short-lived thread that
+    entered it (setns is per thread; a socket made there stays there); in
+    ours for None. An exception is handed to the caller."""
+    if netns is None:
+        return fn()
+    box: dict = {}
+
+    def run():
+        try:
+            _netns.setns(netns, flags=0)
+            box["v"] = fn()
+        except BaseException as exc:  # handed to the caller
+            box["e"] = exc
+
+    t = threading.Thread(target=run, name=f"setns-{netns}", daemon=True)
+    t.start()
+    t.join()
+    if "e" in box:
+        raise box["e"]
+    return box["v"]
 
 
 class Netlink:
@@ -690,23 +714,7 @@ class Netlink:
     # -- sysctls -----------------------------------------------------------
 
     def _in_netns(self, fn):
-        if self.netns is None:
-            return fn()
-        box: dict = {}
-
-        def run():
-            try:
-                _netns.setns(self.netns, flags=0)
-                box["v"] = fn()
-            except BaseException as exc:  # handed to the caller
-                box["e"] = exc
-
-        t = threading.Thread(target=run, name=f"setns-{self.netns}", daemon=True)
-        t.start()
-        t.join()
-        if "e" in box:
-            raise box["e"]
-        return box["v"]
+        return in_netns(self.netns, fn)
 
     @staticmethod
     def _wanted(ifnames, failover: bool) -> list:
