@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 from helpers import until
@@ -750,6 +751,30 @@ def test_no_switch_for_other_sessions_after_a_release_or_after_another_verdict()
     assert fs.plan(1) is None and fs.fire(1, lv.SwitchToBackup(1, 1.0, (2,))) is None
     k.ex.shutdown(wait=True)
     assert k.log == []
+
+
+def test_a_switch_the_loop_does_not_follow_is_undone_one_it_follows_is_kept():
+    """``settle`` (docs/protection.md sec. 4c): steps the thread ran for a
+    verdict the loop then dropped are reverted on the kernel's thread;
+    kept when the machine answered it; and a route the loop changed since
+    (queued before the undo) stays the loop's."""
+    k = _Kernel()
+    key = ("v4", "p", 10)
+    fs = FastSwitch(k.ex.submit, k.registry, netlink=SimpleNamespace(reinstall=k.route))
+    results = []
+    for followed, loop_after in ((False, None), (True, None), (False, "new primary")):
+        k.route("primary")
+        fs.arm(1, k.plan())
+        v = lv.SwitchToBackup(1, 1.0, (2,))
+        assert fs.fire(1, v) is not None
+        rec = fs.fired(1, v)
+        assert rec is not None and fs.fired(1, v) is None  # taken once
+        if loop_after:
+            k.ex.submit(k.route, loop_after)
+        results.append((fs.settle(rec, followed).result(), k.registry[key]))
+    k.ex.shutdown(wait=True)
+    assert results == [(1, "primary"), (0, "backup"), (0, "new primary")]
+    assert fs.fired(1, lv.SwitchToBackup(1, 1.0, (2,))) is None  # another verdict object: nothing fired for it
 
 
 @pytest.mark.skipif(not _v6_loopback(), reason="no IPv6 loopback")

@@ -169,12 +169,12 @@ def test_agent_lsp_protection_and_liveness_settings(tmp_path):
     key.write_bytes(b"0123456789abcdef0123")
     p.write_text(
         base
-        + f"    protection: true\n    wtr: 0\n    liveness:\n      interval: 0.01\n      key_file: {key}\n      allowed: [fd00:a00::/32]\n      fast_switch: true\n"
+        + f"    protection: true\n    wtr: 0\n    liveness:\n      interval: 0.01\n      key_file: {key}\n      allowed: [fd00:a00::/32]\n      fast_switch: false\n"
     )
     s = load_power(p).lsp
     assert s.protection is True and s.wtr == 0.0
-    assert s.liveness == LivenessSettings(interval=0.01, key=b"0123456789abcdef0123", allowed=("fd00:a00::/32",), fast_switch=True)
-    assert LivenessSettings().threaded is True and LivenessSettings().fast_switch is False
+    assert s.liveness == LivenessSettings(interval=0.01, key=b"0123456789abcdef0123", allowed=("fd00:a00::/32",), fast_switch=False)
+    assert LivenessSettings().threaded is True and LivenessSettings().fast_switch is True
     assert LspSettings().liveness == LivenessSettings() and LivenessSettings().key is None
     for bad, line, field_ in (
         ("      interval: 0.001\n", 8, "interval"),

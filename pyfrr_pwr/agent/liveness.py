@@ -35,7 +35,10 @@ Verdicts leave the lock first, then go to the ``fast`` hook given with
 ``agent.lsp_live``) and to ``on_action`` on the event loop
 (``call_soon_threadsafe``). ``remove`` returns once no tick of that
 prober is running: a verdict already out of it can still reach ``fast``,
-which is why ``fast`` itself checks what it was prepared for.
+which is why ``fast`` itself checks what it was prepared for
+(``FastSwitch``), and the loop settles every switch it made
+(``FastSwitch.fired``, ``settle``: kept if the machine follows, undone
+if not).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ __all__ = [
     "LivenessService",
     "FastPlan",
     "FastSwitch",
+    "Fired",
     "run_plan",
     "netlink_socket",
     "in_netns",
@@ -498,6 +502,7 @@ class FastPlan:
     expect: tuple = ()  # ((registry key, entry or None), ...)
     steps: tuple = ()
     deletes: tuple = ()  # Netlink.exact_delete_msg() requests
+    deleted: tuple = ()  # ((registry key, entry), ...): the routes ``deletes`` name (what an undo puts back)
 
 
 def netlink_socket(netns: str | None = None) -> socket.socket:
@@ -524,21 +529,47 @@ def run_plan(registry: dict, plan: FastPlan) -> str:
     return "done"
 
 
+class Fired:
+    """A switch the prober's thread made (``FastSwitch.fire``): the verdict,
+    the plan, how its deletes went (None: steps, on the kernel's thread)
+    and, once its steps ran, the registry entries they left (``after``,
+    in ``plan.expect``'s order)."""
+
+    __slots__ = ("verdict", "plan", "result", "after")
+
+    def __init__(self, verdict, plan: FastPlan, result: str | None = None):
+        self.verdict, self.plan, self.result, self.after = verdict, plan, result, None
+
+
 class FastSwitch:
     """Prepared switches per LSP: ``arm`` (the event loop, after each
     event its machine handled), ``drop`` (before a release removes
-    routes), ``fire`` (the ``fast`` hook of ``LivenessService.add``: the
-    prober's thread). ``submit(fn, *args)`` puts a call on the kernel's
-    one thread (FIFO with every other route change of these LSPs) and
-    returns a Future; ``registry`` is that kernel's route registry
-    (``Netlink.registry``)."""
+    routes, and before the prober's paths change), ``fire`` (the ``fast``
+    hook of ``LivenessService.add``: the prober's thread), then ``fired``
+    and ``settle`` (the loop, when it handles that verdict).
+    ``submit(fn, *args)`` puts a call on the kernel's one thread (FIFO
+    with every other route change of these LSPs) and returns a Future;
+    ``registry`` is that kernel's route registry (``Netlink.registry``),
+    ``netlink`` that Netlink (only called on the kernel's thread: the
+    undo of ``settle``).
 
-    def __init__(self, submit: Callable, registry: dict, on_done: Callable | None = None, sock: socket.socket | None = None):
-        self.submit, self.registry, self.on_done, self.sock = submit, registry, on_done, sock
+    The loop never leaves a switch made here that it does not follow
+    (docs/protection.md sec. 4c): the switch is the machine's answer to
+    "primary lost" carried out early, so when the machine does not give
+    that answer (the loop drops the verdict as stale, the LSP went, the
+    machine had moved on), ``settle`` puts back every route the switch
+    changed that the loop has not changed since: traffic is where the
+    machine says, as it would be without the switch."""
+
+    KEEP = 8  # fired switches remembered per LSP until the loop settles them
+
+    def __init__(self, submit: Callable, registry: dict, on_done: Callable | None = None, sock: socket.socket | None = None, netlink=None):
+        self.submit, self.registry, self.on_done, self.sock, self.netlink = submit, registry, on_done, sock, netlink
         self._seq = itertools.count(1)
         self.stats: Counter = Counter()
         self._lock = threading.Lock()
         self._plans: dict = {}  # lsp_id -> FastPlan
+        self._fired: dict = {}  # lsp_id -> [Fired, ...] not yet settled by the loop
 
     def arm(self, lsp_id: int, plan: FastPlan | None) -> None:
         with self._lock:
@@ -548,6 +579,8 @@ class FastSwitch:
                 self._plans[lsp_id] = plan
 
     def drop(self, lsp_id: int) -> None:
+        """No plan for ``lsp_id`` until the next ``arm``; a ``fire`` in
+        progress finishes first (the lock), so none runs after this returns."""
         self.arm(lsp_id, None)
 
     def plan(self, lsp_id: int) -> FastPlan | None:
@@ -561,7 +594,7 @@ class FastSwitch:
         answers), or its steps handed to the kernel's thread (no wait);
         any other verdict (BackupDown, ...) drops the plan, since the
         machine's answer changes once the loop has that verdict (the loop
-        prepares the next)."""
+        prepares the next). What it did is kept for ``fired``."""
         with self._lock:
             plan = self._plans.pop(lsp_id, None)
             if not isinstance(a, lv.SwitchToBackup):
@@ -570,15 +603,78 @@ class FastSwitch:
                 self.stats["fast_skipped"] += 1
                 return None
             self.stats["fast_fired"] += 1
+            rec = Fired(a, plan)
+            kept = self._fired.setdefault(lsp_id, [])
+            kept.append(rec)
+            del kept[: -self.KEEP]
             if plan.deletes:  # here and now: one request per route, no other thread, no GIL handover
                 r, exc = self._delete(plan.deletes), None
+                rec.result = r
             else:
-                fut = self.submit(run_plan, self.registry, plan)  # under the lock: queued before a drop()'s release
+                fut = self.submit(self._run_steps, rec)  # under the lock: queued before a drop()'s release
         if plan.deletes:
             self._report(plan, r, exc)
         else:
             fut.add_done_callback(lambda f: self._report(plan, *((None, f.exception()) if f.exception() else (f.result(), None))))
         return plan
+
+    def _run_steps(self, rec: Fired) -> str:
+        """On the kernel's thread: ``run_plan``, and what it left."""
+        r = run_plan(self.registry, rec.plan)
+        if r == "done":
+            rec.after = tuple(self.registry.get(k) for k, _ in rec.plan.expect)
+        return r
+
+    def fired(self, lsp_id: int, a) -> Fired | None:
+        """The switch made for verdict ``a`` (that object), taken: None if
+        the thread made none for it."""
+        with self._lock:
+            kept = self._fired.get(lsp_id) or []
+            for i, rec in enumerate(kept):
+                if rec.verdict is a:
+                    del kept[i]
+                    if not kept:
+                        del self._fired[lsp_id]
+                    return rec
+        return None
+
+    def settle(self, rec: Fired, followed: bool):
+        """The loop has handled ``rec``'s verdict; ``followed``: its machine
+        answered it with route changes of its own (they were queued after
+        the switch). On the kernel's thread (FIFO behind them), a compare
+        per route, so whatever the loop did since wins:
+
+        * an exact delete is put back (``Netlink.reinstall``, a route
+          replace) while the registry still holds the entry it deleted:
+          the loop did not replace or remove that route since, so the
+          kernel must have it (it did not follow, or its answer left that
+          route as it was);
+        * steps the loop did not follow are reverted, route by route,
+          where the registry still holds what they left.
+
+        Returns a Future of the number of routes put back (None without a
+        Netlink)."""
+        if self.netlink is None:
+            return None
+        return self.submit(self._undo, rec, followed)
+
+    def _undo(self, rec: Fired, followed: bool) -> int:
+        nl, reg, n = self.netlink, self.registry, 0
+        for k, e in rec.plan.deleted:
+            if reg.get(k) == e:
+                nl.reinstall(e)
+                n += 1
+        if not followed and rec.after is not None:
+            for (k, before), left in zip(rec.plan.expect, rec.after):
+                if left == before or reg.get(k) != left:
+                    continue  # untouched by the steps, or changed by the loop since
+                if before is None:
+                    nl.remove_encap(k[1], k[2])
+                else:
+                    nl.reinstall(before)
+                n += 1
+        self.stats["fast_undone"] += n
+        return n
 
     def _delete(self, reqs) -> str:
         """Send the deletes, read their answers: "done" (every route was

@@ -109,8 +109,12 @@ class HeadEndMixin:
         h.tasks.add(t)
         t.add_done_callback(h.tasks.discard)
 
-    def _feed(self, h: _Head, ev) -> None:
-        for a in h.m.handle(ev):
+    def _feed(self, h: _Head, ev) -> list:
+        """``ev`` to the LSP's machine, its actions carried out; returns
+        them (``agent.lsp_live``: did the machine follow a verdict the
+        prober's thread switched for)."""
+        acts = h.m.handle(ev)
+        for a in acts:
             try:
                 self._do(h, a)
             except Exception as exc:
@@ -121,6 +125,7 @@ class HeadEndMixin:
         self._probe_sync(h)
         self._settle(h)
         self.kick()  # its deadlines may have moved
+        return acts
 
     def _settle(self, h: _Head) -> None:
         w = h.waiter

@@ -2,8 +2,8 @@
 probe covers, the prober per LSP and its verdicts to the LSP machine, the
 reflector every agent runs. A mixin of ``agent.lsps.LspManager``.
 
-The switch in the prober's thread (docs/protection.md sec. 4c; off unless
-``agent.lsp.liveness.fast_switch``, for the defect that section names). The
+The switch in the prober's thread (docs/protection.md sec. 4c;
+``agent.lsp.liveness.fast_switch``, on by default). The
 ``LivenessService`` runs in a thread of its own; after every event the
 LSP machine handled (``_probe_sync``, the end of ``_feed``) the loop
 prepares the kernel side of the machine's answer to "primary lost"
@@ -16,13 +16,19 @@ the kernel deletes it only while it is exactly the route the plan was
 made from (a make-before-break that replaced it wins), and traffic takes
 the backup route. Otherwise (multipath, ...) the plan's route changes run
 on the kernel's one thread (the ``Netlink`` every LSP route goes through,
-FIFO) behind a compare of the registry entries. A verdict on a primary
-replaced meanwhile finds no plan for its sessions and is dropped by the
-loop. The loop is told afterwards as before (``_on_liveness``): the
-machine handles ``LivenessLost`` (state, ``show lsps``, switch hold,
-re-signalling) and carries out its Switch, which re-creates the primary
-metric with the backup (same traffic). A release stops the prober and
-drops the plan (``_probe_stop``) before any route goes.
+FIFO) behind a compare of the registry entries. The plan is dropped
+before the prober's paths change and re-armed for the sessions they give
+(``_probe_sync``), so a verdict on a primary replaced meanwhile finds no
+plan for its sessions, and the loop drops it. The loop is told afterwards
+as before (``_on_liveness``): the machine handles ``LivenessLost`` (state,
+``show lsps``, switch hold, re-signalling) and carries out its Switch,
+which re-creates the primary metric with the backup (same traffic). The
+loop never leaves a switch it does not follow: a verdict the thread
+switched for and the loop then drops (its sessions replaced between the
+thread's switch and the loop's turn, the LSP gone) or that the machine
+answers with no route change has its switch undone, the machine's routes
+put back as the registry holds them (``_fast_settle``). A release stops
+the prober and drops the plan (``_probe_stop``) before any route goes.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ class LivenessMixin:
             except OSError as exc:  # the kernel's thread does every switch then
                 self.core.report("liveness_netlink_errors", exc, "opening the prober's rtnetlink socket")
                 sock = None
-            fs = self._fast = FastSwitch(nl.submit, nl.plain.registry, self._fast_done, sock)
+            fs = self._fast = FastSwitch(nl.submit, nl.plain.registry, self._fast_done, sock, netlink=nl.plain)
         return fs
 
     def _fast_done(self, plan, result: str) -> None:
@@ -206,7 +212,7 @@ class LivenessMixin:
         if self._fast is not None and self._fast.sock is not None:
             deletes = self._exact_deletes(actions, registry, prefixes, hops)
             if deletes:
-                return FastPlan(h.m.lsp_id, h.id, tuple(sessions), deletes=deletes)
+                return FastPlan(h.m.lsp_id, h.id, tuple(sessions), deletes=tuple(m for _, m in deletes), deleted=tuple(e for e, _ in deletes))
         # both of the LSP's routes per prefix, touched or not: a new backup (InstallBackup) or its
         # removal since the plan was made changes what the machine would do, and shows here
         keys = [(socket.AF_INET, p, m) for p in prefixes for m in (self.config.primary_metric, self.config.backup_metric)]
@@ -235,9 +241,10 @@ class LivenessMixin:
         route to the backup's leg that is installed, unchanged, at the
         backup metric (deleting the primary route puts traffic on exactly
         that route: the machine's Switch then re-creates the primary metric
-        with it, the same traffic); or removals only (to the IGP). None
-        otherwise (multipath, a backup not installed as the Switch wants
-        it): the plan then runs its steps on the kernel's thread."""
+        with it, the same traffic); or removals only (to the IGP), as
+        ``((registry key, entry), request)`` per route. None otherwise
+        (multipath, a backup not installed as the Switch wants it): the
+        plan then runs its steps on the kernel's thread."""
         from pyfrr_pwr.dataplane.netlink import EncapRoute
 
         pm, bm = self.config.primary_metric, self.config.backup_metric
@@ -254,7 +261,7 @@ class LivenessMixin:
             return None
         if not gone or not all(isinstance(e, EncapRoute) and len(e.nexthops) == 1 for e in gone):
             return None
-        return tuple(self.nl.plain.exact_delete_msg(e, self._ifindex(e.nexthops[0].dev)) for e in gone)
+        return tuple(((e.key, e), self.nl.plain.exact_delete_msg(e, self._ifindex(e.nexthops[0].dev))) for e in gone)
 
     def _ifindex(self, dev: str) -> int:
         """A device's index, asked once (a device recreated since makes an
@@ -281,6 +288,13 @@ class LivenessMixin:
         bp = self._probe_path(h.legs.get(m.backup.sig)) if m.backup is not None else None
         key = (m.lsp_id, pp, bp)
         if key != h.probed:
+            if self._fast is not None:
+                # the plan goes before the paths change, re-armed below for the sessions they
+                # give (atomic with any fire: FastSwitch's lock): a verdict on the sessions these
+                # paths replace, still on its way out of the service (delivered even inside the
+                # handle() below), finds no plan, so no thread switches for a verdict this loop
+                # would then drop as stale (docs/protection.md sec. 4c)
+                self._fast.drop(m.lsp_id)
             if h.probed is None or h.probed[0] != m.lsp_id:
                 self._probe_stop(h)
                 c = self.settings.liveness
@@ -303,20 +317,66 @@ class LivenessMixin:
     def _on_liveness(self, h: _Head, lsp_id: int, a) -> None:
         """A prober's verdict (SwitchToBackup, SwitchBack, BackupDown,
         BackupUp) as LivenessLost/Restored to the LSP's machine, at once:
-        the Switch is one netlink request (no dump)."""
+        the Switch is one netlink request (no dump). If the prober's thread
+        already switched for it (``FastSwitch.fired``), the switch is then
+        settled: kept where the machine's own route changes follow it,
+        undone where they do not (``_fast_settle``)."""
+        fired = self._fast.fired(lsp_id, a) if self._fast is not None else None
+        followed = False
+        try:
+            followed = self._take_verdict(h, lsp_id, a)
+        finally:
+            if fired is not None:
+                self._fast_settle(h, fired, followed)
+
+    def _take_verdict(self, h: _Head, lsp_id: int, a) -> bool:
+        """``_on_liveness`` proper; True when the machine answered with
+        route changes (it followed the verdict)."""
+        from pyfrr_pwr.dataplane.liveness import KERNEL_ACTIONS
+
         if h.m.lsp_id != lsp_id or self.heads.get(h.id) is not h:
-            return
+            return False
         sessions = getattr(a, "sessions", None)
         if sessions and self.live is not None and tuple(sessions) != self.live.primary_sessions(lsp_id):
-            # made in the prober's thread on a primary that was replaced before we got it
-            # (make-before-break): it says nothing about the path the machine holds now
+            # made in the prober's thread on sessions replaced before we got it (a make-before-
+            # break, a new probe path): it says nothing about the path the machine holds now
             self.stats["liveness_stale_verdicts"] += 1
-            return
+            return False
         self.stats[f"liveness_{type(a).__name__}"] += 1
         log.info("%s: LSP %s: liveness %s%s", self.name, h.id, type(a).__name__, f" leg {a.leg}" if hasattr(a, "leg") else "")
         ev = a.event()
-        if ev is not None:  # a leg's verdict before lspmsg knows legs: nothing to feed
-            self._feed(h, ev)
+        if ev is None:  # a leg's verdict before lspmsg knows legs: nothing to feed
+            return False
+        return any(type(x).__name__ in KERNEL_ACTIONS for x in self._feed(h, ev))
+
+    def _fast_settle(self, h: _Head, rec, followed: bool) -> None:
+        """The loop has handled a verdict the prober's thread switched for.
+        The switch was the machine's answer carried out early; the loop
+        never leaves one it does not follow (docs/protection.md sec. 4c):
+        a verdict it drops (stale sessions, the LSP released or set up
+        anew) or that the machine answers with no route change of its own
+        (it had moved on) has its switch undone, the machine's routes put
+        back exactly as the registry holds them (``FastSwitch.settle``, a
+        compare per route on the kernel's thread: what the loop changed
+        since wins). Undo, not adopt: the machine's state is the one that
+        ``show lsps``, wait-to-restore and re-optimisation act on, and a
+        verdict it refuses says nothing about the path it holds now (its
+        new sessions judge that path afresh), so traffic goes back where
+        it says, as it would be had the thread not switched."""
+        self.stats["liveness_fast_followed" if followed else "liveness_fast_undone"] += 1
+        if not followed:
+            log.warning("%s: LSP %s: the prober's thread switched on a verdict the LSP machine did not take: undone", self.name, rec.plan.name)
+        fut = self._fast.settle(rec, followed)
+        if fut is not None:
+            fut.add_done_callback(self._fast_settled)
+
+    def _fast_settled(self, fut) -> None:
+        """The kernel's thread: routes a settle put back (or why it failed)."""
+        exc = fut.exception()
+        if exc is not None:
+            self.core.report("liveness_netlink_errors", exc, "undoing a switch made in the prober's thread")
+        elif fut.result():
+            self.stats["liveness_fast_restored"] += fut.result()
 
     def _liveness_of(self, h: _Head):
         if self.live is None or h.probed is None:

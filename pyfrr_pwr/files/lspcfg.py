@@ -32,7 +32,7 @@ agent.lsp (every key optional; defaults in ``LspSettings``)::
           allowed: [fd00::/16] # where a reflector sends echoes (the SID block)
           rate: 2000           # echoes per second a reflector sends at most (1-100000)
           threaded: true       # prober and reflector in a thread of their own (docs/protection.md sec. 4c)
-          fast_switch: false   # that thread switches to the backup itself (off: docs/protection.md sec. 4c)
+          fast_switch: true    # that thread switches to the backup itself, the LSP machine told after (sec. 4c)
 
 Every agent with SRv6 runs the reflector (it answers probes); the
 head-end runs one prober per protected LSP.
@@ -61,7 +61,7 @@ class LivenessSettings:
     allowed: tuple = ("fd00::/16",)
     rate: float = 2000.0
     threaded: bool = True  # agent.liveness.LivenessService(threaded=...)
-    fast_switch: bool = False  # agent.lsp_live: the prober's thread switches (FastSwitch)
+    fast_switch: bool = True  # agent.lsp_live: the prober's thread switches (FastSwitch); the loop undoes one it does not follow
 
     @property
     def sid_block(self) -> str:
