@@ -31,11 +31,12 @@ def test_the_agent_imports_neither_library_whole():
         PRELUDE
         + """
 import pyfrr_pwr.agent.daemon
+import networkx, pyroute2  # a router that builds a graph (model.ted imports networkx there)
 print(json.dumps({"how": how, "nx": loaded("networkx.algorithms"), "ndb": loaded("pyroute2.ndb"),
                   "nx_n": len(loaded("networkx")), "pr_n": len(loaded("pyroute2"))}))
 """
     )
-    assert out["how"] == {"networkx": "lean", "pyroute2": "lean"}
+    assert out["how"] == {"networkx": "deferred", "pyroute2": "deferred"}
     assert out["nx"] == [] and out["ndb"] == []
     # The whole libraries are 285 and 163 modules (networkx 3.6, pyroute2 0.9).
     assert out["nx_n"] < 60 and out["pr_n"] < 130
@@ -108,8 +109,28 @@ def boom(mod): raise ImportError("layout changed")
 lazypkg._CORES["{broken}"] = boom
 how = lazypkg.install(["{broken}"])
 import {broken}
-print(json.dumps({{"how": how, "n": len([m for m in sys.modules if m.startswith("{broken}.")])}}))
+print(json.dumps({{"how": how, "now": lazypkg.status(), "n": len([m for m in sys.modules if m.startswith("{broken}.")])}}))
 """
     )
-    assert out["how"] == {broken: "full"}
+    assert out["how"] == {broken: "deferred"}
+    assert out["now"] == {broken: "full"}
     assert out["n"] > 150
+
+
+def test_nothing_is_imported_before_the_first_import_and_then_it_is_lean():
+    out = run(
+        PRELUDE
+        + """
+before = loaded("networkx") + loaded("pyroute2")
+first = lazypkg.status()
+import networkx.classes  # a submodule first: the package is built lean before it
+from pyroute2 import IPRoute
+print(json.dumps({"before": before, "first": first, "now": lazypkg.status(), "again": lazypkg.install(),
+                  "graph": type(networkx.MultiDiGraph()).__name__, "nx_alg": loaded("networkx.algorithms")}))
+"""
+    )
+    assert out["before"] == []
+    assert out["first"] == {"networkx": "deferred", "pyroute2": "deferred"}
+    assert out["now"] == {"networkx": "lean", "pyroute2": "lean"}
+    assert out["again"] == {"networkx": "loaded", "pyroute2": "loaded"}
+    assert out["graph"] == "MultiDiGraph" and out["nx_alg"] == []

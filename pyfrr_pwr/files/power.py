@@ -10,6 +10,10 @@ aliases, plain data only); every number must be finite; validation is
 jsonschema and the checks below it; every error names the file, the line
 and the field. See frr-config/power.example.yml for a commented example.
 
+The agent checks the schema in a child process (``load_power(...,
+isolate_schema=True)``: ``files.schemacheck``, issue 10's agent RSS), with
+the same errors; jsonschema is imported only where a check runs.
+
 Bounds that keep the agent's arithmetic finite (issue 11 sec. 1, 5):
 
 * ``steepness`` 1e-6 .. 100. The exponential and flattening profiles use
@@ -35,10 +39,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
 import yaml
 
-from pyfrr_pwr.files import catscfg, energycfg, lspcfg, yamlsafe
+from pyfrr_pwr.files import catscfg, energycfg, lspcfg, schemacheck, yamlsafe
+from pyfrr_pwr.files.schemacheck import MAX_ERRORS
 from pyfrr_pwr.files.yamlsafe import ConfigError
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
@@ -271,31 +275,30 @@ def load_yaml(path: str | Path, **limits):
     return yamlsafe.load(path, **limits)
 
 
-def _path_key(fp) -> list:
-    """A sort key for error paths of mixed key types (never compares str with int)."""
-    return [(0, p, "") if isinstance(p, int) and not isinstance(p, bool) else (1, 0, str(p)) for p in fp]
+def __getattr__(name: str):
+    # ``StrictValidator``, as this module had it, without importing jsonschema with it
+    if name == "StrictValidator":
+        return schemacheck.strict_validator()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-MAX_ERRORS = 20
-
-# JSON Schema's "integer" takes 8.0; the wire, the KSP core and Constraints take ints only
-_STRICT_TYPES = jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool))
-StrictValidator = jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=_STRICT_TYPES)
-
-
-def schema_errors(data, schema, node, fname, validator_cls=jsonschema.Draft7Validator) -> list[str]:
-    """One line per schema error, file:line: field: message, in path order;
-    messages cut short (they quote the value) and at most MAX_ERRORS."""
-    errs = sorted(validator_cls(schema).iter_errors(data), key=lambda e: _path_key(e.absolute_path))
+def _worded(found: list, total: int, node, fname: str) -> list[str]:
+    """``schemacheck.findings`` as file:line: field: message lines."""
     out = []
-    for e in errs[:MAX_ERRORS]:
-        fp = list(e.absolute_path)
+    for fp, message in found[:MAX_ERRORS]:
         line = _line_of(node, fp) or 1
-        msg = e.message if len(e.message) <= 200 else e.message[:197] + "..."
+        msg = message if len(message) <= 200 else message[:197] + "..."
         out.append(f"{fname}:{line}: {yamlsafe.field_of(fp)}: {msg}")
-    if len(errs) > MAX_ERRORS:
-        out.append(f"{fname}:{_line_of(node, list(errs[MAX_ERRORS].absolute_path)) or 1}: (top level): and {len(errs) - MAX_ERRORS} more error(s)")
+    if total > MAX_ERRORS:
+        out.append(f"{fname}:{_line_of(node, found[MAX_ERRORS][0]) or 1}: (top level): and {total - MAX_ERRORS} more error(s)")
     return out
+
+
+def schema_errors(data, schema, node, fname, validator_cls=None) -> list[str]:
+    """One line per schema error, file:line: field: message, in path order;
+    messages cut short (they quote the value) and at most MAX_ERRORS.
+    ``validator_cls``: jsonschema's Draft7Validator unless given."""
+    return _worded(*schemacheck.findings(data, schema, validator_cls), node, fname)
 
 
 @dataclass(kw_only=True)
@@ -407,7 +410,10 @@ def _agent(a: dict, err, base: Path) -> dict:
     return a
 
 
-def load_power(path: str | Path) -> PowerConfig:
+def load_power(path: str | Path, *, isolate_schema: bool = False) -> PowerConfig:
+    """The router's power configuration from ``path``; ConfigError naming
+    file, line and field. ``isolate_schema``: check the schema in a child
+    process (the agent; module docstring), the same errors."""
     data, node = yamlsafe.load(path, names=True, max_bytes=MAX_BYTES, max_nodes=MAX_NODES, what="power.yml")
     fname = str(path)
     if data is None:
@@ -420,7 +426,8 @@ def load_power(path: str | Path) -> PowerConfig:
         return ConfigError(f"{fname}:{line(fp)}: {yamlsafe.field_of(fp)}: {msg}")
 
     yamlsafe.check_numbers(data, line, fname)
-    errs = schema_errors(data, SCHEMA, node, fname, StrictValidator)
+    found = schemacheck.isolated_findings(SCHEMA, data) if isolate_schema else None
+    errs = _worded(*found, node, fname) if found is not None else schema_errors(data, SCHEMA, node, fname, schemacheck.strict_validator())
     if errs:
         raise ConfigError("\n".join(errs))
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 __all__ = ["agent_argv", "agent_request", "agent_ready", "last_log_line", "AGENT_MAIN"]
 
-# lazypkg first: networkx and pyroute2 then import only what the agent uses
-# (issue 10: agent RSS).
+# lazypkg first: networkx and pyroute2 then import only what the agent uses,
+# each at its first import, and asyncio, hashlib and hmac without OpenSSL
+# (issue 10: agent RSS; tests/test_agent_imports.py).
 AGENT_MAIN = "import sys; from pyfrr_pwr import lazypkg; lazypkg.install(); from pyfrr_pwr.agent.daemon import main; sys.exit(main())"
 
 

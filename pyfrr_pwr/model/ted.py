@@ -53,6 +53,10 @@ only. ``lsas`` is a dict that counts its changes (``_Lsas``), so code that
 writes it directly (``ted.lsas[key] = [...]``, ``del ted.lsas[key]``,
 ``ted.lsas = {...}``) invalidates the cache too; only mutating an LSA's
 TLV list in place would go unseen, and nothing does.
+
+networkx is imported where a graph is built (``graph()``), not with this
+module: an agent that computes no path (most routers of an area) never
+loads it (issue 10: agent RSS, ~4 MiB even lean, ``lazypkg``).
 """
 
 from __future__ import annotations
@@ -62,11 +66,13 @@ import weakref
 from collections import Counter, deque
 from dataclasses import dataclass
 from operator import itemgetter
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import wire
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["TED", "LinkEnd", "TEDLink", "SiteCopy", "serial_newer", "patch_origin"]
 
@@ -524,6 +530,8 @@ class TED:
         return G
 
     def _build_graph(self, include_one_sided: bool) -> nx.MultiDiGraph:
+        import networkx as nx  # here, not at the top (module docstring)
+
         G = nx.MultiDiGraph(area=self.area)
         for rid in sorted(self.routers()):
             G.add_node(rid)
@@ -571,6 +579,8 @@ class TED:
         2.1.1); the other arcs' attribute dicts are shared with ``G``, which
         stays as it was. None when a change cannot be patched (then the
         caller rebuilds)."""
+        import networkx as nx  # G exists: already imported
+
         if type(G) is not nx.MultiDiGraph or not all(hasattr(G, a) for a in ("_succ", "_pred", "_node")):
             return None
         arcs: dict = {}
