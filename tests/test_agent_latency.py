@@ -10,6 +10,7 @@ import pytest
 from helpers.flooding import Fabric
 
 from pyfrr_pwr.agent.core import AgentCore
+from pyfrr_pwr.agent.headend import choose
 from pyfrr_pwr.agent.vectors import VecLsa
 from pyfrr_pwr.files.power import load_power
 from pyfrr_pwr.proto import ospfapi as api
@@ -100,7 +101,7 @@ def test_only_what_an_abr_extends_wakes_its_vector_loop(core):
     assert core.vec_gen == vgen and not core.vectors_dirty
     _lsa(core, api.LsaUpdate, BB, PEER, 32, [_vec(1)])
     assert core.vec_gen == vgen + 1 and core.vectors_dirty
-    _lsa(core, api.LsaUpdate, A1, PEER, 33, [_link(1)])  # a link, in any area
+    _lsa(core, api.LsaUpdate, A1, "3.3.3.3", 33, [_link(1)])  # a link, in any area (its router new there: a graph node)
     assert core.vec_gen == vgen + 2 and core.ted_gen == gen + 4
 
 
@@ -168,6 +169,7 @@ def test_the_sender_writes_a_batch_without_waiting_for_each_reply(tmp_path):
 
 
 FIG7 = Path(__file__).resolve().parents[1] / "containerlab/fig-2-1-7.clab.yml"
+FIG20 = Path(__file__).resolve().parents[1] / "containerlab/fig-2-0.clab.yml"
 
 
 def _ted_is_lsdb(f):
@@ -232,3 +234,218 @@ def test_a_late_update_of_an_instance_we_withdrew_stays_out_of_our_ted(core):
     _lsa(core, api.LsaUpdate, A1, "1.1.1.1", oid, [_link(1)])
     assert core.stats["own_late_updates"] == 1 and core.ted_gen == gen
     assert ("1.1.1.1", wire.make_lsid(200, oid)) not in core.teds[A1].lsas
+
+
+# -- what a link going down or coming up wakes (issue 10) ----------------------
+
+
+def _down(f, name, ifname):
+    c = f.core(name)
+    return c.handle(api.IsmChange(f.nodes[name].ifaddrs[ifname], "0.0.0.1", api.IsmState.DOWN), f.now)
+
+
+def test_the_far_end_of_a_link_already_gone_wakes_no_vector_round():
+    """G's end of G-H withdrawn: the link leaves every CSPF graph (a
+    one-sided link is left out, as OSPF's two-way check, RFC 2328 sec.
+    16.1 (2b)); H's end going after it changes no graph, so it wakes no
+    ABR's vector loop (in fig-2-0 the far end's delete came 60-90 ms
+    later and held the ABRs' settle or ran a second round), while every
+    view still follows it. The vectors are what a fresh round computes."""
+    f = Fabric.up(FIG7)
+    b = f.core("B")
+    gen, vgen = b.ted_gen, b.vec_gen
+    f.send("G", _down(f, "G", "eth2"))
+    f.flood()
+    assert b.vec_gen == vgen + 1 and b.ted_gen == gen + 1
+    G0 = b.teds["0.0.0.1"].graph()
+    f.send("H", _down(f, "H", "eth2"))
+    f.flood()
+    assert b.ted_gen == gen + 2 and b.vec_gen == vgen + 1  # seen, and not a vector input
+    assert sorted(b.teds["0.0.0.1"].graph().edges) == sorted(G0.edges)
+    f.settle()
+    assert f.errors == []
+    _ted_is_lsdb(f)
+    for n in f.abrs:  # nothing left for a round the skipped wake-up would have run
+        c = f.core(n)
+        assert c.apply_vectors(AgentCore.compute_vectors(c.vector_snapshot())) == []
+
+
+def test_the_first_end_of_a_link_coming_up_wakes_no_vector_round_the_second_does():
+    f = Fabric.up(FIG7)
+    for n in ("G", "H"):
+        f.send(n, _down(f, n, "eth2"))
+    f.settle()
+    b = f.core("B")
+    vgen = b.vec_gen
+    gi, hi = (next(m for m in f.nodes[n].ism if m.ifaddr == f.nodes[n].ifaddrs["eth2"]) for n in ("G", "H"))
+    f.send("G", f.core("G").handle(gi, f.now))
+    f.flood()
+    assert b.vec_gen == vgen  # G's end alone: one-sided, in no graph
+    f.send("H", f.core("H").handle(hi, f.now))
+    f.flood()
+    assert b.vec_gen == vgen + 1
+    assert _g_h_arcs(f, "B") == 2
+
+
+def test_our_own_link_withdrawn_makes_the_vector_round_urgent():
+    """An ABR's own link going down (draft sec. 2.2: its vectors must
+    follow the topology): the vector loop need not let a burst settle,
+    nothing else is coming from this router's side. A make-before-break
+    replacement of our link, a peer's link and the round's snapshot leave
+    it at False."""
+    f = Fabric.up(FIG7)
+    b = f.core("B")
+    assert not b.vectors_urgent
+    f.tick(1.5)
+    f.send("B", b.set_measurements({}, {n: 20.0 for n in b.cfg.ports}, f.now))
+    f.flood()
+    assert b.stats["originations"] and not b.vectors_urgent
+    f.send("G", _down(f, "G", "eth2"))
+    f.flood()
+    assert not b.vectors_urgent  # a peer's link
+    ifname = next(i for i, a in f.nodes["B"].ifaddrs.items() if i != "lo" and any(m.ifaddr == a and m.area == "0.0.0.1" for m in f.nodes["B"].ism))
+    reqs = _down(f, "B", ifname)
+    assert api.DeleteRequest in {type(r) for r in reqs} and b.vectors_urgent
+    b.vector_snapshot()
+    assert not b.vectors_urgent
+
+
+def test_a_view_after_a_change_that_alters_no_graph_keeps_its_graph():
+    """The head-end's view (issue 10): a new view whose TED changed only in
+    vectors (what a reroute elsewhere changes in a head-end's area) keeps
+    the previous view's CSPF graph (``TED.graph``: built once per topology
+    generation), an unchanged area keeps its very TED, and a link change
+    gets a graph of its own; the choice is what the live TEDs give."""
+    f = Fabric.up(FIG20)
+    h = f.core("TEh1")
+    dst = f.rid("TEt2")
+    h.publish_view()
+    h.path_choice(dst)  # remembered: every view recomputes it
+    A = "0.0.0.1"
+    v1 = h.view
+    g1 = v1[A].graph()
+    f.send("R4", f.core("R4").set_measurements({}, {"eth5": 200.0}, f.now + 2))  # R4 is in area 2: vectors change in area 1
+    f.tick(2.0)
+    f.settle()
+    job = h.publish_view()
+    assert h.view[A] is not v1[A] and h.view[A].graph() is g1
+    h.store_choices(job, h.compute_choices(job))
+    assert h.path_choice(dst).to_json() == choose(h.router_id, h.teds, dst, h.cfg.k, None).to_json()
+    v2 = h.view
+    h.publish_view()  # nothing changed since
+    assert h.view[A] is v2[A]
+    f.send("TEh1", _down(f, "TEh1", next(i for i in f.nodes["TEh1"].ifaddrs if i != "lo")))
+    f.settle()
+    h.publish_view()
+    assert h.view[A].graph() is not g1
+    assert h.path_choice(dst).to_json() == choose(h.router_id, h.teds, dst, h.cfg.k, None).to_json()
+
+
+# -- the daemon's settle and the urgent vector round (issue 10) ----------------
+
+
+def _agent(tmp_path, core):
+    from pyfrr_pwr.agent.daemon import Agent
+
+    a = Agent(core.cfg, str(tmp_path / "agent.sock"), name=f"t-{core.router_id}")
+    a.core = core
+    a.client.connected = True
+    return a
+
+
+def test_a_settle_ends_quiet_after_the_last_change_not_in_sampled_steps(tmp_path, monkeypatch):
+    """A change 12 ms into a 20 ms quiet: the settle ends 20 ms after that
+    change (the counter sampled every 20 ms ended it at 40 ms)."""
+    from pyfrr_pwr.agent import daemon
+
+    f = Fabric.up(FIG7)
+    b = f.core("B")
+    agent = _agent(tmp_path, b)
+    clock = [10.0]
+    changes = [10.012]
+    slept = []
+
+    async def sleep(d):
+        slept.append(d)
+        end = clock[0] + d
+        while changes and changes[0] <= end:
+            clock[0] = changes.pop(0)
+            b._ted_changed(False)
+            agent._kick()
+        clock[0] = end
+
+    monkeypatch.setattr(daemon.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(daemon.asyncio, "sleep", sleep)
+    b._ted_changed(False)
+    agent._kick()  # the burst's first change, at 10.0
+    clock[0] = 10.005  # the view loop starts its settle
+    asyncio.run(agent._settle(0.02, 0.2))
+    assert clock[0] == pytest.approx(10.032)
+    assert slept == [pytest.approx(0.015), pytest.approx(0.012)]
+    # a burst that never goes quiet ends at ``most``
+    b._ted_changed(False)
+    agent._kick()
+    changes[:] = [10.032 + 0.01 * i for i in range(1, 40)]
+    asyncio.run(agent._settle(0.02, 0.1))
+    assert clock[0] == pytest.approx(10.132)
+
+
+@pytest.mark.parametrize("urgent", [False, True])
+def test_an_urgent_vector_round_does_not_settle(tmp_path, monkeypatch, urgent):
+    f = Fabric.up(FIG7)
+    b = f.core("B")
+    agent = _agent(tmp_path, b)
+    calls = []
+
+    async def settle(quiet, most, changed_at=None):
+        calls.append("settle")
+
+    async def run():
+        done = asyncio.Event()
+
+        def snap(self):
+            calls.append("snap")
+            done.set()
+
+        monkeypatch.setattr(type(b), "vector_snapshot", snap)
+        agent._settle = settle
+        b.vectors_dirty = True
+        b.abr.urgent = urgent
+        agent._kick()
+        task = asyncio.create_task(agent._vector_loop())
+        await asyncio.wait_for(done.wait(), 5.0)
+        task.cancel()
+
+    asyncio.run(run())
+    assert calls == (["snap"] if urgent else ["settle", "snap"])
+
+
+def test_a_cheap_round_runs_on_the_event_loop_a_dear_one_on_a_thread(tmp_path):
+    """The first round of a kind goes to a worker thread; once one took
+    less CPU than INLINE_CPU_S the next runs on the event loop (no thread
+    hand-over); one dearer than that sends the next back to a thread."""
+    import threading
+    import time
+
+    from pyfrr_pwr.agent import daemon
+
+    f = Fabric.up(FIG7)
+    agent = _agent(tmp_path, f.core("B"))
+    where = []
+
+    def fn(a):
+        me, dear = a
+        where.append(threading.get_ident() == me)
+        if dear:  # CPU, not wall time: what the verdict is taken on
+            t = time.thread_time()
+            while time.thread_time() - t < 2 * daemon.INLINE_CPU_S:
+                pass
+        return a
+
+    async def run(dear):
+        me = threading.get_ident()
+        for d in dear:
+            assert await agent._run_round("vectors", fn, (me, d)) == (me, d)
+
+    asyncio.run(run([False, False, True, False, False]))
+    assert where == [False, True, True, False, True]

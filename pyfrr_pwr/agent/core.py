@@ -203,6 +203,7 @@ class AgentCore(LsaIntake, Resync, SiteInputs, InterArea, Views):
         self._lsids: dict = {}  # (area, adv) -> LS IDs it holds in our TED (as applied; entries are looked up)
         self.view: dict | None = None  # the head-end's settled TEDs (publish_view); None: the live ones
         self.view_gen = -1
+        self._view_src: dict = {}  # area -> (live TED's lsas, its gen, its topology gen, the view's TED of it): publish_view
         self._choices: dict = {}  # key -> (view_gen, PathChoice | AgentRefusal)
         self._choice_args: dict = {}  # key -> (dst, k, constraints), oldest first
         self._vec_sent: dict = {}  # vector key -> (VecLsa originated, its exact value)
@@ -239,6 +240,14 @@ class AgentCore(LsaIntake, Resync, SiteInputs, InterArea, Views):
         self.abr.dirty = v
         if v:  # set where a TED changes
             self._ted_changed(True)
+
+    @property
+    def vectors_urgent(self) -> bool:
+        """The next vector round should not wait for a burst to settle: our
+        own link was withdrawn (``AbrVectors.urgent``; issue 10: in
+        fig-2-0 the settle of the ABR whose link went took 10-78 ms, held
+        by ospfd's ISM/NSM notifications and the far end's delete)."""
+        return self.abr.urgent
 
     def report(self, reason: str, exc: BaseException, what: str = "") -> None:
         """Count a fault under ``reason`` and log it (the 1st, 2nd, 4th, ...

@@ -130,7 +130,7 @@ class LsaIntake:
                     pend[(r.addr, r.opaque_id)] = (now, waits)
                 else:
                     pend.pop((r.addr, r.opaque_id), None)
-                    leak = self._forget_own(r.addr, r.opaque_id) or leak
+                    leak = self._forget_own(r.addr, r.opaque_id, withdrawal=True) or leak
         if leak:
             reqs = reqs + self._own_requests(self.leak_update(now), now)
         return reqs
@@ -150,10 +150,14 @@ class LsaIntake:
                     leak = self._forget_own(*key) or leak
         return self._own_requests(self.leak_update(now), now) if leak else []
 
-    def _forget_own(self, area: str, oid: int) -> bool:
+    def _forget_own(self, area: str, oid: int, withdrawal: bool = False) -> bool:
         """Our LSA ``oid`` leaves our TED of ``area`` as a delete
         notification would take it out (``_lsa``); True if it held a TLV
-        the leak plan reads."""
+        the leak plan reads. A ``withdrawal`` (no replacement) of a Link
+        TLV of ours that the vectors are computed from makes the next
+        vector round urgent (``AbrVectors.urgent``: our own link went down,
+        its far end's delete changes no graph after it, see
+        ``_vector_input``, so there is no burst to let settle)."""
         rid, ted = self.router_id, self.teds.get(area)
         if rid is None or ted is None:
             return False
@@ -167,7 +171,10 @@ class LsaIntake:
         mine.discard(lsid)
         self.stats["own_deletes_applied"] += 1
         if changed:
-            self._ted_changed(self._vector_input(area, rid, was))
+            vi = self._vector_input(area, rid, was, lsid)
+            self._ted_changed(vi)
+            if vi and withdrawal and any(isinstance(t, wire.LinkTLV) for t in was):
+                self.abr.urgent = True
         return any(type(t) in _LEAK_TLVS for t in was)
 
     def _sweep_own(self, now: float) -> None:
@@ -290,7 +297,7 @@ class LsaIntake:
             ted.withdraw(h.adv_router, h.lsid)
             mine.discard(h.lsid)
         if changed:
-            self._ted_changed(self._vector_input(m.area, h.adv_router, (*was, *ted.lsas.get(key, ()))))
+            self._ted_changed(self._vector_input(m.area, h.adv_router, (*was, *ted.lsas.get(key, ())), h.lsid))
         if any(type(t) in _LEAK_TLVS for t in (*was, *ted.lsas.get((h.adv_router, h.lsid), ()))):
             self.leak_dirty = True
             reqs += self.leak_update(now)
@@ -306,7 +313,7 @@ class LsaIntake:
             self.abr.dirty = True
             self.vec_gen += 1
 
-    def _vector_input(self, area: str, adv: str, tlvs) -> bool:
+    def _vector_input(self, area: str, adv: str, tlvs, lsid: str | None = None) -> bool:
         """Do these TLVs (an LSA's, before and after a change) enter this
         router's vector computation? Every TLV but a reachability vector
         does (links, endpoints, area borders); a vector only when another
@@ -317,7 +324,18 @@ class LsaIntake:
         to an ABR attached to an area besides the backbone and X. So an
         area-1 ABR's settle is not held up by its peers' vectors flooding
         into area 1 (issue 10: 55 ms a round in fig-2-0), nor does an area-2
-        ABR compute again for its peers' vectors about area 2."""
+        ABR compute again for its peers' vectors about area 2.
+
+        Nor does the change of LSA ``lsid`` (the TED as it is after it)
+        when it held only Link TLVs whose far ends are absent: one-sided
+        links stay out of the CSPF graph (``TED.graph``, OSPF's two-way
+        check, RFC 2328 sec. 16.1 (2b)), so the far end of a link whose
+        near end went down, or the first end of a link coming up, changes
+        no graph (``_one_sided_only``; issue 10: in fig-2-0 R4's delete
+        after ABR2's held the area-2 ABRs' settle or ran a second round)."""
+        if lsid is not None and self._one_sided_only(area, adv, lsid, tlvs):
+            self.stats["one_sided_link_changes"] += 1
+            return False
         mine = set(self.ism.values())
         for t in tlvs:
             if not isinstance(t, wire.ReachabilityVector):
@@ -325,6 +343,34 @@ class LsaIntake:
             if area == BACKBONE and adv != self.router_id and self.router_id not in t.abr_chain and (not mine or mine - {BACKBONE, t.area}):
                 return True
         return False
+
+    def _one_sided_only(self, area: str, adv: str, lsid: str, tlvs) -> bool:
+        """Does the change of ``adv``'s LSA ``lsid`` (holding ``tlvs``,
+        before and after) leave ``TED.graph()`` of ``area`` as it was? Yes
+        when every TLV is a numbered Link TLV (the graph pairs ends by
+        their addresses) whose far end the TED holds no Link TLV for
+        (not even an unnumbered one towards ``adv``, which could pair by
+        router IDs), and ``adv`` keeps another LSA in the TED (a router
+        with an LSA is a graph node: the node set is unchanged too).
+        Anything else: False, the change is taken for an input."""
+        ted = self.teds.get(area)
+        if ted is None or not tlvs:
+            return False
+        lsas = ted.lsas
+        if not all(isinstance(t, wire.LinkTLV) and t.local_addrs and t.remote_addrs for t in tlvs):
+            return False
+        if not any(l != lsid and (adv, l) in lsas for l in self._lsids.get((area, adv), ())):
+            return False
+        for t in tlvs:
+            far = t.link_id
+            for l in self._lsids.get((area, far), ()):
+                for o in lsas.get((far, l), ()):
+                    if isinstance(o, wire.LinkTLV) and o.link_id == adv:
+                        if not (o.local_addrs and o.remote_addrs):
+                            return False
+                        if o.local_addrs[0] == t.remote_addrs[0] and o.remote_addrs[0] == t.local_addrs[0]:
+                            return False
+        return True
 
     def _own_lsa(self, m, live: bool, now: float) -> list:
         """An LSA of ours in ospfd's LSDB (restart safety, module docstring)."""

@@ -115,6 +115,11 @@ TYPE_IN_USE_LOG_S = 60.0  # the OPAQUETYPEINUSE error is repeated this often
 VECTOR_QUIET_S, VECTOR_MAX_S = 0.01, 0.1  # an ABR's settle before computing vectors
 VECTOR_FALLBACK_S = 5.0  # the vector loop looks anyway this often (belt and braces)
 VIEW_QUIET_S, VIEW_MAX_S = 0.02, 0.2  # a head-end's settle before it chooses again
+# a vector or choice round whose last run took less CPU than this runs on the
+# event loop: a worker thread costs two wake-ups and GIL hand-overs beside a
+# busy loop (issue 10, fig-2-0 at load 2: 5-8 ms median wall for rounds of
+# 0.5-2.5 ms CPU), more than the round itself; a dearer one goes to a thread
+INLINE_CPU_S = 0.005
 # SRv6 syncs on link, address (IPv4 and IPv6) and IPv6 neighbour events (the
 # measurer's rtnetlink socket), then every period for SRV6_FOLLOW_UPS periods,
 # and every SRV6_FALLBACK_PERIODS periods besides (belt and braces: what no
@@ -172,6 +177,8 @@ class Agent:
         self._srv6_kick = asyncio.Event()  # an interface or address changed: SRv6 sync
         self._seen_gen = -1
         self._seen_vec_gen = -1
+        self._gen_at = self._vec_gen_at = -float("inf")  # monotonic time _kick saw ted_gen / vec_gen change
+        self._cpu_last: dict = {}  # "vectors" / "choices" -> CPU s its last round took (_run_round)
         self.measurer.on_link_change = self._srv6_kick.set
         self.signalling = Signalling(self.core, self._queue.put_nowait, a.get("signal_port", SIGNAL_PORT))
         try:
@@ -242,9 +249,12 @@ class Agent:
         gen = self.core.ted_gen
         if gen != self._seen_gen:
             self._seen_gen = gen
+            self._gen_at = time.monotonic()
             self._view_kick.set()
         vgen = self.core.vec_gen
         if vgen != self._seen_vec_gen or self.core.vectors_dirty:
+            if vgen != self._seen_vec_gen:
+                self._vec_gen_at = time.monotonic()
             self._seen_vec_gen = vgen
             if len(self.core.abr_areas()) >= 2:
                 self._vec_kick.set()
@@ -355,17 +365,21 @@ class Agent:
                     log.warning("%s: ospfd refused %s: %s", self.name, type(r).__name__, rep.error)
                     self.core.refused(r, rep.errcode)
 
-    async def _settle(self, quiet: float, most: float, gen_of=None) -> None:
-        """Return once the TEDs went ``quiet`` s without a change (counted
-        by ``gen_of()``, default ``ted_gen``), or ``most`` s after the call
-        (a burst of changes is taken whole)."""
-        gen_of = gen_of or (lambda: self.core.ted_gen)
+    async def _settle(self, quiet: float, most: float, changed_at=None) -> None:
+        """Return once the TEDs went ``quiet`` s without a change (the last
+        one at ``changed_at()``, monotonic, as ``_kick`` saw it; default a
+        ``ted_gen`` change), or ``most`` s after the call (a burst of
+        changes is taken whole). Sleeps until exactly ``quiet`` after the
+        last change, not in ``quiet`` steps that sample the counter (which
+        returned between 1 and 2 ``quiet`` after it: issue 10, 5-10 ms per
+        ABR and head-end stage of a reroute)."""
+        changed_at = changed_at or (lambda: self._gen_at)
         end = time.monotonic() + most
         while True:
-            gen = gen_of()
-            await asyncio.sleep(max(0.0, min(quiet, end - time.monotonic())))
-            if gen_of() == gen or time.monotonic() >= end:
+            wait = min(changed_at() + quiet, end) - time.monotonic()
+            if wait <= 0:
                 return
+            await asyncio.sleep(wait)
 
     async def _vector_loop(self, period: float = VECTOR_FALLBACK_S) -> None:
         """ABR work off the event loop (draft sec. 2.3: extra cores): when a
@@ -380,9 +394,11 @@ class Agent:
             try:
                 if len(self.core.abr_areas()) < 2:
                     continue  # no ABR, no vectors (draft sec. 2.1); a second area ready kicks us: _kick
-                if self.core.vectors_dirty:
+                if self.core.vectors_dirty and not self.core.vectors_urgent:
                     trace("vec_kick", self.core.vec_gen)
-                    await self._settle(VECTOR_QUIET_S, VECTOR_MAX_S, lambda: self.core.vec_gen)
+                    await self._settle(VECTOR_QUIET_S, VECTOR_MAX_S, lambda: self._vec_gen_at)
+                elif self.core.vectors_dirty:  # our own link went down: nothing to let settle (AgentCore.vectors_urgent)
+                    trace("vec_kick", self.core.vec_gen, "urgent")
                 await self._vector_round()
             except Exception as exc:
                 self.core.report("vector_loop_errors", exc, "vector round failed")
@@ -403,13 +419,35 @@ class Agent:
                     t0 = time.monotonic()
                     changed = self.core.stats["choices_changed"]
                     with self.core.timings("choices"):
-                        res = await asyncio.to_thread(AgentCore.compute_choices, job)
+                        res = await self._run_round("choices", AgentCore.compute_choices, job)
                     self.core.store_choices(job, res)
                     self.core.stats["view_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)
-                    trace("view_choices", job[0], self.core.stats["choices_changed"] - changed, self.core.stats["view_round_ms_last"])
+                    trace(
+                        "view_choices",
+                        job[0],
+                        self.core.stats["choices_changed"] - changed,
+                        self.core.stats["view_round_ms_last"],
+                        round(self._cpu_last.get("choices", 0) * 1e3, 2),
+                    )
                 self.lsps.kick()  # LSPs re-optimise from the new view at once
             except Exception as exc:
                 self.core.report("view_errors", exc, "head-end view round failed")
+
+    async def _run_round(self, kind: str, fn, arg):
+        """``fn(arg)``, on the event loop if its last round was cheap
+        (``INLINE_CPU_S``), else on a worker thread (draft sec. 2.3); the
+        first round of each kind goes to a thread."""
+
+        def timed(a):
+            t = time.thread_time()
+            try:
+                return fn(a)
+            finally:
+                self._cpu_last[kind] = time.thread_time() - t
+
+        if self._cpu_last.get(kind, float("inf")) < INLINE_CPU_S:
+            return timed(arg)
+        return await asyncio.to_thread(timed, arg)
 
     async def _vector_round(self) -> None:
         if not self.core.vectors_dirty or not self.client.connected or self.core.awaiting_sync:
@@ -421,14 +459,19 @@ class Agent:
         trace("vec_start", self.core.vec_gen)
         try:
             with self.core.timings("vectors"):
-                res = await asyncio.to_thread(AgentCore.compute_vectors, snap)
+                res = await self._run_round("vectors", AgentCore.compute_vectors, snap)
         except Exception as exc:
             self.core.report("vector_compute_errors", exc, "vector computation failed")
             return
         self.core.stats["vector_round_ms_last"] = round((time.monotonic() - t0) * 1e3, 1)  # a gauge: where reroute time goes
         self.core.stats["vector_rounds"] += 1  # a counter: tests wait for the ABRs to go quiet on it
         reqs = self.core.apply_vectors(res, time.monotonic())
-        trace("vec_done", self.core.stats["vector_round_ms_last"], sum(isinstance(r, api.OriginateRequest) for r in reqs))
+        trace(
+            "vec_done",
+            self.core.stats["vector_round_ms_last"],
+            sum(isinstance(r, api.OriginateRequest) for r in reqs),
+            round(self._cpu_last.get("vectors", 0) * 1e3, 2),
+        )
         self._emit(reqs)
 
     async def _housekeeping(self, period: float = 0.5) -> None:

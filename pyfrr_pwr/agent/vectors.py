@@ -60,6 +60,9 @@ class AbrVectors:
         self.generation = 0
         self.band = metric.Banding.geometric(1e-15, 1e13, cfg.band_ratio, 0.0)
         self.dirty = True  # a TED changed since the last snapshot
+        # our own link was withdrawn since the last snapshot: compute without
+        # letting a burst settle (agent.core_intake._forget_own)
+        self.urgent = False
         self.vcomp = None  # interarea.VectorComputer
         # area -> (source TED's lsas, its change count when copied, our copy):
         # the snapshot TEDs, kept from round to round (see ``snapshot``)
@@ -127,7 +130,7 @@ class AbrVectors:
         finally:
             if mine:
                 self._busy.release()
-        self.dirty = False
+        self.dirty = self.urgent = False
         if self.vcomp is None or self.vcomp.abr != router_id:
             from pyfrr_pwr.paths.interarea import VectorComputer
 
