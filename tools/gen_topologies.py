@@ -76,6 +76,11 @@ def frr_conf(name: str, rid: str, ifaces: list, lo_area: str) -> str:
                 # hello of carrier instead of up to a second of hello wait;
                 # a carrier loss is seen by netlink at once either way
                 " ip ospf dead-interval minimal hello-multiplier 4",
+                # RFC 2328 sec. 10.8: a DD packet lost while both ends sit in
+                # ExStart goes again only after RxmtInterval (5 s by default):
+                # a link-up round in fig-2-0 took 5.3-5.5 s so (issue 10); 1 s
+                # is FRR's lowest
+                " ip ospf retransmit-interval 1",
                 " ip ospf authentication message-digest",
                 f" ip ospf message-digest-key 1 md5 {AUTH_KEY}",
             ]
