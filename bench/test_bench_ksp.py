@@ -24,9 +24,11 @@ from pyfrr_pwr.paths.ksp import CompiledGraph
 
 GRAPH_NAMES = ["grid30x30", "waxman1000", "ba2000", "area50"]
 KS = [1, 8, 32, 128]
-# pyfrr_pwr builds Path objects (nodes and (u, v, key) edges); pyfrr_pwr_costs
-# is the costs-only call (CompiledGraph.costs), what scipy's yen returns
-IMPLS = ["pyfrr_pwr", "pyfrr_pwr_costs", "scipy_yen", "igraph", "networkx"]
+# pyfrr_pwr builds Path objects and reads their costs (a Path's nodes and
+# edges tuples are built on first use); pyfrr_pwr_edges also reads every
+# path's edges, what a caller that walks the links pays; pyfrr_pwr_costs is
+# the costs-only call (CompiledGraph.costs), what scipy's yen returns
+IMPLS = ["pyfrr_pwr", "pyfrr_pwr_edges", "pyfrr_pwr_costs", "scipy_yen", "igraph", "networkx"]
 
 _prepared = {}
 
@@ -35,7 +37,7 @@ def prepared(graphs, name, impl):
     key = (name, impl)
     if key not in _prepared:
         G, pair = graphs(name)
-        if impl in ("pyfrr_pwr", "pyfrr_pwr_costs"):
+        if impl in ("pyfrr_pwr", "pyfrr_pwr_edges", "pyfrr_pwr_costs"):
             obj = CompiledGraph.from_networkx(G)
         elif impl == "scipy_yen":
             u, v, w = zip(*((u, v, d["weight"]) for u, v, d in G.edges(data=True)))
@@ -54,6 +56,8 @@ def prepared(graphs, name, impl):
 def query(impl, obj, s, t, k):
     if impl == "pyfrr_pwr":
         return [p.cost for p in obj.k_shortest_paths(s, t, k)]
+    if impl == "pyfrr_pwr_edges":
+        return [len(p.edges) for p in obj.k_shortest_paths(s, t, k)]
     if impl == "pyfrr_pwr_costs":
         return obj.costs(s, t, k)
     if impl == "scipy_yen":

@@ -17,7 +17,10 @@
  *  2. Yen: for the last path found, deviate at each spur node from its
  *     deviation index on (Lawler), block the root's nodes and the next arc
  *     of every found path sharing the root (via one longest-common-prefix
- *     pass per iteration, not per spur), and search a spur path.
+ *     pass per iteration, not per spur, which keeps only the found paths
+ *     sharing the root up to the deviation index, longest prefix first, so
+ *     each spur visits only the few whose arc it blocks), and search a
+ *     spur path.
  *  3. The candidate set is kept sorted and bounded to k - |found|: a path
  *     worse than k - |found| others can never be output. A spur whose lower
  *     bound (root cost + pot[spur]) exceeds the worst candidate still needed
@@ -51,7 +54,9 @@
  *  6. Results stay in ws (caller's arc ids, cost, source per path) until its
  *     next query; pwr_result_flat copies all of them in one call into flat
  *     arrays (offsets, arcs, node indices, costs), so a binding builds its
- *     objects without one call per path.
+ *     objects without one call per path, and pwr_ksp_flat runs the queries
+ *     and lays their results out flat in ws in one call (the binding's one
+ *     call per query or batch: the GIL is released around all of it).
  *
  * Where the time goes (callgrind, bench graphs, K=8): on BA-2000 a query
  * was 1.36 M instructions with the radix heap (reverse search ~89%, rx_pop
@@ -60,7 +65,11 @@
  * relaxations at ~16 instructions, ~3.2 k pushes and pops at ~20). Bounding
  * it by dist(src, dst) would not help the bench's far pairs: 1984 of 2000
  * nodes (all of waxman1000, 898 of 900 on the grid) lie within that radius
- * of dst. area50 K=8: 43 k instructions (was 51 k).
+ * of dst. area50 K=8: 43 k instructions (was 51 k). With the shared-root
+ * list (step 2), K=8/32/128: area50 38.1 k / 142 k / 912 k (were 38.7 k /
+ * 151 k / 1042 k), BA-2000 463 k / 1047 k / 4541 k (were 473 k / 1106 k /
+ * 5001 k); what remains on area50 at K=32 is ~50% spur searches, ~35% Yen's
+ * own bookkeeping (prefix pass, candidate inserts), ~8% the reverse search.
  */
 #include "pwr_ksp.h"
 
@@ -188,10 +197,14 @@ struct pwr_ws {
     uint8_t *lab_dead;
     int32_t *lab_head; /* per node, valid where seen[v] == gen */
     size_t lab_n, lab_cap;
-    /* path slots: (k + 1) slots of n arcs each */
+    /* path slots: (k + 1) slots of stride = max(n, 1) arcs each */
+    size_t stride;
     int32_t slots, *slot_arcs, *slot_len, *slot_dev, *free_slot, nfree;
     double *slot_cost;
-    int32_t *found, *cand, *lcp;
+    int32_t *found, *cand;
+    /* per Yen iteration: the found paths sharing a root with the last one
+     * (their slots, by longest common prefix with it, descending) */
+    int32_t *share_slot, *share_lcp;
     int32_t nfound, ncand;
     /* results */
     int32_t *res_arcs;
@@ -201,6 +214,10 @@ struct pwr_ws {
     res_query *res_q;
     size_t res_q_cap;
     int32_t res_nq;
+    /* pwr_ksp_flat's output (see pwr_ksp.h), grown geometrically */
+    int32_t *flat_counts, *flat;
+    double *flat_costs;
+    size_t flat_counts_cap, flat_cap, flat_costs_cap;
 };
 
 /* ---------- small helpers ---------- */
@@ -643,6 +660,7 @@ pwr_ws *pwr_ws_new(const pwr_graph *g)
         return NULL;
     ws->n = g->n;
     ws->m = g->m;
+    ws->stride = n > 0 ? n : 1;
     for (r = 0; r < REV_N; r++) {
         ws->rev[r] = xcalloc(n, sizeof(double));
         ws->rev_stamp[r] = xcalloc(n, sizeof(uint32_t));
@@ -703,7 +721,8 @@ static void free_slots(pwr_ws *ws)
     free(ws->free_slot);
     free(ws->found);
     free(ws->cand);
-    free(ws->lcp);
+    free(ws->share_slot);
+    free(ws->share_lcp);
 }
 
 void pwr_ws_free(pwr_ws *ws)
@@ -741,6 +760,9 @@ void pwr_ws_free(pwr_ws *ws)
     free(ws->res_arcs);
     free(ws->res_paths);
     free(ws->res_q);
+    free(ws->flat_counts);
+    free(ws->flat);
+    free(ws->flat_costs);
     free(ws);
 }
 
@@ -760,13 +782,16 @@ static int reserve_slots(pwr_ws *ws, int32_t k)
     ws->free_slot = malloc(s * sizeof(int32_t));
     ws->found = malloc(s * sizeof(int32_t));
     ws->cand = malloc(s * sizeof(int32_t));
-    ws->lcp = malloc(s * sizeof(int32_t));
+    ws->share_slot = malloc(s * sizeof(int32_t));
+    ws->share_lcp = malloc(s * sizeof(int32_t));
     if (!ws->slot_arcs || !ws->slot_len || !ws->slot_dev || !ws->slot_cost ||
-        !ws->free_slot || !ws->found || !ws->cand || !ws->lcp) {
+        !ws->free_slot || !ws->found || !ws->cand ||
+        !ws->share_slot || !ws->share_lcp) {
         free_slots(ws);
         ws->slot_arcs = NULL;
         ws->slot_len = ws->slot_dev = ws->free_slot = NULL;
-        ws->found = ws->cand = ws->lcp = NULL;
+        ws->found = ws->cand = NULL;
+        ws->share_slot = ws->share_lcp = NULL;
         ws->slot_cost = NULL;
         return PWR_ENOMEM;
     }
@@ -781,7 +806,7 @@ reset:
 
 static int32_t *slot(pwr_ws *ws, int32_t s)
 {
-    return ws->slot_arcs + (size_t)s * (size_t)(ws->n > 0 ? ws->n : 1);
+    return ws->slot_arcs + (size_t)s * ws->stride;
 }
 
 /* ---------- constraint checks ---------- */
@@ -1038,9 +1063,12 @@ typedef struct {
     int32_t hops;
 } root_res;
 
+/* A root node of this spur. Excluded nodes need no test here: the
+ * reverse searches never reach them (nor anything when dst is excluded),
+ * so their potential is +inf and the spur searches skip them for that. */
 static int blocked(const pwr_ws *ws, int32_t v)
 {
-    return ws->nblock[v] == ws->ngen || ws->nexcl[v] == ws->xgen;
+    return ws->nblock[v] == ws->ngen;
 }
 
 /*
@@ -1562,13 +1590,24 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
         int32_t P = ws->found[ws->nfound - 1], plen = ws->slot_len[P], i, f;
         const int32_t *parcs = slot(ws, P);
         root_res root = none;
-        int32_t limit = k - ws->nfound;
+        int32_t limit = k - ws->nfound, dev = ws->slot_dev[P], nshare = 0;
+        /* the found paths that share P's root up to its deviation index
+         * (only their next arcs are ever blocked below), by common prefix
+         * length, longest first: spur i blocks the first few of them */
         for (f = 0; f < ws->nfound; f++) {
-            const int32_t *fa = slot(ws, ws->found[f]);
-            int32_t fl = ws->slot_len[ws->found[f]], l = 0;
+            int32_t fs = ws->found[f], fl = ws->slot_len[fs], l = 0, j;
+            const int32_t *fa = slot(ws, fs);
             while (l < fl && l < plen && fa[l] == parcs[l])
                 l++;
-            ws->lcp[f] = l;
+            if (l < dev)
+                continue;
+            for (j = nshare; j > 0 && ws->share_lcp[j - 1] < l; j--) {
+                ws->share_lcp[j] = ws->share_lcp[j - 1];
+                ws->share_slot[j] = ws->share_slot[j - 1];
+            }
+            ws->share_lcp[j] = l;
+            ws->share_slot[j] = fs;
+            nshare++;
         }
         /* root nodes are blocked once per iteration, one more per spur */
         next_gen(&ws->ngen, ws->nblock, (size_t)n);
@@ -1579,7 +1618,7 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
             root.jit += g->jit[parcs[i]];
             root.hops++;
         }
-        for (i = ws->slot_dev[P]; i < plen; i++) {
+        for (i = dev; i < plen; i++) {
             int32_t spur = path_node(g, parcs, src, i), t, sl;
             double lb = root.cost + rev_val(ws, REV_W, spur);
             double bound = INF;
@@ -1597,9 +1636,9 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
                  root.jit + rev_val(ws, REV_JIT, spur) > c->max_jitter))
                 goto advance;
             next_gen(&ws->bgen, ws->ablock, (size_t)ws->m);
-            for (f = 0; f < ws->nfound; f++)
-                if (ws->lcp[f] >= i && ws->slot_len[ws->found[f]] > i)
-                    ws->ablock[slot(ws, ws->found[f])[i]] = ws->bgen;
+            for (f = 0; f < nshare && ws->share_lcp[f] >= i; f++)
+                if (ws->slot_len[ws->share_slot[f]] > i)
+                    ws->ablock[slot(ws, ws->share_slot[f])[i]] = ws->bgen;
             t = ws->free_slot[--ws->nfree];
             sl = spur_search(g, ws, c, spur, dst, root, bound,
                              slot(ws, t) + i, n - i, &cost);
@@ -1848,4 +1887,81 @@ int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
     }
     off[count] = o;
     return need;
+}
+
+/* Lay the last query's results out flat (see pwr_ksp_flat in pwr_ksp.h). */
+static int flat_fill(const pwr_graph *g, pwr_ws *ws, int32_t nq,
+                     unsigned what, pwr_flat *out)
+{
+    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, q, o = 0;
+    int32_t *off, *noff, *arcs, *nodes;
+    /* every count and offset must fit an int32_t */
+    if (np > (size_t)(INT32_MAX - 2) / 3 ||
+        na > ((size_t)INT32_MAX - 2 - 3 * np) / 2)
+        return PWR_ENOMEM;
+    if (grow((void **)&ws->flat_counts, &ws->flat_counts_cap,
+             (size_t)nq + 1, sizeof(int32_t)) ||
+        grow((void **)&ws->flat_costs, &ws->flat_costs_cap, np + 1,
+             sizeof(double)))
+        return PWR_ENOMEM;
+    for (q = 0; q < (size_t)nq; q++)
+        ws->flat_counts[q] = ws->res_q[q].count;
+    for (p = 0; p < np; p++)
+        ws->flat_costs[p] = ws->res_paths[p].cost;
+    out->counts = ws->flat_counts;
+    out->costs = ws->flat_costs;
+    out->npaths = (int32_t)np;
+    out->narcs = (int32_t)na;
+    if (!(what & PWR_FLAT_PATHS))
+        return (int)np;
+    if (grow((void **)&ws->flat, &ws->flat_cap, 3 * np + 2 * na + 2,
+             sizeof(int32_t)))
+        return PWR_ENOMEM;
+    off = ws->flat;
+    noff = off + np + 1;
+    arcs = noff + np + 1;
+    nodes = arcs + na;
+    /* res_arcs holds the paths' arcs back to back in path order */
+    if (na)
+        memcpy(arcs, ws->res_arcs, na * sizeof(int32_t));
+    for (p = 0; p < np; p++) {
+        const res_path *rp = &ws->res_paths[p];
+        const int32_t *ra = ws->res_arcs + rp->off;
+        int32_t i, *nd = nodes + o + p;
+        off[p] = (int32_t)o;
+        noff[p] = (int32_t)(o + p);
+        nd[0] = rp->src;
+        for (i = 0; i < rp->len; i++)
+            nd[i + 1] = g->head[g->pos[ra[i]]];
+        o += (size_t)rp->len;
+    }
+    off[np] = (int32_t)o;
+    noff[np] = (int32_t)(o + np);
+    out->flat = ws->flat;
+    out->flat_len = (int32_t)(3 * np + 2 * na + 2);
+    return (int)np;
+}
+
+int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                 const int32_t *dsts, int32_t nq, int32_t k,
+                 const pwr_constraints *c, unsigned what, pwr_flat *out)
+{
+    int rc;
+    if (!out)
+        return PWR_EINVAL;
+    memset(out, 0, sizeof *out);
+    rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
+    if (rc < 0)
+        return rc;
+    rc = flat_fill(g, ws, nq, what, out);
+    if (rc < 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int pwr_ksp_flat1(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
+                  int32_t k, const pwr_constraints *c, unsigned what,
+                  pwr_flat *out)
+{
+    return pwr_ksp_flat(g, ws, &src, &dst, 1, k, c, what, out);
 }

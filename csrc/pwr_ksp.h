@@ -160,4 +160,35 @@ int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
                         int32_t count, int32_t *off, double *costs,
                         int32_t *arcs, int32_t *nodes, int32_t cap);
 
+/*
+ * The binding's one call per query: run the batch exactly as
+ * pwr_ksp_batch does, then lay the results out flat in ws (valid until the
+ * next query on ws), so the caller copies them without a call per path
+ * and the whole of it runs in one C call (the GIL released around it).
+ * out->counts[q] is query q's path count (nq entries), out->costs[p] path
+ * p's cost (npaths entries). With PWR_FLAT_PATHS also out->flat, flat_len
+ * int32 entries: off[npaths + 1] (path p's arcs are arcs[off[p] ..
+ * off[p + 1]), off[npaths] = narcs), noff[npaths + 1] (its node indices
+ * are nodes[noff[p] .. noff[p + 1]), the source first; noff[p] = off[p] +
+ * p: one more node than arcs), arcs[narcs] (the caller's arc ids),
+ * nodes[narcs + npaths]; flat_len = 3 npaths + 2 narcs + 2. Without it
+ * out->flat is NULL and flat_len 0 (costs only). Returns npaths (>= 0) or
+ * a PWR_E* code (then out holds zeros and NULLs). Buffers grow only when a
+ * query needs more room than any before on ws.
+ */
+#define PWR_FLAT_PATHS 1u
+typedef struct {
+    int32_t npaths, narcs, flat_len;
+    const int32_t *counts;
+    const double *costs;
+    const int32_t *flat;
+} pwr_flat;
+int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                 const int32_t *dsts, int32_t nq, int32_t k,
+                 const pwr_constraints *c, unsigned what, pwr_flat *out);
+/* The same for one query src -> dst (no arrays to fill for one pair). */
+int pwr_ksp_flat1(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
+                  int32_t k, const pwr_constraints *c, unsigned what,
+                  pwr_flat *out);
+
 #endif

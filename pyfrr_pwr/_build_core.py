@@ -77,6 +77,19 @@ int pwr_result_costs(const pwr_ws *ws, int32_t first, int32_t count,
 int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
                         int32_t count, int32_t *off, double *costs,
                         int32_t *arcs, int32_t *nodes, int32_t cap);
+#define PWR_FLAT_PATHS ...
+typedef struct {
+    int32_t npaths, narcs, flat_len;
+    const int32_t *counts;
+    const double *costs;
+    const int32_t *flat;
+} pwr_flat;
+int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                 const int32_t *dsts, int32_t nq, int32_t k,
+                 const pwr_constraints *c, unsigned what, pwr_flat *out);
+int pwr_ksp_flat1(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
+                  int32_t k, const pwr_constraints *c, unsigned what,
+                  pwr_flat *out);
 
 #define PWR_F32_OK ...
 #define PWR_F32_ENAN ...

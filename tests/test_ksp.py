@@ -668,3 +668,105 @@ def test_ties_on_a_unit_grid_follow_the_node_order():
     first = k_shortest_paths(H, (0, 0), (3, 3), 1)[0]
     posh = {n: i for i, n in enumerate(H)}
     assert [posh[n] for n in first.nodes] == min([posh[n] for n in p.nodes] for p in paths[:20])
+
+
+# -- Path: the named tuple it was, built lazily --
+
+
+def test_a_path_behaves_as_the_named_tuple_of_its_fields():
+    """Callers unpack, index, compare, hash, sort and pickle paths as the
+    (nodes, edges, cost) named tuple they were; lazily built paths and
+    paths made by hand are interchangeable."""
+    import copy
+    import pickle
+
+    G = nx.MultiDiGraph()
+    G.add_edge("a", "b", key=0, weight=1.0)
+    G.add_edge("a", "b", key=1, weight=2.0)
+    G.add_edge("b", "c", key=0, weight=1.0)
+    got = CompiledGraph.from_networkx(G).k_shortest_paths("a", "c", 2)
+    first = (("a", "b", "c"), (("a", "b", 0), ("b", "c", 0)), 2.0)
+    second = (("a", "b", "c"), (("a", "b", 1), ("b", "c", 0)), 3.0)
+    assert got == [Path(*first), Path(*second)] and got == [first, second] and [first, second] == got
+    p = got[1]
+    nodes, edges, cost = p
+    assert (nodes, edges, cost) == second and tuple(p) == second and list(p) == list(second)
+    assert (p[0], p[1], p[2], p[-1], p[:2]) == (*second, second[2], second[:2]) and len(p) == 3
+    assert p.nodes == nodes and p.edges == edges and p.cost == cost == 3.0
+    assert hash(p) == hash(second) and hash(Path(*second)) == hash(p) and {p: 1}[Path(*second)] == 1
+    assert p != first and not p == first and p != "x" and p != (1, 2)
+    assert sorted(got, reverse=True) == [second, first] and got[0] < p and p > got[0] and p <= second
+    assert pickle.loads(pickle.dumps(p)) == p and copy.deepcopy(p) == p and type(copy.copy(p)) is Path
+    assert repr(p) == repr(Path(*second)) == f"Path(nodes={nodes!r}, edges={edges!r}, cost=3.0)"
+    assert p._fields == ("nodes", "edges", "cost") and p._asdict() == dict(zip(p._fields, second))
+    assert p._replace(cost=9.0) == (nodes, edges, 9.0) and Path._make(second) == p
+    assert Path(nodes=nodes, edges=edges, cost=cost) == p
+    with pytest.raises(ValueError):
+        p._replace(hops=3)
+    with pytest.raises(TypeError):
+        assert p < 3
+
+
+def test_a_result_builds_its_nodes_and_edges_on_first_use_and_keeps_them():
+    """A query stores only costs in its paths; the first nodes/edges access
+    builds every path of the result at once (one tuple object per path
+    field from then on), and what it builds equals the eager reading."""
+    G = nx.grid_2d_graph(5, 5).to_directed()
+    for i, e in enumerate(G.edges):
+        G.edges[e]["weight"] = (i % 5) / 4 + 0.25
+    cg = CompiledGraph.from_networkx(G)
+    res = cg.batch([((0, 0), (4, 4)), ((4, 0), (4, 4)), ((0, 4), (0, 0))], 6)
+    flat = [p for ps in res for p in ps]
+    assert len(flat) == 18 and all(p._b is flat[0]._b and p._b[5] is None for p in flat)
+    blk = flat[0]._b
+    assert res[1][2].edges is res[1][2].edges  # built now, for the whole block, and kept
+    assert res[1][2]._b is None and blk[5] is not None and flat[0]._b is blk  # the others pick theirs up on use
+    assert flat[0].nodes is blk[5][0][0] and flat[0]._b is None
+    for (s, t), ps in zip([((0, 0), (4, 4)), ((4, 0), (4, 4)), ((0, 4), (0, 0))], res):
+        for p in ps:
+            assert p.nodes == (s, *(v for _, v, _ in p.edges)) and p.nodes[-1] == t
+            assert p.cost == sum(G.edges[u, v]["weight"] for u, v, _ in p.edges)
+            assert type(p.nodes) is tuple and type(p.edges) is tuple
+    # a query's results are its own: the next query on this thread reuses the C buffers
+    before = [tuple(p) for p in cg.k_shortest_paths((0, 0), (4, 4), 3)]
+    lazy = cg.k_shortest_paths((0, 0), (4, 4), 3)
+    cg.batch([((4, 4), (0, 0))] * 5, 8)
+    assert [tuple(p) for p in lazy] == before
+
+
+def test_a_batch_is_one_c_call_per_chunk_and_a_query_one(monkeypatch):
+    """The searches and the flat copy of their results are one C call with
+    the GIL released (cffi's API mode) per chunk of about ksp._CHUNK queries
+    (a chunk ends where the target changes, so reverse searches are still
+    shared), so a second thread's searches run while this one builds its
+    Python objects (draft sec. 2.3); a query is one C call."""
+    from pyfrr_pwr.paths import ksp
+
+    G = nx.grid_2d_graph(6, 6).to_directed()
+    cg = CompiledGraph.from_networkx(G)
+    cg.k_shortest_paths((0, 0), (5, 5), 1)  # this thread's workspace
+    calls, real = [], ksp.lib
+
+    class Counting:
+        def __getattr__(self, name):
+            f = getattr(real, name)
+            if not callable(f):
+                return f
+            return lambda *a: calls.append(name) or f(*a)
+
+    monkeypatch.setattr(ksp, "lib", Counting())
+    pairs = [((0, 0), (5, 5)), ((1, 0), (5, 5)), ((0, 1), (3, 3))] * 40
+    assert ksp._CHUNK == 32
+    assert cg.batch(pairs[:32], 8) == [cg.batch([p], 8)[0] for p in pairs[:32]]
+    assert calls == ["pwr_ksp_flat"] * 33
+    del calls[:]
+    res = cg.batch(pairs, 8)
+    # chunks [0, 32) [32, 65) [65, 98) [98, 120): each ends where the target changes
+    assert calls == ["pwr_ksp_flat"] * 4 and len(res) == 120 and all(len(r) == 8 for r in res)
+    assert res == [cg.k_shortest_paths(s, t, 8) for s, t in pairs]
+    del calls[:]
+    assert res[0][0].edges  # building them takes no C call either
+    del calls[:]
+    assert cg.costs((0, 0), (5, 5), 4) == [10.0] * 4
+    cg.k_shortest_paths((0, 0), (5, 5), 4)
+    assert calls == ["pwr_ksp_flat1", "pwr_ksp_flat1"]

@@ -30,8 +30,6 @@ import inspect
 import math
 import weakref
 
-import numpy as np
-
 from pyfrr_pwr.model.ted import patch_origin
 from pyfrr_pwr.paths.ksp import CompiledGraph
 
@@ -128,6 +126,8 @@ def _arc_arrays(attrs: dict):
     w, bw, te, ad, dl, jt = cols
     if not all(type(x) is float for c in (w, bw, dl, jt) for x in c) or not all(type(x) is int and 0 <= x < 2**40 for c in (te, ad) for x in c):
         return None
+    import numpy as np  # only the batched aggregates (paths.transit) read these: imported on first use
+
     f = np.float64
     return (
         {e: i for i, e in enumerate(attrs)},

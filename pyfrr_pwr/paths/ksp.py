@@ -31,13 +31,18 @@ A compiled graph keeps its topology; attributes change in place
 (``set_weights``, ``update_edges``) without a rebuild, so a TED can follow
 metric changes at O(m) or O(changed links) cost.
 
-Each thread gets its own C workspace and cffi drops the GIL during a query,
-so a ``CompiledGraph`` can serve several threads at once (draft sec. 2.3).
-What holds the GIL is building the ``Path`` objects: one C call copies every
-path's arcs, nodes and cost into flat arrays, one ``itemgetter`` call per
-result maps arc ids and node indices to labels, and each path is two
-slices of those tuples; a batch runs in chunks (C, then objects), so
-another thread's C part overlaps this one's objects.
+Each thread gets its own C workspace, and a query is one C call, the GIL
+released around all of it: the search and the copying of every path's
+arcs, node indices and cost into flat arrays (``pwr_ksp_flat``); a batch
+is one such call per chunk of queries. So a
+``CompiledGraph`` serves several threads at once (draft sec. 2.3), and what
+holds the GIL is only the Python side of a result: one copy of those arrays
+into a ``bytes`` and one small ``Path`` object per path. A ``Path``'s node
+and edge tuples are built when some path of its result is first asked for
+them, for every path of that result at once (one ``itemgetter`` call maps
+arc ids and node indices to labels; each path is then two slices of those
+tuples): a caller that reads only costs, or only the first path, builds
+nothing else.
 """
 
 from __future__ import annotations
@@ -45,13 +50,13 @@ from __future__ import annotations
 import gc
 import math
 import threading
+import time
 from collections.abc import Hashable, Iterable
-from itertools import accumulate, count
+from itertools import accumulate, count, repeat
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
-import numpy as np
 
 from pyfrr_pwr._core import ffi, lib
 from pyfrr_pwr.model.constraints import NAMES, Constraints
@@ -62,9 +67,10 @@ CONSTRAINTS = NAMES  # the keyword names; the set itself is model.constraints
 
 _ERR = {lib.PWR_EINVAL: "invalid argument", lib.PWR_ENOMEM: "out of memory"}
 _NO_CONSTRAINTS = Constraints()
-_tuple_new = tuple.__new__  # builds a Path without NamedTuple.__new__'s Python frame
-_CHUNK = 32  # queries per C call in a batch (see CompiledGraph._run)
-_GC_PAUSE = 8  # queries in one batch above which the cyclic GC pauses while it runs
+_new = object.__new__  # a Path without __init__'s Python frame
+_GC_PAUSE = 8  # queries in one batch above which the cyclic GC pauses while its paths are made
+_CHUNK = 32  # queries per C call in a batch (see CompiledGraph.batch)
+_K_MAX = 2**31 - 1  # k is an int32_t in C
 
 
 def _take(labels, idx: list) -> tuple:
@@ -74,16 +80,126 @@ def _take(labels, idx: list) -> tuple:
     return (labels[idx[0]],) if idx else ()
 
 
-class Path(NamedTuple):
+def _build(blk: list) -> tuple:
+    """Every path's (nodes, edges) tuples of one result block, in path order.
+
+    ``blk`` is ``[node labels, edge keys, flat int32 bytes, paths, arcs,
+    None]`` (the flat layout of ``pwr_ksp_flat``, csrc/pwr_ksp.h); the two
+    lists replace its last item, so a block is built once.
+    """
+    labels, ekeys, raw, n, na, _ = blk
+    ints = memoryview(raw).cast("i").tolist()
+    off, noff = ints[: n + 1], ints[n + 1 : 2 * n + 2]
+    ek = _take(ekeys, ints[2 * n + 2 : 2 * n + 2 + na])
+    nl = _take(labels, ints[2 * n + 2 + na :])
+    # a slice of a tuple is a tuple: each path costs two slices
+    built = blk[5] = (list(map(nl.__getitem__, map(slice, noff, noff[1:]))), list(map(ek.__getitem__, map(slice, off, off[1:]))))
+    return built
+
+
+class Path:
     """One path: its nodes, its edges as ``(u, v, key)`` and its cost.
 
-    A NamedTuple, not a dataclass: an ABR builds thousands per
-    recomputation and tuple construction is several times cheaper.
+    It behaves as the named tuple ``(nodes, edges, cost)`` it used to be:
+    ``nodes, edges, cost = p``, ``p[1]``, ``len(p) == 3``, equality, order
+    and hash as that tuple's (a Path equals the plain tuple of its fields),
+    ``_fields``, ``_asdict()``, ``_replace()``, pickling. It is no tuple
+    subclass: a query makes one per path with only its cost set (an ABR
+    makes thousands per recomputation), and ``nodes`` and ``edges`` (tuples)
+    are built from the C results on first use (see the module docstring).
     """
 
-    nodes: tuple
-    edges: tuple
-    cost: float
+    __slots__ = ("cost", "_n", "_e", "_b", "_i")
+    _fields = ("nodes", "edges", "cost")
+
+    def __init__(self, nodes: tuple, edges: tuple, cost: float) -> None:
+        self._n, self._e, self.cost, self._b = nodes, edges, cost, None
+
+    def _fill(self) -> None:
+        blk = self._b
+        built = blk[5] or _build(blk)
+        i = self._i
+        self._n, self._e, self._b = built[0][i], built[1][i], None
+
+    @property
+    def nodes(self) -> tuple:
+        if self._b is not None:
+            self._fill()
+        return self._n
+
+    @property
+    def edges(self) -> tuple:
+        if self._b is not None:
+            self._fill()
+        return self._e
+
+    def _tuple(self) -> tuple:
+        if self._b is not None:
+            self._fill()
+        return (self._n, self._e, self.cost)
+
+    def __iter__(self):
+        return iter(self._tuple())
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i):
+        return self._tuple()[i]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Path):
+            return self is other or self._tuple() == other._tuple()
+        if isinstance(other, tuple):
+            return self._tuple() == other
+        return NotImplemented
+
+    def __lt__(self, other) -> bool:
+        o = _as_tuple(other)
+        return NotImplemented if o is None else self._tuple() < o
+
+    def __le__(self, other) -> bool:
+        o = _as_tuple(other)
+        return NotImplemented if o is None else self._tuple() <= o
+
+    def __gt__(self, other) -> bool:
+        o = _as_tuple(other)
+        return NotImplemented if o is None else self._tuple() > o
+
+    def __ge__(self, other) -> bool:
+        o = _as_tuple(other)
+        return NotImplemented if o is None else self._tuple() >= o
+
+    def __hash__(self) -> int:
+        return hash(self._tuple())
+
+    def __repr__(self) -> str:
+        n, e, c = self._tuple()
+        return f"Path(nodes={n!r}, edges={e!r}, cost={c!r})"
+
+    def __reduce__(self):
+        return (Path, self._tuple())
+
+    def _asdict(self) -> dict:
+        return dict(zip(self._fields, self._tuple()))
+
+    def _replace(self, **kw) -> Path:
+        d = self._asdict()
+        bad = set(kw) - set(d)
+        if bad:
+            raise ValueError(f"Got unexpected field names: {sorted(bad)!r}")
+        d.update(kw)
+        return Path(**d)
+
+    @classmethod
+    def _make(cls, iterable) -> Path:
+        return cls(*iterable)
+
+
+def _as_tuple(other) -> tuple | None:
+    if isinstance(other, Path):
+        return other._tuple()
+    return other if isinstance(other, tuple) else None
 
 
 def _mask(name: str, value: Any) -> int:
@@ -122,85 +238,95 @@ class CompiledGraph:
         m = len(elist)
         self.edge_keys = tuple((u, v, k) for u, v, k, _ in elist)
         idx = self.index
-        tail = np.fromiter((idx[e[0]] for e in elist), dtype=np.int32, count=m)
-        head = np.fromiter((idx[e[1]] for e in elist), dtype=np.int32, count=m)
-        w = np.empty(m, dtype=np.float64)
-        bw = np.empty(m, dtype=np.float64)
-        ag = np.empty(m, dtype=np.uint32)
-        dl = np.empty(m, dtype=np.float64)
-        jt = np.zeros(m, dtype=np.float64)
-        for i, (u, v, k, d) in enumerate(elist):
+        tail = [idx[e[0]] for e in elist]
+        head = [idx[e[1]] for e in elist]
+        w, bw, ag, dl, jt = [], [], [], [], []
+        inf = math.inf
+        for u, v, k, d in elist:
             try:
-                w[i] = float(d.get(weight, 1.0))
-                bw[i] = float(d.get(bandwidth, math.inf))
-                dl[i] = float(d.get(delay, 0.0))
-                if jitter in d:
-                    jt[i] = float(d[jitter])
+                wi = float(d.get(weight, 1.0))
+                bi = float(d.get(bandwidth, inf))
+                di = float(d.get(delay, 0.0))
+                ji = float(d[jitter]) if jitter in d else 0.0
                 a = d.get(admin_group, 0)
-                ag[i] = _mask(f"edge {u}->{v} attribute {admin_group!r}", a)
+                ai = a if type(a) is int and 0 <= a < 2**32 else _mask(f"edge {u}->{v} attribute {admin_group!r}", a)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {exc}") from None
-            if not (0.0 <= w[i] < math.inf):
-                raise ValueError(f"edge {u}->{v} (key {k!r}): {weight!r} must be finite and >= 0, got {w[i]}")
-            if not (0.0 <= dl[i] < math.inf):
-                raise ValueError(f"edge {u}->{v} (key {k!r}): {delay!r} must be finite and >= 0, got {dl[i]}")
-            if not (0.0 <= jt[i] < math.inf):
-                raise ValueError(f"edge {u}->{v} (key {k!r}): {jitter!r} must be finite and >= 0, got {jt[i]}")
-            if math.isnan(bw[i]):
+            if not (0.0 <= wi < inf):
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {weight!r} must be finite and >= 0, got {wi}")
+            if not (0.0 <= di < inf):
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {delay!r} must be finite and >= 0, got {di}")
+            if not (0.0 <= ji < inf):
+                raise ValueError(f"edge {u}->{v} (key {k!r}): {jitter!r} must be finite and >= 0, got {ji}")
+            if bi != bi:
                 raise ValueError(f"edge {u}->{v} (key {k!r}): {bandwidth!r} is NaN")
-        self.head_labels = [self.nodes[h] for h in head.tolist()]
-        self.weights = w
+            w.append(wi)
+            bw.append(bi)
+            dl.append(di)
+            jt.append(ji)
+            ag.append(ai)
+        self.head_labels = [self.nodes[h] for h in head]
+        self.weights = w  # a list of floats in edge_keys order
         err = ffi.new("int *")
         bad = ffi.new("int32_t *")
-        keep = [tail, head, w, bw, ag, dl]
         g = lib.pwr_graph_new(
             len(self.nodes),
             m,
-            ffi.from_buffer("int32_t[]", tail),
-            ffi.from_buffer("int32_t[]", head),
-            ffi.from_buffer("double[]", w),
-            ffi.from_buffer("double[]", bw),
-            ffi.from_buffer("uint32_t[]", ag),
-            ffi.from_buffer("double[]", dl),
+            ffi.new("int32_t[]", tail),
+            ffi.new("int32_t[]", head),
+            ffi.new("double[]", w),
+            ffi.new("double[]", bw),
+            ffi.new("uint32_t[]", ag),
+            ffi.new("double[]", dl),
             err,
             bad,
         )
-        del keep
         if g == ffi.NULL:
             where = f" (edge {self.edge_keys[bad[0]]})" if bad[0] >= 0 else ""
             raise ValueError(f"cannot compile graph: {_ERR.get(err[0], err[0])}{where}")
         self._g = ffi.gc(g, lib.pwr_graph_free)
-        if jt.any() and lib.pwr_graph_set_jitter(self._g, ffi.from_buffer("double[]", jt), bad) != lib.PWR_OK:
+        if any(jt) and lib.pwr_graph_set_jitter(self._g, ffi.new("double[]", jt), bad) != lib.PWR_OK:
             raise ValueError(f"cannot compile graph: invalid {jitter!r} (edge {self.edge_keys[bad[0]]})")  # pragma: no cover - checked above
         self._local = threading.local()
         self._pair_index: dict | None = None
         self._key_index: dict | None = None
         self._cons_cache: dict = {}  # Constraints -> (C struct, arrays it points to)
-        self._no_cons = None  # the same for no constraints at all
-        # readers (queries, GIL released inside C) vs. writers (in-place
-        # updates): the C graph must not change under a running query
-        self._rw = threading.Condition(threading.Lock())
-        self._readers = 0
+        self._no_cons = self._build_constraints(_NO_CONSTRAINTS)  # the same for no constraints at all
+        self._c0 = self._no_cons[0]
+        # Readers (queries, the GIL released inside C) vs. writers (in-place
+        # updates): the C graph must not change under a running query. A
+        # query counts itself in and out on two counters (a C call each,
+        # atomic under the GIL) and backs off while _writing is set; a
+        # writer holds _wlock, sets _writing, then waits until every query
+        # that counted itself in has counted itself out (_WriteGuard).
+        self._enter = count().__next__
+        self._leave = count().__next__
+        self._writing = False
+        self._wlock = threading.Lock()
         return self
 
     # -- in-place updates (the topology is fixed; a new one needs a compile) --
 
     def _write(self):
         """Wait for running queries and keep new ones out (use with ``with``)."""
-        return _WriteGuard(self._rw, self)
+        return _WriteGuard(self)
 
     def set_weights(self, weights) -> None:
         """Replace every edge's weight, in ``edge_keys`` order, in place (O(m))."""
-        w = np.array(weights, dtype=np.float64, copy=True).reshape(-1)
-        if w.shape[0] != len(self.edge_keys):
-            raise ValueError(f"set_weights: {w.shape[0]} weights for {len(self.edge_keys)} edges")
-        bad = np.flatnonzero(~((w >= 0.0) & (w < math.inf)))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"set_weights: edge {self.edge_keys[i]} weight must be finite and >= 0, got {w[i]}")
+        if hasattr(weights, "reshape"):  # an array (of any shape), as before
+            weights = weights.reshape(-1).tolist()
+        try:
+            w = [float(x) for x in weights]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"set_weights: {exc}") from None
+        if len(w) != len(self.edge_keys):
+            raise ValueError(f"set_weights: {len(w)} weights for {len(self.edge_keys)} edges")
+        for i, x in enumerate(w):
+            if not 0.0 <= x < math.inf:
+                raise ValueError(f"set_weights: edge {self.edge_keys[i]} weight must be finite and >= 0, got {x}")
         badp = ffi.new("int32_t *")
         with self._write():
-            rc = lib.pwr_graph_set_weights(self._g, ffi.from_buffer("double[]", w), badp)
+            rc = lib.pwr_graph_set_weights(self._g, ffi.new("double[]", w), badp)
         if rc != lib.PWR_OK:  # pragma: no cover - validated above
             raise ValueError(f"set_weights: {_ERR.get(rc, rc)} (edge {badp[0]})")
         self.weights = w
@@ -271,42 +397,20 @@ class CompiledGraph:
 
     # -- internals ---------------------------------------------------------
 
+    def _state(self) -> tuple:
+        """This thread's (C workspace, pwr_flat result struct), made on first use."""
+        try:
+            return self._local.ts
+        except AttributeError:
+            pass
+        raw = lib.pwr_ws_new(self._g)
+        if raw == ffi.NULL:
+            raise MemoryError("cannot allocate a KSP workspace")
+        ts = self._local.ts = (ffi.gc(raw, lib.pwr_ws_free), ffi.new("pwr_flat *"))
+        return ts
+
     def _ws(self):
-        ws = getattr(self._local, "ws", None)
-        if ws is None:
-            raw = lib.pwr_ws_new(self._g)
-            if raw == ffi.NULL:
-                raise MemoryError("cannot allocate a KSP workspace")
-            ws = self._local.ws = ffi.gc(raw, lib.pwr_ws_free)
-        return ws
-
-    def _bufs(self, nq: int, total: int, need: int):
-        """This thread's result buffers, grown geometrically: (caps, counts, offsets, costs, arcs, nodes).
-
-        ``offsets`` holds total + 1 entries and ``nodes`` need + total (one
-        more node than arcs per path), as ``pwr_result_flat`` fills them.
-        """
-        b = getattr(self._local, "bufs", None)
-        if b is None or b[0][0] < nq or b[0][1] < total or b[0][2] < need:
-            q = max(nq, 16, 2 * b[0][0] if b else 0)
-            t = max(total, 16, 2 * b[0][1] if b else 0)
-            a = max(need, 64, 2 * b[0][2] if b else 0)
-            b = self._local.bufs = (
-                (q, t, a),
-                ffi.new("int32_t[]", q),
-                ffi.new("int32_t[]", t + 1),
-                ffi.new("double[]", t),
-                ffi.new("int32_t[]", a),
-                ffi.new("int32_t[]", a + t),
-            )
-        return b
-
-    def _pair_buf(self):
-        """This thread's one-query (source, target) C arrays."""
-        b = getattr(self._local, "pair", None)
-        if b is None:
-            b = self._local.pair = (ffi.new("int32_t[1]"), ffi.new("int32_t[1]"))
-        return b
+        return self._state()[0]
 
     def _node(self, n: Hashable) -> int:
         try:
@@ -329,10 +433,7 @@ class CompiledGraph:
     def _constraints(self, cons: Constraints):
         """The C struct for ``cons``, built once per distinct Constraints (read-only in C)."""
         if cons is _NO_CONSTRAINTS:  # the common case, without hashing a dataclass
-            r = self._no_cons
-            if r is None:
-                r = self._no_cons = self._build_constraints(cons)
-            return r
+            return self._no_cons
         try:
             return self._cons_cache[cons]
         except KeyError:
@@ -367,116 +468,78 @@ class CompiledGraph:
             c.excl_arcs, c.n_excl_arcs = arr, len(xa)
         return c, keep
 
-    def _one(self, source, target, k, constraints, kw):
-        """One query (labels, as the public calls take them) in C; return (ws, paths in total)."""
-        ix = self.index
-        try:
-            s, t = ix[source], ix[target]
-        except (KeyError, TypeError):
-            s, t = self._node(source), self._node(target)
-        b = getattr(self._local, "pair", None) or self._pair_buf()
-        b[0][0], b[1][0] = s, t
-        return self._query(b[0], b[1], 1, k, _NO_CONSTRAINTS if constraints is None and not kw else Constraints.of(constraints, **kw))
+    def _cstruct(self, k, constraints, kw):
+        """Check k; the C constraints struct for (constraints, kw)."""
+        if type(k) is not int and (not isinstance(k, int) or isinstance(k, bool)) or not 0 <= k <= _K_MAX:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        if constraints is None and not kw:
+            return self._no_cons[0]
+        return self._constraints(Constraints.of(constraints, **kw))[0]
+
+    def _wait_writer(self) -> None:
+        """A writer is updating the C graph: wait until it is done (see _WriteGuard)."""
+        self._leave()
+        with self._wlock:
+            pass
+        self._enter()
+        while self._writing:  # another writer came first
+            self._leave()
+            with self._wlock:
+                pass
+            self._enter()
 
     def _query(self, s, d, nq: int, k: int, cons: Constraints):
-        """Run ``nq`` queries (C arrays ``s``, ``d``) in C with the GIL released; return (ws, paths in total)."""
-        if type(k) is not int and (not isinstance(k, int) or isinstance(k, bool)) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        c = (self._no_cons or self._constraints(cons))[0] if cons is _NO_CONSTRAINTS else self._constraints(cons)[0]
-        ws = getattr(self._local, "ws", None) or self._ws()
-        rw = self._rw
-        # a writer holds rw for its whole update; acquire/release are the
-        # lock's own C methods (``with`` would add a Python frame each way)
-        rw.acquire()
-        self._readers += 1
-        rw.release()
+        """Run ``nq`` queries (C arrays ``s``, ``d``) in C with the GIL released; return (ws, paths in total).
+
+        The results stay in ``ws`` (``lib.pwr_result_*``) until this thread's next query.
+        """
+        self._cstruct(k, None, {})  # checks k
+        c = self._constraints(cons)[0]
+        ws = self._state()[0]
+        self._enter()
         try:
+            if self._writing:
+                self._wait_writer()
             rc = lib.pwr_ksp_batch(self._g, ws, s, d, nq, k, c)
         finally:
-            rw.acquire()
-            try:
-                self._readers -= 1
-                if not self._readers:
-                    rw.notify_all()
-            finally:
-                rw.release()
+            self._leave()
         if rc < 0:
             raise RuntimeError(f"KSP query failed: {_ERR.get(rc, rc)}")
         return ws, rc
 
-    def _paths(self, ws, nq: int, total: int) -> list[list[Path]]:
-        """Path objects of the last query on ``ws``, per query.
+    def _result(self, out, n: int) -> list[Path]:
+        """The Path objects of the last ``pwr_ksp_flat`` (``n`` paths in ``out``).
 
-        One C call fills flat arrays (arc ids, node indices, offsets, costs)
-        for every path (a second only when the arc buffer was too small);
-        labels are looked up in one ``itemgetter`` call each, and every
-        path is then two slices of those label tuples, which keeps the
-        GIL-holding part of a query small (draft sec. 2.3).
+        One copy of the flat arrays into a ``bytes`` and one Path per path
+        with its cost; nodes and edges wait in the shared block (_build).
         """
-        if not total:
-            return [[] for _ in range(nq)]
-        g = self._g
-        bufs = self._bufs(nq, total, 0)
-        need = lib.pwr_result_flat(g, ws, 0, total, bufs[2], bufs[3], bufs[4], bufs[5], bufs[0][2])
-        if need > bufs[0][2]:
-            bufs = self._bufs(nq, total, need)
-            if lib.pwr_result_flat(g, ws, 0, total, bufs[2], bufs[3], bufs[4], bufs[5], need) != need:  # pragma: no cover
-                raise RuntimeError("KSP results changed under the reader")
-        elif need < 0:  # pragma: no cover - ws and g always agree
-            raise RuntimeError(f"KSP results: {_ERR.get(need, need)}")
-        _, cnt_b, off_b, cost_b, arc_b, node_b = bufs
-        offs = ffi.unpack(off_b, total + 1)
-        # one tuple of the edge keys and one of the node labels of all the
-        # paths: a slice of a tuple is a tuple, so a path costs three tuples
-        ek = _take(self.edge_keys, ffi.unpack(arc_b, need))
-        nl = _take(self._labels, ffi.unpack(node_b, need + total))
-        # path i's nodes are nl[lo + i : hi + i + 1] (one more node than arcs)
-        paths = [_tuple_new(Path, (nl[a + i : b + i + 1], ek[a:b], c)) for i, a, b, c in zip(count(), offs, offs[1:], ffi.unpack(cost_b, total))]
-        if nq == 1:
-            return [paths]
-        lib.pwr_result_counts(ws, nq, cnt_b)
-        qhi = list(accumulate(ffi.unpack(cnt_b, nq)))
-        return list(map(paths.__getitem__, map(slice, [0, *qhi[:-1]], qhi)))
+        blk = [self._labels, self.edge_keys, ffi.buffer(out.flat, 4 * out.flat_len)[:], n, out.narcs, None]
+        costs = ffi.unpack(out.costs, n)
+        paths = list(map(_new, repeat(Path, n)))
+        i = 0
+        for p in paths:
+            p.cost = costs[i]
+            p._b = blk
+            p._i = i
+            i += 1
+        return paths
 
-    def _run(self, srcs: list[int], dsts: list[int], k: int, cons: Constraints) -> list[list[Path]]:
-        """Queries in chunks of about ``_CHUNK``: C (GIL released) then Path objects, chunk by chunk.
-
-        Chunks end where the target changes, so each reverse search is
-        still shared; a second thread's C part runs while this one builds
-        Path objects, which is what lets two threads scale.
-        """
+    def _run(self, srcs: list[int], dsts: list[int], k: int, c, what: int = lib.PWR_FLAT_PATHS):
+        """All queries in one C call (search and flat results, the GIL released); return (out, paths in total)."""
+        ws, out = self._state()
         nq = len(srcs)
-        if nq == 1:
-            s, d = self._pair_buf()
-            s[0], d[0] = srcs[0], dsts[0]
-            ws, total = self._query(s, d, 1, k, cons)
-            return self._paths(ws, 1, total)
-        if not nq:
-            self._query(ffi.NULL, ffi.NULL, 0, k, cons)  # still checks k and the constraints
-            return []
-        out: list[list[Path]] = []
-        lo = 0
-        # Thousands of new tuples would trigger collections that walk every
-        # tracked object (the caller's networkx graphs too), for nothing:
-        # none of them can be part of a cycle. The cyclic GC pauses for the
-        # whole batch (not per chunk, which only moved the collections
-        # between chunks, promoting the fresh paths to older generations).
-        gc_was_on = gc.isenabled() and nq > _GC_PAUSE
-        if gc_was_on:
-            gc.disable()
+        sa = ffi.new("int32_t[]", srcs) if nq else ffi.NULL
+        da = ffi.new("int32_t[]", dsts) if nq else ffi.NULL
+        self._enter()
         try:
-            while lo < nq:
-                hi = min(lo + _CHUNK, nq)
-                while hi < nq and dsts[hi] == dsts[hi - 1]:
-                    hi += 1
-                n = hi - lo
-                ws, total = self._query(ffi.new("int32_t[]", srcs[lo:hi]), ffi.new("int32_t[]", dsts[lo:hi]), n, k, cons)
-                out += self._paths(ws, n, total)
-                lo = hi
+            if self._writing:
+                self._wait_writer()
+            rc = lib.pwr_ksp_flat(self._g, ws, sa, da, nq, k, c, what, out)
         finally:
-            if gc_was_on:
-                gc.enable()
-        return out
+            self._leave()
+        if rc < 0:
+            raise RuntimeError(f"KSP query failed: {_ERR.get(rc, rc)}")
+        return out, rc
 
     # -- queries -----------------------------------------------------------
 
@@ -488,23 +551,102 @@ class CompiledGraph:
         keywords. Returns fewer than k (possibly none) when fewer feasible
         paths exist.
         """
-        ws, total = self._one(source, target, k, constraints, kw)
-        return self._paths(ws, 1, total)[0]
+        ix = self.index
+        try:
+            s, t = ix[source], ix[target]
+        except (KeyError, TypeError):
+            s, t = self._node(source), self._node(target)
+        if constraints is None and not kw and type(k) is int and 0 <= k <= _K_MAX:
+            c = self._c0  # the common case, without a call
+        else:
+            c = self._cstruct(k, constraints, kw)
+        try:
+            ws, out = self._local.ts
+        except AttributeError:
+            ws, out = self._state()
+        self._enter()
+        try:
+            if self._writing:
+                self._wait_writer()
+            n = lib.pwr_ksp_flat1(self._g, ws, s, t, k, c, 1, out)  # 1: PWR_FLAT_PATHS
+        finally:
+            self._leave()
+        if n > 0:
+            return self._result(out, n)
+        if n < 0:
+            raise RuntimeError(f"KSP query failed: {_ERR.get(n, n)}")
+        return []
 
     def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
         """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
-        ws, total = self._one(source, target, k, constraints, kw)
-        out = self._bufs(1, total, 0)[3]
-        lib.pwr_result_costs(ws, 0, total, out)
-        return ffi.unpack(out, total)
+        ix = self.index
+        try:
+            s, t = ix[source], ix[target]
+        except (KeyError, TypeError):
+            s, t = self._node(source), self._node(target)
+        if constraints is None and not kw and type(k) is int and 0 <= k <= _K_MAX:
+            c = self._c0  # the common case, without a call
+        else:
+            c = self._cstruct(k, constraints, kw)
+        try:
+            ws, out = self._local.ts
+        except AttributeError:
+            ws, out = self._state()
+        self._enter()
+        try:
+            if self._writing:
+                self._wait_writer()
+            n = lib.pwr_ksp_flat1(self._g, ws, s, t, k, c, 0, out)  # 0: costs only
+        finally:
+            self._leave()
+        if n < 0:
+            raise RuntimeError(f"KSP query failed: {_ERR.get(n, n)}")
+        return ffi.unpack(out.costs, n)
 
     def batch(self, pairs: Iterable[tuple], k: int, constraints: Constraints | None = None, **kw) -> list[list[Path]]:
-        """k paths for each (source, target) pair, in one call into C.
+        """k paths for each (source, target) pair.
 
         Consecutive pairs with the same target share one reverse search.
+        Up to ``_CHUNK`` queries (more while the target stays the same) are
+        one C call, the searches and the copying of their results with the
+        GIL released; then their Path objects are made. So a second thread's
+        C part overlaps this one's Python part, chunk by chunk, which is
+        what lets two threads scale (draft sec. 2.3).
         """
         pairs = list(pairs)
-        return self._run([self._node(s) for s, _ in pairs], [self._node(t) for _, t in pairs], k, _cons(constraints, kw))
+        node = self._node
+        srcs = [node(s) for s, _ in pairs]
+        dsts = [node(t) for _, t in pairs]
+        c = self._cstruct(k, constraints, kw)
+        nq = len(pairs)
+        if nq <= 1:
+            out, total = self._run(srcs, dsts, k, c)
+            return [self._result(out, total) if total else []] if nq else []
+        res: list[list[Path]] = []
+        # thousands of new objects would trigger collections that walk every
+        # tracked object (the caller's networkx graphs too), for nothing:
+        # none of them can be part of a cycle
+        gc_was_on = nq > _GC_PAUSE and gc.isenabled()
+        if gc_was_on:
+            gc.disable()
+        try:
+            lo = 0
+            while lo < nq:
+                hi = min(lo + _CHUNK, nq)
+                while hi < nq and dsts[hi] == dsts[hi - 1]:
+                    hi += 1
+                out, total = self._run(srcs[lo:hi], dsts[lo:hi], k, c)
+                if total:
+                    paths = self._result(out, total)
+                    qhi = list(accumulate(ffi.unpack(out.counts, hi - lo)))
+                    res += map(paths.__getitem__, map(slice, [0, *qhi[:-1]], qhi))
+                else:
+                    res += [[] for _ in range(lo, hi)]
+                lo = hi
+        finally:
+            if gc_was_on:
+                gc.enable()
+        return res
 
     def one_to_many(self, source, targets: Iterable, k: int, constraints: Constraints | None = None, **kw) -> dict:
         targets = list(targets)
@@ -522,20 +664,31 @@ def _cons(constraints, kw: dict) -> Constraints:
 
 
 class _WriteGuard:
-    """Exclusive access to a CompiledGraph's C graph for an in-place update."""
+    """Exclusive access to a CompiledGraph's C graph for an in-place update.
 
-    __slots__ = ("rw", "cg")
+    Holding ``_wlock`` with ``_writing`` set keeps new queries out (they
+    back off in ``_wait_writer``); then it waits until the queries already
+    in C have left: the leave counter read before the enter counter equals
+    it (each read counts one on its counter, so the writer's own reads
+    cancel out), and a count read that way can only overstate how many are
+    inside.
+    """
 
-    def __init__(self, rw: threading.Condition, cg: CompiledGraph) -> None:
-        self.rw, self.cg = rw, cg
+    __slots__ = ("cg",)
+
+    def __init__(self, cg: CompiledGraph) -> None:
+        self.cg = cg
 
     def __enter__(self) -> None:
-        self.rw.acquire()  # new queries wait on rw until we release it
-        while self.cg._readers:
-            self.rw.wait()
+        cg = self.cg
+        cg._wlock.acquire()
+        cg._writing = True
+        while cg._leave() != cg._enter():
+            time.sleep(0.0001)  # a query is microseconds to milliseconds of C
 
     def __exit__(self, *exc) -> None:
-        self.rw.release()
+        self.cg._writing = False
+        self.cg._wlock.release()
 
 
 def k_shortest_paths(G, source, target, k: int, constraints: Constraints | None = None, *, weight: str = "weight", **kw) -> list[Path]:

@@ -71,6 +71,69 @@ static void check_flat(const pwr_graph *g, const pwr_ws *ws, int32_t total,
     free(nodes);
 }
 
+/* pwr_ksp_flat on a second workspace against the batch's results in ws,
+ * read path by path: counts, costs, the offsets, arcs and nodes of the
+ * flat layout (pwr_ksp.h); costs only leaves flat NULL. */
+static void check_ksp_flat(const pwr_graph *g, const pwr_ws *ws,
+                           const int32_t *srcs, const int32_t *dsts,
+                           int32_t nq, int32_t k, const pwr_constraints *c,
+                           int32_t total, const int32_t *tail,
+                           const int32_t *head)
+{
+    pwr_ws *ws2 = pwr_ws_new(g);
+    pwr_flat f;
+    int32_t q, p, i, np, na = 0;
+    const int32_t *off, *noff, *arcs, *nodes;
+    CHECK(ws2 != NULL, "ws alloc failed");
+    CHECK(pwr_ksp_flat(g, ws2, srcs, dsts, nq, k, c, 0, &f) == total &&
+              f.npaths == total && f.flat == NULL && f.flat_len == 0,
+          "costs-only flat");
+    for (p = 0; p < total; p++) {
+        int32_t len;
+        const int32_t *pa;
+        CHECK(f.costs[p] == pwr_result_path(ws, p, &len, &pa), "flat cost");
+        na += len;
+    }
+    CHECK(pwr_ksp_flat(g, ws2, srcs, dsts, nq, k, c, PWR_FLAT_PATHS, &f) ==
+              total, "flat query");
+    np = f.npaths;
+    CHECK(np == total && f.narcs == na && f.flat_len == 3 * np + 2 * na + 2,
+          "flat sizes");
+    off = f.flat;
+    noff = off + np + 1;
+    arcs = noff + np + 1;
+    nodes = arcs + na;
+    for (q = 0; q < nq; q++) {
+        int32_t first;
+        CHECK(f.counts[q] == pwr_result_query(ws, q, &first), "flat count");
+    }
+    CHECK(off[0] == 0 && noff[0] == 0 && off[np] == na && noff[np] == na + np,
+          "flat ends");
+    for (p = 0; p < np; p++) {
+        int32_t len;
+        const int32_t *pa;
+        double cost = pwr_result_path(ws, p, &len, &pa);
+        CHECK(f.costs[p] == cost && off[p + 1] - off[p] == len &&
+                  noff[p] == off[p] + p && noff[p + 1] - noff[p] == len + 1,
+              "flat path %d", p);
+        for (i = 0; i < len; i++) {
+            CHECK(arcs[off[p] + i] == pa[i], "flat arc");
+            CHECK(nodes[noff[p] + i] == tail[pa[i]] &&
+                      nodes[noff[p] + i + 1] == head[pa[i]],
+                  "flat nodes are not the arcs' ends");
+        }
+    }
+    CHECK(pwr_ksp_flat(g, ws2, srcs, dsts, nq, k, c, 0, NULL) == PWR_EINVAL,
+          "no output struct accepted");
+    CHECK(pwr_ksp_flat(g, ws2, srcs, dsts, nq, -1, c, 0, &f) == PWR_EINVAL &&
+              f.npaths == 0 && f.costs == NULL,
+          "a failed query leaves results");
+    np = pwr_ksp_flat1(g, ws2, srcs[0], dsts[0], k, c, PWR_FLAT_PATHS, &f);
+    CHECK(np == f.npaths && np == f.counts[0] && np == pwr_result_query(ws, 0, &q),
+          "flat1");
+    pwr_ws_free(ws2);
+}
+
 static int check_ksp(int iter)
 {
     int32_t n = 2 + (int32_t)(rnd() % 12), m = (int32_t)(rnd() % 40), i, q;
@@ -122,6 +185,7 @@ static int check_ksp(int iter)
     rc = pwr_ksp_batch(g, ws, srcs, dsts, 3, k, &c);
     CHECK(rc >= 0, "iter %d: batch failed %d", iter, rc);
     check_flat(g, ws, rc, tail, head);
+    check_ksp_flat(g, ws, srcs, dsts, 3, k, &c, rc, tail, head);
     for (q = 0; q < 3; q++) {
         int32_t first, count = pwr_result_query(ws, q, &first), p;
         double prev = -1.0;
