@@ -46,7 +46,7 @@ class FakeKernelNetlink(Netlink):
 
     def __init__(self, netns=None):
         self.netns, self.proto, self.table = netns, RTPROT_PYFRR_PWR, 254
-        self.registry, self._ifname_cache = {}, {}
+        self.registry, self._ifname_cache, self._ifindex_cache = {}, {}, {}
         self.routes: dict = {}
 
     def ifindex(self, ifname):

@@ -30,7 +30,12 @@ IPv4 and IPv6 routes are not keyed by protocol) is not someone else's;
 a key already in the registry is ours (a replace: no dump), and
 ``ifname_of`` caches address -> interface (cleared by ``forget_addresses``
 on link events), so a Switch on the failover path is one netlink request
-(helper H2 measured remote failover 326 -> 113 ms median with both).
+(helper H2 measured remote failover 326 -> 113 ms median with both). A
+key not in the registry is created with NLM_F_EXCL and claimed (the
+dump) only if the kernel answers EEXIST, and ``ifindex`` is cached too,
+so a new SID (an ABR's binding SID on an LSP's set-up) is one request as
+well: the claim's dump of the namespace's ~100 IPv6 routes had cost it
+13 ms idle and 20-110 ms under load (issue 7 sec. 5).
 
 Link events: admin-down flushes seg6local routes (and IPv4 routes) through
 that link, and nothing comes back on link-up; ``reinstall_after_link_event``
@@ -62,7 +67,7 @@ from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as _netns
-from pyroute2.netlink import NLA_F_NESTED, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_REPLACE, NLM_F_REQUEST, nla
+from pyroute2.netlink import NLA_F_NESTED, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, nla
 from pyroute2.netlink.exceptions import NetlinkError as _PyNetlinkError
 from pyroute2.netlink.rtnl import RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
@@ -115,7 +120,12 @@ FAILOVER_SYSCTLS = (
 
 
 class NetlinkError(RuntimeError):
-    """A kernel operation failed; the message names the route and why."""
+    """A kernel operation failed; the message names the route and why,
+    ``code`` the kernel's errno (None: not the kernel's refusal)."""
+
+    def __init__(self, *args, code: int | None = None):
+        super().__init__(*args)
+        self.code = code
 
 
 # -- pyroute2 0.9.7 fix-ups, private to our socket ----------------------------
@@ -294,6 +304,7 @@ class Netlink:
             m.msg_map[t] = _rtmsg
         self.registry: dict = {}  # key -> SidRoute | EncapRoute
         self._ifname_cache: dict = {}  # local address -> ifname (ifname_of)
+        self._ifindex_cache: dict = {}  # ifname -> index (ifindex)
 
     def close(self) -> None:
         self.ipr.close()
@@ -316,7 +327,7 @@ class Netlink:
         try:
             return self.ipr.nlm_request(msg, msg_type=msg_type, msg_flags=flags)
         except _PyNetlinkError as exc:
-            raise NetlinkError(f"{what}{self._where()}: {os.strerror(exc.code) if exc.code else exc}") from None
+            raise NetlinkError(f"{what}{self._where()}: {os.strerror(exc.code) if exc.code else exc}", code=exc.code) from None
 
     def _msg(self, family: int, dst: str, plen: int, metric: int, attrs: list, scope: int = 0):
         m = _rtmsg()
@@ -333,9 +344,18 @@ class Netlink:
         return m
 
     def ifindex(self, ifname: str) -> int:
+        """An interface's index, cached (each install names its device: a
+        lookup per install was one more kernel round trip); cleared by
+        ``forget_addresses``, and by ``_add`` when the kernel answers
+        ENODEV (a device re-created under the same name)."""
+        cache = self._ifindex_cache
+        hit = cache.get(ifname)
+        if hit is not None:
+            return hit
         idx = self.ipr.link_lookup(ifname=ifname)
         if not idx:
             raise NetlinkError(f"no interface {ifname}{self._where()}")
+        cache[ifname] = idx[0]
         return idx[0]
 
     def ifname(self, index: int) -> str | None:
@@ -361,9 +381,11 @@ class Netlink:
         raise NetlinkError(f"no interface has address {a}{self._where()}")
 
     def forget_addresses(self) -> None:
-        """Clear the address -> interface cache (call on link events: an
-        address may have moved or gone)."""
+        """Clear the address -> interface and interface -> index caches
+        (call on link events: an address may have moved or gone, a device
+        been re-created)."""
         self._ifname_cache.clear()
+        self._ifindex_cache.clear()
 
     def _dump(self, family: int) -> list:
         m = _rtmsg()
@@ -385,12 +407,38 @@ class Netlink:
             if self._same_key(r, family, dst, plen, metric) and r["proto"] != self.proto:
                 raise NetlinkError(f"route {dst}/{plen} metric {metric} table {self.table}{self._where()} belongs to protocol {r['proto']}; not replacing it")
 
-    def _add(self, entry, msg, what: str) -> None:
+    def _add(self, entry, build, what: str) -> None:
+        """Install ``entry``; ``build()`` makes its RTM_NEWROUTE (called
+        again for a second try: a message is not sent twice).
+
+        One request in the common cases (issue 7 sec. 5: the claim's dump
+        of every route cost an ABR's binding SID 10-70 ms under load): a key
+        in the registry is ours (a replace); a key we do not hold is created
+        with NLM_F_EXCL, which the kernel refuses with EEXIST if any route
+        has that key (rtnetlink(7); fib6_add_rt2node, fib_table_insert
+        compare destination, table and metric), so only then is it claimed
+        (the dump: someone else's is refused, ours from an earlier run
+        replaced). An interface index taken from the cache that the kernel
+        no longer knows (ENODEV: the device was re-created) is looked up
+        afresh, once."""
         family, dst, metric = entry.key
         addr, plen = dst.split("/")
-        if entry.key not in self.registry:  # ours already: a replace, no dump on the failover path
+        base = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE
+        ours = entry.key in self.registry
+        for attempt in (0, 1):
+            try:
+                self._request(build(), RTM_NEWROUTE, base | (NLM_F_REPLACE if ours else NLM_F_EXCL), what)
+                break
+            except NetlinkError as exc:
+                if exc.code == errno.ENODEV and attempt == 0 and self._ifindex_cache:
+                    self._ifindex_cache.clear()
+                    continue
+                if exc.code != errno.EEXIST or ours:
+                    raise
+            # someone's route has that key: ours from an earlier run is replaced, anyone else's refused
             self._claim(family, addr, int(plen), metric)
-        self._request(msg, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, what)
+            self._request(build(), RTM_NEWROUTE, base | NLM_F_REPLACE, what)
+            break
         self.registry[entry.key] = entry
 
     def _delete(self, key) -> bool:
@@ -424,10 +472,17 @@ class Netlink:
         if count:
             enc.append(["SEG6_LOCAL_COUNTERS", {"attrs": [["SEG6_LOCAL_CNT_PACKETS", 0], ["SEG6_LOCAL_CNT_BYTES", 0], ["SEG6_LOCAL_CNT_ERRORS", 0]]}])
         entry = SidRoute(sid, metric, count)
-        msg = self._msg(
-            socket.AF_INET6, sid.sid, 128, metric, [["RTA_OIF", self.ifindex(sid.dev)], ["RTA_ENCAP_TYPE", _ENCAP_SEG6_LOCAL], ["RTA_ENCAP", {"attrs": enc}]]
-        )
-        self._add(entry, msg, f"add SID {sid.describe()}")
+
+        def build():
+            return self._msg(
+                socket.AF_INET6,
+                sid.sid,
+                128,
+                metric,
+                [["RTA_OIF", self.ifindex(sid.dev)], ["RTA_ENCAP_TYPE", _ENCAP_SEG6_LOCAL], ["RTA_ENCAP", {"attrs": enc}]],
+            )
+
+        self._add(entry, build, f"add SID {sid.describe()}")
         return entry
 
     def remove_sid(self, sid, metric: int = SID_METRIC) -> bool:
@@ -444,9 +499,13 @@ class Netlink:
         addresses in our table (``LocalRoute``)."""
         a = str(ipaddress.IPv6Address(address))
         entry = LocalRoute(a, dev, metric)
-        m = self._msg(socket.AF_INET6, a, 128, metric, [["RTA_OIF", self.ifindex(dev)]], scope=254)
-        m["type"] = 2  # RTN_LOCAL
-        self._add(entry, m, f"add local route {a}")
+
+        def build():
+            m = self._msg(socket.AF_INET6, a, 128, metric, [["RTA_OIF", self.ifindex(dev)]], scope=254)
+            m["type"] = 2  # RTN_LOCAL
+            return m
+
+        self._add(entry, build, f"add local route {a}")
         return entry
 
     # -- encap routes -----------------------------------------------------
@@ -475,18 +534,19 @@ class Netlink:
             return {"attrs": [["SEG6_IPTUNNEL_SRH", {"mode": "encap", "segs": list(reversed(segs))}]]}
 
         addr, plen = p.split("/")
-        scope = 0
-        if len(hops) == 1:  # a device route: link scope, as `ip route add ... dev` makes it
-            attrs = [["RTA_OIF", self.ifindex(hops[0].dev)], ["RTA_ENCAP_TYPE", _ENCAP_SEG6], ["RTA_ENCAP", srh(hops[0].segs)]]
-            scope = 253
-        else:
+
+        def build():
+            if len(hops) == 1:  # a device route: link scope, as `ip route add ... dev` makes it
+                attrs = [["RTA_OIF", self.ifindex(hops[0].dev)], ["RTA_ENCAP_TYPE", _ENCAP_SEG6], ["RTA_ENCAP", srh(hops[0].segs)]]
+                return self._msg(socket.AF_INET, addr, int(plen), metric, attrs, 253)
             mp = [
                 {"oif": self.ifindex(n.dev), "hops": n.weight - 1, "flags": 0, "attrs": [["RTA_ENCAP_TYPE", _ENCAP_SEG6], ["RTA_ENCAP", srh(n.segs)]]}
                 for n in hops
             ]
-            attrs = [["RTA_MULTIPATH", mp]]
+            return self._msg(socket.AF_INET, addr, int(plen), metric, [["RTA_MULTIPATH", mp]], 0)
+
         entry = EncapRoute(p, hops, metric)
-        self._add(entry, self._msg(socket.AF_INET, addr, int(plen), metric, attrs, scope), f"add encap route {p} metric {metric}")
+        self._add(entry, build, f"add encap route {p} metric {metric}")
         return entry
 
     def exact_delete_msg(self, entry: EncapRoute, ifindex: int) -> bytes:
