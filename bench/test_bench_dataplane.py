@@ -351,7 +351,9 @@ def test_area2_power_change_until_the_route_moves(benchmark, lab):
     head-end's choice (``path``, polled every 20 ms), the binding SIDs of
     the new reservation (``binding SID`` in the ABRs' logs: the answer
     travelling back, last area first), the route replace at TEh1 (``ip
-    monitor``), and whether the stream lost anything."""
+    monitor``), and whether the stream lost anything (with the receiver's
+    longest gap and when it began: a loss at the switch begins near
+    route_ms, one of a starved sender or receiver anywhere)."""
     t.make_dear(lab, "eth2")  # the head-end segment fixed (via R1)
     _abr2_power(lab, 1)
     t.wait_for(lambda: _chain(lab)[-1] == "ABR2", 60, "the choice via ABR2", step=0.3)
@@ -377,10 +379,15 @@ def test_area2_power_change_until_the_route_moves(benchmark, lab):
                 watch.stop()
                 tr = watch.first_after(t0)
                 binds = sorted(ts for m in marks.values() for ts, _ in m.lines("binding SID") if ts >= t0)
-                sent, got, gap, _ = _finish(s, rcv)
+                sent, got, gap, gap_at = _finish(s, rcv)
                 rows.append(
                     {
                         "to": "away" if dear else "back",
+                        # the receiver's longest silence and when it began (from the change): a loss at the
+                        # route's switch starts near route_ms, one of a starved receiver anywhere
+                        "longest_gap_ms": gap,
+                        "gap_start_ms": _ms(t0, gap_at) if gap > 20 else None,
+                        "route_changes": len([ts for ts, _ in watch.events if ts >= t0]),
                         "choice_ms": _ms(t0, tc),
                         "first_binding_ms": _ms(t0, binds[0] if binds else None),
                         "last_binding_ms": _ms(t0, binds[-1] if binds else None),

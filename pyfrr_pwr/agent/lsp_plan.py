@@ -179,3 +179,50 @@ def head_segs(route, table: sidlist.SidTable, own_end_x=None, max_depth: int = s
     if len(segs) + 1 > max_depth:
         raise LspError(f"SID list of {len(segs) + 1} segments exceeds agent.lsp.max_depth {max_depth}")
     return tuple(segs)
+
+
+def predict_binding_segs(me: str, my_local: str, seg_hops, G, table: sidlist.SidTable, *, head: str, num: int, end_expands: bool, tail: str, own_end_x=None):
+    """An expanding ABR's binding-SID list as it will be once the rest of
+    the path has answered, known on the forward leg (issue 7 sec. 5: the
+    install then overlaps the rest of the set-up instead of waiting on the
+    answer): End.X of our reserved link (``my_local``), then of each later
+    router of our segment ``seg_hops`` (after us, ending at the segment's
+    end) to the next, the end ABR's binding SID if it expands a segment
+    in turn (``end_expands``; RFC 8986 sec. 4.13: its SID is named by its
+    locator and the LSP, ``sids.binding_sid``), and the tail's End.DT6 SID.
+
+    None where the answer could differ: a later hop with more than one
+    link to its next in ``G`` (the area's TED graph, keyed by the near
+    end's address: the hop books the one it has most bandwidth on), or a
+    SID or locator not in ``table``; the tail's End.DT6 SID, when no TED
+    here holds the tail (another area), is the default one of its router
+    ID (``sids.default_locator``). A prediction is checked against the
+    answer (``TransitMixin.on_reserved``), never trusted."""
+    from pyfrr_pwr.dataplane import sids
+
+    routers = (me, *seg_hops)
+    if len(routers) < 2:
+        return None
+    locals_ = [my_local]
+    for u, v in zip(routers[1:-1], routers[2:]):
+        data = G.get_edge_data(u, v) if G is not None and G.has_node(u) and G.has_node(v) else None
+        if not data or len(data) != 1:
+            return None
+        locals_.append(next(iter(data)))
+    segs = []
+    for u, local in zip(routers, locals_):
+        s = table.end_x.get((u, local)) or (own_end_x(u, local) if own_end_x is not None else None)
+        if s is None:
+            return None
+        segs.append(s)
+    try:
+        if end_expands:
+            loc = table.locators.get(routers[-1])
+            if loc is None:
+                return None
+            segs.append(sids.binding_sid(loc, head, num))
+        dt6 = table.dt6.get(tail) or sids.dt6_sid(table.locators.get(tail) or sids.default_locator(tail))
+    except (sids.SidError, ValueError):
+        return None
+    segs.append(dt6)
+    return tuple(segs)

@@ -6,13 +6,38 @@ SID (End.B6.Encaps, RFC 8986 sec. 4.13) for it. A mixin of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from pyfrr_pwr.agent.lsp_plan import LspError, parse_rid
+from pyfrr_pwr.agent.lsp_plan import LspError, parse_rid, predict_binding_segs
 from pyfrr_pwr.agent.trace import trace
 from pyfrr_pwr.dataplane import sidlist
 
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
+
+
+class Ahead:
+    """A binding SID installed on the forward leg (``pre_install``): the
+    SID, and the kernel's answer once ``settle`` has awaited it (``error``
+    None: installed)."""
+
+    __slots__ = ("sid", "_fut", "error", "done")
+
+    def __init__(self, sid, fut):
+        self.sid, self._fut, self.error, self.done = sid, fut, None, False
+
+    async def settle(self) -> None:
+        if self.done:
+            return
+        try:
+            await asyncio.shield(self._fut)  # a cancelled waiter leaves the install to finish (the booking's expiry removes it)
+        except Exception as exc:
+            self.error = exc
+        self.done = True
+
+    @property
+    def ok(self) -> bool:
+        return self.done and self.error is None
 
 
 class TransitMixin:
@@ -38,9 +63,75 @@ class TransitMixin:
         except Exception:
             return None
 
-    def on_reserved(self, req, step: dict, down, expands: bool):
+    def pre_install(self, req, step: dict):
+        """Forward leg, an ABR that expanded its segment (issue 7 sec. 5):
+        install the binding SID its answer will need (``predict_binding_segs``)
+        on the kernel's thread now, while the request travels on; an
+        ``Ahead`` for ``on_reserved`` to check against the answer, or None
+        (nothing installed: it cannot be told yet, and the answer installs
+        it as before). From here the booking's release or expiry removes it
+        (``on_gone``: queued after the install on the same thread)."""
+        c = self.core
+        me = c.router_id
+        plan = getattr(self.srv6, "plan", None)
+        if not self.settings.enabled or plan is None or getattr(self.srv6, "disabled", None) or not req.plan:
+            return None
+        link = c.links.get((c.reservations.get(req.id) or {}).get("ifname"))
+        if link is None or not link.ifaddr:
+            return None
+        try:
+            head, num = parse_rid(req.id)
+        except LspError:
+            return None
+        area = req.plan[0].area
+        ted = c.teds.get(area) if isinstance(getattr(c, "teds", None), dict) else None
+        segs = predict_binding_segs(
+            me,
+            link.ifaddr,
+            step.get("hops") or (),
+            ted.graph() if ted is not None else None,
+            c.sid_table(area),
+            head=head,
+            num=num,
+            end_expands=bool(step.get("plan")),
+            tail=req.plan[-1].to,
+            own_end_x=self._own_end_x,
+        )
+        if segs is None or len(segs) > self.settings.max_depth:
+            self.stats["bindings_not_ahead"] += 1
+            return None
+        sid = plan.binding(head, num, segs)
+        nl = self._kernel()
+        submit = getattr(nl, "submit", None)
+        if submit is not None:
+            fut = asyncio.wrap_future(submit(self._add_ahead, nl.plain, sid, req.id))
+        else:  # a kernel without a thread of its own (tests): at once
+            fut = asyncio.get_running_loop().create_future()
+            try:
+                fut.set_result(self._add_ahead(nl, sid, req.id))
+            except Exception as exc:
+                fut.set_exception(exc)
+        self.bindings[req.id] = sid  # queued (or in): a release or expiry from now removes it after the install
+
+        def failed(f, rid=req.id):  # not installed: nothing for a release to remove
+            if (f.cancelled() or f.exception() is not None) and self.bindings.get(rid) is sid:
+                del self.bindings[rid]
+
+        fut.add_done_callback(failed)
+        return Ahead(sid, fut)
+
+    def _add_ahead(self, nl, sid, rid: str) -> None:
+        """On the kernel's thread: the binding SID in, logged once it is."""
+        trace("lsp_bsid_add", rid)
+        nl.add_sid(sid)
+        trace("lsp_bsid_added", rid)
+        log.info("%s: binding SID %s for %s: %s (ahead of the answer)", self.name, sid.sid, rid, ",".join(sid.segs))
+
+    def on_reserved(self, req, step: dict, down, expands: bool, pre: Ahead | None = None):
         """Our part of an LSP's set-up, once the rest of the path answered
-        (``down``; None: we are the tail). Returns our answer (a Route)."""
+        (``down``; None: we are the tail). Returns our answer (a Route).
+        ``pre``: our binding SID as installed on the forward leg
+        (``pre_install``), kept if the answer asks for exactly it."""
         from pyfrr_pwr.proto import control as msg
 
         c = self.core
@@ -85,6 +176,12 @@ class TransitMixin:
             raise LspError(f"{me}: no SRv6 here ({getattr(self.srv6, 'disabled', None) or 'no SID plan'}): cannot install a binding SID")
         head, num = parse_rid(req.id)
         sid = plan.binding(head, num, segs)
+        if pre is not None and pre.ok and pre.sid == sid and self.bindings.get(req.id) is pre.sid:
+            self.stats["bindings_installed"] += 1
+            self.stats["bindings_ahead"] += 1
+            return msg.Route(route=(me, *rest), links=(), binding=sid.sid, dt6=down.dt6, dx4=down.dx4)
+        if pre is not None:  # the answer differs (or the early install failed): installed now, replacing it
+            self.stats["bindings_ahead_missed"] += 1
         trace("lsp_bsid_add", req.id)
         self._kernel().add_sid(sid)
         trace("lsp_bsid_added", req.id)

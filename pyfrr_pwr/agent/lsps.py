@@ -16,7 +16,9 @@ reserved; an ABR that expanded its segment (CSPF in its area, sec. 2.2)
 builds that segment's SID list from its TED (End.X per hop, then the next
 ABR's binding SID, then the tail's End.DT6 SID), installs it as a binding
 SID (End.B6.Encaps, RFC 8986 sec. 4.13) and answers that instead of its
-segment's links; the tail answers its End.DT6 SID and the End.DX4 SIDs of
+segment's links (installed on the forward leg, while the rest of the path
+is set up, where the list can be told from the TED already:
+``TransitMixin.pre_install``; the answer then checks it); the tail answers its End.DT6 SID and the End.DX4 SIDs of
 the LSP's prefixes (refusing a prefix it does not serve). The head-end
 then builds its list from its own TED (``AgentCore.sid_table``): End.X of
 each hop to the first ABR, that ABR's binding SID, the tail's End.DX4 SID,

@@ -52,7 +52,12 @@ plane hop by hop through the ``dataplane`` hook (``agent.lsps``): each hop
 answers the link it reserved, an ABR that expanded its segment installs a
 binding SID for it and answers that, the tail answers its SIDs; a hop
 whose part fails unwinds its booking and the rest of the path. A booking
-that goes (released or expired) takes its binding SID with it.
+that goes (released or expired) takes its binding SID with it. An ABR
+installs its binding SID on the forward leg where it can tell the list
+already (``dataplane.pre_install``, issue 7 sec. 5): once the request has
+left, while the rest of the path is set up; the answer then only checks
+it (replacing it if the answer asks for another list), and a failure
+further on removes it with the booking.
 
 Soft state (issue 7): bookings live in a ``reservations.Table`` and expire
 ``reservation_hold`` seconds (default 15) after their last refresh; the
@@ -109,7 +114,16 @@ IDLE_TIMEOUT = 30.0  # s a served connection is kept waiting for its next reques
 POOL_IDLE = 20.0  # s a connection to a neighbour is kept unused (below a peer's IDLE_TIMEOUT: no race)
 CONN_LIFETIME = 300.0  # s after which a connection is not used again (whoever holds it)
 MAX_POOLED = 4  # idle connections kept per neighbour (concurrent requests open more)
-FLOOD_HOLD = 0.0  # s from a hop's answer to its re-flood of what it booked (0: right after the answer has left)
+# s from a hop's answer to its re-flood of what it booked (0: right after the
+# answer has left). The flood wakes every agent of the area while the head-end
+# still installs its route: on fig-2-0 a 0.5 s hold took the area-2 power
+# change until the new route from 344 to 231 ms median (issue 7 sec. 5; 0 lost
+# in 20 rounds). Admission is unaffected (a hop books before it forwards); a
+# head-end computing meanwhile sees the older figure, and a path that no longer
+# fits is refused by the hop, as a flood in flight would have it anyway
+# (the dampening of draft sec. 2.1.6 delays floods the same way).
+FLOOD_HOLD = 0.5
+MAX_FLOOD_HOLD = 5.0  # s: the flood only informs later path computations, but should not lag them by much
 MAX_ERROR = 2 * msg.MAX_REASON  # characters of a refusal relayed from further on
 
 
@@ -170,8 +184,9 @@ class Signalling:
     """``emit(reqs)`` queues the OSPF API requests an evaluation returned.
 
     The key and the timers come from ``core.cfg.agent`` (keywords win, for
-    tests); ``address_of(router ID) -> (host, port)`` says where a router's
-    agent listens (default: its router ID, our port); ``clock`` is the
+    tests; ``agent.signal_flood_hold`` is ``flood_hold``); ``address_of(router
+    ID) -> (host, port)`` says where a router's agent listens (default: its
+    router ID, our port); ``clock`` is the
     monotonic clock of the soft state and ``clock_ms`` the wall clock (ms)
     of the envelopes' time window."""
 
@@ -195,7 +210,7 @@ class Signalling:
         idle_timeout: float = IDLE_TIMEOUT,
         pool_idle: float = POOL_IDLE,
         conn_lifetime: float = CONN_LIFETIME,
-        flood_hold: float = FLOOD_HOLD,
+        flood_hold: float | None = None,
     ):
         self.core = core
         self.emit = emit
@@ -231,7 +246,11 @@ class Signalling:
         self.idle_timeout = idle_timeout
         self.pool_idle = pool_idle
         self.conn_lifetime = conn_lifetime
-        self.flood_hold = flood_hold
+        fh = a.get("signal_flood_hold", FLOOD_HOLD) if flood_hold is None else flood_hold
+        top = MAX_FLOOD_HOLD if flood_hold is None else math.inf  # a keyword (tests) may hold it for ever
+        if isinstance(fh, bool) or not isinstance(fh, (int, float)) or math.isnan(fh) or not 0 <= fh <= top:
+            raise ValueError(f"agent.signal_flood_hold must be a number of seconds in 0..{MAX_FLOOD_HOLD:g}, got {fh!r}")
+        self.flood_hold = float(fh)
         self._flood_timer = None  # the pending re-flood (one for every booking made meanwhile)
         self.active = 0  # connections being served
         self._served: set = set()  # their writers
@@ -618,13 +637,41 @@ class Signalling:
                 prefixes=req.prefixes,
                 avoid=avoid,
             )
+            pre: list = []  # our binding SID installed ahead (``dataplane.pre_install``), once it ran
+            early = None
+            ahead = getattr(self.dataplane, "pre_install", None) if req.dataplane else None
+            if ahead is not None and len(req.hops) <= 1 and bool(req.plan):
+                # issue 7 sec. 5: an ABR that expanded its segment installs its
+                # binding SID while the rest of the path is set up: queued behind
+                # the send, which runs at once up to its first wait (the request
+                # leaves first); the answer then only checks it
+                def install_ahead():
+                    try:
+                        a = ahead(req, step)
+                    except Exception as exc:
+                        self.core.report("binding_ahead_errors", exc, f"binding SID of {req.id} on the forward leg")
+                        return
+                    if a is not None:
+                        pre.append(a)
+
+                early = asyncio.get_running_loop().call_soon(install_ahead)
             try:
                 down = await self.send(step["next"], fwd)
             except Exception as exc:
+                if early is not None:
+                    early.cancel()  # not run yet: nothing installed, nothing to run
                 if req.id in c.reservations and c.reservations[req.id].get("from") == sender:
                     c.release_hop(req.id)
                     self._evaluate()
+                if pre:  # nothing half installed: the binding SID goes with the booking
+                    await pre[0].settle()
+                    self._dataplane_gone(req.id)
                 raise msg.AgentRefusal(str(exc)[:MAX_ERROR]) from None
+            finally:
+                if early is not None:
+                    early.cancel()  # a cancelled set-up too (its booking expires, and takes what ran with it)
+            if pre:
+                await pre[0].settle()
             # Booked before forwarding, so admission here counted it all
             # along. Re-flooding our link's lower available bandwidth (draft
             # sec. 2.2; the TE LSA's unreserved bandwidth, RFC 3630 sec.
@@ -642,6 +689,8 @@ class Signalling:
                 raise msg.AgentRefusal(f"{c.router_id}: reservation {req.id} went while it was set up")
             t.refresh(req.id)
         route = msg.Route(route=(c.router_id, *(down.route if down else ())))
+        if step["next"] is None:
+            pre = []
         if req.dataplane:
             # issue 7: the LSP's data plane, upstream like an RSVP Resv's labels
             # (RFC 3209 sec. 4.1): our link, our binding SID where we are an
@@ -649,7 +698,8 @@ class Signalling:
             try:
                 if self.dataplane is None:
                     raise msg.AgentRefusal(f"{c.router_id}: no SRv6 data plane here")
-                route = self.dataplane.on_reserved(req, step, down, expands=len(req.hops) <= 1 and bool(req.plan))
+                kw = {"pre": pre[0]} if pre else {}
+                route = self.dataplane.on_reserved(req, step, down, expands=len(req.hops) <= 1 and bool(req.plan), **kw)
                 trace("sig_dataplane", req.id)
             except Exception as exc:
                 if not isinstance(exc, ValueError):

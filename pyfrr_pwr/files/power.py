@@ -219,6 +219,8 @@ SCHEMA = {
                 "signal_key_id": {"type": "integer", "minimum": 0, "maximum": 255},
                 "reservation_refresh": {"type": "number", "exclusiveMinimum": 0},
                 "reservation_hold": {"type": "number", "exclusiveMinimum": 0},
+                # s from a hop's answer to its re-flood of what it booked (agent.signalling, issue 7 sec. 5)
+                "signal_flood_hold": {"type": "number", "minimum": 0, "maximum": 5},
             },
         },
         "banding": {
