@@ -551,34 +551,17 @@ class CompiledGraph:
         keywords. Returns fewer than k (possibly none) when fewer feasible
         paths exist.
         """
-        ix = self.index
-        try:
-            s, t = ix[source], ix[target]
-        except (KeyError, TypeError):
-            s, t = self._node(source), self._node(target)
-        if constraints is None and not kw and type(k) is int and 0 <= k <= _K_MAX:
-            c = self._c0  # the common case, without a call
-        else:
-            c = self._cstruct(k, constraints, kw)
-        try:
-            ws, out = self._local.ts
-        except AttributeError:
-            ws, out = self._state()
-        self._enter()
-        try:
-            if self._writing:
-                self._wait_writer()
-            n = lib.pwr_ksp_flat1(self._g, ws, s, t, k, c, 1, out)  # 1: PWR_FLAT_PATHS
-        finally:
-            self._leave()
-        if n > 0:
-            return self._result(out, n)
-        if n < 0:
-            raise RuntimeError(f"KSP query failed: {_ERR.get(n, n)}")
-        return []
+        n, out = self._one(source, target, k, constraints, kw, 1)  # 1: PWR_FLAT_PATHS
+        return self._result(out, n) if n else []
 
     def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
         """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
+        n, out = self._one(source, target, k, constraints, kw, 0)  # 0: costs only
+        return ffi.unpack(out.costs, n)
+
+    def _one(self, source, target, k: int, constraints, kw: dict, paths: int):
+        """One query in one C call (``pwr_ksp_flat1``, ``paths``: lay the
+        paths out too, or costs only): (how many, the thread's flat output)."""
         ix = self.index
         try:
             s, t = ix[source], ix[target]
@@ -596,12 +579,12 @@ class CompiledGraph:
         try:
             if self._writing:
                 self._wait_writer()
-            n = lib.pwr_ksp_flat1(self._g, ws, s, t, k, c, 0, out)  # 0: costs only
+            n = lib.pwr_ksp_flat1(self._g, ws, s, t, k, c, paths, out)
         finally:
             self._leave()
         if n < 0:
             raise RuntimeError(f"KSP query failed: {_ERR.get(n, n)}")
-        return ffi.unpack(out.costs, n)
+        return n, out
 
     def batch(self, pairs: Iterable[tuple], k: int, constraints: Constraints | None = None, **kw) -> list[list[Path]]:
         """k paths for each (source, target) pair.
