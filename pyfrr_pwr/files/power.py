@@ -277,13 +277,6 @@ def load_yaml(path: str | Path, **limits):
     return yamlsafe.load(path, **limits)
 
 
-def __getattr__(name: str):
-    # ``StrictValidator``, as this module had it, without importing jsonschema with it
-    if name == "StrictValidator":
-        return schemacheck.strict_validator()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _worded(found: list, total: int, node, fname: str) -> list[str]:
     """``schemacheck.findings`` as file:line: field: message lines."""
     out = []
