@@ -173,6 +173,18 @@ class Rig:
                 return verdicts[0]
         raise AssertionError("no verdict")
 
+    def protected_and_fired(self):
+        """The LSP up on its primary with its backup installed, then a
+        verdict the prober's thread has switched for (not yet heard by the
+        loop): the loop's hook and the verdict."""
+        self.signalled("primary", "fd00::1", "ab")
+        self.signalled("backup", "fd00::2", "ad")
+        self.primary_up()
+        on_action, fast = self.hooks()
+        verdict = self.primary_silent()
+        fast(verdict)
+        return on_action, verdict
+
     def at(self, metric: int):
         """The kernel's route for the prefix at ``metric``: its first segment, or None."""
         self.barrier()
@@ -244,12 +256,7 @@ def test_a_fast_delete_the_loop_follows_stays_and_the_machine_switches(rig):
     """The normal case: the delete leaves traffic on the backup route, the
     loop hears the verdict for the current sessions and the machine's
     Switch re-creates the primary metric with the backup: nothing undone."""
-    rig.signalled("primary", "fd00::1", "ab")
-    rig.signalled("backup", "fd00::2", "ad")
-    rig.primary_up()
-    on_action, fast = rig.hooks()
-    verdict = rig.primary_silent()
-    fast(verdict)
+    on_action, verdict = rig.protected_and_fired()
     assert rig.at(10) is None and rig.at(15) == "fd00::2"  # traffic on the backup route at once
     on_action(verdict)
     assert rig.h.m.active == "backup" and rig.at(10) == rig.where_the_machine_says() == "fd00::2"
@@ -259,12 +266,7 @@ def test_a_fast_delete_the_loop_follows_stays_and_the_machine_switches(rig):
 def test_a_fast_switch_for_an_lsp_released_meanwhile_leaves_nothing(rig):
     """The verdict fired, then the LSP was released before the loop heard
     of it: the undo must not put back a route nobody holds."""
-    rig.signalled("primary", "fd00::1", "ab")
-    rig.signalled("backup", "fd00::2", "ad")
-    rig.primary_up()
-    on_action, fast = rig.hooks()
-    verdict = rig.primary_silent()
-    fast(verdict)
+    on_action, verdict = rig.protected_and_fired()
     rig.m._probe_stop(rig.h)
     rig.h.legs.clear()  # their releases are signalling's (no event loop here)
     rig.m._feed(rig.h, L.ReleaseRequested(rig.now))
