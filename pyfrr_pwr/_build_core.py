@@ -1,6 +1,7 @@
 """cffi out-of-line API-mode builder for the C core (csrc/).
 
-The declarations below mirror csrc/pwr_ksp.h and csrc/pwr_tlv.h; cffi
+The declarations below mirror csrc/pwr_ksp.h, csrc/pwr_tlv.h and
+csrc/pwr_transit.h; cffi
 compiles a wrapper that includes those headers, so the C compiler checks
 that the two agree. The return codes are declared ``#define NAME ...``: cffi
 takes their values from the headers, and Python reads them as ``lib.NAME``
@@ -115,14 +116,68 @@ typedef struct {
 } pwr_tlv;
 int pwr_tlv_walk(const uint8_t *buf, size_t len, pwr_tlv *out,
                  size_t max_out, size_t *err_off);
+#define PWR_TR_OK ...
+#define PWR_TR_EINVAL ...
+#define PWR_TR_ESPACE ...
+#define PWR_TR_ARRAY ...
+#define PWR_TR_SCALAR ...
+#define PWR_TR_SUMS ...
+typedef struct {
+    int32_t n, ne;
+    const int32_t *gstart;
+    const int32_t *gpos;
+    const int32_t *rank;
+    const double *pwr, *bw, *jitter;
+    const int64_t *te, *hops, *admin, *delay;
+    int32_t fit;
+} pwr_tr_vec;
+int pwr_tr_vec_check(pwr_tr_vec *v);
+typedef struct {
+    int32_t n;
+    const double *pwr, *bw, *delay, *jitter;
+    const int64_t *te, *hops, *admin;
+} pwr_tr_vias;
+typedef struct {
+    int64_t cap;
+    int32_t *row;
+    double *pwr, *bw;
+    int64_t *te, *hops, *admin, *delay, *jitter;
+} pwr_tr_out;
+typedef struct {
+    double *d;
+    int64_t nd;
+    int32_t *i;
+    int64_t ni;
+} pwr_tr_ws;
+int pwr_tr_combine_size(int32_t nb, const pwr_tr_vec *const *vecs,
+                        const int32_t *via_off, int32_t nvia, int32_t k,
+                        int64_t *total, int64_t *nd, int64_t *ni);
+int pwr_tr_combine(int32_t nb, const pwr_tr_vec *const *vecs,
+                   const int32_t *via_off, const pwr_tr_vias *vias, int32_t k,
+                   int32_t *status, int32_t *out_off, const pwr_tr_out *out,
+                   const pwr_tr_ws *ws);
+int pwr_tr_aggregates(int32_t np, const int32_t *off, const int32_t *arcs,
+                      int32_t narc, const double *w, const double *bw,
+                      const int64_t *te, const int64_t *admin,
+                      const double *delay, const double *jitter,
+                      double *o_pwr, double *o_bw, int64_t *o_te,
+                      int64_t *o_admin, double *o_delay, double *o_jitter);
+int pwr_tr_wire(int32_t n, const double *pwr, const double *bw,
+                const int64_t *te, const int64_t *hops, const int64_t *admin,
+                const double *delay, const double *jitter, double *o_pwr,
+                double *o_bw, int64_t *o_te, int64_t *o_hops,
+                int64_t *o_admin, int64_t *o_delay, int64_t *o_jitter);
+int pwr_tr_order(int32_t n, const double *key, int32_t np,
+                 const int32_t *part_off, int32_t *idx, int32_t *tmp,
+                 int32_t *part_tmp);
 """
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "pyfrr_pwr._core",
-    '#include "pwr_ksp.h"\n#include "pwr_tlv.h"\n',
-    sources=["csrc/pwr_ksp.c", "csrc/pwr_tlv.c"],
+    '#include "pwr_ksp.h"\n#include "pwr_tlv.h"\n#include "pwr_transit.h"\n',
+    sources=["csrc/pwr_ksp.c", "csrc/pwr_tlv.c", "csrc/pwr_transit.c"],
     include_dirs=["csrc"],
     extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra"],
 )

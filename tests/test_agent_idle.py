@@ -231,9 +231,9 @@ def test_resync_due_scans_a_ted_again_only_after_it_changed(fig7, monkeypatch):
 
 
 def test_an_agent_that_computes_no_paths_does_not_import_numpy():
-    """numpy (~15 MiB an agent) is for the C core's arrays (paths.ksp,
-    paths.transit): ABRs and head-ends import it when they first compute,
-    a transit router never (issue 10: agent RSS)."""
+    """numpy (~15 MiB an agent) is for the offline evaluation only, and
+    paths.ksp is for ABRs and head-ends when they first compute: a transit
+    router imports neither (issue 10: agent RSS)."""
     import subprocess
     import sys
 

@@ -740,9 +740,6 @@ def _trace_message(m) -> None:
 
 
 def run_agent(config: str, socket_path: str, api: str = "127.0.0.1:2607", name: str | None = None) -> int:
-    # numpy (imported only where the C core's arrays are built: ABRs, head-ends)
-    # does no BLAS work here; its OpenBLAS pool would be an idle thread per agent
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # vector and choice rounds run on a worker thread whose C calls drop and
     # re-take the GIL; each re-take waited up to a whole 5 ms switch interval
     # while the event loop ran Python during a flood (1.35 ms alone, 9.2 ms

@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 import math
 import weakref
+from array import array
 
 from pyfrr_pwr.model.ted import patch_origin
 from pyfrr_pwr.paths.ksp import CompiledGraph
@@ -96,7 +97,7 @@ class _GraphInfo:
             ):
                 # the parent's arrays with the changed arcs' figures replaced
                 eidx, *cols = base
-                cols = [c.copy() for c in cols]
+                cols = [array(c.typecode, c) for c in cols]
                 for e in self.changed:
                     i = eidx[e]
                     for c, x in zip(cols, self.attrs[e]):
@@ -126,17 +127,15 @@ def _arc_arrays(attrs: dict):
     w, bw, te, ad, dl, jt = cols
     if not all(type(x) is float for c in (w, bw, dl, jt) for x in c) or not all(type(x) is int and 0 <= x < 2**40 for c in (te, ad) for x in c):
         return None
-    import numpy as np  # only the batched aggregates (paths.transit) read these: imported on first use
-
-    f = np.float64
+    # flat buffers for the C kernel (paths.transit._aggregates_many, csrc/pwr_transit.c): no numpy (issue 10: agent RSS)
     return (
         {e: i for i, e in enumerate(attrs)},
-        np.array(w + (0.0,), dtype=f),
-        np.array(bw + (math.inf,), dtype=f),
-        np.array(te + (0,), dtype=np.int64),
-        np.array(ad + (0,), dtype=np.int64),
-        np.array(dl + (0.0,), dtype=f),
-        np.array(jt + (0.0,), dtype=f),
+        array("d", w + (0.0,)),
+        array("d", bw + (math.inf,)),
+        array("q", te + (0,)),
+        array("q", ad + (0,)),
+        array("d", dl + (0.0,)),
+        array("d", jt + (0.0,)),
     )
 
 

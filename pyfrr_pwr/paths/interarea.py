@@ -23,9 +23,9 @@ callers import everything from this one:
 
 * ``paths.transit``: Path info aggregates (sec. 2.1.9, ``Aggregate``) and
   the combination of our paths to an ABR with its vector's entries, in
-  numpy arrays with the scalar heap walk as reference (issue 10), plus the
-  fast construction of wire objects (``FAST_WIRE_OBJECTS``; set it on
-  ``paths.transit``).
+  flat arrays by the C core (csrc/pwr_transit.c) with the scalar heap walk
+  as reference (issue 10), plus the fast construction of wire objects
+  (``FAST_WIRE_OBJECTS``; set it on ``paths.transit``).
 * ``paths.graphcache``: what is derived once per area graph object (arc
   figures, the compiled graph shared by every computer and updated in place
   when only link figures changed); ``invalidate(G)`` after changing a graph

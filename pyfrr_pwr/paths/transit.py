@@ -15,12 +15,19 @@ combine) because it is where the round's time goes (issue 10):
 
 * ``_combine_scalar`` is the reference: a heap walk over the sum matrix,
   one ``Aggregate`` per step.
-* ``_combine`` / ``_combine_many`` do the same in numpy, one pass per
-  learnt vector or one for all of them (the k smallest sums by a stable
-  argsort, which is the heap walk's order exactly), and build wire objects
-  only for the entries that go out. Inputs the array form cannot reproduce
-  bit for bit (unsorted or non-finite figures from the network) take the
-  scalar path.
+* ``_combine`` / ``_combine_many`` do the same in arrays, one pass for
+  every learnt vector of a round, in the C core (csrc/pwr_transit.c: the
+  heap walk keyed by (sum, i, j), then a stable sort by (PWR, endpoint)),
+  and build wire objects only for the entries that go out. Inputs the
+  array form cannot reproduce bit for bit (unsorted or non-finite figures
+  from the network) take the scalar path.
+* ``_aggregates_many``, ``_wire_rows`` and ``_merge_local`` (a local
+  vector's figures, wire form and order) are C kernels of the same file.
+
+No numpy: the kernels take flat buffers (the ``array`` module) and write
+into buffers allocated here (issue 10: numpy and its BLAS were 11.6 MiB of
+every ABR's RSS). A C core built without the kernels (``KERNEL`` False)
+leaves every combination to the scalar reference.
 
 Wire objects: ``_path_infos`` builds the ``wire.PathInfo`` tuples of a
 whole batch in one go (``PathInfo._of``), about 4x faster than one
@@ -34,16 +41,25 @@ import dataclasses
 import gc
 import heapq
 import math
+from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
+from itertools import accumulate, chain
 
-import numpy as np
-
+from pyfrr_pwr._core import ffi, lib
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import wire
 
-__all__ = ["Aggregate", "EMPTY", "aggregate", "FAST_WIRE_OBJECTS", "JITTER_MAX"]
+__all__ = ["Aggregate", "EMPTY", "aggregate", "FAST_WIRE_OBJECTS", "JITTER_MAX", "KERNEL"]
+
+
+# -- the C kernels (csrc/pwr_transit.c) --------------------------------------
+
+KERNEL = hasattr(lib, "pwr_tr_combine")  # False: a C core built without them (then the scalar reference runs)
+_new = ffi.new_allocator(should_clear_after_alloc=False)  # every element is written before it is read
+_buf = ffi.from_buffer
+_unpack = ffi.unpack
+assert array("i").itemsize == 4 and array("q").itemsize == 8 and array("d").itemsize == 8
 
 
 # -- wire objects, built fast ------------------------------------------------
@@ -151,41 +167,32 @@ def _wire_rows(rows: list) -> tuple | None:
     form could differ from the reference (``Aggregate.info`` replaced,
     figures of other types or ranges): then the caller converts one by
     one."""
-    if Aggregate.info is not _INFO:
+    if Aggregate.info is not _INFO or not KERNEL:
         return None
     if not rows:
         return [], []
     try:
         pwr = [g.pwr for _, g in rows]
         bw = [g.min_bw for _, g in rows]
-        ints = [(g.te_metric, g.hops, g.admin) for _, g in rows]
+        te = [g.te_metric for _, g in rows]
+        hops = [g.hops for _, g in rows]
+        admin = [g.admin for _, g in rows]
         dl = [g.delay for _, g in rows]
         jt = [g.jitter for _, g in rows]
     except AttributeError:
         return None
-    if not set(map(type, pwr + bw + dl + jt)) <= {float} or not set(map(type, chain.from_iterable(ints))) <= {int}:
+    if not set(map(type, pwr + bw + dl + jt)) <= {float} or not set(map(type, te + hops + admin)) <= {int}:
         return None
     try:
-        I = np.array(ints, dtype=np.int64).reshape(len(rows), 3)
+        cols = (array("d", pwr), array("d", bw), array("q", te), array("q", hops), array("q", admin), array("d", dl), array("d", jt))
     except OverflowError:
         return None
-    if (I < 0).any() or (I >= 2**40).any():
+    n = len(rows)
+    o = [_new("double[]", n), _new("double[]", n)] + [_new("int64_t[]", n) for _ in range(5)]
+    P, B, T, H, A, D, J = (_buf("double[]" if c.typecode == "d" else "int64_t[]", c) for c in cols)
+    if not lib.pwr_tr_wire(n, P, B, T, H, A, D, J, *o):  # a NaN, a non-finite delay, a figure out of range
         return None
-    P, B, D, J = (np.array(c, dtype=np.float64) for c in (pwr, bw, dl, jt))
-    if np.isnan(P).any() or np.isnan(B).any() or not (np.isfinite(D).all() and np.isfinite(J).all()):
-        return None
-    FM = metric.FLT_MAX
-    infos = _path_infos(
-        [e for e, _ in rows],
-        np.where(FM < P, FM, P).tolist(),  # min(x, FLT_MAX): x unless FLT_MAX is smaller
-        np.where(FM < B, FM, B).tolist(),
-        np.minimum(I[:, 0], 0xFFFFFFFF).tolist(),
-        np.minimum(I[:, 1], 0xFFFF).tolist(),
-        (I[:, 2] & 0xFFFFFFFF).tolist(),
-        np.rint(np.minimum(D, float(0xFFFFFFFF))).astype(np.int64).tolist(),  # rint: round half even, as round()
-        np.rint(np.minimum(J, float(JITTER_MAX))).astype(np.int64).tolist(),
-    )
-    return infos, pwr
+    return _path_infos([e for e, _ in rows], *(_unpack(x, n) for x in o)), pwr
 
 
 def _merge_local(head: list, parts: list) -> tuple:
@@ -196,9 +203,18 @@ def _merge_local(head: list, parts: list) -> tuple:
     flat = [i for infos, _ in parts for i in infos]
     if not flat:
         return tuple(head)
-    P = np.array([p for _, pw in parts for p in pw], dtype=np.float64)
-    rank = np.repeat(np.arange(len(parts)), [len(pw) for _, pw in parts])
-    return tuple(head + [flat[i] for i in np.lexsort((rank, P)).tolist()])
+    P = array("d", chain.from_iterable(pw for _, pw in parts))
+    off = array("i", accumulate((len(pw) for _, pw in parts), initial=0))
+    n = len(P)
+    if not KERNEL:
+        rank = [r for r, (_, pw) in enumerate(parts) for _ in pw]
+        order = sorted(range(len(flat)), key=lambda t: (P[t], rank[t]))
+    else:
+        idx = _new("int32_t[]", n)
+        if lib.pwr_tr_order(n, _buf("double[]", P), len(parts), _buf("int32_t[]", off), idx, _new("int32_t[]", n), _new("int32_t[]", n)) != lib.PWR_TR_OK:
+            raise ValueError("pwr_tr_order: inconsistent parts")
+        order = _unpack(idx, n)
+    return tuple(head + list(map(flat.__getitem__, order)))
 
 
 def aggregate(G, path) -> Aggregate:
@@ -232,34 +248,48 @@ def _aggregates(attrs: dict, path) -> Aggregate:
 
 def _aggregates_many(gi, paths: list) -> list:
     """``_aggregates`` of many paths of one graph (its ``_GraphInfo``) at
-    once: the arcs' figures gathered hop by hop into arrays and summed in
-    path order, so every sum is the scalar loop's to the bit (``x + 0.0``
-    pads shorter paths; the minimum keeps the earlier figure on ties, as
-    ``min`` does). The scalar loop runs when the figures' types would make
-    the array sums differ (``_GraphInfo.arrays``)."""
-    arrs = gi.arrays() if len(paths) > 8 else None
-    if arrs is None:
+    once: the arcs' figures (``_GraphInfo.arrays``) summed in path order in
+    the C core (``pwr_tr_aggregates``), so every sum is the scalar loop's
+    to the bit (the minimum keeps the earlier figure on ties, as ``min``
+    does). The scalar loop runs when the figures' types would make the
+    array sums differ (``arrays`` is None then)."""
+    arrs = gi.arrays() if len(paths) > 8 and KERNEL else None
+    cols = _arc_columns(arrs) if arrs is not None else None
+    if cols is None:
         attrs = gi.attrs
         return [_aggregates(attrs, p) for p in paths]
-    eidx, W, BW, TE, AD, DL, JT = arrs
+    eidx, narc, W, BW, TE, AD, DL, JT = cols
     lens = [len(p.edges) for p in paths]
-    L = max(lens, default=0)
-    idx = np.full((len(paths), L), len(W) - 1, dtype=np.intp)  # the neutral arc
-    idx[np.arange(L)[None, :] < np.array(lens)[:, None]] = [eidx[e] for p in paths for e in p.edges]
+    arcs = array("i", [eidx[e] for p in paths for e in p.edges])
+    off = array("i", accumulate(lens, initial=0))
     n = len(paths)
-    pwr, dl, jt = np.zeros(n), np.zeros(n), np.zeros(n)
-    bw = np.full(n, math.inf)
-    te, ad = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    for h in range(L):
-        c = idx[:, h]
-        pwr += W[c]
-        b = BW[c]
-        bw = np.where(b < bw, b, bw)
-        te += TE[c]
-        ad |= AD[c]
-        dl += DL[c]
-        jt += JT[c]
-    return list(map(Aggregate, pwr.tolist(), bw.tolist(), te.tolist(), lens, ad.tolist(), dl.tolist(), jt.tolist()))
+    o = [_new("double[]", n), _new("double[]", n), _new("int64_t[]", n), _new("int64_t[]", n), _new("double[]", n), _new("double[]", n)]
+    if lib.pwr_tr_aggregates(n, _buf("int32_t[]", off), _buf("int32_t[]", arcs), narc, W, BW, TE, AD, DL, JT, *o) != lib.PWR_TR_OK:
+        raise ValueError("pwr_tr_aggregates: an arc index out of range")  # eidx and the columns disagree: never guess
+    pwr, bw, te, ad, dl, jt = (_unpack(x, n) for x in o)
+    return list(map(Aggregate, pwr, bw, te, lens, ad, dl, jt))
+
+
+_F64, _I64 = frozenset("d"), frozenset("ql")  # buffer formats of 8-byte floats and signed ints ('l' is numpy's int64 here)
+
+
+def _arc_columns(arrs):
+    """``_GraphInfo.arrays``' columns as C buffers: (arc index by edge, arcs,
+    weight, bandwidth, TE, admin, delay, delay variation); None unless every
+    column is a flat buffer of the expected element type and one length
+    (the array module's or numpy's: both export the buffer protocol)."""
+    eidx, *cols = arrs
+    try:
+        views = [memoryview(c) for c in cols]
+    except TypeError:
+        return None
+    fmts = (_F64, _F64, _I64, _I64, _F64, _F64)
+    if len(views) != 6 or any(v.ndim != 1 or v.itemsize != 8 or not v.c_contiguous or v.format.lstrip("@=<") not in f for v, f in zip(views, fmts)):
+        return None
+    narc = len(views[0])
+    if any(len(v) != narc for v in views) or narc >= 2**31:
+        return None
+    return (eidx, narc, *(_buf("double[]" if f is _F64 else "int64_t[]", c) for c, f in zip(cols, fmts)))
 
 
 # -- transit entries: our k paths to an ABR, then its vector's entries ------
@@ -302,17 +332,16 @@ def _combine_scalar(vias: tuple, v: wire.ReachabilityVector, k: int) -> tuple:
 
 
 class _VecArrays:
-    """A learnt vector's entries as arrays, grouped by endpoint (first
-    appearance order), padded with a sentinel position ``n`` whose PWR is
-    +inf. ``ok`` is False when the array form could differ from the scalar
-    one (an endpoint's entries not sorted by PWR, non-finite or
-    out-of-range figures): then ``_combine_scalar`` runs."""
+    """A learnt vector's entries as C buffers (``pwr_tr_vec``), grouped by
+    endpoint (first appearance order). ``ok`` is False when the array form
+    could differ from the scalar one (an endpoint's entries not sorted by
+    PWR, non-finite or out-of-range figures, ``pwr_tr_vec_check``): then
+    ``_combine_scalar`` runs."""
 
-    __slots__ = ("vec", "eps", "rank", "idx", "count", "pwr", "bw", "te", "hops", "admin", "delay", "jitter", "ok", "Y")
+    __slots__ = ("vec", "eps", "ok", "c", "_keep")
 
     def __init__(self, v: wire.ReachabilityVector):
-        self.vec = v
-        self.ok = False
+        self.vec, self.ok, self.c, self._keep = v, False, None, None
         paths = v.paths
         n = len(paths)
         if _FAST_PI and all(type(p) is _PI for p in paths):  # tuple records: the columns in one go
@@ -323,7 +352,7 @@ class _VecArrays:
         for pos, e in enumerate(cols[0] if cols is not None else (p.endpoint for p in paths)):
             groups.setdefault(e, []).append(pos)
         self.eps = list(groups)
-        if not n:
+        if not n or not KERNEL:
             return
         try:
             if cols is None:
@@ -338,34 +367,28 @@ class _VecArrays:
                     [getattr(p, "jitter_us", 0) for p in paths],
                 ]
             _, pw, bwc, te, hp, ad, dl, jt = cols
-            pwr = np.array([*pw, math.inf], dtype=np.float64)
-            bw = np.array([*bwc, 0.0], dtype=np.float64)
-            ints = np.array([te, hp, ad, dl], dtype=np.int64).T
-            jitter = np.array([*(float(x or 0) for x in jt), 0.0], dtype=np.float64)
-            exact = all(type(x) is int for c in (te, hp, ad, dl) for x in c) and all(type(x) is float for c in (pw, bwc) for x in c)
+            if not (all(type(x) is int for c in (te, hp, ad, dl) for x in c) and all(type(x) is float for c in (pw, bwc) for x in c)):
+                return
+            fl = (array("d", pw), array("d", bwc), array("d", [float(x or 0) for x in jt]))
+            ints = tuple(array("q", c) for c in (te, hp, ad, dl))
         except (TypeError, ValueError, OverflowError):
             return
-        if not exact or (ints < 0).any() or (ints >= 2**32).any():
-            return
-        ints = np.concatenate([ints, np.zeros((1, 4), dtype=np.int64)])
-        if not np.isfinite(pwr[:n]).all() or np.isnan(bw).any() or not np.isfinite(jitter).all():
-            return
-        J = max(len(g) for g in groups.values())
-        idx = np.full((len(groups), J), n, dtype=np.intp)
-        for r, g in enumerate(groups.values()):
-            idx[r, : len(g)] = g
-        gp = pwr[idx]
-        if (gp[:, 1:] < gp[:, :-1]).any():  # the padding is +inf: only real disorder shows
-            return
-        order = sorted(range(len(self.eps)), key=self.eps.__getitem__)
-        rank = np.empty(len(self.eps), dtype=np.intp)
-        rank[order] = np.arange(len(self.eps))
-        self.rank, self.idx, self.Y = rank, idx, gp
-        self.count = np.array([len(g) for g in groups.values()], dtype=np.intp)
-        self.pwr, self.bw, self.jitter = pwr, bw, jitter
-        self.te, self.hops, self.admin = ints[:, 0], ints[:, 1], ints[:, 2]
-        self.delay = ints[:, 3].astype(np.float64)
-        self.ok = True
+        E = len(self.eps)
+        rank = array("i", bytes(4 * E))
+        for r, g in enumerate(sorted(range(E), key=self.eps.__getitem__)):
+            rank[g] = r
+        ibufs = [
+            _buf("int32_t[]", x) for x in (array("i", accumulate(map(len, groups.values()), initial=0)), array("i", chain.from_iterable(groups.values())), rank)
+        ]
+        fbufs = [_buf("double[]", x) for x in fl]
+        qbufs = [_buf("int64_t[]", x) for x in ints]
+        c = ffi.new("pwr_tr_vec *")
+        c.n, c.ne = n, E
+        c.gstart, c.gpos, c.rank = ibufs
+        c.pwr, c.bw, c.jitter = fbufs
+        c.te, c.hops, c.admin, c.delay = qbufs
+        self.c, self._keep = c, (ibufs, fbufs, qbufs)  # the buffers live as long as the struct that points at them
+        self.ok = lib.pwr_tr_vec_check(c) == 1
 
 
 _VEC_ARRAYS: dict = {}  # id(vector) -> _VecArrays, shared: every ABR hears the same vectors
@@ -382,114 +405,44 @@ def _vec_arrays(v: wire.ReachabilityVector) -> _VecArrays:
 
 
 def _combine(vias: tuple, v: wire.ReachabilityVector, k: int) -> tuple:
-    """``_combine_scalar`` in arrays, equal to it entry for entry.
-
-    For each endpoint the sums xs[i] + ys[j] of the (nv x J) matrix,
-    flattened row-major, are sorted stably: ties keep (i, j) order, which is
-    the heap walk's (sum, i, j) order when both lists are sorted; the first
-    min(k, nv * count) are the walk's. The entries are then sorted stably
-    by (saturated PWR, endpoint) like the scalar form, and saturated into
-    the wire's ranges as ``Aggregate.then`` and ``Aggregate.info`` do.
-    """
-    if not vias or not v.paths or Aggregate.then is not _THEN or Aggregate.info is not _INFO:
-        return _combine_scalar(vias, v, k) if vias else ()
-    va = _vec_arrays(v)
-    xs = np.array([g.pwr for g in vias], dtype=np.float64)
-    if not va.ok or not np.isfinite(xs).all() or (xs[1:] < xs[:-1]).any():
-        return _combine_scalar(vias, v, k)
-    try:
-        vbw = np.array([g.min_bw for g in vias], dtype=np.float64)
-        vint = np.array([(g.te_metric, g.hops, g.admin) for g in vias], dtype=np.int64)
-        vdl = np.array([g.delay for g in vias], dtype=np.float64)
-        vjt = np.array([g.jitter for g in vias], dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return _combine_scalar(vias, v, k)
-    if np.isnan(vbw).any() or not (np.isfinite(vdl).all() and np.isfinite(vjt).all()) or (vint < 0).any() or (vint[:, 0] >= 2**40).any():
-        return _combine_scalar(vias, v, k)
-    nv = len(vias)
-    E, J = va.idx.shape
-    ys = va.pwr[va.idx]  # (E, J)
-    S = (xs[None, :, None] + ys[:, None, :]).reshape(E, nv * J)
-    kk = min(k, nv * J)
-    if kk <= 0:
-        return ()
-    order = np.argsort(S, axis=1, kind="stable")[:, :kk]
-    cnt = np.minimum(kk, nv * va.count)
-    valid = np.arange(kk)[None, :] < cnt[:, None]
-    flat = order[valid]
-    row = np.repeat(np.arange(E), cnt)
-    i, j = np.divmod(flat, J)
-    pos = va.idx[row, j]
-    sums = xs[i] + va.pwr[pos]
-    if not np.isfinite(sums).all():
-        return _combine_scalar(vias, v, k)
-    pwr = np.minimum(sums, metric.FLT_MAX)
-    srt = np.lexsort((va.rank[row], pwr))  # stable: (PWR, endpoint), then walk order
-    i, pos, row, pwr = i[srt], pos[srt], row[srt], pwr[srt]
-    bw = np.minimum(np.minimum(vbw[i], va.bw[pos]), metric.FLT_MAX)
-    te = np.minimum(vint[i, 0] + va.te[pos], 0xFFFFFFFF)
-    hops = np.minimum(vint[i, 1] + va.hops[pos], 0xFFFF)
-    admin = (vint[i, 2] | va.admin[pos]) & 0xFFFFFFFF
-    delay = np.rint(np.minimum(vdl[i] + va.delay[pos], float(0xFFFFFFFF))).astype(np.int64)  # rint: round half even, as round()
-    jitter = np.rint(np.minimum(vjt[i] + va.jitter[pos], float(JITTER_MAX))).astype(np.int64)
-    eps = va.eps
-    return tuple(
-        _path_infos([eps[r] for r in row.tolist()], pwr.tolist(), bw.tolist(), te.tolist(), hops.tolist(), admin.tolist(), delay.tolist(), jitter.tolist())
-    )
+    """``_combine_scalar`` in arrays, equal to it entry for entry (one
+    pair of ``_combine_many``)."""
+    return _combine_many([(vias, v)], k)[0]
 
 
-def _vias_arrays_many(viass: list):
-    """Our aggregates to the ABRs of many vias tuples as arrays, in one
-    conversion: (the concatenated arrays, or None if any conversion
-    failed; per tuple whether the array form can reproduce the scalar one:
-    sorted, finite figures)."""
+def _vias_arrays(viass: list):
+    """Our aggregates to the ABRs of many vias tuples as one ``pwr_tr_vias``
+    (with the buffers it points at), or None when a figure does not
+    convert (not a number, an int beyond 64 bits); which figures the array
+    form takes (finite, sorted) the C core checks per tuple."""
     flat = [g for vias in viass for g in vias]
     try:
-        xs = np.array([g.pwr for g in flat], dtype=np.float64)
-        vbw = np.array([g.min_bw for g in flat], dtype=np.float64)
-        vint = np.array([(g.te_metric, g.hops, g.admin) for g in flat], dtype=np.int64).reshape(len(flat), 3)
-        vdl = np.array([g.delay for g in flat], dtype=np.float64)
-        vjt = np.array([g.jitter for g in flat], dtype=np.float64)
+        fl = [
+            array("d", [g.pwr for g in flat]),
+            array("d", [g.min_bw for g in flat]),
+            array("d", [g.delay for g in flat]),
+            array("d", [g.jitter for g in flat]),
+        ]
+        ints = [array("q", [g.te_metric for g in flat]), array("q", [g.hops for g in flat]), array("q", [g.admin for g in flat])]
     except (TypeError, ValueError, OverflowError):
-        return None, None
-    lens = np.array([len(v) for v in viass], dtype=np.intp)
-    owner = np.repeat(np.arange(len(viass)), lens)
-    bad = ~np.isfinite(xs) | np.isnan(vbw) | ~np.isfinite(vdl) | ~np.isfinite(vjt) | (vint < 0).any(axis=1) | (vint[:, 0] >= 2**40)
-    unsorted = (xs[1:] < xs[:-1]) & (owner[1:] == owner[:-1])
-    ok = np.ones(len(viass), dtype=bool)
-    ok[owner[bad]] = False
-    ok[owner[1:][unsorted]] = False
-    return (xs, vbw, vint, vdl, vjt, lens), ok.tolist()
+        return None
+    V = ffi.new("pwr_tr_vias *")
+    keep = [_buf("double[]", x) for x in fl] + [_buf("int64_t[]", x) for x in ints]
+    V.n = len(flat)
+    V.pwr, V.bw, V.delay, V.jitter, V.te, V.hops, V.admin = keep
+    return V, keep
 
 
-_CELLS: dict = {}  # (NV, J, k) -> the sum-matrix cells that can be among the k smallest
-
-
-def _cells(NV: int, J: int, k: int):
-    """Cells (i, j) of an NV x J sum matrix, row-major, that can be among
-    the k smallest in (sum, i, j) order when both lists are sorted: cell
-    (i, j) comes after the (i+1)(j+1)-1 cells (i' <= i, j' <= j), so only
-    (i+1)(j+1) <= k can (IEEE addition is monotonic, so this holds for the
-    rounded sums too)."""
-    key = (NV, J, k)
-    c = _CELLS.get(key)
-    if c is None:
-        cells = [(i, j) for i in range(NV) for j in range(J) if (i + 1) * (j + 1) <= k]
-        c = _CELLS[key] = (np.array([i for i, _ in cells], dtype=np.intp), np.array([j for _, j in cells], dtype=np.intp))
-    return c
+_K_MAX = 2**31 - 1  # k is an int32_t in C; no endpoint has that many entries to combine
 
 
 def _combine_many(items: list, k: int) -> list:
-    """``_combine`` for many (vias, vector) pairs at once: one numpy pass
-    over every endpoint row of every vector (rows padded to the widest
-    vias and vector, padding at +inf so it sorts last), then one sort by
-    (vector, PWR, endpoint) and one batch of wire objects. Only the cells
-    of the sum matrix that can be among the k smallest are sorted
-    (``_cells``): a stable sort of those, in row-major order, is the
-    full sort's prefix. Pairs the array form cannot reproduce take the
-    scalar path."""
+    """``_combine`` for many (vias, vector) pairs at once: one C call
+    (``pwr_tr_combine``) over every endpoint of every vector, then one
+    batch of wire objects. Pairs the array form cannot reproduce take the
+    scalar path (the C core says which)."""
     out: list = [None] * len(items)
-    arrays_ok = Aggregate.then is _THEN and Aggregate.info is _INFO
+    arrays_ok = Aggregate.then is _THEN and Aggregate.info is _INFO and KERNEL
     cand = []
     for n, (vias, v) in enumerate(items):
         if not vias or not v.paths:
@@ -502,100 +455,53 @@ def _combine_many(items: list, k: int) -> list:
             cand.append((n, va, vias))
     if not cand:
         return out
-    arrs, ok = _vias_arrays_many([vias for _, _, vias in cand])
-    if arrs is None:  # a figure numpy cannot take: find whose, tuple by tuple
+    if k <= 0:  # no entries at all (as the heap walk takes none)
+        for n, _, _ in cand:
+            out[n] = ()
+        return out
+    conv = _vias_arrays([vias for _, _, vias in cand])
+    if conv is None:  # a figure that does not convert: find whose, tuple by tuple
         good = []
         for n, va, vias in cand:
-            if _vias_arrays_many([vias])[0] is None:
+            if _vias_arrays([vias]) is None:
                 out[n] = _combine_scalar(vias, va.vec, k)
             else:
                 good.append((n, va, vias))
         cand = good
-        arrs, ok = _vias_arrays_many([vias for _, _, vias in cand]) if cand else (None, None)
-        if arrs is None:
-            return _combine_rest(out, items, [(n, va) for n, va, _ in cand], k)
-    batch = []
-    for (n, va, vias), good in zip(cand, ok):
-        if good:
-            batch.append((n, va))
-        else:
-            out[n] = _combine_scalar(vias, va.vec, k)
-    if not batch or k <= 0:
-        for n, _ in batch:
-            out[n] = ()
-        return out
-    if len(batch) < len(cand):  # keep the arrays of the good ones only
-        keep = [i for i, good in enumerate(ok) if good]
-        xs, vbw, vint, vdl, vjt, lens = arrs
-        starts = np.concatenate([[0], np.cumsum(lens)])
-        sel = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in keep]) if keep else np.zeros(0, dtype=np.intp)
-        arrs = (xs[sel], vbw[sel], vint[sel], vdl[sel], vjt[sel], lens[keep])
-    vxs, vbw, vint, vdl, vjt, lens = arrs
-    nb = len(batch)
-    NV = int(lens.max())
-    J = max(va.idx.shape[1] for _, va in batch)
-    Es = np.array([va.idx.shape[0] for _, va in batch], dtype=np.intp)
-    rows = int(Es.sum())
-    via_base = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.intp)
-    owner = np.repeat(np.arange(nb), lens)
-    Vx = np.full((nb, NV), np.inf)
-    Vx[owner, np.arange(len(vxs)) - via_base[owner]] = vxs
-    vrow = np.repeat(np.arange(nb), Es)  # which batch item each row is
-    X = Vx[vrow]
-    bases = np.concatenate([[0], np.cumsum([len(va.pwr) for _, va in batch])[:-1]]).astype(np.intp)
-    Yb, Pb = [], []
-    for b, (_, va) in enumerate(batch):
-        E, Jv = va.idx.shape
-        if Jv == J:
-            Yb.append(va.Y)
-            Pb.append(va.idx + bases[b])
-        else:
-            y = np.full((E, J), np.inf)
-            y[:, :Jv] = va.Y
-            pp = np.full((E, J), -1, dtype=np.intp)
-            pp[:, :Jv] = va.idx + bases[b]
-            Yb.append(y)
-            Pb.append(pp)
-    Y, P = np.concatenate(Yb), np.concatenate(Pb)
-    nv_row = lens[vrow]
-    cnt_row = np.concatenate([va.count for _, va in batch])
-    rank_row = np.concatenate([va.rank for _, va in batch])
-    ep_row = np.array([e for _, va in batch for e in va.eps], dtype=object)
-    F = {f: np.concatenate([getattr(va, f) for _, va in batch]) for f in ("pwr", "bw", "te", "hops", "admin", "delay", "jitter")}
-    ci, cj = _cells(NV, J, k)
-    S = X[:, ci] + Y[:, cj]
-    kk = min(k, len(ci))
-    order = np.argsort(S, axis=1, kind="stable")[:, :kk]
-    cnt = np.minimum(k, nv_row * cnt_row)
-    valid = np.arange(kk)[None, :] < cnt[:, None]
-    flat = order[valid]
-    row = np.repeat(np.arange(rows), cnt)
-    i, j = ci[flat], cj[flat]
-    pos = P[row, j]
-    gi = via_base[vrow[row]] + i  # global via index
-    if (pos < 0).any() or (i >= nv_row[row]).any():  # padding chosen: cannot be, but never guess
-        return _combine_rest(out, items, batch, k)
-    sums = vxs[gi] + F["pwr"][pos]
-    if not np.isfinite(sums).all():
-        return _combine_rest(out, items, batch, k)
-    pwr = np.minimum(sums, metric.FLT_MAX)
-    item = vrow[row]
-    srt = np.lexsort((rank_row[row], pwr, item))  # stable: per vector by (PWR, endpoint), then walk order
-    gi, pos, row, pwr, item = gi[srt], pos[srt], row[srt], pwr[srt], item[srt]
-    bw = np.minimum(np.minimum(vbw[gi], F["bw"][pos]), metric.FLT_MAX)
-    te = np.minimum(vint[gi, 0] + F["te"][pos], 0xFFFFFFFF)
-    hops = np.minimum(vint[gi, 1] + F["hops"][pos], 0xFFFF)
-    admin = (vint[gi, 2] | F["admin"][pos]) & 0xFFFFFFFF
-    delay = np.rint(np.minimum(vdl[gi] + F["delay"][pos], float(0xFFFFFFFF))).astype(np.int64)  # rint: round half even, as round()
-    jitter = np.rint(np.minimum(vjt[gi] + F["jitter"][pos], float(JITTER_MAX))).astype(np.int64)
-    infos = _path_infos(ep_row[row].tolist(), pwr.tolist(), bw.tolist(), te.tolist(), hops.tolist(), admin.tolist(), delay.tolist(), jitter.tolist())
-    ends = np.searchsorted(item, np.arange(nb + 1)).tolist()
-    for b, (n, _) in enumerate(batch):
-        out[n] = tuple(infos[ends[b] : ends[b + 1]])
+        conv = _vias_arrays([vias for _, _, vias in cand]) if cand else None
+        if conv is None:
+            return _combine_rest(out, items, cand, k)
+    V = conv[0]
+    nb, kk = len(cand), min(k, _K_MAX)
+    vecs = ffi.new("pwr_tr_vec *[]", [va.c for _, va, _ in cand])
+    via_off = _buf("int32_t[]", array("i", accumulate((len(vias) for _, _, vias in cand), initial=0)))
+    sz = ffi.new("int64_t[3]")
+    if lib.pwr_tr_combine_size(nb, vecs, via_off, V.n, kk, sz, sz + 1, sz + 2) != lib.PWR_TR_OK:
+        return _combine_rest(out, items, cand, k)
+    total, nd, ni = sz[0], sz[1], sz[2]
+    o = ffi.new("pwr_tr_out *")
+    bufs = [_new("int32_t[]", total), _new("double[]", total), _new("double[]", total)] + [_new("int64_t[]", total) for _ in range(5)]
+    o.cap = total
+    o.row, o.pwr, o.bw, o.te, o.hops, o.admin, o.delay, o.jitter = bufs
+    ws = ffi.new("pwr_tr_ws *")
+    wd, wi = _new("double[]", nd), _new("int32_t[]", ni)
+    ws.d, ws.nd, ws.i, ws.ni = wd, nd, wi, ni
+    status, out_off = _new("int32_t[]", nb), _new("int32_t[]", nb + 1)
+    if lib.pwr_tr_combine(nb, vecs, via_off, V, kk, status, out_off, o, ws) != lib.PWR_TR_OK:
+        return _combine_rest(out, items, cand, k)  # cannot be (sizes from the same call): never guess
+    T = out_off[nb]
+    ep_row = list(chain.from_iterable(va.eps for _, va, _ in cand))
+    row, *figs = (_unpack(x, T) for x in bufs)
+    infos = _path_infos(list(map(ep_row.__getitem__, row)), *figs)
+    ends, st, ARRAY = _unpack(out_off, nb + 1), _unpack(status, nb), lib.PWR_TR_ARRAY
+    if lib.PWR_TR_SUMS in st:  # a sum not finite: the whole batch takes the scalar walk, as the numpy form did (same signed zeros)
+        return _combine_rest(out, items, cand, k)
+    for b, (n, va, vias) in enumerate(cand):
+        out[n] = tuple(infos[ends[b] : ends[b + 1]]) if st[b] == ARRAY else _combine_scalar(vias, va.vec, k)
     return out
 
 
 def _combine_rest(out: list, items: list, batch: list, k: int) -> list:
-    for n, _ in batch:
+    for n, *_ in batch:
         out[n] = _combine_scalar(items[n][0], items[n][1], k)
     return out
