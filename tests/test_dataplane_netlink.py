@@ -448,7 +448,7 @@ def test_lsp_state_machine_drives_the_kernel(lab, nls):
 
 @pytest.fixture
 def one_ns():
-    """A namespace of its own (helper prefix h11) with two veth ends up."""
+    """A namespace of its own (prefix h11) with two veth ends up."""
     name = "h11-nl"
     sh("ip", "netns", "del", name, check=False)
     sh("ip", "netns", "add", name)

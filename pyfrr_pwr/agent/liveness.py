@@ -435,7 +435,7 @@ class LivenessService:
         due = self._tick_all()
         if due is not None:
             return max(0.0, due - self.clock())
-        # no deadline: a reflector without probers sleeps until add() (helper E, issue 10: CPU at rest)
+        # no deadline: a reflector without probers sleeps until add() (issue 10: CPU at rest)
         return 1.0 if self.probers else None
 
     async def _timers(self) -> None:

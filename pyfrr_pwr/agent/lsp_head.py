@@ -17,18 +17,6 @@ from pyfrr_pwr.dataplane import lsp as fsm
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
 
 
-def _disjoint_module():
-    """``paths.disjoint`` (helper H2's protection), imported when a backup
-    is first wanted: it pulls ``paths.ksp`` and numpy (~12 MiB), which an
-    agent heading no LSP never needs (issue 10: agent RSS). None if the
-    tree has no such module."""
-    try:
-        from pyfrr_pwr.paths import disjoint
-    except ImportError:  # pragma: no cover - depends on the tree
-        return None
-    return disjoint
-
-
 @dataclass
 class _LegInfo:
     """A signalled leg as the head-end knows it: its reservation, the
@@ -254,13 +242,14 @@ class HeadEndMixin:
     def _head_backup(self, best, path: fsm.LspPath, h: _Head | None = None) -> tuple:
         """No other choice avoids the primary's links: a backup of the
         head-end's own segment to the same first ABR (or tail) from
-        ``paths.disjoint`` (helper H2), the later segments as the primary's.
+        ``paths.disjoint``, the later segments as the primary's.
         It shares that ABR, so it is at most link-disjoint."""
         import dataclasses
 
-        _disjoint = _disjoint_module()
-        if _disjoint is None:
-            return None, "none"
+        # imported when a backup is first wanted: it pulls paths.ksp, which an
+        # agent heading no LSP never needs (issue 10: agent RSS)
+        from pyfrr_pwr.paths import disjoint as _disjoint
+
         head_edges = [e for e in path.edges if not str(e[2]).startswith("area ")]
         if not head_edges:
             return None, "none"

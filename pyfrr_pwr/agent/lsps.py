@@ -80,7 +80,7 @@ import logging
 import time
 from collections import Counter
 
-from pyfrr_pwr.agent.lsp_head import HeadEndMixin, _disjoint_module, _Head, _LegInfo
+from pyfrr_pwr.agent.lsp_head import HeadEndMixin, _Head, _LegInfo
 from pyfrr_pwr.agent.lsp_intra import HeadEnds, HeadLsp, _edges, plan_lsp
 from pyfrr_pwr.agent.lsp_live import LivenessMixin
 from pyfrr_pwr.agent.lsp_plan import (
@@ -115,7 +115,7 @@ __all__ = [
 ]
 
 # the split modules' names, kept importable from here (the split is by concept)
-_REEXPORTED = (MAX_ECMP, _key, _edges, _disjoint_module, _Head, _LegInfo, HeadLsp, sidlist)
+_REEXPORTED = (MAX_ECMP, _key, _edges, _Head, _LegInfo, HeadLsp, sidlist)
 
 log = logging.getLogger("pyfrr_pwr.agent.lsps")
 
