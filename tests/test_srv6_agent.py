@@ -156,6 +156,15 @@ def test_ted_learns_sids_and_builds_a_sid_list(cfg):
     core.teds["0.0.0.0"] = ted
     ct = core.sid_table()
     assert ct.dt6_of("10.0.0.2") == pb.dt6.sid and ct.end_x == t.end_x
+    # built once per TED generation: every LSP set-up and probe reads it
+    assert core.sid_table() is ct and core.sid_table("0.0.0.0") is not ct
+    pc = _plan("10.0.0.2", [sids.Adjacency("e1", "fd01::1", "10.1.0.1")], [sids.Dx4Prefix("10.20.2.0/24", "0.0.0.0")])
+    assert ted.apply("10.0.0.2", "200.0.0.2", wire.encode(advert.node_tlvs(None, "10.0.0.2", {"0.0.0.0"}, pc.advertised())))
+    assert core.sid_table().dx4_of("10.0.0.2", "10.20.2.0/24") == pc.dx4("10.20.2.0/24").sid
+    core.teds["0.0.0.1"] = TED("0.0.0.1")
+    assert core.sid_table("0.0.0.1").end_x == {}
+    del core.teds["0.0.0.1"]
+    assert core.sid_table().dx4_of("10.0.0.2", "10.20.2.0/24") == pc.dx4("10.20.2.0/24").sid
     sl = sidlist.build([("10.0.0.1", "10.0.0.2", "10.1.0.0")], ct, "10.20.1.0/24")
     assert list(sl.segs) == [pa.end_x("10.1.0.0").sid, pb.dx4("10.20.1.0/24").sid]
     # core.set_srv6: flood once, then nothing while unchanged

@@ -157,6 +157,7 @@ class AgentCore(LsaIntake, Resync, SiteInputs, InterArea, Views):
         self.nbrs: dict = {}  # (ifaddr, nbr_addr) -> (router_id, status)
         self.ready: set = set()  # areas ospfd accepts our type-10 LSAs in
         self.teds: dict = {}
+        self._sid_tables: dict = {}  # area (None: all) -> (TED generations, SidTable): Views.sid_table
         self.used_bps: dict = {}
         self.measured_w: dict = {}
         self.next_id = 1

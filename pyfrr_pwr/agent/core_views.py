@@ -25,9 +25,18 @@ class Views:
     def sid_table(self, area: str | None = None):
         """The SIDs the TEDs learnt (all areas, or one), with End.DT6 SIDs
         derived from the locators (``sids.dt6_sid``: they are not flooded),
-        as a ``dataplane.sidlist.SidTable``."""
+        as a ``dataplane.sidlist.SidTable``. Shared, not to be changed: it
+        is built again only when a TED it reads changed (``TED.gen``), since
+        every LSP set-up, probe and transit hop reads it and a build parses
+        every router's SIDs (issue 7 sec. 5: power change until the route)."""
         from pyfrr_pwr.dataplane import sidlist, sids
 
+        # the LSA stores themselves (held, compared by identity: a TED may get
+        # a new store) and their change counters
+        key = [(a, ted.lsas, ted.lsas.gen) for a, ted in sorted(self.teds.items()) if area is None or a == area]
+        hit = self._sid_tables.get(area)
+        if hit is not None and len(hit[0]) == len(key) and all(x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(hit[0], key)):
+            return hit[1]
         t = sidlist.SidTable()
         merged: dict = {}
         for a, ted in sorted(self.teds.items()):
@@ -43,6 +52,7 @@ class Views:
                 t.add(adv)
             except (sids.SidError, sidlist.SidListError) as exc:
                 self.report("sid_table_errors", exc, f"SIDs of {adv['router_id']} ignored")
+        self._sid_tables[area] = (key, t)
         return t
 
     # -- views -------------------------------------------------------------------
