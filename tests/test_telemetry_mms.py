@@ -160,3 +160,96 @@ def test_unreachable_address():
         assert ei.value.reason in ("unreachable", "timeout")
 
     asyncio.run(main())
+
+
+class _Recording:
+    """Stands in for a connection's native handle and keeps every future the
+    native library returned (a pyo3-async-runtimes future: the library's tokio
+    thread completes it)."""
+
+    def __init__(self, native, futures: list):
+        self._native, self._futures = native, futures
+
+    def __getattr__(self, name):
+        attr = getattr(self._native, name)
+        if not callable(attr):
+            return attr
+
+        def call(*a, **kw):
+            r = attr(*a, **kw)
+            if isinstance(r, asyncio.Future):
+                self._futures.append((name, r))
+            return r
+
+        return call
+
+
+def test_a_read_that_outlives_its_timeout_is_finished_not_abandoned(monkeypatch):
+    """A read the IED answers after the reader's timeout. Cancelling the
+    library's future does not stop its operation: the tokio thread finishes
+    it later and then takes the interpreter lock to see the cancellation,
+    which, once the interpreter is finalising, is a crash (the SIGSEGV after
+    ``sites read`` printed its JSON). So no native future may be cancelled:
+    a timed-out operation runs on to its own deadline, and ``Poller.stop``
+    returns once every one has finished (the association released too)."""
+    futures: list = []
+    real = iec.IedConnection.connect.__func__
+
+    async def connect(cls, *a, **kw):
+        # the library's own request deadline after the IED's answer (1 s), the reader's timeout before it
+        conn = await real(cls, *a, **{**kw, "request_timeout_ms": 1500})
+        conn._native_conn = _Recording(conn._native_conn, futures)
+        return conn
+
+    monkeypatch.setattr(iec.IedConnection, "connect", classmethod(connect))
+
+    async def main():
+        server = iec.IedServer.from_model_spec(model(time.time()))
+        server.on_read("LD0/GGIO1.AnIn2.mag.f", lambda *a: time.sleep(1.0))  # the IED answers after the reader gave up
+        server.bind("127.0.0.1:0")
+        await server.start()
+        try:
+            store = Store(max_age=60)
+            src = MmsSource("substation", server.bound_addr, POINTS[:3], timeout=0.3)
+            p = Poller([src], store=store, timeout=5)
+            await p.poll_once()
+            assert store.drops[("substation", "timeout")] == 1 and store.get("price") is None
+            await p.stop()
+            assert futures and [n for n, f in futures if not f.done()] == []  # finished before stop returned
+            assert [n for n, f in futures if f.cancelled()] == []  # none left to the library's threads
+            assert src.conn is None
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+
+
+def test_stop_releases_the_association_gracefully(monkeypatch):
+    """``Poller.stop`` ends a healthy association with an MMS Conclude
+    (ISO 9506-1 Conclude service; IEC 61850-8-1 maps Release to it), the
+    native close finished when it returns."""
+    futures: list = []
+    real = iec.IedConnection.connect.__func__
+
+    async def connect(cls, *a, **kw):
+        conn = await real(cls, *a, **kw)
+        conn._native_conn = _Recording(conn._native_conn, futures)
+        return conn
+
+    monkeypatch.setattr(iec.IedConnection, "connect", classmethod(connect))
+
+    async def main():
+        server = await serve(time.time())
+        try:
+            src = MmsSource("substation", server.bound_addr, POINTS, timeout=3)
+            p = Poller([src], timeout=5)
+            await p.poll_once()
+            assert p.latest()["supply_load"].value == pytest.approx(1520.5e6)
+            await p.stop()
+            names = [n for n, _ in futures]
+            assert names[-1] == "disconnect" and "abort" not in names
+            assert all(f.done() and not f.cancelled() for _, f in futures)
+        finally:
+            await server.stop()
+
+    asyncio.run(main())

@@ -550,12 +550,17 @@ def _read(power_yml: str) -> int:
         return 1
 
     async def once():
-        await p.poll_once()
-        out = {k: {"value": r.value, "unit": r.unit, "source": r.source, "accuracy": r.accuracy} for k, r in p.latest().items()}
-        st = p.status()
-        if st.get("drops"):
-            print(f"drops: {st['drops']} last errors: {st.get('last_error')}", file=sys.stderr)
-        await p.stop()
+        # stop() inside the loop, whatever happens: it returns once the MMS
+        # association is released and no reader runs (telemetry.mms), so
+        # nothing runs on a library's threads when the interpreter finalises
+        try:
+            await p.poll_once()
+            out = {k: {"value": r.value, "unit": r.unit, "source": r.source, "accuracy": r.accuracy} for k, r in p.latest().items()}
+            st = p.status()
+            if st.get("drops"):
+                print(f"drops: {st['drops']} last errors: {st.get('last_error')}", file=sys.stderr)
+        finally:
+            await p.stop()
         return out
 
     print(json.dumps(asyncio.run(once()), sort_keys=True))

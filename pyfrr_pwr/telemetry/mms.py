@@ -16,17 +16,32 @@ association open and reopens it after a failure; ``read`` runs it on a
 private event loop for the blocking interface. A value whose quality is
 not good is refused (``bad_quality``); a time stamp of 0 (never set by the
 IED) is replaced by our clock; one point failing does not lose the others.
+
+Native operations are never cancelled. The library completes each of its
+futures on its own (tokio) threads and, when one is cancelled, its thread
+still runs the operation on and afterwards takes the interpreter lock to
+notice; if that happens while the interpreter finalises, the process dies
+(SIGSEGV/SIGABRT after its work is done). So every operation is started as
+a tracked future and awaited through ``asyncio.shield``: a timeout or a
+cancellation gives up waiting, not the operation, which ends by its own
+deadline (``timeout_ms``, ``request_timeout_ms``). ``aclose`` releases the
+association (MMS Conclude, else abort) and returns once every operation
+started here has finished, so nothing of ours runs on the library's
+threads after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
 from pyfrr_pwr.telemetry.energy import Reading, SourceError, finite, normalise
 
 __all__ = ["Point", "MmsSource", "DEFAULT_POINTS"]
+
+log = logging.getLogger("pyfrr_pwr.telemetry")
 
 
 @dataclass(frozen=True)
@@ -49,19 +64,56 @@ class MmsSource:
         self.timeout = timeout
         self.clock = clock
         self.conn = None
+        self._ops: set[asyncio.Future] = set()  # native operations started here and not finished
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def _connect(self):
+    # -- native operations: tracked, awaited through a shield, never cancelled --
+
+    def _op(self, aw) -> asyncio.Future:
+        fut = asyncio.ensure_future(aw)
+        self._ops.add(fut)
+        fut.add_done_callback(self._op_done)
+        return fut
+
+    def _op_done(self, fut: asyncio.Future) -> None:
+        self._ops.discard(fut)
+        if not fut.cancelled():
+            fut.exception()  # retrieved: the failure of an operation nobody waits for any more is not news
+
+    async def _call(self, aw):
+        return await asyncio.shield(self._op(aw))
+
+    async def _open(self) -> None:
+        """A new association, installed as ``self.conn`` when it is up (also
+        when the caller gave up waiting: the next poll uses it, ``aclose``
+        releases it)."""
         from iec61850 import IedConnection
 
-        return await IedConnection.connect(self.addr, timeout_ms=int(self.timeout * 1000), request_timeout_ms=int(self.timeout * 1000))
+        conn = await IedConnection.connect(self.addr, timeout_ms=int(self.timeout * 1000), request_timeout_ms=int(self.timeout * 1000))
+        old, self.conn = self.conn, conn
+        if old is not None:
+            self._op(self._release(old, graceful=False))
 
-    async def _point(self, p: Point) -> Reading:
+    async def _release(self, c, graceful: bool) -> None:
+        """End an association: MMS Conclude (ISO 9506-1; IEC 61850-8-1 maps
+        Release to it) when ``graceful``, else, or if that fails, abort."""
+        if graceful:
+            try:
+                await asyncio.wait_for(self._call(c.disconnect()), self.timeout)
+                return
+            except Exception:
+                pass
+        try:
+            await asyncio.wait_for(self._call(c.abort()), self.timeout)
+        except Exception:
+            pass
+
+    async def _point(self, c, p: Point) -> Reading:
         from iec61850 import FC, Validity
 
-        v = finite(await self.conn.read_float(p.ref + ".mag.f", FC.MX), p.ref)
+        v = finite(await self._call(c.read_float(p.ref + ".mag.f", FC.MX)), p.ref)
         try:
-            q = await self.conn.read_quality(p.ref + ".q", FC.MX)
+            q = await self._call(c.read_quality(p.ref + ".q", FC.MX))
             if q.validity != Validity.GOOD:
                 raise SourceError("bad_quality", f"{p.ref}: quality {q.validity.value}")
         except SourceError:
@@ -71,7 +123,7 @@ class MmsSource:
                 raise
         ts = None
         try:
-            t = await self.conn.read_timestamp(p.ref + ".t", FC.MX)
+            t = await self._call(c.read_timestamp(p.ref + ".t", FC.MX))
             ts = t.timestamp() if t.timestamp() > 0 else None
         except Exception as exc:
             if not _is_missing(exc):
@@ -87,10 +139,11 @@ class MmsSource:
         out: list = []
         try:
             if self.conn is None or not self.conn.is_connected:
-                self.conn = await asyncio.wait_for(self._connect(), self.timeout)
+                await asyncio.wait_for(self._call(self._open()), self.timeout)
+            c = self.conn
             for p in self.points:
                 try:
-                    out.append(await asyncio.wait_for(self._point(p), self.timeout))
+                    out.append(await asyncio.wait_for(self._point(c, p), self.timeout))
                 except SourceError as exc:
                     out.append(exc)
                 except IedDataAccessError as exc:  # the server refused this object: this point only
@@ -110,12 +163,34 @@ class MmsSource:
         return out
 
     async def _drop(self) -> None:
+        """After a failure: abort the association (its state is unknown). The
+        abort is tracked like any operation; ``aclose`` waits for it."""
         c, self.conn = self.conn, None
         if c is not None:
-            try:
-                await asyncio.wait_for(c.abort(), 1.0)
-            except Exception:
-                pass
+            await self._release(c, graceful=False)
+
+    async def _settle(self, bound: float) -> None:
+        end = time.monotonic() + bound
+        while self._ops:
+            left = end - time.monotonic()
+            if left <= 0:
+                log.warning("%s: %d MMS operation(s) still running after %g s", self.name, len(self._ops), bound)
+                return
+            await asyncio.wait(set(self._ops), timeout=left)
+
+    async def aclose(self) -> None:
+        """Release the association and return once every native operation
+        started here has finished (each ends by its own deadline, the
+        source's ``timeout``); the source can be read again afterwards."""
+        bound = 3 * self.timeout + 1.0  # a connect, a read and the release, each bounded by timeout
+        c, self.conn = self.conn, None
+        if c is not None:
+            await self._release(c, graceful=not self._ops)  # a Conclude would wait behind reads in flight
+        await self._settle(bound)
+        if self.conn is not None:  # a connect that completed after its poll gave up
+            c, self.conn = self.conn, None
+            await self._release(c, graceful=True)
+            await self._settle(bound)
 
     def read(self) -> list:
         """The blocking interface: ``aread`` on this source's own loop (the
@@ -126,7 +201,7 @@ class MmsSource:
 
     def close(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.run_until_complete(self._drop())
+            self._loop.run_until_complete(self.aclose())
             self._loop.close()
 
 

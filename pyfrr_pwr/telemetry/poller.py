@@ -151,6 +151,12 @@ class Poller:
         return self._task
 
     async def stop(self) -> None:
+        """Stop polling and return once nothing started here still runs: each
+        ``aread`` source closed (``aclose``: its association released, its
+        native operations finished) and every blocking read, also one that
+        outlived its poll's timeout, finished and its worker joined. A
+        process exiting right after must not finalise the interpreter under
+        a reader still running (see telemetry.mms)."""
         if self._task is not None:
             self._task.cancel()
             try:
@@ -159,12 +165,18 @@ class Poller:
                 pass
             self._task = None
         for s in self.sources:
-            if hasattr(s, "aread") and hasattr(s, "_drop"):
+            close = getattr(s, "aclose", None) if hasattr(s, "aread") else None
+            if close is not None:
                 try:
-                    await s._drop()
+                    await close()
                 except Exception:
-                    pass
-        self._pool.shutdown(wait=False, cancel_futures=True)
+                    log.debug("closing %s", getattr(s, "name", "?"), exc_info=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)  # nothing new; what runs ends by its own timeouts
+        running = [f for f in self._busy.values() if not f.done()]
+        if running:
+            await asyncio.wait(running)
+        self._busy.clear()
+        await asyncio.to_thread(self._pool.shutdown, wait=True)  # the idle workers exit and are joined
 
     def latest(self) -> dict:
         return self.store.latest()
