@@ -44,6 +44,18 @@ then ``_operator._compare_digest``, as constant-time). Afterwards ``ssl`` is
 importable again, as a lazy module (``LazyModule``) that loads on
 its first attribute: pyroute2 imports it for a probe message the
 agent never sends; ``requests`` uses it at once, and works as before.
+
+Lazy standard modules (``lazy_stdlib()``, which ``install()`` runs too):
+networkx's core looks its backends up as entry points
+(``networkx.utils.backends``), so it imports ``importlib.metadata``, whose
+top imports ``csv`` and, through its ``_adapters``, ``email.message``
+with a dozen ``email`` modules: about 1.4 MiB of RSS in every agent that
+builds a graph (ABRs and head-ends), for what ``entry_points()`` never
+calls on a plain site-packages (RECORD files, parsed METADATA). Each is a
+``LazyModule`` until its first attribute, as ``ssl`` is:
+``importlib.metadata.version()`` or ``csv.reader`` load it then and answer
+as before. (``zipfile`` is not among them: ``entry_points()`` opens the
+``pythonXY.zip`` entry of the default ``sys.path`` with it.)
 """
 
 from __future__ import annotations
@@ -54,7 +66,7 @@ import sys
 import threading
 import types
 
-__all__ = ["install", "status", "no_openssl", "LazyModule", "LazyPackage"]
+__all__ = ["install", "status", "no_openssl", "lazy_stdlib", "LazyModule", "LazyPackage"]
 
 _lock = threading.RLock()
 
@@ -199,8 +211,9 @@ def install(names=tuple(_CORES)) -> dict:
     each became: "deferred" (lean at its first import; ``status()`` then
     says "lean", or "full" if its layout did not match and it was loaded
     whole), "loaded" (already imported by someone, left alone) or "absent".
-    Runs ``no_openssl()`` first."""
+    Runs ``no_openssl()`` and ``lazy_stdlib()`` first."""
     no_openssl()
+    lazy_stdlib()
     out = {}
     with _lock:
         for name in names:
@@ -251,9 +264,45 @@ def no_openssl() -> dict:
                     del sys.modules[hidden]
             out[name] = "lean"
         if "ssl" not in sys.modules:
-            spec = importlib.util.find_spec("ssl")
-            if spec is not None:
-                mod = LazyModule("ssl")
-                mod.__spec__, mod.__loader__, mod.__file__, mod.__package__ = spec, spec.loader, spec.origin, ""
-                sys.modules["ssl"] = mod
+            _lazy("ssl", importlib.util.find_spec("ssl"))
+    return out
+
+
+def _lazy(name: str, spec) -> bool:
+    """``name`` in ``sys.modules`` as a LazyModule of ``spec`` (not for a
+    package); False if there is no such module."""
+    if spec is None or spec.loader is None or spec.submodule_search_locations is not None:
+        return False
+    mod = LazyModule(name)
+    mod.__spec__, mod.__loader__, mod.__file__, mod.__package__ = spec, spec.loader, spec.origin, name.rpartition(".")[0]
+    sys.modules[name] = mod
+    return True
+
+
+# modules importlib.metadata imports at its top and uses only in functions
+# (module docstring); (package, module): a submodule's spec is found in its
+# package's directory without importing the package
+_LAZY_STDLIB = ((None, "csv"), ("importlib.metadata", "_adapters"))
+
+
+def lazy_stdlib() -> dict:
+    """The standard modules of ``_LAZY_STDLIB`` as lazy modules (module
+    docstring); what each became: "lazy", "loaded" (imported before, or its
+    package was: left as it is) or "absent"."""
+    import importlib.machinery
+
+    out = {}
+    with _lock:
+        for pkg, leaf in _LAZY_STDLIB:
+            name = f"{pkg}.{leaf}" if pkg else leaf
+            if name in sys.modules or (pkg and pkg in sys.modules):
+                out[name] = "loaded"
+                continue
+            if pkg:
+                parent = importlib.util.find_spec(pkg)  # its spec only: the package's code does not run
+                where = parent.submodule_search_locations if parent is not None else None
+                spec = importlib.machinery.PathFinder.find_spec(name, where) if where else None
+            else:
+                spec = importlib.util.find_spec(name)
+            out[name] = "lazy" if _lazy(name, spec) else "absent"
     return out

@@ -134,3 +134,40 @@ print(json.dumps({"before": before, "first": first, "now": lazypkg.status(), "ag
     assert out["now"] == {"networkx": "lean", "pyroute2": "lean"}
     assert out["again"] == {"networkx": "loaded", "pyroute2": "loaded"}
     assert out["graph"] == "MultiDiGraph" and out["nx_alg"] == []
+
+
+def test_networkx_does_not_bring_email_zipfile_or_csv_and_they_work_when_used():
+    """networkx's backend look-up (``networkx.utils.backends``: entry points)
+    imports ``importlib.metadata``, whose top imports ``csv`` and, through
+    ``_adapters``, ``email.message`` (about 1.4 MiB of RSS in every agent
+    that builds a graph) for what ``entry_points()`` never calls on a plain
+    site-packages. They load on first use, with the same answers a plain
+    interpreter gives."""
+    plain = run(
+        """
+import json, importlib.metadata as md
+print(json.dumps({"eps": sorted(e.name for e in md.entry_points(group="networkx.backends")),
+                  "version": md.version("networkx"), "name": md.metadata("networkx")["Name"]}))
+"""
+    )
+    out = run(
+        PRELUDE
+        + """
+import networkx as nx
+nx.DiGraph().add_edge(1, 2)
+import importlib.metadata as md
+lean = {"email": loaded("email.message"), "csv": type(sys.modules["csv"]).__name__, "ran": "reader" in vars(sys.modules["csv"])}
+eps = sorted(e.name for e in md.entry_points(group="networkx.backends"))
+version, name = md.version("networkx"), md.metadata("networkx")["Name"]
+import csv, io, zipfile
+rows = list(csv.reader(io.StringIO("a,b\\n1,2\\n")))
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("x.txt", "hi")
+print(json.dumps({"lean": lean, "eps": eps, "version": version, "name": name, "rows": rows,
+                  "zip": zipfile.ZipFile(io.BytesIO(buf.getvalue())).read("x.txt").decode(), "email": bool(loaded("email.message"))}))
+"""
+    )
+    assert out["lean"] == {"email": [], "csv": "LazyModule", "ran": False}
+    assert (out["eps"], out["version"], out["name"]) == (plain["eps"], plain["version"], plain["name"])
+    assert out["rows"] == [["a", "b"], ["1", "2"]] and out["zip"] == "hi" and out["email"] is True
