@@ -60,14 +60,14 @@ def test_each_bad_read_is_counted_by_reason(tmp_path, monkeypatch):
         assert r.errors[why] >= 1, why
     f.write_text("7000000")  # no newline, but the same on a re-read: a file written that way
     assert r.read() == 7.0
-    real_open = open
+    real_read = sensors.read_attr
 
-    def enodata(path, *a, **k):
+    def enodata(path):
         if str(path) == str(f):
             raise OSError(errno.ENODATA, "No data available")
-        return real_open(path, *a, **k)
+        return real_read(path)
 
-    monkeypatch.setattr(sensors, "open", enodata, raising=False)  # a driver's ENODATA cannot be made with a file
+    monkeypatch.setattr(sensors, "read_attr", enodata)  # a driver's ENODATA cannot be made with a file
     assert r.read() == 7.0 and r.errors["enodata"] == 1
 
 
@@ -96,24 +96,36 @@ def test_a_half_written_file_that_settles_is_read_again(tmp_path, monkeypatch):
     f.write_text("2000000\n")
     r = HwmonReader(f)
     texts = iter([b"12", b"12500000\n"])
-    real_open = open
-
-    class Once:
-        def __init__(self, data):
-            self.data = data
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
-
-        def read(self, n=-1):
-            return self.data
-
-    monkeypatch.setattr(sensors, "open", lambda p, *a, **k: Once(next(texts)) if str(p) == str(f) else real_open(p, *a, **k), raising=False)
+    real_read = sensors.read_attr
+    monkeypatch.setattr(sensors, "read_attr", lambda p: next(texts) if str(p) == str(f) else real_read(p))
     assert r.read() == 12.5  # not 12 uW
     assert sum(r.errors.values()) == 0
+
+
+def test_a_sensor_file_replaced_whole_is_read_as_it_is_now(tmp_path):
+    """Each read opens the file anew (``read_attr``): a file replaced by a
+    rename (how a fake sensor, or a tool, writes a value whole) or a sensor
+    whose driver was rebound is read as it is now, not as the inode an open
+    file descriptor would still hold."""
+    f = tmp_path / "power1_input"
+    f.write_text("2000000\n")
+    r = HwmonReader(f)
+    assert r.read() == 2.0
+    tmp = tmp_path / "power1_input.tmp"
+    tmp.write_text("5000000\n")
+    tmp.replace(f)
+    assert r.read() == 5.0
+    f.unlink()
+    f.write_text("6000000\n")
+    assert r.read() == 6.0 and sum(r.errors.values()) == 0
+
+
+def test_read_attr_reads_at_most_a_sysfs_integers_worth(tmp_path):
+    f = tmp_path / "big"
+    f.write_bytes(b"1" * 10_000)
+    assert sensors.read_attr(str(f)) == b"1" * (sensors.MAX_TEXT + 1)
+    with pytest.raises(FileNotFoundError):
+        sensors.read_attr(str(tmp_path / "none"))
 
 
 def test_rapl_bad_read_keeps_counter_and_last_watts(tmp_path):

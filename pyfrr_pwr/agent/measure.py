@@ -217,7 +217,9 @@ class Measurer:
         self.table = LinkTable()
         self.stats: dict = {"netlink_events": 0, "counter_reads": 0, "counter_errors": 0, "reader_errors": 0, "evaluations": 0}
         self.on_link_change: Callable[[], None] | None = None  # e.g. the SRv6 shell's sync
-        self._changed: asyncio.Event | None = None  # made in run() (needs a loop)
+        self._waiter: asyncio.Future | None = None  # what run() sleeps on (``_sleep``)
+        self._woken = False  # a wake-up came while run() was not asleep
+        self._nl_ready = False  # the rtnetlink socket has something queued
         self._pending_dumps: list = []
         self._redump = False
         self._force = True
@@ -233,8 +235,7 @@ class Measurer:
         for n in [n for n in self.samples if n not in self.measured]:
             del self.samples[n]
         self._force = True
-        if self._changed is not None:
-            self._changed.set()
+        self._wake()
 
     def _readers(self) -> dict:
         from pyfrr_pwr.telemetry.sensors import make_reader
@@ -348,17 +349,48 @@ class Measurer:
 
     # -- the loop --------------------------------------------------------------
 
+    def _wake(self) -> None:
+        """Ends ``run``'s sleep now (an rtnetlink message, a new config)."""
+        self._woken = True
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _on_netlink(self) -> None:
+        self._nl_ready = True
+        self._wake()
+
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until ``_wake`` or ``timeout`` s (None: no timeout). One future and
+        at most one timer handle a sleep: at rest this is most of what a
+        loop that reads power sensors every ``interval`` does (issue 10: CPU
+        at rest), where two tasks under ``asyncio.wait`` cost three times
+        as much, and their cancellation another turn of the event loop."""
+        if self._woken:
+            self._woken = False
+            return
+        loop = asyncio.get_running_loop()
+        fut = self._waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _resolve, fut)
+        try:
+            await fut
+        finally:
+            self._waiter = None
+            self._woken = False
+            if timer is not None:
+                timer.cancel()
+
     async def run(self, core, emit: Callable[[list], None], interval: float) -> None:
         """Interfaces on rtnetlink events; counters every ``window / 4`` s
         when a port's bandwidth is measured; readers every ``interval`` s.
         ``emit`` queues the requests the core's evaluation returns."""
         loop = asyncio.get_running_loop()
         self.interval = interval
-        self._changed = asyncio.Event()
         self._redump = False
+        self._nl_ready = False
+        self._woken = False
         sock = self._open()
-        woke = asyncio.Event()
-        loop.add_reader(sock.fileno(), woke.set)
+        loop.add_reader(sock.fileno(), self._on_netlink)
         try:
             self._start_dumps(sock)
             self.speeds()
@@ -371,8 +403,8 @@ class Measurer:
                 deferred = False
                 try:
                     links_changed = False
-                    if woke.is_set():
-                        woke.clear()
+                    if self._nl_ready:
+                        self._nl_ready = False
                         links_changed = self._drain(sock)
                         if self._redump:
                             self._redump = False
@@ -406,15 +438,13 @@ class Measurer:
                 waits = [t - time.monotonic() for t, on in ((next_counters, bool(self.measured)), (next_readers, bool(self.readers))) if on]
                 if deferred:
                     waits.append(self.interval)
-                timeout = max(0.0, min(waits)) if waits else None
-                wake = asyncio.ensure_future(woke.wait())
-                cfg = asyncio.ensure_future(self._changed.wait())
-                try:
-                    await asyncio.wait([wake, cfg], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    wake.cancel()
-                    cfg.cancel()
-                self._changed.clear()
+                await self._sleep(max(0.0, min(waits)) if waits else None)
         finally:
+            self._waiter = None
             loop.remove_reader(sock.fileno())
             sock.close()
+
+
+def _resolve(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)

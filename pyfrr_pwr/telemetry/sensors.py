@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import time
 from collections import Counter
 from pathlib import Path
 
 from pyfrr_pwr.telemetry.energy import Reading, SourceError
 
-__all__ = ["HwmonReader", "RaplReader", "SensorSource", "make_reader", "RETRIES", "HOLD"]
+__all__ = ["HwmonReader", "RaplReader", "SensorSource", "make_reader", "read_attr", "RETRIES", "HOLD"]
 
 log = logging.getLogger("pyfrr_pwr.power")
 
@@ -40,11 +41,30 @@ HOLD = 60.0  # s the last good figure stands in for failed reads
 MAX_TEXT = 64  # a sysfs integer attribute is a few bytes
 
 
+def read_attr(path: str) -> bytes:
+    """The text of a sysfs attribute, at most ``MAX_TEXT + 1`` bytes: one
+    open, one read(2), one close. A sysfs attribute hands its whole text to
+    the first read at offset 0 (kernfs' seq_file buffer), and a regular
+    file (a fake tree) returns less than asked only at its end, so a second
+    read would only confirm the end; a text cut short shows as a missing
+    newline (``_SysfsInt.value``). Not ``open()``: its buffered file object
+    cost more than the read itself, every ``interval`` for every sensor
+    (issue 10: CPU at rest). The file is opened anew each time: a sensor
+    file replaced whole (a fake's rename, a driver rebound) is read as it
+    is now."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, MAX_TEXT + 1)
+    finally:
+        os.close(fd)
+
+
 class _SysfsInt:
     """One integer sysfs attribute, read robustly; ``errors`` counts by reason."""
 
     def __init__(self, path: str | Path, clock=time.monotonic, hold: float = HOLD, retries: int = RETRIES):
         self.path = Path(path)
+        self._fspath = str(self.path)
         self.clock = clock
         self.hold = hold
         self.retries = retries
@@ -55,8 +75,7 @@ class _SysfsInt:
     def _once(self) -> tuple[int | None, str, str]:
         """(value, reason, text): value None with a reason when unusable."""
         try:
-            with open(self.path, "rb") as f:
-                raw = f.read(MAX_TEXT + 1)
+            raw = read_attr(self._fspath)
         except OSError as exc:
             return None, "enodata" if exc.errno == errno.ENODATA else "unreadable", ""
         if len(raw) > MAX_TEXT:
