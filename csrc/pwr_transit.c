@@ -367,7 +367,7 @@ int pwr_tr_combine(int32_t nb, const pwr_tr_vec *const *vecs, const int32_t *via
         for (int32_t t = 0; t < m && ok; t++) {
             int32_t x = s_idx[t], i = s_via[x], p = s_pos[x];
             int64_t q = o + t;
-            double bw = V->bw[i] < v->bw[p] ? V->bw[i] : v->bw[p]; /* np.minimum(vias, vector) */
+            double bw = v->bw[p] < V->bw[i] ? v->bw[p] : V->bw[i]; /* min(via, vector): a tie keeps the via's figure, as Aggregate.then */
             double d = V->delay[i] + (double)v->delay[p];
             double jt = V->jitter[i] + v->jitter[p];
             int64_t te = V->te[i] + v->te[p]; /* < 2^40 + 2^32 */
