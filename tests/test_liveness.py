@@ -811,6 +811,45 @@ def test_the_threaded_shell_acts_while_the_event_loop_is_blocked():
     assert stats["probe_tx"] >= 3 and stats["SwitchToBackup"] == 1
 
 
+@pytest.mark.skipif(not _v6_loopback(), reason="no IPv6 loopback")
+def test_the_threaded_shells_thread_runs_at_its_own_nice_value(monkeypatch):
+    """``nice`` is the liveness thread's priority alone (setpriority on its
+    thread id, docs/protection.md sec. 4c), not the agent's; a refusal
+    (no CAP_SYS_NICE) is counted and the thread probes on."""
+    import os
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def run(nice):
+        refl_sock, head_sock, refl, head, port = await _reflector_and_head(threaded=True)
+        head.nice = nice
+        await head.stop()  # started before ``nice`` was set: again with it
+        await head.start()
+        tid = head._thread.native_id
+        await until(lambda: os.getpriority(os.PRIO_PROCESS, tid) == nice or head.stats["nice_refused"], "the thread's nice value or its refusal", 3)
+        pr = lv.Prober(5, lv.ProberConfig(interval=0.01, multiplier=3, up_after=2))
+        head.add(pr, lambda a: None)
+        head.handle(5, lv.SetPaths(asyncio.get_running_loop().time(), lv.ProbePath((), "::1")))
+        await until(lambda: head.snapshot(5)["primary"]["state"] == "up", "the primary up", 3)
+        out = (os.getpriority(os.PRIO_PROCESS, tid), dict(head.stats))
+        for s in (head, refl):
+            await s.stop()
+        refl_sock.close()
+        head_sock.close()
+        return out
+
+    prio, stats = asyncio.run(run(own + 3))
+    assert prio == own + 3 and "nice_refused" not in stats
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the agent's own thread is left alone
+
+    def refuse(*a):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setpriority", refuse)
+    prio, stats = asyncio.run(run(-10))
+    assert prio == own and stats["nice_refused"] == 1  # and its primary came up: it probed on
+
+
 def _manager_with_routes(backup_installed=True):
     """A LivenessMixin (agent.lsp_live) over an UP LSP, its routes in a
     Netlink registry as HeadEndMixin._install puts them (no kernel)."""

@@ -169,12 +169,12 @@ def test_agent_lsp_protection_and_liveness_settings(tmp_path):
     key.write_bytes(b"0123456789abcdef0123")
     p.write_text(
         base
-        + f"    protection: true\n    wtr: 0\n    liveness:\n      interval: 0.01\n      key_file: {key}\n      allowed: [fd00:a00::/32]\n      fast_switch: false\n"
+        + f"    protection: true\n    wtr: 0\n    liveness:\n      interval: 0.01\n      key_file: {key}\n      allowed: [fd00:a00::/32]\n      fast_switch: false\n      nice: null\n"
     )
     s = load_power(p).lsp
     assert s.protection is True and s.wtr == 0.0
-    assert s.liveness == LivenessSettings(interval=0.01, key=b"0123456789abcdef0123", allowed=("fd00:a00::/32",), fast_switch=False)
-    assert LivenessSettings().threaded is True and LivenessSettings().fast_switch is True
+    assert s.liveness == LivenessSettings(interval=0.01, key=b"0123456789abcdef0123", allowed=("fd00:a00::/32",), fast_switch=False, nice=None)
+    assert LivenessSettings().threaded is True and LivenessSettings().fast_switch is True and LivenessSettings().nice == -10
     assert LspSettings().liveness == LivenessSettings() and LivenessSettings().key is None
     for bad, line, field_ in (
         ("      interval: 0.001\n", 8, "interval"),
@@ -182,6 +182,8 @@ def test_agent_lsp_protection_and_liveness_settings(tmp_path):
         ("      port: 70000\n", 8, "port"),
         ("      rate: 0\n", 8, "rate"),
         ("      threaded: 1\n", 8, "threaded"),
+        ("      nice: -21\n", 8, "nice"),
+        ("      nice: 0.5\n", 8, "nice"),
         ("      allowed: [10.0.0.0/8]\n", 8, "allowed"),
         ("      probe: 1\n", 7, "probe"),
     ):

@@ -177,6 +177,7 @@ class LivenessService:
         clock: Callable[[], float] = time.monotonic,
         threaded: bool = False,
         switch_interval: float | None = 0.001,
+        nice: int | None = None,
     ):
         if sock is None:
             sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -205,6 +206,7 @@ class LivenessService:
         self._wake_pair: tuple | None = None
         self._stopping = False
         self.switch_interval = switch_interval
+        self.nice = nice
         self._old_interval: float | None = None
 
     # -- life -----------------------------------------------------------------
@@ -447,6 +449,23 @@ class LivenessService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
+    def _prioritise(self) -> None:
+        """The thread's own nice value (``nice``; Linux: setpriority on a
+        thread id sets that thread alone, setpriority(2) NOTES). A remote
+        link down makes every agent and daemon of the domain flood and
+        recompute at once; at the same priority the prober's timers wait
+        behind that burst on a loaded box, and the verdict comes late by as
+        much (docs/protection.md sec. 4c). Needs CAP_SYS_NICE to go below
+        0: refused, the thread runs at the agent's priority and says so."""
+        if self.nice is None:
+            return
+        tid = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, self.nice)
+        except OSError as exc:
+            log.warning("liveness thread: nice %d refused (%s); it runs at the agent's priority", self.nice, exc)
+            self.stats["nice_refused"] += 1
+
     def _run(self) -> None:
         """The thread (``threaded``): the socket and the wake-up pair under
         ``select``. Readable socket: every queued datagram is read (echoes
@@ -454,6 +473,7 @@ class LivenessService:
         reached or a wake-up (``add``, ``handle``: paths changed): every
         prober ticked. Nothing raises out of it (a failed round is counted;
         the next one runs)."""
+        self._prioritise()
         wake = self._wake_pair[0]
         due: float | None = -1.0  # tick at once
         while not self._stopping:

@@ -395,7 +395,7 @@ class LivenessMixin:
             self._probe_target_route()
             sock = await asyncio.to_thread(self._live_socket, netns, c.port)
             # threaded: its timers and the switch do not wait for this loop (docs/protection.md sec. 4c)
-            live = LivenessService(sock=sock, port=c.port, key=c.key, allowed=c.allowed, rate=c.rate, clock=self.clock, threaded=c.threaded)
+            live = LivenessService(sock=sock, port=c.port, key=c.key, allowed=c.allowed, rate=c.rate, clock=self.clock, threaded=c.threaded, nice=c.nice)
             await live.start()
         except Exception as exc:
             self._live_failed = self.clock()

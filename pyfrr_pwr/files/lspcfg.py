@@ -33,6 +33,7 @@ agent.lsp (every key optional; defaults in ``LspSettings``)::
           rate: 2000           # echoes per second a reflector sends at most (1-100000)
           threaded: true       # prober and reflector in a thread of their own (docs/protection.md sec. 4c)
           fast_switch: true    # that thread switches to the backup itself, the LSP machine told after (sec. 4c)
+          nice: -10            # that thread's scheduling priority: ahead of other agents' and daemons' bursts (sec. 4c)
 
 Every agent with SRv6 runs the reflector (it answers probes); the
 head-end runs one prober per protected LSP.
@@ -62,6 +63,7 @@ class LivenessSettings:
     rate: float = 2000.0
     threaded: bool = True  # agent.liveness.LivenessService(threaded=...)
     fast_switch: bool = True  # agent.lsp_live: the prober's thread switches (FastSwitch); the loop undoes one it does not follow
+    nice: int | None = -10  # the prober's thread's nice value (LivenessService(nice=...)); None: the agent's own
 
     @property
     def sid_block(self) -> str:
@@ -119,6 +121,7 @@ SCHEMA: dict = {
                     "rate": {"type": "number", "minimum": 1, "maximum": 100000},
                     "threaded": {"type": "boolean"},
                     "fast_switch": {"type": "boolean"},
+                    "nice": {"type": ["integer", "null"], "minimum": -20, "maximum": 19},
                 },
             },
         },
