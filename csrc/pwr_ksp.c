@@ -16,19 +16,22 @@
  *     to prune labels whose best completion already breaks the bound.
  *  2. Yen: for the last path found, deviate at each spur node from its
  *     deviation index on (Lawler), block the root's nodes and the next arc
- *     of every found path sharing the root (via one longest-common-prefix
- *     pass per iteration, not per spur, which keeps only the found paths
- *     sharing the root up to the deviation index, longest prefix first, so
- *     each spur visits only the few whose arc it blocks), and search a
- *     spur path.
+ *     of every found path sharing the root, and search a spur path. The
+ *     found paths form a prefix tree (trie_add): the arcs to block at a
+ *     spur are the children of the root's tree node, so an iteration walks
+ *     the last path down the tree once instead of comparing it with every
+ *     found path (that comparison was a third of area50's K=128 query).
  *  3. The candidate set is kept sorted and bounded to k - |found|: a path
  *     worse than k - |found| others can never be output. A spur whose lower
  *     bound (root cost + pot[spur]) exceeds the worst candidate still needed
  *     is skipped, and a spur search stops once its frontier passes it.
- *     Each spur search stops early at a "yellow" node (Feng's node
- *     classification, see yellow()): one whose reverse-tree path to dst
- *     avoids the root, so the tree completes the spur path exactly. Root
- *     nodes are blocked once per iteration and grown spur by spur.
+ *     Candidates are inserted by binary search (one search also finds a
+ *     duplicate). Each spur search stops early at a "yellow" node (Feng's
+ *     node classification, see yellow()): one whose reverse-tree path to
+ *     dst avoids the root, so the tree completes the spur path exactly; the
+ *     classification is kept per iteration for all its spurs (their roots
+ *     are nested). Root nodes are blocked once per iteration and grown spur
+ *     by spur; the spur node itself is expanded without a heap round trip.
  *  4. Without hop/delay bounds a spur search is A* over nodes. With them it
  *     is a label-setting search over (cost, delay, jitter, hops) with
  *     dominance (jitter: summed delay variation, RFC 7471 sec. 4.3), the
@@ -56,7 +59,10 @@
  *     arrays (offsets, arcs, node indices, costs), so a binding builds its
  *     objects without one call per path, and pwr_ksp_flat runs the queries
  *     and lays their results out flat in ws in one call (the binding's one
- *     call per query or batch: the GIL is released around all of it).
+ *     call per query or batch: the GIL is released around all of it), or
+ *     with PWR_FLAT_INTO in the caller's buffer behind a header holding the
+ *     sizes and the costs, so the binding reads no pointer or field back
+ *     (each such read was ~1 k instructions of cffi on a ~40 k query).
  *
  * Where the time goes (callgrind, bench graphs, K=8): on BA-2000 a query
  * was 1.36 M instructions with the radix heap (reverse search ~89%, rx_pop
@@ -68,8 +74,17 @@
  * of dst. area50 K=8: 43 k instructions (was 51 k). With the shared-root
  * list (step 2), K=8/32/128: area50 38.1 k / 142 k / 912 k (were 38.7 k /
  * 151 k / 1042 k), BA-2000 463 k / 1047 k / 4541 k (were 473 k / 1106 k /
- * 5001 k); what remains on area50 at K=32 is ~50% spur searches, ~35% Yen's
- * own bookkeeping (prefix pass, candidate inserts), ~8% the reverse search.
+ * 5001 k). With the prefix tree, binary candidate inserts, per-iteration
+ * classification and the spur node off the heap (step 3), K=8/32/128:
+ * area50 35.9 k / 116 k / 465 k (were 39.0 k / 146 k / 950 k), BA-2000
+ * 463 k / 990 k / 3837 k (were 463 k / 1047 k / 4541 k). What remains on area50 at K=32 and K=128 is
+ * ~55% spur searches (~750 instructions each at K=8, ~390 arcs scanned a
+ * query, 60% of them rejected as blocked), ~30% Yen's own bookkeeping
+ * (spur loop, tree walks, candidate slots, results), at K=32 ~10% the
+ * reverse search (~11.7 k, ~13 instructions an arc); on BA-2000 the
+ * reverse search still dominates at K=8. A plain Dijkstra with a 64-bit
+ * open-set mask for graphs of <= 64 nodes cost more there (39.7 k at
+ * area50 K=8): its open set is most of that dense graph.
  */
 #include "pwr_ksp.h"
 
@@ -152,11 +167,13 @@ struct pwr_ws {
     int32_t *cmpa, *cmpb; /* scratch for comparing two offers (ties) */
     uint32_t *seen;
     uint32_t gen;
-    /* per-spur node classification (see spur_astar): cls[v] is 1 when v's
-     * reverse-tree path to dst avoids the root and the spur node; valid
-     * where cls_stamp[v] == cgen; walk is the climb's scratch stack */
-    uint8_t *cls;
-    uint32_t *cls_stamp;
+    /* per-iteration node classification (see yellow): cls[v] is the least
+     * index on the last found path of a node on v's reverse-tree path (v
+     * included, dst not: the path's length if none), valid where
+     * cls_stamp[v] == cgen; ppos[v] is v's index on that path where
+     * ppos_stamp[v] == cgen; walk is the climb's scratch stack */
+    int32_t *cls, *ppos;
+    uint32_t *cls_stamp, *ppos_stamp;
     uint32_t cgen;
     int32_t *walk;
     /* per-spur blocks and per-query exclusions */
@@ -202,9 +219,13 @@ struct pwr_ws {
     int32_t slots, *slot_arcs, *slot_len, *slot_dev, *free_slot, nfree;
     double *slot_cost;
     int32_t *found, *cand;
-    /* per Yen iteration: the found paths sharing a root with the last one
-     * (their slots, by longest common prefix with it, descending) */
-    int32_t *share_slot, *share_lcp;
+    /* the found paths' prefix tree (one query): node 0 is the empty
+     * prefix, a node's children (t_child, then t_next) are the arcs (t_arc)
+     * that found paths take after its prefix, which are the arcs Yen
+     * blocks at a spur with that root; at most 1 + k * stride nodes (k
+     * paths of < stride arcs). t_path[i] is the node of the last found
+     * path's first i arcs (per Yen iteration). */
+    int32_t *t_child, *t_next, *t_arc, *t_path, t_n;
     int32_t nfound, ncand;
     /* results */
     int32_t *res_arcs;
@@ -678,8 +699,11 @@ pwr_ws *pwr_ws_new(const pwr_graph *g)
     ok = ok && ws->rhops && ws->fhops && ws->cmpa && ws->cmpb && ws->bq;
     ws->seen = xcalloc(n, sizeof(uint32_t));
     ws->lab_head = xcalloc(n, sizeof(int32_t));
-    ws->cls = xcalloc(n, sizeof(uint8_t));
+    ws->cls = xcalloc(n, sizeof(int32_t));
     ws->cls_stamp = xcalloc(n, sizeof(uint32_t));
+    ws->ppos = xcalloc(n, sizeof(int32_t));
+    ws->ppos_stamp = xcalloc(n, sizeof(uint32_t));
+    ok = ok && ws->ppos && ws->ppos_stamp;
     ws->walk = xcalloc(n, sizeof(int32_t));
     ok = ok && ws->cls && ws->cls_stamp && ws->walk;
     ws->nblock = xcalloc(n, sizeof(uint32_t));
@@ -721,8 +745,10 @@ static void free_slots(pwr_ws *ws)
     free(ws->free_slot);
     free(ws->found);
     free(ws->cand);
-    free(ws->share_slot);
-    free(ws->share_lcp);
+    free(ws->t_child);
+    free(ws->t_next);
+    free(ws->t_arc);
+    free(ws->t_path);
 }
 
 void pwr_ws_free(pwr_ws *ws)
@@ -748,6 +774,8 @@ void pwr_ws_free(pwr_ws *ws)
     free(ws->lab_head);
     free(ws->cls);
     free(ws->cls_stamp);
+    free(ws->ppos);
+    free(ws->ppos_stamp);
     free(ws->walk);
     free(ws->nblock);
     free(ws->nexcl);
@@ -782,21 +810,25 @@ static int reserve_slots(pwr_ws *ws, int32_t k)
     ws->free_slot = malloc(s * sizeof(int32_t));
     ws->found = malloc(s * sizeof(int32_t));
     ws->cand = malloc(s * sizeof(int32_t));
-    ws->share_slot = malloc(s * sizeof(int32_t));
-    ws->share_lcp = malloc(s * sizeof(int32_t));
+    ws->t_child = malloc((s * n + 1) * sizeof(int32_t));
+    ws->t_next = malloc((s * n + 1) * sizeof(int32_t));
+    ws->t_arc = malloc((s * n + 1) * sizeof(int32_t));
+    ws->t_path = malloc((n + 1) * sizeof(int32_t));
     if (!ws->slot_arcs || !ws->slot_len || !ws->slot_dev || !ws->slot_cost ||
-        !ws->free_slot || !ws->found || !ws->cand ||
-        !ws->share_slot || !ws->share_lcp) {
+        !ws->free_slot || !ws->found || !ws->cand || !ws->t_child ||
+        !ws->t_next || !ws->t_arc || !ws->t_path) {
         free_slots(ws);
         ws->slot_arcs = NULL;
         ws->slot_len = ws->slot_dev = ws->free_slot = NULL;
         ws->found = ws->cand = NULL;
-        ws->share_slot = ws->share_lcp = NULL;
+        ws->t_child = ws->t_next = ws->t_arc = ws->t_path = NULL;
         ws->slot_cost = NULL;
         return PWR_ENOMEM;
     }
     ws->slots = (int32_t)s;
 reset:
+    ws->t_n = 1; /* the empty prefix, no children yet */
+    ws->t_child[0] = -1;
     ws->nfree = 0;
     for (i = (int32_t)s - 1; i >= 0; i--)
         ws->free_slot[ws->nfree++] = i;
@@ -807,6 +839,34 @@ reset:
 static int32_t *slot(pwr_ws *ws, int32_t s)
 {
     return ws->slot_arcs + (size_t)s * ws->stride;
+}
+
+/* The child of prefix-tree node x by arc a, or -1. */
+static int32_t trie_child(const pwr_ws *ws, int32_t x, int32_t a)
+{
+    int32_t c;
+    for (c = ws->t_child[x]; c >= 0 && ws->t_arc[c] != a; c = ws->t_next[c])
+        ;
+    return c;
+}
+
+/* Add found path slot s to the prefix tree (at most its length in new
+ * nodes: the bound in pwr_ws holds). */
+static void trie_add(pwr_ws *ws, int32_t s)
+{
+    const int32_t *a = slot(ws, s);
+    int32_t len = ws->slot_len[s], x = 0, d;
+    for (d = 0; d < len; d++) {
+        int32_t c = trie_child(ws, x, a[d]);
+        if (c < 0) {
+            c = ws->t_n++;
+            ws->t_arc[c] = a[d];
+            ws->t_child[c] = -1;
+            ws->t_next[c] = ws->t_child[x];
+            ws->t_child[x] = c;
+        }
+        x = c;
+    }
 }
 
 /* ---------- constraint checks ---------- */
@@ -1072,30 +1132,28 @@ static int blocked(const pwr_ws *ws, int32_t v)
 }
 
 /*
- * Node classification (after Feng 2014): v is "yellow" for the current spur
- * when its path to dst in the reverse shortest-path tree (succ) avoids every
- * root node and the spur node; that tree path is then a feasible, cheapest
- * completion of cost pot[v] (arc filters and excluded nodes were applied to
- * the tree; the blocked arcs all leave the spur node). Climbs the tree to
- * dst, a classified node or a root/spur node, and labels what it climbed.
- * Only for nodes with a finite potential (settled by the reverse search).
+ * Node classification (after Feng 2014): v is "yellow" for the spur at
+ * index si of the last found path P when its path to dst in the reverse
+ * shortest-path tree (succ) avoids every root node and the spur node, i.e.
+ * P[0..si]; that tree path is then a feasible, cheapest completion of cost
+ * pot[v] (arc filters and excluded nodes were applied to the tree; the
+ * blocked arcs all leave the spur node). The roots of one Yen iteration
+ * are nested (spur si's are P[0..si-1]), so what is classified is the
+ * least index on P of a node on v's tree path, cls[v], once per iteration
+ * for all its spurs: yellow iff cls[v] > si. Climbs the tree to dst or a
+ * classified node and labels what it climbed. Only for nodes with a
+ * finite potential (settled by the reverse search).
  */
-static int yellow(const pwr_graph *g, pwr_ws *ws, int32_t v, int32_t spur,
+static int yellow(const pwr_graph *g, pwr_ws *ws, int32_t v, int32_t si,
                   int32_t dst)
 {
-    int32_t x = v, n = 0;
-    uint8_t res;
+    int32_t x = v, n = 0, res = INT32_MAX;
+    const uint32_t cg = ws->cgen;
     for (;;) {
-        if (x == dst) {
-            res = 1;
+        if (x == dst)
             break;
-        }
-        if (ws->cls_stamp[x] == ws->cgen) {
+        if (ws->cls_stamp[x] == cg) {
             res = ws->cls[x];
-            break;
-        }
-        if (x == spur || ws->nblock[x] == ws->ngen) {
-            res = 0;
             break;
         }
         ws->walk[n++] = x; /* a tree path has < n nodes: n stays < ws->n */
@@ -1103,10 +1161,12 @@ static int yellow(const pwr_graph *g, pwr_ws *ws, int32_t v, int32_t spur,
     }
     while (n) {
         x = ws->walk[--n];
-        ws->cls_stamp[x] = ws->cgen;
+        if (ws->ppos_stamp[x] == cg && ws->ppos[x] < res)
+            res = ws->ppos[x];
+        ws->cls_stamp[x] = cg;
         ws->cls[x] = res;
     }
-    return res;
+    return res > si;
 }
 
 /*
@@ -1192,35 +1252,41 @@ static int offer_less(const pwr_graph *g, pwr_ws *ws, int32_t h, int32_t o,
  * popped yet, and its successors read the prefix through pred.
  */
 static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
-                          const pwr_constraints *c, int32_t spur, int32_t dst,
-                          root_res root, double bound, int32_t *out,
-                          int32_t room, double *cost)
+                          const pwr_constraints *c, int32_t spur, int32_t si,
+                          int32_t dst, root_res root, double bound,
+                          int32_t *out, int32_t room, double *cost)
 {
     uint32_t gen = next_gen(&ws->gen, ws->seen, (size_t)ws->n);
-    int32_t len, best = -1, best_h = 0, i;
+    int32_t len, best = -1, best_h = 0, i, first;
     double best_f = INF, sum;
     const double *pot = ws->rev[REV_W]; /* +inf: no path to dst */
     double *dist = ws->dist;
     int32_t *pred = ws->pred, *fh = ws->fhops;
     uint32_t *seen = ws->seen;
-    next_gen(&ws->cgen, ws->cls_stamp, (size_t)ws->n);
     ws->heap_n = 0;
     seen[spur] = gen;
     dist[spur] = root.cost;
     pred[spur] = -1;
     fh[spur] = 0;
-    if (heap_push(ws, root.cost + rev_val(ws, REV_W, spur), 0, spur))
-        return PWR_ENOMEM;
-    while (ws->heap_n) {
-        heap_ent e = heap_pop(ws);
-        int32_t u = e.id, a, end, nh;
-        double du = dist[u];
-        if (e.key > best_f)
-            break;
-        if (e.key > bound)
-            return -1;
-        if (e.key > du + pot[u] || e.hops != fh[u])
-            continue; /* stale entry */
+    /* the spur node is expanded first without a trip through the heap:
+     * it would be the only entry, popped at once */
+    if (root.cost + pot[spur] > bound)
+        return -1;
+    for (first = 1; first || ws->heap_n; first = 0) {
+        int32_t u = spur, a, end, nh;
+        double du;
+        if (!first) {
+            heap_ent e = heap_pop(ws);
+            u = e.id;
+            du = dist[u];
+            if (e.key > best_f)
+                break;
+            if (e.key > bound)
+                return -1;
+            if (e.key > du + pot[u] || e.hops != fh[u])
+                continue; /* stale entry */
+        }
+        du = dist[u];
         nh = fh[u] + 1;
         end = g->out_start[u + 1];
         for (a = g->out_start[u]; a < end; a++) {
@@ -1246,7 +1312,8 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
                         if (pred[h] == a || !fwd_lex_less(g, ws, a, pred[h]))
                             continue;
                         pred[h] = a; /* an earlier prefix, same entry */
-                        if (ws->cls_stamp[h] == ws->cgen && ws->cls[h] &&
+                        /* h was classified when first reached */
+                        if (ws->cls[h] > si &&
                             (h == best ||
                              (nf == best_f && nh + ws->rhops[h] == best_h &&
                               offer_less(g, ws, h, best, spur, dst)))) {
@@ -1260,7 +1327,7 @@ static int32_t spur_astar(const pwr_graph *g, pwr_ws *ws,
             dist[h] = nd;
             pred[h] = a;
             fh[h] = nh;
-            if (yellow(g, ws, h, spur, dst)) {
+            if (yellow(g, ws, h, si, dst)) {
                 int32_t th = nh + ws->rhops[h];
                 if (nf < best_f ||
                     (nf == best_f &&
@@ -1470,35 +1537,34 @@ static int path_less(pwr_ws *ws, int32_t a, int32_t b)
     return 0;
 }
 
-static int path_equal(pwr_ws *ws, int32_t a, int32_t b)
-{
-    return ws->slot_cost[a] == ws->slot_cost[b] &&
-           ws->slot_len[a] == ws->slot_len[b] &&
-           !memcmp(slot(ws, a), slot(ws, b),
-                   (size_t)ws->slot_len[a] * sizeof(int32_t));
-}
-
-/* Insert slot s into the sorted candidate set bounded to `limit`. */
+/* Insert slot s into the sorted candidate set bounded to `limit`.
+ * path_less is a total order in which only paths of one cost and arc
+ * sequence are equal, so one binary search finds both a duplicate (dropped) and the
+ * place: the first candidate not before s. */
 static void cand_insert(pwr_ws *ws, int32_t s, int32_t limit)
 {
-    int32_t i, p;
-    for (i = 0; i < ws->ncand; i++)
-        if (path_equal(ws, ws->cand[i], s)) {
-            ws->free_slot[ws->nfree++] = s;
-            return;
-        }
-    if (ws->ncand >= limit) {
-        int32_t worst = ws->cand[ws->ncand - 1];
-        if (!path_less(ws, s, worst)) {
-            ws->free_slot[ws->nfree++] = s;
-            return;
-        }
-        ws->free_slot[ws->nfree++] = worst;
-        ws->ncand--;
+    int32_t lo = 0, hi = ws->ncand;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (path_less(ws, ws->cand[mid], s))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    for (p = ws->ncand; p > 0 && path_less(ws, s, ws->cand[p - 1]); p--)
-        ws->cand[p] = ws->cand[p - 1];
-    ws->cand[p] = s;
+    if (lo < ws->ncand && !path_less(ws, s, ws->cand[lo])) {
+        ws->free_slot[ws->nfree++] = s; /* equal to cand[lo] */
+        return;
+    }
+    if (ws->ncand >= limit) {
+        if (lo >= ws->ncand) { /* not before the worst */
+            ws->free_slot[ws->nfree++] = s;
+            return;
+        }
+        ws->free_slot[ws->nfree++] = ws->cand[--ws->ncand];
+    }
+    memmove(ws->cand + lo + 1, ws->cand + lo,
+            (size_t)(ws->ncand - lo) * sizeof(int32_t));
+    ws->cand[lo] = s;
     ws->ncand++;
 }
 
@@ -1536,14 +1602,15 @@ static int has_resource_bounds(const pwr_ws *ws, const pwr_constraints *c)
     return c->max_hops >= 0 || c->max_delay >= 0.0 || ws->use_jit;
 }
 
+/* si: the spur's index on the last found path (see yellow) */
 static int32_t spur_search(const pwr_graph *g, pwr_ws *ws,
-                           const pwr_constraints *c, int32_t spur,
+                           const pwr_constraints *c, int32_t spur, int32_t si,
                            int32_t dst, root_res root, double bound,
                            int32_t *out, int32_t room, double *cost)
 {
     if (has_resource_bounds(ws, c))
         return spur_labels(g, ws, c, spur, dst, root, bound, out, room, cost);
-    return spur_astar(g, ws, c, spur, dst, root, bound, out, room, cost);
+    return spur_astar(g, ws, c, spur, si, dst, root, bound, out, room, cost);
 }
 
 /* Yen's loop for one (src, dst); reverse data for dst must be current. */
@@ -1574,7 +1641,7 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
             v = g->head[a];
         }
     } else {
-        len = spur_search(g, ws, c, src, dst, none, INF, slot(ws, s), n,
+        len = spur_search(g, ws, c, src, 0, dst, none, INF, slot(ws, s), n,
                           &cost);
         if (len < -1)
             return len;
@@ -1585,32 +1652,30 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
     ws->slot_cost[s] = cost;
     ws->slot_dev[s] = 0;
     ws->found[ws->nfound++] = s;
+    trie_add(ws, s);
 
     for (it = 1; it < k; it++) {
-        int32_t P = ws->found[ws->nfound - 1], plen = ws->slot_len[P], i, f;
+        int32_t P = ws->found[ws->nfound - 1], plen = ws->slot_len[P], i, x;
         const int32_t *parcs = slot(ws, P);
         root_res root = none;
-        int32_t limit = k - ws->nfound, dev = ws->slot_dev[P], nshare = 0;
-        /* the found paths that share P's root up to its deviation index
-         * (only their next arcs are ever blocked below), by common prefix
-         * length, longest first: spur i blocks the first few of them */
-        for (f = 0; f < ws->nfound; f++) {
-            int32_t fs = ws->found[f], fl = ws->slot_len[fs], l = 0, j;
-            const int32_t *fa = slot(ws, fs);
-            while (l < fl && l < plen && fa[l] == parcs[l])
-                l++;
-            if (l < dev)
-                continue;
-            for (j = nshare; j > 0 && ws->share_lcp[j - 1] < l; j--) {
-                ws->share_lcp[j] = ws->share_lcp[j - 1];
-                ws->share_slot[j] = ws->share_slot[j - 1];
-            }
-            ws->share_lcp[j] = l;
-            ws->share_slot[j] = fs;
-            nshare++;
+        int32_t limit = k - ws->nfound, dev = ws->slot_dev[P], tc;
+        /* P's prefixes in the prefix tree (P is in it): the found paths
+         * sharing P's first i arcs are those below t_path[i], and their
+         * next arcs, the ones spur i blocks, its children */
+        for (i = 0, x = 0; i < plen; i++) {
+            ws->t_path[i] = x;
+            x = trie_child(ws, x, parcs[i]);
         }
-        /* root nodes are blocked once per iteration, one more per spur */
+        /* root nodes are blocked once per iteration, one more per spur;
+         * P's node indices for the classification (see yellow) */
         next_gen(&ws->ngen, ws->nblock, (size_t)n);
+        next_gen2(&ws->cgen, ws->cls_stamp, (size_t)n, ws->ppos_stamp,
+                  (size_t)n);
+        for (i = 0; i < plen; i++) {
+            int32_t v = path_node(g, parcs, src, i);
+            ws->ppos_stamp[v] = ws->cgen;
+            ws->ppos[v] = i;
+        }
         for (i = 0; i < ws->slot_dev[P]; i++) {
             ws->nblock[path_node(g, parcs, src, i)] = ws->ngen;
             root.cost += g->w[parcs[i]];
@@ -1636,11 +1701,10 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
                  root.jit + rev_val(ws, REV_JIT, spur) > c->max_jitter))
                 goto advance;
             next_gen(&ws->bgen, ws->ablock, (size_t)ws->m);
-            for (f = 0; f < nshare && ws->share_lcp[f] >= i; f++)
-                if (ws->slot_len[ws->share_slot[f]] > i)
-                    ws->ablock[slot(ws, ws->share_slot[f])[i]] = ws->bgen;
+            for (tc = ws->t_child[ws->t_path[i]]; tc >= 0; tc = ws->t_next[tc])
+                ws->ablock[ws->t_arc[tc]] = ws->bgen;
             t = ws->free_slot[--ws->nfree];
-            sl = spur_search(g, ws, c, spur, dst, root, bound,
+            sl = spur_search(g, ws, c, spur, i, dst, root, bound,
                              slot(ws, t) + i, n - i, &cost);
             if (sl < -1)
                 return sl;
@@ -1663,6 +1727,7 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
         if (ws->ncand == 0)
             break;
         ws->found[ws->nfound++] = ws->cand[0];
+        trie_add(ws, ws->cand[0]);
         memmove(ws->cand, ws->cand + 1, (size_t)(--ws->ncand) * sizeof(int32_t));
     }
     return PWR_OK;
@@ -1942,6 +2007,57 @@ static int flat_fill(const pwr_graph *g, pwr_ws *ws, int32_t nq,
     return (int)np;
 }
 
+/* The same layout in the caller's buffer buf of cap entries, after a
+ * header and the costs (see PWR_FLAT_INTO in pwr_ksp.h); writes only the
+ * header when the layout does not fit. */
+static int flat_into(const pwr_graph *g, pwr_ws *ws, int32_t nq,
+                     unsigned what, int32_t *buf, int32_t cap, pwr_flat *out)
+{
+    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, q, o = 0, need;
+    int32_t *counts, *off, *noff, *arcs, *nodes;
+    int paths = (what & PWR_FLAT_PATHS) != 0;
+    /* every count and offset must fit an int32_t (np, na and nq are
+     * bounded by memory, so the sum cannot wrap a size_t) */
+    need = 4 + 2 * np + (size_t)nq + (paths ? 3 * np + 2 * na + 2 : 0);
+    if (need > (size_t)INT32_MAX)
+        return PWR_ENOMEM;
+    buf[0] = (int32_t)need;
+    buf[1] = (int32_t)np;
+    buf[2] = (int32_t)na;
+    buf[3] = nq;
+    out->npaths = (int32_t)np;
+    out->narcs = (int32_t)na;
+    if (need > (size_t)cap)
+        return (int)np;
+    for (p = 0; p < np; p++) /* bytes, so no double is stored misaligned */
+        memcpy(buf + 4 + 2 * p, &ws->res_paths[p].cost, sizeof(double));
+    counts = buf + 4 + 2 * np;
+    for (q = 0; q < (size_t)nq; q++)
+        counts[q] = ws->res_q[q].count;
+    if (!paths)
+        return (int)np;
+    off = counts + nq;
+    noff = off + np + 1;
+    arcs = noff + np + 1;
+    nodes = arcs + na;
+    if (na)
+        memcpy(arcs, ws->res_arcs, na * sizeof(int32_t));
+    for (p = 0; p < np; p++) {
+        const res_path *rp = &ws->res_paths[p];
+        const int32_t *ra = ws->res_arcs + rp->off;
+        int32_t i, *nd = nodes + o + p;
+        off[p] = (int32_t)o;
+        noff[p] = (int32_t)(o + p);
+        nd[0] = rp->src;
+        for (i = 0; i < rp->len; i++)
+            nd[i + 1] = g->head[g->pos[ra[i]]];
+        o += (size_t)rp->len;
+    }
+    off[np] = (int32_t)o;
+    noff[np] = (int32_t)(o + np);
+    return (int)np;
+}
+
 int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
                  const int32_t *dsts, int32_t nq, int32_t k,
                  const pwr_constraints *c, unsigned what, pwr_flat *out)
@@ -1949,10 +2065,41 @@ int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
     int rc;
     if (!out)
         return PWR_EINVAL;
-    memset(out, 0, sizeof *out);
-    rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
-    if (rc < 0)
+    if (what & PWR_FLAT_INTO) {
+        /* the caller's buffer: writable by contract (pwr_ksp.h) */
+        int32_t *buf = (int32_t *)(uintptr_t)out->flat, cap = out->flat_len;
+        out->npaths = out->narcs = 0;
+        out->counts = NULL;
+        out->costs = NULL;
+        if (!buf || cap < 4)
+            return PWR_EINVAL;
+        buf[0] = buf[1] = buf[2] = buf[3] = 0;
+        if (what & PWR_FLAT_AGAIN) {
+            if (!g || !ws || ws->n != g->n || ws->m != g->m)
+                return PWR_EINVAL;
+            nq = ws->res_nq;
+        } else {
+            rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
+            if (rc < 0)
+                return rc;
+        }
+        rc = flat_into(g, ws, nq, what, buf, cap, out);
+        if (rc < 0) {
+            buf[0] = buf[1] = buf[2] = buf[3] = 0;
+            out->npaths = out->narcs = 0;
+        }
         return rc;
+    }
+    memset(out, 0, sizeof *out);
+    if (what & PWR_FLAT_AGAIN) {
+        if (!g || !ws || ws->n != g->n || ws->m != g->m)
+            return PWR_EINVAL;
+        nq = ws->res_nq;
+    } else {
+        rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
+        if (rc < 0)
+            return rc;
+    }
     rc = flat_fill(g, ws, nq, what, out);
     if (rc < 0)
         memset(out, 0, sizeof *out);

@@ -177,6 +177,23 @@ int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
  * query needs more room than any before on ws.
  */
 #define PWR_FLAT_PATHS 1u
+/*
+ * PWR_FLAT_INTO: lay the results out in the caller's buffer instead, so a
+ * binding copies them with one slice of its own memory and reads no
+ * pointer back. On entry out->flat is the caller's writable int32 buffer
+ * (8-byte aligned) and out->flat_len its capacity in entries (>= 4); both
+ * are left as given, out->counts and out->costs are NULL. Entries: [0]
+ * need (the entries the layout takes), [1] npaths, [2] narcs, [3] nq;
+ * from entry 4 the npaths costs (doubles, two entries each), then
+ * counts[nq], then with PWR_FLAT_PATHS off, noff, arcs and nodes as
+ * above; need = 4 + 2 npaths + nq (+ 3 npaths + 2 narcs + 2 with
+ * PWR_FLAT_PATHS). When need > flat_len only the header is written (the
+ * results stay in ws): grow the buffer and call again with PWR_FLAT_AGAIN,
+ * which lays out the last query's results without running it again
+ * (srcs, dsts, nq, k and c are then not read).
+ */
+#define PWR_FLAT_INTO 2u
+#define PWR_FLAT_AGAIN 4u
 typedef struct {
     int32_t npaths, narcs, flat_len;
     const int32_t *counts;

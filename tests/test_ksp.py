@@ -717,11 +717,11 @@ def test_a_result_builds_its_nodes_and_edges_on_first_use_and_keeps_them():
     cg = CompiledGraph.from_networkx(G)
     res = cg.batch([((0, 0), (4, 4)), ((4, 0), (4, 4)), ((0, 4), (0, 0))], 6)
     flat = [p for ps in res for p in ps]
-    assert len(flat) == 18 and all(p._b is flat[0]._b and p._b[5] is None for p in flat)
+    assert len(flat) == 18 and all(p._b is flat[0]._b and p._b[3] is None for p in flat)
     blk = flat[0]._b
     assert res[1][2].edges is res[1][2].edges  # built now, for the whole block, and kept
-    assert res[1][2]._b is None and blk[5] is not None and flat[0]._b is blk  # the others pick theirs up on use
-    assert flat[0].nodes is blk[5][0][0] and flat[0]._b is None
+    assert res[1][2]._b is None and blk[3] is not None and flat[0]._b is blk  # the others pick theirs up on use
+    assert flat[0].nodes is blk[3][0][0] and flat[0]._b is None
     for (s, t), ps in zip([((0, 0), (4, 4)), ((4, 0), (4, 4)), ((0, 4), (0, 0))], res):
         for p in ps:
             assert p.nodes == (s, *(v for _, v, _ in p.edges)) and p.nodes[-1] == t
@@ -770,3 +770,65 @@ def test_a_batch_is_one_c_call_per_chunk_and_a_query_one(monkeypatch):
     assert cg.costs((0, 0), (5, 5), 4) == [10.0] * 4
     cg.k_shortest_paths((0, 0), (5, 5), 4)
     assert calls == ["pwr_ksp_flat1", "pwr_ksp_flat1"]
+
+
+def test_single_queries_grow_their_buffer_and_equal_the_batch(monkeypatch):
+    """A single query lays its results out in this thread's own buffer
+    (PWR_FLAT_INTO); one that needs more room than the buffer has gets a
+    larger one and its results laid out again without a second search
+    (PWR_FLAT_AGAIN). Paths and costs equal the batch's, which reads the
+    workspace's own layout."""
+    from pyfrr_pwr.paths import ksp
+
+    monkeypatch.setattr(ksp, "_ONE_BUF", 10)  # room for the header, two costs and a count
+    G = nx.grid_2d_graph(6, 6).to_directed()
+    for i, e in enumerate(G.edges):
+        G.edges[e]["weight"] = (i % 3) / 2 + 0.5
+    cg = CompiledGraph.from_networkx(G)
+    want = cg.batch([((0, 0), (5, 5))], 12)[0]
+    assert len(want) == 12
+    calls, real = [], ksp.lib
+
+    class Counting:
+        def __getattr__(self, name):
+            f = getattr(real, name)
+            if not callable(f):
+                return f
+            return lambda *a: calls.append((name, a[6])) or f(*a)
+
+    monkeypatch.setattr(ksp, "lib", Counting())
+    assert cg.costs((0, 0), (5, 5), 2) == [p.cost for p in want[:2]]
+    assert calls == [("pwr_ksp_flat1", ksp._INTO_COSTS)]  # fits: 4 + 2 * 2 + 1 entries of 10
+    del calls[:]
+    got = cg.k_shortest_paths((0, 0), (5, 5), 12)
+    assert calls == [("pwr_ksp_flat1", ksp._INTO_PATHS), ("pwr_ksp_flat1", ksp._INTO_PATHS | ksp._FLAT_AGAIN)]
+    assert got == want and [p.cost for p in got] == [p.cost for p in want]
+    assert all(type(p.nodes) is tuple and p.nodes[0] == (0, 0) and p.nodes[-1] == (5, 5) for p in got)
+    assert all(isinstance(p, Path) for p in got) and Path(*got[3]) == got[3]
+    del calls[:]
+    assert cg.k_shortest_paths((0, 0), (5, 5), 12) == want and len(calls) == 1  # the larger buffer stays
+    assert cg.costs((0, 0), (5, 5), 12) == [p.cost for p in want]
+    assert cg.k_shortest_paths((0, 0), (0, 0), 3) == [Path(((0, 0),), (), 0.0)]
+
+
+def test_flat_into_rejects_a_missing_or_tiny_buffer():
+    from pyfrr_pwr._core import ffi, lib
+    from pyfrr_pwr.paths import ksp
+
+    G = nx.path_graph(4).to_directed()
+    cg = CompiledGraph.from_networkx(G)
+    ws = cg._ws()
+    out = ffi.new("pwr_flat *")
+    assert lib.pwr_ksp_flat1(cg._g, ws, 0, 3, 2, cg._c0, ksp._INTO_PATHS, out) == lib.PWR_EINVAL
+    buf = ffi.new("int32_t[]", 3)
+    out.flat, out.flat_len = buf, 3
+    assert lib.pwr_ksp_flat1(cg._g, ws, 0, 3, 2, cg._c0, ksp._INTO_PATHS, out) == lib.PWR_EINVAL
+    big = ffi.new("int32_t[]", 64)
+    out.flat, out.flat_len = big, 64
+    assert lib.pwr_ksp_flat1(cg._g, ws, 0, 3, 2, cg._c0, ksp._INTO_PATHS, out) == 1
+    assert out.flat == big and out.flat_len == 64 and out.costs == ffi.NULL
+    # header, one cost (3 hops of weight 1), one count, off, noff, arcs, nodes
+    need = 4 + 2 + 1 + 3 * 1 + 2 * 3 + 2
+    assert list(big[0:4]) == [need, 1, 3, 1] and ffi.cast("double *", big + 4)[0] == 3.0 and big[6] == 1
+    assert list(big[7:9]) == [0, 3] and list(big[9:11]) == [0, 4]
+    assert [cg.edge_keys[a][:2] for a in big[11:14]] == [(0, 1), (1, 2), (2, 3)] and list(big[14:18]) == [0, 1, 2, 3]

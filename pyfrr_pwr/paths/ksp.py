@@ -37,7 +37,10 @@ arcs, node indices and cost into flat arrays (``pwr_ksp_flat``); a batch
 is one such call per chunk of queries. So a
 ``CompiledGraph`` serves several threads at once (draft sec. 2.3), and what
 holds the GIL is only the Python side of a result: one copy of those arrays
-into a ``bytes`` and one small ``Path`` object per path. A ``Path``'s node
+into a ``bytes`` and one small ``Path`` object per path. A single query has
+C lay them out in the thread's own buffer, sizes and costs first
+(``PWR_FLAT_INTO``), so it reads no cffi pointer or field back: one slice
+of that buffer and one view of its costs. A ``Path``'s node
 and edge tuples are built when some path of its result is first asked for
 them, for every path of that result at once (one ``itemgetter`` call maps
 arc ids and node indices to labels; each path is then two slices of those
@@ -52,7 +55,7 @@ import math
 import threading
 import time
 from collections.abc import Hashable, Iterable
-from itertools import accumulate, count, repeat
+from itertools import accumulate, count, repeat, starmap
 from operator import itemgetter
 from typing import Any
 
@@ -67,10 +70,51 @@ CONSTRAINTS = NAMES  # the keyword names; the set itself is model.constraints
 
 _ERR = {lib.PWR_EINVAL: "invalid argument", lib.PWR_ENOMEM: "out of memory"}
 _NO_CONSTRAINTS = Constraints()
-_new = object.__new__  # a Path without __init__'s Python frame
 _GC_PAUSE = 8  # queries in one batch above which the cyclic GC pauses while its paths are made
 _CHUNK = 32  # queries per C call in a batch (see CompiledGraph.batch)
 _K_MAX = 2**31 - 1  # k is an int32_t in C
+# pwr_ksp_flat's flags (csrc/pwr_ksp.h)
+_FLAT_PATHS, _FLAT_INTO, _FLAT_AGAIN = lib.PWR_FLAT_PATHS, lib.PWR_FLAT_INTO, lib.PWR_FLAT_AGAIN
+_INTO_PATHS, _INTO_COSTS = _FLAT_INTO | _FLAT_PATHS, _FLAT_INTO
+_ONE_BUF = 2048  # int32 entries of a thread's first single-query buffer (8 KiB)
+
+
+class _GCPause:
+    """The cyclic GC paused while batches make their objects (``with _gc_pause:``).
+
+    ``gc.disable()`` is process-wide, so batches running on several threads
+    share one pause: the first to enter turns the GC off (if it was on) and
+    the last to leave turns it back on. Without that, the batch that ends
+    first would switch it on under one still making its paths (collections
+    walking every young object, the GIL held), and a batch that began while
+    another's pause was on would never pause at all. A GC the caller turned
+    off stays off.
+    """
+
+    __slots__ = ("_lock", "_inside", "_resume")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0  # batches inside the pause
+        self._resume = False  # the first of them found the GC on
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._inside:
+                self._resume = gc.isenabled()
+                if self._resume:
+                    gc.disable()
+            self._inside += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._inside -= 1
+            if not self._inside and self._resume:
+                self._resume = False
+                gc.enable()
+
+
+_gc_pause = _GCPause()
 
 
 def _take(labels, idx: list) -> tuple:
@@ -83,17 +127,18 @@ def _take(labels, idx: list) -> tuple:
 def _build(blk: list) -> tuple:
     """Every path's (nodes, edges) tuples of one result block, in path order.
 
-    ``blk`` is ``[node labels, edge keys, flat int32 bytes, paths, arcs,
-    None]`` (the flat layout of ``pwr_ksp_flat``, csrc/pwr_ksp.h); the two
-    lists replace its last item, so a block is built once.
+    ``blk`` is ``[node labels, edge keys, flat int32 bytes, None, paths,
+    arcs, start]`` (the flat layout of ``pwr_ksp_flat``, csrc/pwr_ksp.h,
+    from the bytes' int32 entry ``start`` on); the two lists replace its
+    None, so a block is built once.
     """
-    labels, ekeys, raw, n, na, _ = blk
-    ints = memoryview(raw).cast("i").tolist()
+    labels, ekeys, raw, _, n, na, start = blk
+    ints = memoryview(raw)[4 * start :].cast("i").tolist()
     off, noff = ints[: n + 1], ints[n + 1 : 2 * n + 2]
     ek = _take(ekeys, ints[2 * n + 2 : 2 * n + 2 + na])
     nl = _take(labels, ints[2 * n + 2 + na :])
     # a slice of a tuple is a tuple: each path costs two slices
-    built = blk[5] = (list(map(nl.__getitem__, map(slice, noff, noff[1:]))), list(map(ek.__getitem__, map(slice, off, off[1:]))))
+    built = blk[3] = (list(map(nl.__getitem__, map(slice, noff, noff[1:]))), list(map(ek.__getitem__, map(slice, off, off[1:]))))
     return built
 
 
@@ -117,7 +162,7 @@ class Path:
 
     def _fill(self) -> None:
         blk = self._b
-        built = blk[5] or _build(blk)
+        built = blk[3] or _build(blk)
         i = self._i
         self._n, self._e, self._b = built[0][i], built[1][i], None
 
@@ -194,6 +239,15 @@ class Path:
     @classmethod
     def _make(cls, iterable) -> Path:
         return cls(*iterable)
+
+
+class _LazyPath(Path):
+    """A query's Path: made with no arguments (``object.__init__``, no
+    Python frame), its fields set by the query (see the module docstring);
+    it is a Path in every other way (pickles as one)."""
+
+    __slots__ = ()
+    __init__ = object.__init__
 
 
 def _as_tuple(other) -> tuple | None:
@@ -412,6 +466,23 @@ class CompiledGraph:
     def _ws(self):
         return self._state()[0]
 
+    def _one_state(self, need: int = 0) -> tuple:
+        """This thread's state for single queries: (C workspace, pwr_flat,
+        its int32 and double views of the buffer C lays results out in,
+        the buffer's cdata); a new buffer of at least ``need`` entries."""
+        ws, _ = self._state()
+        cap = max(need + need // 4, _ONE_BUF) + 1 & ~1  # even: a whole number of doubles
+        buf = bytearray(4 * cap)
+        cb = ffi.from_buffer("int32_t[]", buf)
+        try:
+            out = self._local.one[1]
+        except AttributeError:
+            out = ffi.new("pwr_flat *")
+        out.flat, out.flat_len = cb, cap  # read by C as the caller's buffer (PWR_FLAT_INTO), never changed by it
+        mv = memoryview(buf)
+        one = self._local.one = (ws, out, mv.cast("i"), mv.cast("d"), buf, cb)
+        return one
+
     def _node(self, n: Hashable) -> int:
         try:
             return self.index[n]
@@ -513,9 +584,9 @@ class CompiledGraph:
         One copy of the flat arrays into a ``bytes`` and one Path per path
         with its cost; nodes and edges wait in the shared block (_build).
         """
-        blk = [self._labels, self.edge_keys, ffi.buffer(out.flat, 4 * out.flat_len)[:], n, out.narcs, None]
+        blk = [self._labels, self.edge_keys, ffi.buffer(out.flat, 4 * out.flat_len)[:], None, n, out.narcs, 0]
         costs = ffi.unpack(out.costs, n)
-        paths = list(map(_new, repeat(Path, n)))
+        paths = list(starmap(_LazyPath, repeat((), n)))
         i = 0
         for p in paths:
             p.cost = costs[i]
@@ -551,17 +622,33 @@ class CompiledGraph:
         keywords. Returns fewer than k (possibly none) when fewer feasible
         paths exist.
         """
-        n, out = self._one(source, target, k, constraints, kw, 1)  # 1: PWR_FLAT_PATHS
-        return self._result(out, n) if n else []
+        n, one = self._one(source, target, k, constraints, kw, _INTO_PATHS)
+        if not n:
+            return []
+        ints = one[2]
+        # one copy of the layout (header, costs, count, then the paths from
+        # entry 5 + 2n on) and one Path per path, its cost set; the rest
+        # waits in the shared block (_build)
+        blk = [self._labels, self.edge_keys, one[4][: 4 * ints[0]], None, n, ints[2], 5 + 2 * n]
+        costs = one[3][2 : 2 + n].tolist()
+        paths = list(starmap(_LazyPath, repeat((), n)))
+        i = 0
+        for p in paths:
+            p.cost = costs[i]
+            p._b = blk
+            p._i = i
+            i += 1
+        return paths
 
     def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
         """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
-        n, out = self._one(source, target, k, constraints, kw, 0)  # 0: costs only
-        return ffi.unpack(out.costs, n)
+        n, one = self._one(source, target, k, constraints, kw, _INTO_COSTS)
+        return one[3][2 : 2 + n].tolist()
 
-    def _one(self, source, target, k: int, constraints, kw: dict, paths: int):
-        """One query in one C call (``pwr_ksp_flat1``, ``paths``: lay the
-        paths out too, or costs only): (how many, the thread's flat output)."""
+    def _one(self, source, target, k: int, constraints, kw: dict, what: int):
+        """One query in one C call (``pwr_ksp_flat1`` laying its results out
+        in this thread's buffer, ``what``: with the paths or costs only):
+        (how many, the thread's single-query state, see _one_state)."""
         ix = self.index
         try:
             s, t = ix[source], ix[target]
@@ -572,19 +659,25 @@ class CompiledGraph:
         else:
             c = self._cstruct(k, constraints, kw)
         try:
-            ws, out = self._local.ts
+            one = self._local.one
         except AttributeError:
-            ws, out = self._state()
+            one = self._one_state()
         self._enter()
         try:
             if self._writing:
                 self._wait_writer()
-            n = lib.pwr_ksp_flat1(self._g, ws, s, t, k, c, paths, out)
+            n = lib.pwr_ksp_flat1(self._g, one[0], s, t, k, c, what, one[1])
         finally:
             self._leave()
         if n < 0:
             raise RuntimeError(f"KSP query failed: {_ERR.get(n, n)}")
-        return n, out
+        need = one[2][0]
+        if need > len(one[2]):  # more than any query before on this thread: the results wait in ws
+            one = self._one_state(need)
+            n = lib.pwr_ksp_flat1(self._g, one[0], s, t, k, c, what | _FLAT_AGAIN, one[1])
+            if n < 0:  # pragma: no cover - the buffer fits now
+                raise RuntimeError(f"KSP query failed: {_ERR.get(n, n)}")
+        return n, one
 
     def batch(self, pairs: Iterable[tuple], k: int, constraints: Constraints | None = None, **kw) -> list[list[Path]]:
         """k paths for each (source, target) pair.
@@ -605,30 +698,31 @@ class CompiledGraph:
         if nq <= 1:
             out, total = self._run(srcs, dsts, k, c)
             return [self._result(out, total) if total else []] if nq else []
-        res: list[list[Path]] = []
+        if nq <= _GC_PAUSE:
+            return self._chunks(srcs, dsts, k, c)
         # thousands of new objects would trigger collections that walk every
         # tracked object (the caller's networkx graphs too), for nothing:
-        # none of them can be part of a cycle
-        gc_was_on = nq > _GC_PAUSE and gc.isenabled()
-        if gc_was_on:
-            gc.disable()
-        try:
-            lo = 0
-            while lo < nq:
-                hi = min(lo + _CHUNK, nq)
-                while hi < nq and dsts[hi] == dsts[hi - 1]:
-                    hi += 1
-                out, total = self._run(srcs[lo:hi], dsts[lo:hi], k, c)
-                if total:
-                    paths = self._result(out, total)
-                    qhi = list(accumulate(ffi.unpack(out.counts, hi - lo)))
-                    res += map(paths.__getitem__, map(slice, [0, *qhi[:-1]], qhi))
-                else:
-                    res += [[] for _ in range(lo, hi)]
-                lo = hi
-        finally:
-            if gc_was_on:
-                gc.enable()
+        # none of them can be part of a cycle (_GCPause: shared by threads)
+        with _gc_pause:
+            return self._chunks(srcs, dsts, k, c)
+
+    def _chunks(self, srcs: list[int], dsts: list[int], k: int, c) -> list[list[Path]]:
+        """batch's loop: one C call per chunk of queries, then their Paths."""
+        res: list[list[Path]] = []
+        nq = len(srcs)
+        lo = 0
+        while lo < nq:
+            hi = min(lo + _CHUNK, nq)
+            while hi < nq and dsts[hi] == dsts[hi - 1]:
+                hi += 1
+            out, total = self._run(srcs[lo:hi], dsts[lo:hi], k, c)
+            if total:
+                paths = self._result(out, total)
+                qhi = list(accumulate(ffi.unpack(out.counts, hi - lo)))
+                res += map(paths.__getitem__, map(slice, [0, *qhi[:-1]], qhi))
+            else:
+                res += [[] for _ in range(lo, hi)]
+            lo = hi
         return res
 
     def one_to_many(self, source, targets: Iterable, k: int, constraints: Constraints | None = None, **kw) -> dict:
