@@ -102,3 +102,18 @@ def test_concurrent_batches_leave_a_gc_the_caller_turned_off_off(monkeypatch, gc
         assert not gc.isenabled()
     assert cg.batch(pairs, 2) == [cg.k_shortest_paths((0, 0), (4, 4), 2)] * len(pairs)
     assert not gc.isenabled()
+
+
+def test_ksp_batches_and_inter_area_rounds_share_the_one_pause(gc_state):
+    """An ABR's vector round (paths.interarea) and a KSP batch on another
+    thread pause the one collector: a private pause in either would switch
+    it back on under the other (paths.gcpause)."""
+    from pyfrr_pwr.paths import gcpause, interarea
+
+    assert ksp.gc_pause is interarea.gc_pause is gcpause.pause
+    gc.enable()
+    with interarea.gc_pause:
+        with ksp.gc_pause:
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inter-area round is still inside
+    assert gc.isenabled()

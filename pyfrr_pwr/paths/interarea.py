@@ -38,10 +38,11 @@ from dataclasses import dataclass
 
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.model.constraints import Constraints
+from pyfrr_pwr.paths.gcpause import pause as gc_pause
 from pyfrr_pwr.paths.graphcache import _KSP_JITTER, _cg_current, _compiled, _info
 from pyfrr_pwr.paths.graphcache import invalidate as invalidate
 from pyfrr_pwr.paths.ksp import CompiledGraph
-from pyfrr_pwr.paths.transit import EMPTY, Aggregate, _aggregates, _aggregates_many, _combine_many, _infos_of, _merge_local, _no_gc, _wire_rows
+from pyfrr_pwr.paths.transit import EMPTY, Aggregate, _aggregates, _aggregates_many, _combine_many, _infos_of, _merge_local, _wire_rows
 from pyfrr_pwr.paths.transit import FAST_WIRE_OBJECTS as FAST_WIRE_OBJECTS  # read only here: set it on paths.transit
 from pyfrr_pwr.paths.transit import JITTER_MAX as JITTER_MAX
 from pyfrr_pwr.paths.transit import _combine as _combine
@@ -272,7 +273,7 @@ class VectorComputer:
 
     def compute(self, teds: dict, learnt: dict | None = None) -> dict:
         """Same answer as ``abr_vectors``, from the previous state."""
-        with _no_gc():
+        with gc_pause:
             return self._compute(teds, learnt)
 
     def _compute(self, teds: dict, learnt: dict | None) -> dict:

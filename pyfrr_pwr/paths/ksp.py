@@ -50,7 +50,6 @@ nothing else.
 
 from __future__ import annotations
 
-import gc
 import math
 import threading
 import time
@@ -63,6 +62,7 @@ import networkx as nx
 
 from pyfrr_pwr._core import ffi, lib
 from pyfrr_pwr.model.constraints import NAMES, Constraints
+from pyfrr_pwr.paths.gcpause import pause as gc_pause
 
 __all__ = ["Path", "CompiledGraph", "k_shortest_paths", "CONSTRAINTS"]
 
@@ -77,44 +77,6 @@ _K_MAX = 2**31 - 1  # k is an int32_t in C
 _FLAT_PATHS, _FLAT_INTO, _FLAT_AGAIN = lib.PWR_FLAT_PATHS, lib.PWR_FLAT_INTO, lib.PWR_FLAT_AGAIN
 _INTO_PATHS, _INTO_COSTS = _FLAT_INTO | _FLAT_PATHS, _FLAT_INTO
 _ONE_BUF = 2048  # int32 entries of a thread's first single-query buffer (8 KiB)
-
-
-class _GCPause:
-    """The cyclic GC paused while batches make their objects (``with _gc_pause:``).
-
-    ``gc.disable()`` is process-wide, so batches running on several threads
-    share one pause: the first to enter turns the GC off (if it was on) and
-    the last to leave turns it back on. Without that, the batch that ends
-    first would switch it on under one still making its paths (collections
-    walking every young object, the GIL held), and a batch that began while
-    another's pause was on would never pause at all. A GC the caller turned
-    off stays off.
-    """
-
-    __slots__ = ("_lock", "_inside", "_resume")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._inside = 0  # batches inside the pause
-        self._resume = False  # the first of them found the GC on
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if not self._inside:
-                self._resume = gc.isenabled()
-                if self._resume:
-                    gc.disable()
-            self._inside += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._inside -= 1
-            if not self._inside and self._resume:
-                self._resume = False
-                gc.enable()
-
-
-_gc_pause = _GCPause()
 
 
 def _take(labels, idx: list) -> tuple:
@@ -702,8 +664,8 @@ class CompiledGraph:
             return self._chunks(srcs, dsts, k, c)
         # thousands of new objects would trigger collections that walk every
         # tracked object (the caller's networkx graphs too), for nothing:
-        # none of them can be part of a cycle (_GCPause: shared by threads)
-        with _gc_pause:
+        # none of them can be part of a cycle (paths.gcpause: one pause for all threads)
+        with gc_pause:
             return self._chunks(srcs, dsts, k, c)
 
     def _chunks(self, srcs: list[int], dsts: list[int], k: int, c) -> list[list[Path]]:

@@ -38,11 +38,9 @@ gives the plain constructor.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import heapq
 import math
 from array import array
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate, chain
 
@@ -80,20 +78,6 @@ def _path_infos(eps, pwr, bw, te, hops, admin, delay, jitter) -> list:
     if not (_FAST_PI and FAST_WIRE_OBJECTS):
         return [_PI(*r) for r in zip(eps, pwr, bw, te, hops, admin, delay, jitter)]
     return _PI._of(eps, pwr, bw, te, hops, admin, delay, jitter)
-
-
-@contextmanager
-def _no_gc():
-    """No cyclic collection while building many acyclic objects (they
-    cannot form cycles; the collector would rescan them repeatedly). Left
-    as it was found, so a caller that disabled it keeps it disabled."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)  # slots: one object, not two, for the cyclic collector to walk (issue 10)
