@@ -1954,12 +1954,36 @@ int32_t pwr_result_flat(const pwr_graph *g, const pwr_ws *ws, int32_t first,
     return need;
 }
 
+/* The paths of the last query from off on: off[np + 1], noff[np + 1],
+ * arcs[na], nodes[na + np] (the layout of pwr_ksp_flat in pwr_ksp.h); the
+ * caller has checked that 3 * np + 2 * na + 2 entries fit there. */
+static void lay_out_paths(const pwr_graph *g, const pwr_ws *ws, int32_t *off)
+{
+    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, o = 0;
+    int32_t *noff = off + np + 1, *arcs = noff + np + 1, *nodes = arcs + na;
+    /* res_arcs holds the paths' arcs back to back in path order */
+    if (na)
+        memcpy(arcs, ws->res_arcs, na * sizeof(int32_t));
+    for (p = 0; p < np; p++) {
+        const res_path *rp = &ws->res_paths[p];
+        const int32_t *ra = ws->res_arcs + rp->off;
+        int32_t i, *nd = nodes + o + p;
+        off[p] = (int32_t)o;
+        noff[p] = (int32_t)(o + p);
+        nd[0] = rp->src;
+        for (i = 0; i < rp->len; i++)
+            nd[i + 1] = g->head[g->pos[ra[i]]];
+        o += (size_t)rp->len;
+    }
+    off[np] = (int32_t)o;
+    noff[np] = (int32_t)(o + np);
+}
+
 /* Lay the last query's results out flat (see pwr_ksp_flat in pwr_ksp.h). */
 static int flat_fill(const pwr_graph *g, pwr_ws *ws, int32_t nq,
                      unsigned what, pwr_flat *out)
 {
-    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, q, o = 0;
-    int32_t *off, *noff, *arcs, *nodes;
+    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, q;
     /* every count and offset must fit an int32_t */
     if (np > (size_t)(INT32_MAX - 2) / 3 ||
         na > ((size_t)INT32_MAX - 2 - 3 * np) / 2)
@@ -1982,26 +2006,7 @@ static int flat_fill(const pwr_graph *g, pwr_ws *ws, int32_t nq,
     if (grow((void **)&ws->flat, &ws->flat_cap, 3 * np + 2 * na + 2,
              sizeof(int32_t)))
         return PWR_ENOMEM;
-    off = ws->flat;
-    noff = off + np + 1;
-    arcs = noff + np + 1;
-    nodes = arcs + na;
-    /* res_arcs holds the paths' arcs back to back in path order */
-    if (na)
-        memcpy(arcs, ws->res_arcs, na * sizeof(int32_t));
-    for (p = 0; p < np; p++) {
-        const res_path *rp = &ws->res_paths[p];
-        const int32_t *ra = ws->res_arcs + rp->off;
-        int32_t i, *nd = nodes + o + p;
-        off[p] = (int32_t)o;
-        noff[p] = (int32_t)(o + p);
-        nd[0] = rp->src;
-        for (i = 0; i < rp->len; i++)
-            nd[i + 1] = g->head[g->pos[ra[i]]];
-        o += (size_t)rp->len;
-    }
-    off[np] = (int32_t)o;
-    noff[np] = (int32_t)(o + np);
+    lay_out_paths(g, ws, ws->flat);
     out->flat = ws->flat;
     out->flat_len = (int32_t)(3 * np + 2 * na + 2);
     return (int)np;
@@ -2013,8 +2018,8 @@ static int flat_fill(const pwr_graph *g, pwr_ws *ws, int32_t nq,
 static int flat_into(const pwr_graph *g, pwr_ws *ws, int32_t nq,
                      unsigned what, int32_t *buf, int32_t cap, pwr_flat *out)
 {
-    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, q, o = 0, need;
-    int32_t *counts, *off, *noff, *arcs, *nodes;
+    size_t np = ws->res_paths_n, na = ws->res_arcs_n, p, q, need;
+    int32_t *counts;
     int paths = (what & PWR_FLAT_PATHS) != 0;
     /* every count and offset must fit an int32_t (np, na and nq are
      * bounded by memory, so the sum cannot wrap a size_t) */
@@ -2036,26 +2041,23 @@ static int flat_into(const pwr_graph *g, pwr_ws *ws, int32_t nq,
         counts[q] = ws->res_q[q].count;
     if (!paths)
         return (int)np;
-    off = counts + nq;
-    noff = off + np + 1;
-    arcs = noff + np + 1;
-    nodes = arcs + na;
-    if (na)
-        memcpy(arcs, ws->res_arcs, na * sizeof(int32_t));
-    for (p = 0; p < np; p++) {
-        const res_path *rp = &ws->res_paths[p];
-        const int32_t *ra = ws->res_arcs + rp->off;
-        int32_t i, *nd = nodes + o + p;
-        off[p] = (int32_t)o;
-        noff[p] = (int32_t)(o + p);
-        nd[0] = rp->src;
-        for (i = 0; i < rp->len; i++)
-            nd[i + 1] = g->head[g->pos[ra[i]]];
-        o += (size_t)rp->len;
-    }
-    off[np] = (int32_t)o;
-    noff[np] = (int32_t)(o + np);
+    lay_out_paths(g, ws, counts + nq);
     return (int)np;
+}
+
+/* Search (or, with PWR_FLAT_AGAIN, keep the last query's results, whose
+ * query count it sets in *nq): what pwr_ksp_flat lays out next. */
+static int flat_search(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
+                       const int32_t *dsts, int32_t *nq, int32_t k,
+                       const pwr_constraints *c, unsigned what)
+{
+    if (what & PWR_FLAT_AGAIN) {
+        if (!g || !ws || ws->n != g->n || ws->m != g->m)
+            return PWR_EINVAL;
+        *nq = ws->res_nq;
+        return PWR_OK;
+    }
+    return pwr_ksp_batch(g, ws, srcs, dsts, *nq, k, c);
 }
 
 int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
@@ -2074,15 +2076,9 @@ int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
         if (!buf || cap < 4)
             return PWR_EINVAL;
         buf[0] = buf[1] = buf[2] = buf[3] = 0;
-        if (what & PWR_FLAT_AGAIN) {
-            if (!g || !ws || ws->n != g->n || ws->m != g->m)
-                return PWR_EINVAL;
-            nq = ws->res_nq;
-        } else {
-            rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
-            if (rc < 0)
-                return rc;
-        }
+        rc = flat_search(g, ws, srcs, dsts, &nq, k, c, what);
+        if (rc < 0)
+            return rc;
         rc = flat_into(g, ws, nq, what, buf, cap, out);
         if (rc < 0) {
             buf[0] = buf[1] = buf[2] = buf[3] = 0;
@@ -2091,15 +2087,9 @@ int pwr_ksp_flat(const pwr_graph *g, pwr_ws *ws, const int32_t *srcs,
         return rc;
     }
     memset(out, 0, sizeof *out);
-    if (what & PWR_FLAT_AGAIN) {
-        if (!g || !ws || ws->n != g->n || ws->m != g->m)
-            return PWR_EINVAL;
-        nq = ws->res_nq;
-    } else {
-        rc = pwr_ksp_batch(g, ws, srcs, dsts, nq, k, c);
-        if (rc < 0)
-            return rc;
-    }
+    rc = flat_search(g, ws, srcs, dsts, &nq, k, c, what);
+    if (rc < 0)
+        return rc;
     rc = flat_fill(g, ws, nq, what, out);
     if (rc < 0)
         memset(out, 0, sizeof *out);

@@ -734,6 +734,23 @@ def test_a_result_builds_its_nodes_and_edges_on_first_use_and_keeps_them():
     assert [tuple(p) for p in lazy] == before
 
 
+def _count_c_calls(monkeypatch, what) -> list:
+    """Every call into the C core from paths.ksp, recorded as ``what(name, args)``."""
+    from pyfrr_pwr.paths import ksp
+
+    calls, real = [], ksp.lib
+
+    class Counting:
+        def __getattr__(self, name):
+            f = getattr(real, name)
+            if not callable(f):
+                return f
+            return lambda *a: calls.append(what(name, a)) or f(*a)
+
+    monkeypatch.setattr(ksp, "lib", Counting())
+    return calls
+
+
 def test_a_batch_is_one_c_call_per_chunk_and_a_query_one(monkeypatch):
     """The searches and the flat copy of their results are one C call with
     the GIL released (cffi's API mode) per chunk of about ksp._CHUNK queries
@@ -745,16 +762,7 @@ def test_a_batch_is_one_c_call_per_chunk_and_a_query_one(monkeypatch):
     G = nx.grid_2d_graph(6, 6).to_directed()
     cg = CompiledGraph.from_networkx(G)
     cg.k_shortest_paths((0, 0), (5, 5), 1)  # this thread's workspace
-    calls, real = [], ksp.lib
-
-    class Counting:
-        def __getattr__(self, name):
-            f = getattr(real, name)
-            if not callable(f):
-                return f
-            return lambda *a: calls.append(name) or f(*a)
-
-    monkeypatch.setattr(ksp, "lib", Counting())
+    calls = _count_c_calls(monkeypatch, lambda name, a: name)
     pairs = [((0, 0), (5, 5)), ((1, 0), (5, 5)), ((0, 1), (3, 3))] * 40
     assert ksp._CHUNK == 32
     assert cg.batch(pairs[:32], 8) == [cg.batch([p], 8)[0] for p in pairs[:32]]
@@ -787,16 +795,7 @@ def test_single_queries_grow_their_buffer_and_equal_the_batch(monkeypatch):
     cg = CompiledGraph.from_networkx(G)
     want = cg.batch([((0, 0), (5, 5))], 12)[0]
     assert len(want) == 12
-    calls, real = [], ksp.lib
-
-    class Counting:
-        def __getattr__(self, name):
-            f = getattr(real, name)
-            if not callable(f):
-                return f
-            return lambda *a: calls.append((name, a[6])) or f(*a)
-
-    monkeypatch.setattr(ksp, "lib", Counting())
+    calls = _count_c_calls(monkeypatch, lambda name, a: (name, a[6]))  # a[6]: the flags
     assert cg.costs((0, 0), (5, 5), 2) == [p.cost for p in want[:2]]
     assert calls == [("pwr_ksp_flat1", ksp._INTO_COSTS)]  # fits: 4 + 2 * 2 + 1 entries of 10
     del calls[:]

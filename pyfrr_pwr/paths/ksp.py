@@ -212,6 +212,18 @@ class _LazyPath(Path):
     __init__ = object.__init__
 
 
+def _paths(blk: list, costs: list, n: int) -> list:
+    """The n Paths of one result block (``_build``), each with its cost."""
+    paths = list(starmap(_LazyPath, repeat((), n)))
+    i = 0
+    for p in paths:
+        p.cost = costs[i]
+        p._b = blk
+        p._i = i
+        i += 1
+    return paths
+
+
 def _as_tuple(other) -> tuple | None:
     if isinstance(other, Path):
         return other._tuple()
@@ -547,15 +559,7 @@ class CompiledGraph:
         with its cost; nodes and edges wait in the shared block (_build).
         """
         blk = [self._labels, self.edge_keys, ffi.buffer(out.flat, 4 * out.flat_len)[:], None, n, out.narcs, 0]
-        costs = ffi.unpack(out.costs, n)
-        paths = list(starmap(_LazyPath, repeat((), n)))
-        i = 0
-        for p in paths:
-            p.cost = costs[i]
-            p._b = blk
-            p._i = i
-            i += 1
-        return paths
+        return _paths(blk, ffi.unpack(out.costs, n), n)
 
     def _run(self, srcs: list[int], dsts: list[int], k: int, c, what: int = lib.PWR_FLAT_PATHS):
         """All queries in one C call (search and flat results, the GIL released); return (out, paths in total)."""
@@ -592,15 +596,7 @@ class CompiledGraph:
         # entry 5 + 2n on) and one Path per path, its cost set; the rest
         # waits in the shared block (_build)
         blk = [self._labels, self.edge_keys, one[4][: 4 * ints[0]], None, n, ints[2], 5 + 2 * n]
-        costs = one[3][2 : 2 + n].tolist()
-        paths = list(starmap(_LazyPath, repeat((), n)))
-        i = 0
-        for p in paths:
-            p.cost = costs[i]
-            p._b = blk
-            p._i = i
-            i += 1
-        return paths
+        return _paths(blk, one[3][2 : 2 + n].tolist(), n)
 
     def costs(self, source, target, k: int, constraints: Constraints | None = None, **kw) -> list[float]:
         """The costs of the k cheapest loopless paths, without building ``Path`` objects."""
