@@ -162,3 +162,61 @@ def test_sensor_source_readings(tmp_path):
     z.mkdir()
     (z / "energy_uj").write_text("5\n")
     assert SensorSource("cpu", RaplReader(z / "energy_uj")).read() == []  # priming: nothing yet, not an error
+
+
+def test_a_hwmon_chip_says_how_often_its_reading_changes(tmp_path):
+    """``period`` (Documentation/hwmon/sysfs-interface, milliseconds): the
+    channel's ``power<N>_average_interval``, else the chip's
+    ``update_interval``; None without either or with garbage."""
+    chip = tmp_path / "hwmon3"
+    chip.mkdir()
+    f = chip / "power1_input"
+    f.write_text("2000000\n")
+    assert HwmonReader(f).period is None
+    (chip / "update_interval").write_text("500\n")
+    assert HwmonReader(f).period == 0.5
+    (chip / "power1_average_interval").write_text("1000\n")
+    assert HwmonReader(f).period == 1.0
+    assert HwmonReader(chip / "power2_input").period == 0.5  # another channel: the chip's interval
+    for bad in ("0\n", "-5\n", "x\n", f"{sensors.MAX_PERIOD_MS + 1}\n"):
+        (chip / "power1_average_interval").write_text(bad)
+        (chip / "update_interval").write_text(bad)
+        assert HwmonReader(f).period is None, bad
+    assert RaplReader(tmp_path / "energy_uj").period is None
+
+
+def test_the_measurer_reads_a_sensor_no_faster_than_its_hardware_updates(tmp_path):
+    """agent.measure: a sensor whose chip updates every 1 s is read once a
+    second; one that says nothing, every ``interval``; between reads the
+    last figure stands."""
+    from pyfrr_pwr.agent.measure import Measurer
+    from pyfrr_pwr.files.power import load_power
+
+    slow, fast = tmp_path / "slow", tmp_path / "fast"
+    for d in (slow, fast):
+        d.mkdir()
+        (d / "power1_input").write_text("1000000\n")
+    (slow / "update_interval").write_text("1000\n")
+    p = tmp_path / "power.yml"
+    p.write_text(
+        "ports:\n"
+        f"  eth1: {{speed: 10G, power_w: 2.0, available: 5G, power_reader: {{type: hwmon, path: {slow / 'power1_input'}}}}}\n"
+        f"  eth2: {{speed: 10G, power_w: 2.0, available: 5G, power_reader: {{type: hwmon, path: {fast / 'power1_input'}}}}}\n"
+    )
+    m = Measurer(load_power(p), "t", 1.0, {}, sysfs=tmp_path)
+    m.interval = 0.1
+    seen = []
+    for i, now in enumerate((0.0, 0.1, 0.5, 0.99, 1.0, 1.1)):
+        for d in (slow, fast):
+            (d / "power1_input").write_text(f"{i + 2}000000\n")  # both change every step
+        if now >= m._next_read():
+            seen.append((now, m.watts(now)))
+    assert seen == [
+        (0.0, {"eth1": 2.0, "eth2": 2.0}),
+        (0.1, {"eth1": 2.0, "eth2": 3.0}),
+        (0.5, {"eth1": 2.0, "eth2": 4.0}),
+        (0.99, {"eth1": 2.0, "eth2": 5.0}),
+        (1.0, {"eth1": 6.0, "eth2": 5.0}),  # the fast one is due at 1.09
+        (1.1, {"eth1": 6.0, "eth2": 7.0}),
+    ]
+    assert m._next_read() == pytest.approx(1.2)  # the fast one; the slow one at 2.0

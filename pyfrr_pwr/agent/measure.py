@@ -230,6 +230,8 @@ class Measurer:
         """A new configuration (SIGHUP): readers and measured ports anew."""
         self.cfg = cfg
         self.readers = self._readers()
+        self._due: dict = {}  # reader name -> when it is read next (``watts``)
+        self._last_w: dict = {}  # reader name -> its last figure
         # bandwidth is measured only where no `available` is configured
         self.measured = sorted(n for n, p in cfg.ports.items() if getattr(p, "available", None) is None)
         for n in [n for n in self.samples if n not in self.measured]:
@@ -282,9 +284,16 @@ class Measurer:
                 log.warning("%s: %s runs at %g Mb/s, configured speed is %g Mb/s", self.name, ifn, mbps, p.speed / 1e6)
             self.link_speed[ifn] = bps
 
-    def watts(self) -> dict:
-        out = {}
+    def watts(self, now: float | None = None) -> dict:
+        """Each reader's watts. With ``now``, only the readers due then are
+        read, each next at ``now`` + the longer of ``interval`` and its
+        hardware's update period (``period``: a faster read returns the same
+        figure for a wake-up); the others keep their last figure."""
         for name, r in self.readers.items():
+            if now is not None:
+                if now < self._due.get(name, now):
+                    continue
+                self._due[name] = now + max(self.interval, r.period or 0.0)
             try:
                 w = r.read()
             except Exception as exc:  # a reader must not stop the agent: counted, the static figure stands
@@ -292,9 +301,15 @@ class Measurer:
                 if self.stats["reader_errors"] & (self.stats["reader_errors"] - 1) == 0:
                     log.warning("%s: power reader %s failed: %s: %s (reader_errors: %d)", self.name, name, type(exc).__name__, exc, self.stats["reader_errors"])
                 w = None
-            if w is not None:
-                out[name] = w
-        return out
+            if w is None:
+                self._last_w.pop(name, None)
+            else:
+                self._last_w[name] = w
+        return dict(self._last_w)
+
+    def _next_read(self) -> float:
+        """When the first reader is due (``watts``); 0 before any was read."""
+        return min((self._due.get(n, 0.0) for n in self.readers), default=0.0)
 
     # -- rtnetlink -------------------------------------------------------------
 
@@ -394,7 +409,7 @@ class Measurer:
         try:
             self._start_dumps(sock)
             self.speeds()
-            next_counters = next_readers = 0.0
+            next_counters = 0.0
             last_used: dict | None = None
             last_watts: dict | None = None
             last_addrs: dict | None = None
@@ -419,9 +434,8 @@ class Measurer:
                         next_counters = now + max(self.interval, self.window / 4)
                         used = rates(self.samples, self.tx_bytes(), now, self.window, self.cfg.ports)
                     watts = last_watts or {}
-                    if self.readers and now >= next_readers:
-                        next_readers = now + self.interval
-                        watts = self.watts()
+                    if self.readers and now >= self._next_read():
+                        watts = self.watts(now)
                     addrs = self.table.ifaddrs()
                     deferred = any(getattr(l, "state", None) is not None and l.state.name == "DEFERRED" for l in core.links.values())
                     if self._force or addrs != last_addrs or used != last_used or watts != last_watts or deferred:
@@ -435,7 +449,7 @@ class Measurer:
                 except Exception:
                     log.exception("%s: measurement failed", self.name)
                 # sleep until the next timed read, or an interface event
-                waits = [t - time.monotonic() for t, on in ((next_counters, bool(self.measured)), (next_readers, bool(self.readers))) if on]
+                waits = [t - time.monotonic() for t, on in ((next_counters, bool(self.measured)), (self._next_read(), bool(self.readers))) if on]
                 if deferred:
                     waits.append(self.interval)
                 await self._sleep(max(0.0, min(waits)) if waits else None)

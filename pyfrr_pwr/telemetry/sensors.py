@@ -17,6 +17,13 @@ the configured static figure); ``fallbacks`` counts those reads.
 A sysfs attribute always ends in a newline: text without one is taken as
 cut short unless a re-read gives the same text.
 
+A hwmon chip says how often its hardware updates a reading
+(``power<N>_average_interval`` for a power channel, the chip's
+``update_interval``; Documentation/hwmon/sysfs-interface, milliseconds):
+``HwmonReader.period`` holds it, and the agent reads that sensor no more
+often (agent.measure), since a faster read returns the same figure at the
+cost of a wake-up.
+
 ``SensorSource`` wraps either reader in the ``energy.Source`` interface
 (``read() -> list[Reading]``) for compute-site energy (issue 9 sec. 1).
 """
@@ -26,13 +33,14 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
 
 from pyfrr_pwr.telemetry.energy import Reading, SourceError
 
-__all__ = ["HwmonReader", "RaplReader", "SensorSource", "make_reader", "read_attr", "RETRIES", "HOLD"]
+__all__ = ["HwmonReader", "RaplReader", "SensorSource", "make_reader", "read_attr", "update_period", "RETRIES", "HOLD"]
 
 log = logging.getLogger("pyfrr_pwr.power")
 
@@ -114,12 +122,32 @@ class _SysfsInt:
         log.log(level, msg, *args)
 
 
+MAX_PERIOD_MS = 3_600_000  # an update interval above an hour is taken as garbage
+
+
+def update_period(path: str | Path) -> float | None:
+    """Seconds between the hardware's own updates of the hwmon reading at
+    ``path``: its channel's ``power<N>_average_interval``, else the chip's
+    ``update_interval`` (milliseconds, Documentation/hwmon/sysfs-interface);
+    None when the chip has neither, or one that is not a positive integer
+    up to an hour."""
+    path = Path(path)
+    m = re.fullmatch(r"(power\d+)_[a-z_]+", path.name)
+    for name in ([f"{m.group(1)}_average_interval"] if m else []) + ["update_interval"]:
+        v = _SysfsInt(path.parent / name, retries=0).value()[0]
+        if v is not None and 0 < v <= MAX_PERIOD_MS:
+            return v / 1000
+    return None
+
+
 class HwmonReader(_SysfsInt):
-    """hwmon ``power*_input``: microwatts (Documentation/hwmon/sysfs-interface)."""
+    """hwmon ``power*_input``: microwatts (Documentation/hwmon/sysfs-interface).
+    ``period``: the hardware's update interval in s, or None (``update_period``)."""
 
     def __init__(self, path: str | Path, clock=time.monotonic, hold: float = HOLD, retries: int = RETRIES):
         super().__init__(path, clock, hold, retries)
         self.good: tuple[float, float] | None = None  # (clock, watts)
+        self.period = update_period(self.path)
 
     def read(self) -> float | None:
         v, why = self.value()
@@ -142,6 +170,8 @@ class RaplReader(_SysfsInt):
     unwrapped with ``max_energy_range_uj`` from the same directory. A failed
     read leaves the counter as it was, so the next good read spans the gap.
     """
+
+    period = None  # a counter has no update interval to wait for: power is its delta over whatever time passed
 
     def __init__(self, path: str | Path, clock=time.monotonic, hold: float = HOLD, retries: int = RETRIES):
         super().__init__(path, clock, hold, retries)
