@@ -284,16 +284,15 @@ class Measurer:
                 log.warning("%s: %s runs at %g Mb/s, configured speed is %g Mb/s", self.name, ifn, mbps, p.speed / 1e6)
             self.link_speed[ifn] = bps
 
-    def watts(self, now: float | None = None) -> dict:
-        """Each reader's watts. With ``now``, only the readers due then are
-        read, each next at ``now`` + the longer of ``interval`` and its
-        hardware's update period (``period``: a faster read returns the same
-        figure for a wake-up); the others keep their last figure."""
+    def watts(self, now: float) -> dict:
+        """Each reader's watts: the readers due at ``now`` are read, each
+        next at ``now`` + the longer of ``interval`` and its hardware's
+        update period (``period``: a faster read returns the same figure for
+        a wake-up); the others keep their last figure."""
         for name, r in self.readers.items():
-            if now is not None:
-                if now < self._due.get(name, now):
-                    continue
-                self._due[name] = now + max(self.interval, r.period or 0.0)
+            if now < self._due.get(name, now):
+                continue
+            self._due[name] = now + max(self.interval, r.period or 0.0)
             try:
                 w = r.read()
             except Exception as exc:  # a reader must not stop the agent: counted, the static figure stands
@@ -386,7 +385,7 @@ class Measurer:
             return
         loop = asyncio.get_running_loop()
         fut = self._waiter = loop.create_future()
-        timer = None if timeout is None else loop.call_later(timeout, _resolve, fut)
+        timer = None if timeout is None else loop.call_later(timeout, self._wake)
         try:
             await fut
         finally:
@@ -457,8 +456,3 @@ class Measurer:
             self._waiter = None
             loop.remove_reader(sock.fileno())
             sock.close()
-
-
-def _resolve(fut: asyncio.Future) -> None:
-    if not fut.done():
-        fut.set_result(None)

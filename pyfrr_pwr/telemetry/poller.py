@@ -165,10 +165,9 @@ class Poller:
                 pass
             self._task = None
         for s in self.sources:
-            close = getattr(s, "aclose", None) if hasattr(s, "aread") else None
-            if close is not None:
+            if hasattr(s, "aclose"):
                 try:
-                    await close()
+                    await s.aclose()
                 except Exception:
                     log.debug("closing %s", getattr(s, "name", "?"), exc_info=True)
         self._pool.shutdown(wait=False, cancel_futures=True)  # nothing new; what runs ends by its own timeouts
