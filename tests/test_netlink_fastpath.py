@@ -186,3 +186,32 @@ def test_on_a_real_kernel_excl_creates_once_and_claims_only_a_held_key(ns):
         again.add_sid(_bsid())
         assert again.remove_all() == 1
         assert BSID not in _sh("ip", "-n", ns, "-6", "route", "show")
+
+
+@pytest.mark.frr
+def test_on_a_real_kernel_our_routes_are_dumped_filtered_by_the_kernel(ns):
+    """``find_installed`` and ``missing`` (the SRv6 sync after every link
+    event) read only our routes: the dump asks the kernel to filter by
+    protocol and table (NETLINK_GET_STRICT_CHK, kernel >= 4.20), instead of
+    pyroute2 decoding every route of the namespace (~100 IPv6 and ~70 IPv4
+    in fig-2-0: 25-36 ms of CPU a sync under load) to keep a handful."""
+    for i in range(40):
+        _sh("ip", "-n", ns, "-6", "route", "add", f"fd00:b00:{i}::/64", "dev", "sr0", "proto", "static")
+        _sh("ip", "-n", ns, "route", "add", f"10.98.{i}.0/24", "dev", "sr0p", "proto", "static")
+    _sh("ip", "-n", ns, "-6", "route", "add", "fd00:b01::/64", "dev", "sr0", "proto", "240", "table", "100")
+    with Netlink(ns) as nl:
+        nl.add_sid(_bsid())
+        nl.add_encap("10.20.201.0/24", SEGS, "sr0p")
+        decoded = []
+        real = nl._request
+
+        def counted(*a):
+            rows = list(real(*a))
+            decoded.extend(rows)
+            return rows
+
+        nl._request = counted
+        found = nl.find_installed()
+        assert sorted(type(e).__name__ for e in found) == ["EncapRoute", "SidRoute"]
+        assert nl.missing() == []
+        assert len(decoded) == 4  # ours, twice: nothing static, nothing of another table
