@@ -1,7 +1,7 @@
 """cffi out-of-line API-mode builder for the C core (csrc/).
 
-The declarations below mirror csrc/pwr_ksp.h, csrc/pwr_tlv.h and
-csrc/pwr_transit.h; cffi
+The declarations below mirror csrc/pwr_ksp.h, csrc/pwr_tlv.h,
+csrc/pwr_transit.h and csrc/pwr_watch.h; cffi
 compiles a wrapper that includes those headers, so the C compiler checks
 that the two agree. The return codes are declared ``#define NAME ...``: cffi
 takes their values from the headers, and Python reads them as ``lib.NAME``
@@ -172,14 +172,25 @@ int pwr_tr_wire(int32_t n, const double *pwr, const double *bw,
 int pwr_tr_order(int32_t n, const double *key, int32_t np,
                  const int32_t *part_off, int32_t *idx, int32_t *tmp,
                  int32_t *part_tmp);
+#define PWR_WATCH_OK ...
+#define PWR_WATCH_EINVAL ...
+#define PWR_WATCH_ENOMEM ...
+#define PWR_WATCH_ETHREAD ...
+#define PWR_WATCH_MIN_PERIOD_US ...
+typedef struct pwr_watch pwr_watch;
+pwr_watch *pwr_watch_new(int32_t n, const char *const *paths,
+                         const double *periods, int efd, int *err);
+void pwr_watch_free(pwr_watch *w);
+uint64_t pwr_watch_rounds(pwr_watch *w);
+double pwr_watch_confirmed(pwr_watch *w, int32_t i);
 """
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "pyfrr_pwr._core",
-    '#include "pwr_ksp.h"\n#include "pwr_tlv.h"\n#include "pwr_transit.h"\n',
-    sources=["csrc/pwr_ksp.c", "csrc/pwr_tlv.c", "csrc/pwr_transit.c"],
+    '#include "pwr_ksp.h"\n#include "pwr_tlv.h"\n#include "pwr_transit.h"\n#include "pwr_watch.h"\n',
+    sources=["csrc/pwr_ksp.c", "csrc/pwr_tlv.c", "csrc/pwr_transit.c", "csrc/pwr_watch.c"],
     include_dirs=["csrc"],
     extra_compile_args=["-std=c99", "-O2", "-Wall", "-Wextra"],
 )

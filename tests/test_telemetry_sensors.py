@@ -4,7 +4,9 @@ reader fall back to the static figure"): fake sysfs trees in a temp dir
 
 import errno
 import logging
+import os
 import textwrap
+import time
 
 import pytest
 
@@ -220,3 +222,77 @@ def test_the_measurer_reads_a_sensor_no_faster_than_its_hardware_updates(tmp_pat
         (1.1, {"eth1": 6.0, "eth2": 7.0}),
     ]
     assert m._next_read() == pytest.approx(1.2)  # the fast one; the slow one at 2.0
+
+
+def write(f, text):
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, f)  # a sensor's value appears whole
+
+
+class _Core:
+    """What Measurer.run asks of the agent's core: its links, and every
+    evaluation's inputs recorded."""
+
+    def __init__(self):
+        self.links, self.ifaddrs, self.seen = {}, {}, []
+
+    def set_measurements(self, used, watts, now):
+        self.seen.append(dict(watts))
+        return []
+
+
+def test_the_measurer_reads_unchanged_sensors_once_and_a_change_at_once(tmp_path):
+    """agent.measure with telemetry.watch: while no sensor file changes the
+    agent's event loop does not read them (the watcher's thread does, every
+    ``interval``); a change is read and evaluated at once, and a sensor
+    that fails is read every ``interval`` again until it is good."""
+    import asyncio
+    from collections import Counter
+
+    from pyfrr_pwr.agent.measure import Measurer
+    from pyfrr_pwr.files.power import load_power
+
+    fs = [tmp_path / f"power{i}_input" for i in (1, 2)]
+    for f in fs:
+        f.write_text("1000000\n")
+    p = tmp_path / "power.yml"
+    p.write_text(
+        "ports:\n"
+        f"  eth1: {{speed: 10G, power_w: 2.0, available: 5G, power_reader: {{type: hwmon, path: {fs[0]}}}}}\n"
+        f"  eth2: {{speed: 10G, power_w: 2.0, available: 5G, power_reader: {{type: hwmon, path: {fs[1]}}}}}\n"
+    )
+    m = Measurer(load_power(p), "t", 1.0, {}, sysfs=tmp_path)
+    reads = Counter()
+    for name, r in m.readers.items():
+        r.read = (lambda f, n: lambda: reads.update([n]) or f())(r.read, name)
+    core = _Core()
+
+    async def until(cond, what, timeout=5.0):
+        end = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < end, what
+            await asyncio.sleep(0.005)
+
+    async def main():
+        task = asyncio.create_task(m.run(core, lambda reqs: None, 0.01))
+        try:
+            await until(lambda: m._watch is not None and m._watch.rounds() >= 2, "no watcher")
+            before = dict(reads)
+            goal = m._watch.rounds() + 30
+            await until(lambda: m._watch.rounds() >= goal, "the watcher stopped")
+            assert reads == before and all(n <= 2 for n in reads.values())  # 30 rounds: nothing read on the loop
+            write(fs[0], "3000000\n")
+            await until(lambda: core.seen and core.seen[-1].get("eth1") == 3.0, "the change was not evaluated")
+            fs[1].unlink()  # fails: read every interval again (the last figure held meanwhile)
+            n = reads["eth2"]
+            await until(lambda: reads["eth2"] >= n + 10, "a failing sensor was not read again")
+            assert core.seen[-1] == {"eth1": 3.0, "eth2": 1.0}
+            write(fs[1], "4000000\n")
+            await until(lambda: core.seen[-1].get("eth2") == 4.0, "the sensor's recovery was not evaluated")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert m._watch is None  # stopped with the loop
+
+    asyncio.run(main())

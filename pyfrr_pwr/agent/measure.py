@@ -23,6 +23,15 @@ bandwidth is measured, i.e. without a configured ``available``, every
 ``window / 4`` s; power readers at ``interval``. The core is re-evaluated
 only when an input changed (or a link waits out ``min_interval``).
 
+hwmon sensors are polled by a C thread (``telemetry.watch``) that wakes the
+loop only when a sensor file's text changed: while their texts stay the
+same the loop does not read them, and their last figures stand (confirmed
+by the thread's reads, so a later failure holds the figure ``HOLD`` s from
+the last confirmation, as if read here). A sensor whose read failed is read
+here every ``interval`` until it is good again; RAPL counters (always
+changing) are read here too. Without the watcher (it could not start: said
+once in the log, ``watch_errors``) every sensor is read here.
+
 ``rates`` and ``parse_rtnl`` are pure; ``Measurer.run`` is the asyncio shell.
 """
 
@@ -215,7 +224,7 @@ class Measurer:
         self.sysfs = Path(sysfs)
         self.samples: dict = {}  # ifname -> list[(t, tx_bytes)]
         self.table = LinkTable()
-        self.stats: dict = {"netlink_events": 0, "counter_reads": 0, "counter_errors": 0, "reader_errors": 0, "evaluations": 0}
+        self.stats: dict = {"netlink_events": 0, "counter_reads": 0, "counter_errors": 0, "reader_errors": 0, "evaluations": 0, "watch_errors": 0}
         self.on_link_change: Callable[[], None] | None = None  # e.g. the SRv6 shell's sync
         self._waiter: asyncio.Future | None = None  # what run() sleeps on (``_sleep``)
         self._woken = False  # a wake-up came while run() was not asleep
@@ -224,6 +233,10 @@ class Measurer:
         self._redump = False
         self._force = True
         self.interval = 0.1  # s between power reads; run() and a reload set it
+        self._watch = None  # telemetry.watch.SysfsWatch of the hwmon readers, while run() runs
+        self._watch_key = None  # (readers, interval) it was made for
+        self._watched: dict = {}  # reader name -> its index in _watch
+        self._fired = False  # the watcher saw a change not yet read
         self.set_config(cfg)
 
     def set_config(self, cfg: PowerConfig) -> None:
@@ -289,8 +302,13 @@ class Measurer:
         next at ``now`` + the longer of ``interval`` and its hardware's
         update period (``period``: a faster read returns the same figure for
         a wake-up); the others keep their last figure."""
+        fired, self._fired = self._fired, False
         for name, r in self.readers.items():
-            if now < self._due.get(name, now):
+            if self._gated(name, r):
+                if not fired:
+                    continue  # its text is as when last read: the figure stands
+                r.confirm(self._watch.confirmed(self._watched[name]))
+            elif now < self._due.get(name, now):
                 continue
             self._due[name] = now + max(self.interval, r.period or 0.0)
             try:
@@ -306,9 +324,51 @@ class Measurer:
                 self._last_w[name] = w
         return dict(self._last_w)
 
-    def _next_read(self) -> float:
-        """When the first reader is due (``watts``); 0 before any was read."""
-        return min((self._due.get(n, 0.0) for n in self.readers), default=0.0)
+    def _next_read(self) -> float | None:
+        """When the first reader read here is due (``watts``); 0 before any
+        was read; None when the watcher has them all."""
+        return min((self._due.get(n, 0.0) for n, r in self.readers.items() if not self._gated(n, r)), default=None)
+
+    def _gated(self, name: str, r) -> bool:
+        """Read only when the watcher saw its file change: watched, and its
+        last read here was good."""
+        return name in self._watched and r.ok
+
+    # -- the watcher -----------------------------------------------------------
+
+    def _rewatch(self, loop) -> None:
+        """A watcher for the hwmon readers of this configuration and
+        interval (none if they have none); the old one stops."""
+        key = (self.readers, self.interval)
+        if key == self._watch_key:
+            return
+        self._watch_key = key
+        self._unwatch(loop)
+        from pyfrr_pwr.telemetry.sensors import HwmonReader
+        from pyfrr_pwr.telemetry.watch import SysfsWatch, WatchError
+
+        hw = [(n, r) for n, r in self.readers.items() if isinstance(r, HwmonReader)]
+        if not hw:
+            return
+        try:
+            self._watch = SysfsWatch([r.path for _, r in hw], [max(self.interval, r.period or 0.0) for _, r in hw])
+        except (WatchError, OSError) as exc:
+            self.stats["watch_errors"] += 1
+            log.warning("%s: sensors are read on the event loop: %s", self.name, exc)
+            return
+        self._watched = {n: i for i, (n, _) in enumerate(hw)}
+        loop.add_reader(self._watch.fileno(), self._on_watch)
+
+    def _unwatch(self, loop) -> None:
+        w, self._watch, self._watched = self._watch, None, {}
+        if w is not None:
+            loop.remove_reader(w.fileno())
+            w.close()
+
+    def _on_watch(self) -> None:
+        if self._watch is not None and self._watch.drain():
+            self._fired = True
+            self._wake()
 
     # -- rtnetlink -------------------------------------------------------------
 
@@ -433,7 +493,9 @@ class Measurer:
                         next_counters = now + max(self.interval, self.window / 4)
                         used = rates(self.samples, self.tx_bytes(), now, self.window, self.cfg.ports)
                     watts = last_watts or {}
-                    if self.readers and now >= self._next_read():
+                    self._rewatch(loop)
+                    due = self._next_read()
+                    if self._fired or (due is not None and now >= due):
                         watts = self.watts(now)
                     addrs = self.table.ifaddrs()
                     deferred = any(getattr(l, "state", None) is not None and l.state.name == "DEFERRED" for l in core.links.values())
@@ -448,11 +510,14 @@ class Measurer:
                 except Exception:
                     log.exception("%s: measurement failed", self.name)
                 # sleep until the next timed read, or an interface event
-                waits = [t - time.monotonic() for t, on in ((next_counters, bool(self.measured)), (self._next_read(), bool(self.readers))) if on]
+                due = self._next_read()
+                waits = [t - time.monotonic() for t, on in ((next_counters, bool(self.measured)), (due, due is not None)) if on]
                 if deferred:
                     waits.append(self.interval)
                 await self._sleep(max(0.0, min(waits)) if waits else None)
         finally:
             self._waiter = None
+            self._unwatch(loop)
+            self._watch_key = None
             loop.remove_reader(sock.fileno())
             sock.close()

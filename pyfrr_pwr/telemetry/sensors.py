@@ -147,11 +147,20 @@ class HwmonReader(_SysfsInt):
     def __init__(self, path: str | Path, clock=time.monotonic, hold: float = HOLD, retries: int = RETRIES):
         super().__init__(path, clock, hold, retries)
         self.good: tuple[float, float] | None = None  # (clock, watts)
+        self.ok = False  # the last read gave a good figure
         self.period = update_period(self.path)
+
+    def confirm(self, at: float | None) -> None:
+        """The good figure was still the file's text at ``at`` (clock
+        time): someone else read the file unchanged then (agent.measure's
+        watcher), so a failure holds the figure ``hold`` s from there."""
+        if at is not None and self.good is not None and at > self.good[0]:
+            self.good = (at, self.good[1])
 
     def read(self) -> float | None:
         v, why = self.value()
         now = self.clock()
+        self.ok = v is not None
         if v is not None:
             self.good = (now, v / 1e6)
             return self.good[1]
