@@ -124,18 +124,19 @@ class _Client:
     and replies only once the whole batch is out (a pipelined sender
     passes; one that waits for each reply before the next deadlocks)."""
 
-    def __init__(self, n, refuse=()):
+    def __init__(self, n, refuse=(), patience=2.0):
         self.connected = True
         self.written: list = []
         self.n = n
         self.refuse = refuse
+        self.patience = patience  # s a request waits for the rest (None: for ever)
         self.all_out = asyncio.Event()
 
     async def request(self, req, check=True):
         self.written.append(req)
         if len(self.written) >= self.n:
             self.all_out.set()
-        await asyncio.wait_for(self.all_out.wait(), 2.0)
+        await asyncio.wait_for(self.all_out.wait(), self.patience)
         err = api.ApiErr.NOTREADY if req in self.refuse else 0
         return api.Reply(0, err)
 
@@ -163,6 +164,43 @@ def test_the_sender_writes_a_batch_without_waiting_for_each_reply(tmp_path):
     written, refused = asyncio.run(run())
     assert written == reqs  # in order: make-before-break survives pipelining
     assert refused == [(reqs[1], api.ApiErr.NOTREADY)]
+
+
+def test_the_sender_writes_a_later_batch_while_an_earlier_one_awaits_its_replies(tmp_path):
+    """A reply ospfd is slow to give (its thread busy with an SPF while a
+    link went down: 30-57 ms in fig-2-0) must not hold back what the core
+    asks for next: an ABR's new vectors waited behind the reply to its
+    Link TLV's withdrawal."""
+    from pyfrr_pwr.agent.daemon import Agent
+
+    p = tmp_path / "power.yml"
+    p.write_text("ports:\n  eth1: {speed: 10G, power_w: 2.0}\n")
+    reqs = [api.DeleteRequest(api.LSA_OPAQUE_AREA, 200, 9, A1)] + [api.OriginateRequest(api.LSA_OPAQUE_AREA, 200, i, b"", area=A1) for i in (1, 2)]
+
+    async def run():
+        agent = Agent(load_power(p), str(tmp_path / "s" / "agent.sock"))
+        agent.client = _Client(len(reqs), refuse=(reqs[2],), patience=None)  # a sender that waits deadlocks
+        refused = []
+        agent.core.refused = lambda r, err: refused.append((r, err))
+        task = asyncio.create_task(agent._sender())
+        agent._queue.put_nowait(reqs[:1])
+        for _ in range(200):
+            if agent.client.written:
+                break
+            await asyncio.sleep(0.005)
+        agent._queue.put_nowait(reqs[1:])  # while the first awaits its reply
+        await asyncio.wait_for(agent.client.all_out.wait(), 2.0)
+        for _ in range(200):
+            if refused:
+                break
+            await asyncio.sleep(0.005)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return agent.client.written, refused
+
+    written, refused = asyncio.run(run())
+    assert written == reqs
+    assert refused == [(reqs[2], api.ApiErr.NOTREADY)]
 
 
 # -- our own deletes: ospfd 8.4.4 never notifies the client that asked --------

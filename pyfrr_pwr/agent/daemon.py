@@ -168,6 +168,7 @@ class Agent:
         self.socket_path = socket_path
         self.name = name
         self._queue: asyncio.Queue = asyncio.Queue()
+        self._awaiting: set = set()  # reply tasks of batches sent (``_replies``), kept from the GC
         self.client = OspfApiClient(
             api_host, api_port, on_message=self._on_message, on_connect=self._on_connect, on_disconnect=self._on_disconnect, name=f"{name}/ospfapi"
         )
@@ -334,12 +335,15 @@ class Agent:
 
     async def _sender(self) -> None:
         """Send what the core asked for, in order, pipelined: every request
-        queued so far is written before the first reply is awaited (issue
-        10: one round trip each, 5-12 ms on a loaded router, made an ABR's
-        three vectors take 40 ms to leave). ospfd reads the sync connection
-        one request at a time, in order (ospf_apiserver.c), so
-        make-before-break (originate, then delete) holds; each reply is
-        still matched to its request, and refusals reach the core."""
+        is written as soon as it is queued, and the replies are awaited
+        beside it (``_replies``; issue 10: one round trip each, 5-12 ms on
+        a loaded router, made an ABR's three vectors take 40 ms to leave,
+        and while a link went down ospfd, busy with its SPF, answered a
+        withdrawal 30-57 ms late, which held back the new vectors queued
+        behind it). ospfd reads the sync connection one request at a time,
+        in order (ospf_apiserver.c), so make-before-break (originate, then
+        delete) holds; each reply is still matched to its request, and
+        refusals reach the core."""
         while True:
             reqs = list(await self._queue.get())
             while not self._queue.empty():
@@ -351,19 +355,29 @@ class Agent:
                     trace("send", type(r).__name__, getattr(r, "area", "-"), getattr(r, "opaque_id", "-"))
             # tasks start in creation order and write before their first await
             sent = [asyncio.ensure_future(self.client.request(r, check=False)) for r in reqs]
-            lost = False
-            for r, rep in zip(reqs, await asyncio.gather(*sent, return_exceptions=True)):
-                if isinstance(rep, (TimeoutError, ConnectionError)):
-                    if not lost:  # one line for a session lost under a batch
-                        log.warning("%s: %s", self.name, rep)
-                    lost = True
-                elif isinstance(rep, ValueError):  # encode_request: a body ospfd cannot take
-                    self.core.report("dropped_request_encode", rep, f"dropped {type(r).__name__}")
-                elif isinstance(rep, Exception):
-                    self.core.report("sender_errors", rep, f"dropped {type(r).__name__}")
-                elif not rep.ok:
-                    log.warning("%s: ospfd refused %s: %s", self.name, type(r).__name__, rep.error)
+            t = asyncio.ensure_future(self._replies(reqs, sent))
+            self._awaiting.add(t)
+            t.add_done_callback(self._awaiting.discard)
+
+    async def _replies(self, reqs: list, sent: list) -> None:
+        """One batch's replies, in order: what failed is counted or logged,
+        what ospfd refused goes to the core."""
+        lost = False
+        for r, rep in zip(reqs, await asyncio.gather(*sent, return_exceptions=True)):
+            if isinstance(rep, (TimeoutError, ConnectionError)):
+                if not lost:  # one line for a session lost under a batch
+                    log.warning("%s: %s", self.name, rep)
+                lost = True
+            elif isinstance(rep, ValueError):  # encode_request: a body ospfd cannot take
+                self.core.report("dropped_request_encode", rep, f"dropped {type(r).__name__}")
+            elif isinstance(rep, Exception):
+                self.core.report("sender_errors", rep, f"dropped {type(r).__name__}")
+            elif not rep.ok:
+                log.warning("%s: ospfd refused %s: %s", self.name, type(r).__name__, rep.error)
+                try:
                     self.core.refused(r, rep.errcode)
+                except Exception as exc:  # one refusal the core cannot take must not lose the rest
+                    self.core.report("sender_errors", exc, f"refusal of {type(r).__name__}")
 
     async def _settle(self, quiet: float, most: float, changed_at=None) -> None:
         """Return once the TEDs went ``quiet`` s without a change (the last
