@@ -84,7 +84,13 @@
  * reverse search (~11.7 k, ~13 instructions an arc); on BA-2000 the
  * reverse search still dominates at K=8. A plain Dijkstra with a 64-bit
  * open-set mask for graphs of <= 64 nodes cost more there (39.7 k at
- * area50 K=8): its open set is most of that dense graph.
+ * area50 K=8): its open set is most of that dense graph. The bucket-queue
+ * search as its own function (no longer sharing reverse_search's
+ * registers), walking arcs by pointer, without a live-entry count and
+ * with the +inf fill by memcpy: BA-2000 K=8 420 k (was 464 k), area50
+ * 36.2 k (37.5 k), the ABR bench's 200 queries 13.7 M (14.0 M). Hoisting
+ * ws's block counters out of the spur loop, or specialising spur_astar on
+ * filtering, cost more: the spills grew.
  */
 #include "pwr_ksp.h"
 
@@ -974,24 +980,28 @@ static
 {
     double *val = ws->rev[REV_W];
     int32_t *succ = ws->succ, *hops = ws->rhops, *head = ws->bq_head;
-    uint64_t *bits = ws->bq_bits, wmask = mask >> 6;
-    bq_ent *pool = ws->bq;
+    uint64_t *bits = ws->bq_bits;
+    bq_ent *pool = ws->bq, *top = pool + 1; /* top: the next free entry */
     const int32_t *in_start = g->in_start;
     const struct rev_arc *in_e = g->in_e;
     int64_t cur = 0;
-    int32_t used = 1;
-    size_t live = 1;
     pool[0].id = dst;
     pool[0].next = -1;
     head[0] = 0;
     bits[0] |= 1;
-    while (live) {
+    for (;;) {
         uint64_t s = (uint64_t)cur & mask, word = s >> 6, w, slot;
         int32_t e;
         w = bits[word] & (~(uint64_t)0 << (s & 63));
-        while (!w) {
-            word = (word + 1) & wmask;
-            w = bits[word];
+        if (!w) { /* no live-entry count in the hot loop: the ring is
+                   * empty when one lap finds no bit (then all is settled) */
+            uint64_t lap = (mask >> 6) + 1, wmask = mask >> 6;
+            do {
+                word = (word + 1) & wmask;
+                w = bits[word];
+            } while (!w && --lap);
+            if (!w)
+                return;
         }
         slot = (word << 6) | (uint64_t)ctz64(w);
         cur += (int64_t)((slot - s) & mask);
@@ -999,34 +1009,33 @@ static
         head[slot] = -1;
         bits[word] &= ~((uint64_t)1 << (slot & 63));
         while (e >= 0) {
-            int32_t v = pool[e].id, hv, i, end;
+            int32_t v = pool[e].id, hv;
             double key = val[v];
+            const struct rev_arc *ra, *end;
             e = pool[e].next;
-            live--;
             if ((int64_t)(key * inv) != cur)
                 continue; /* stale: v was improved into a lower bucket */
             hv = hops[v] + 1;
-            end = in_start[v + 1];
-            for (i = in_start[v]; i < end; i++) {
-                const struct rev_arc *ra = &in_e[i];
+            end = in_e + in_start[v + 1];
+            for (ra = in_e + in_start[v]; ra < end; ra++) {
                 int32_t u = ra->tail;
-                double d;
+                double d = key + ra->w, old;
                 if (filt && (ws->nexcl[u] == ws->xgen ||
                              !arc_ok(g, ws, c, ra->arc)))
                     continue;
-                d = key + ra->w;
-                if (!(d <= val[u]))
+                old = val[u];
+                if (!(d <= old))
                     continue; /* the common case: one test */
-                if (d < val[u]) { /* +inf where not reached */
+                if (d < old) { /* +inf where not reached */
                     uint64_t b = (uint64_t)(int64_t)(d * inv) & mask;
                     val[u] = d;
                     succ[u] = ra->arc;
                     hops[u] = hv;
-                    pool[used].id = u;
-                    pool[used].next = head[b];
-                    head[b] = used++;
+                    top->id = u;
+                    top->next = head[b];
+                    head[b] = (int32_t)(top - pool);
+                    top++;
                     bits[b >> 6] |= (uint64_t)1 << (b & 63);
-                    live++;
                 } else if (hv < hops[u] ||
                            (hv == hops[u] && ra->arc < succ[u])) {
                     hops[u] = hv; /* u lies in a later bucket: not settled */
@@ -1035,6 +1044,28 @@ static
             }
         }
     }
+}
+
+/* The two specialisations, each its own function: inlined into
+ * reverse_search they shared its registers with the radix-heap path and
+ * spilled the loop's pointers to the stack (~15% of the search). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void reverse_w_bq_all(const pwr_graph *g, pwr_ws *ws, int32_t dst,
+                             double inv, uint64_t mask)
+{
+    reverse_w_bq(g, ws, NULL, dst, inv, mask, 0);
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void reverse_w_bq_filt(const pwr_graph *g, pwr_ws *ws,
+                              const pwr_constraints *c, int32_t dst,
+                              double inv, uint64_t mask)
+{
+    reverse_w_bq(g, ws, c, dst, inv, mask, 1);
 }
 
 /* Reverse Dijkstra from dst over allowed arcs and non-excluded nodes.
@@ -1052,10 +1083,16 @@ static int reverse_search(const pwr_graph *g, pwr_ws *ws,
     uint32_t *st = ws->rev_stamp[r];
     double inv;
     uint64_t mask;
-    if (r == REV_W) {
-        int32_t v;
-        for (v = 0; v < ws->n; v++)
-            val[v] = INF;
+    if (r == REV_W && ws->n > 0) {
+        /* +inf everywhere by doubling copies (memcpy's vector loop): half
+         * the instructions of a store per node on BA-2000 */
+        size_t have = 1, n = (size_t)ws->n;
+        val[0] = INF;
+        while (have < n) {
+            size_t more = have < n - have ? have : n - have;
+            memcpy(val + have, val, more * sizeof *val);
+            have += more;
+        }
     }
     if (ws->nexcl[dst] == ws->xgen)
         return PWR_OK;
@@ -1066,9 +1103,9 @@ static int reverse_search(const pwr_graph *g, pwr_ws *ws,
         ws->rhops[dst] = 0;
         if ((size_t)g->m + 1 <= ws->bq_pool && bq_setup(g, ws, &inv, &mask)) {
             if (ws->filtering)
-                reverse_w_bq(g, ws, c, dst, inv, mask, 1);
+                reverse_w_bq_filt(g, ws, c, dst, inv, mask);
             else
-                reverse_w_bq(g, ws, c, dst, inv, mask, 0);
+                reverse_w_bq_all(g, ws, dst, inv, mask);
             return PWR_OK;
         }
     }
