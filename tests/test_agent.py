@@ -410,7 +410,7 @@ def test_rtnetlink_link_and_address_events_become_the_agents_interfaces():
     addr = _nlmsg(20, struct.pack("=BBBBi", so.AF_INET, 31, 0, 0, 7), _rta(2, so.inet_aton("10.0.1.0")) + _rta(1, so.inet_aton("10.0.1.0")))
     addr6 = _nlmsg(20, struct.pack("=BBBBi", so.AF_INET6, 64, 0, 0, 7), _rta(1, b"\xfe\x80" + b"\0" * 14))
     ev = parse_rtnl(link_up + addr + addr6)
-    assert ev == [("link", 7, "eth1", True), ("addr", 7, "10.0.1.0")]
+    assert ev == [("link", 7, "eth1", True, True), ("addr", 7, "10.0.1.0", 31)]
     t = LinkTable()
     assert all(t.apply(e) for e in ev)
     assert t.ifaddrs() == {"eth1": "10.0.1.0"}
@@ -429,7 +429,7 @@ def test_truncated_or_malformed_rtnetlink_is_skipped_not_read_past():
     good = _nlmsg(16, struct.pack("=BxHiII", 0, 1, 7, 0x10001, 0), _rta(3, b"eth1\0"))
     assert parse_rtnl(good[:-3]) == []  # the message runs past the buffer
     bad_attr = _nlmsg(16, struct.pack("=BxHiII", 0, 1, 7, 0x10001, 0), struct.pack("=HH", 200, 3) + b"eth1")
-    assert parse_rtnl(bad_attr) == [("link", 7, "", True)]  # an attribute longer than its message ends the list
+    assert parse_rtnl(bad_attr) == [("link", 7, "", True, True)]  # an attribute longer than its message ends the list
     assert parse_rtnl(struct.pack("=IHHII", 4, 16, 0, 0, 0)) == []  # a length below the header
     assert parse_rtnl(b"\x01\x02") == []
 

@@ -152,7 +152,7 @@ def test_ipv6_neighbour_and_address_events_parse_only_when_asked():
 
     buf = _neigh(28, 7, LL, 0x02) + _addr6(20, 7, "fd00::7") + _neigh(29, 7, LL, 0x20) + _addr6(21, 7, "fd00::7")
     assert parse_rtnl(buf) == []  # the core's view: IPv4 only, as before
-    assert parse_rtnl(buf, v6=True) == [("neigh6", 7, LL), ("addr6", 7, "fd00::7"), ("delneigh6", 7, LL), ("deladdr6", 7, "fd00::7")]
+    assert parse_rtnl(buf, v6=True) == [("neigh6", 7, LL), ("addr6", 7, "fd00::7", 64), ("delneigh6", 7, LL), ("deladdr6", 7, "fd00::7", 64)]
     assert parse_rtnl(_neigh(28, 7, LL, 2)[:-4], v6=True) == []  # truncated: skipped, never read past
 
 
@@ -166,14 +166,14 @@ def test_only_a_change_of_the_ipv6_set_is_a_change():
     t.apply(("neigh6", 7, LL))  # REACHABLE -> STALE -> REACHABLE: the same neighbour
     assert not t.v6_changed
     t.apply(("delneigh6", 7, LL))
-    assert t.v6_changed and t.v6 == set()
+    assert t.v6_changed and not t.v6
     t.v6_changed = False
     t.apply(("delneigh6", 7, LL))  # gone already
     assert not t.v6_changed
-    t.apply(("addr6", 7, "fd00::7"))
+    t.apply(("addr6", 7, "fd00::7", 64))
     t.v6_changed = False
-    t.apply(("link", 7, "eth1", True))
-    assert t.apply(("dellink", 7)) and t.v6_changed and t.v6 == set()
+    t.apply(("link", 7, "eth1", True, True))
+    assert t.apply(("dellink", 7)) and t.v6_changed and not t.v6
 
 
 class _FakeSock:

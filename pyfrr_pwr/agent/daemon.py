@@ -187,7 +187,7 @@ class Agent:
         except SidError as exc:
             log.error("%s: %s: running without SRv6", name, exc)
             s6 = sidplan.Srv6Settings(enabled=False)
-        self.srv6 = Srv6Node(s6, cfg.ports, getattr(cfg, "te_tail", False), name=name)
+        self.srv6 = Srv6Node(s6, cfg.ports, getattr(cfg, "te_tail", False), name=name, inputs=self.measurer.srv6_inputs)
         self.lsps = LspManager(self.core, self.signalling, self.srv6, name)
         # issue 9: telemetry poller (a compute site with readers), probes, exporter
         cats = getattr(cfg, "cats", None)

@@ -8,13 +8,15 @@ feeds POWER (draft sec. 2.1.8).
 
 Event-driven (issue 10): addresses and link state come from one rtnetlink
 socket subscribed to RTMGRP_LINK and RTMGRP_IPV4_IFADDR (RFC 3549 sec. 3.1;
-one dump at start, then only the kernel's notifications), so nothing is
-polled at rest. The same socket hears RTMGRP_IPV6_IFADDR and RTMGRP_NEIGH
-for the SRv6 shell (``on_link_change``): its plan reads IPv6 addresses and
-IPv6 neighbours (End.X next hops), so an IPv6 address or neighbour that
-appears or goes wakes its sync instead of a 30 s poll of four dumps (the
-agent's dearest work at rest); neighbour state changes (REACHABLE, STALE,
-...) are not changes of the set and wake nothing. The agent needs two message types and three attributes of
+dumps of links, addresses and IPv6 neighbours at start, then only the
+kernel's notifications), so nothing is polled at rest. The same socket
+hears RTMGRP_IPV6_IFADDR and RTMGRP_NEIGH for the SRv6 shell: its plan
+reads links, addresses with their prefix lengths and IPv6 neighbours
+(End.X next hops) from this table (``srv6_inputs``) instead of four dumps
+a sync, and an IPv6 address or neighbour that appears or goes, or an
+interface set up or down, wakes its sync (``on_link_change``) instead of a
+30 s poll (the agent's dearest work at rest); neighbour state changes (REACHABLE, STALE,
+...) are not changes of the set and wake nothing. The agent needs three message types and four attributes of
 them, so they are parsed here (``parse_rtnl``, pure, bounds-checked)
 instead of by pyroute2's general decoder, which was 42 % of the agent's
 busy time when it dumped every link every 100 ms. Tx counters are read
@@ -61,7 +63,7 @@ RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
-RTM_NEWNEIGH, RTM_DELNEIGH = 28, 29
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 NDA_DST = 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -90,12 +92,14 @@ def _attrs(buf: bytes, off: int, end: int) -> dict:
 
 def parse_rtnl(buf: bytes, v6: bool = False) -> list[tuple]:
     """rtnetlink messages -> events, in order:
-    ``("link", index, name, running)``, ``("dellink", index)``,
-    ``("addr", index, address)``, ``("deladdr", index, address)``,
-    ``("done",)`` (end of a dump), ``("error", errno)``; with ``v6`` also
-    ``("addr6" | "deladdr6" | "neigh6" | "delneigh6", index, address)``
-    (IPv6 addresses and neighbours, for the SRv6 shell). What the agent
-    does not use, and anything truncated, is skipped."""
+    ``("link", index, name, running, up)`` (running: IFF_UP and
+    IFF_LOWER_UP; up: IFF_UP alone, the administrative state),
+    ``("dellink", index)``, ``("addr" | "deladdr", index, address,
+    prefixlen)``, ``("done",)`` (end of a dump), ``("error", errno)``; with
+    ``v6`` also ``("addr6" | "deladdr6", index, address, prefixlen)`` and
+    ``("neigh6" | "delneigh6", index, address)`` (IPv6 addresses and
+    neighbours, for the SRv6 shell). What the agent does not use, and
+    anything truncated, is skipped."""
     ev: list[tuple] = []
     off = 0
     while off + _NLMSG.size <= len(buf):
@@ -110,15 +114,15 @@ def parse_rtnl(buf: bytes, v6: bool = False) -> list[tuple]:
             else:
                 name = _attrs(buf, body + _IFINFO.size, end).get(IFLA_IFNAME, b"").split(b"\0", 1)[0]
                 running = bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP)
-                ev.append(("link", idx, name.decode(errors="replace"), running))
+                ev.append(("link", idx, name.decode(errors="replace"), running, bool(flags & IFF_UP)))
         elif ty in (RTM_NEWADDR, RTM_DELADDR) and body + _IFADDR.size <= end:
-            fam, _pl, _f, _sc, idx = _IFADDR.unpack_from(buf, body)
+            fam, plen, _f, _sc, idx = _IFADDR.unpack_from(buf, body)
             a = _attrs(buf, body + _IFADDR.size, end)
             raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
             if fam == socket.AF_INET and raw is not None and len(raw) == 4:
-                ev.append(("addr" if ty == RTM_NEWADDR else "deladdr", idx, socket.inet_ntoa(raw)))
+                ev.append(("addr" if ty == RTM_NEWADDR else "deladdr", idx, socket.inet_ntoa(raw), plen))
             elif v6 and fam == socket.AF_INET6 and raw is not None and len(raw) == 16:
-                ev.append(("addr6" if ty == RTM_NEWADDR else "deladdr6", idx, socket.inet_ntop(socket.AF_INET6, raw)))
+                ev.append(("addr6" if ty == RTM_NEWADDR else "deladdr6", idx, socket.inet_ntop(socket.AF_INET6, raw), plen))
         elif v6 and ty in (RTM_NEWNEIGH, RTM_DELNEIGH) and body + _NDMSG.size <= end:
             fam, idx, _state, _f, _t = _NDMSG.unpack_from(buf, body)
             dst = _attrs(buf, body + _NDMSG.size, end).get(NDA_DST)
@@ -135,59 +139,71 @@ def parse_rtnl(buf: bytes, v6: bool = False) -> list[tuple]:
 
 
 class LinkTable:
-    """Interfaces from rtnetlink events (pure): index -> name, running
-    state, IPv4 addresses in the order the kernel reported them; and the
-    set of IPv6 addresses and neighbours heard of (``v6``), whose changes
-    set ``v6_changed`` (the SRv6 shell's business, not the core's)."""
+    """Interfaces from rtnetlink events (pure): index -> name, running and
+    administrative state, IPv4 addresses (with prefix lengths) in the order
+    the kernel reported them; and the IPv6 addresses and neighbours heard
+    of (``v6``, in the order heard), whose joining or leaving sets
+    ``v6_changed`` (the SRv6 shell's business, not the core's).
+    ``complete`` is set by the owner once the dumps that began the table
+    are done: before, the table is not the kernel's whole state."""
 
     def __init__(self):
         self.names: dict = {}
         self.running: dict = {}
-        self.addrs: dict = {}  # index -> [address, ...]
-        self.v6: set = set()  # ("addr6" | "neigh6", index, address)
+        self.up: dict = {}  # index -> IFF_UP
+        self.addrs: dict = {}  # index -> [(address, prefixlen), ...]
+        self.v6: dict = {}  # ("addr6" | "neigh6", index, address) -> prefixlen (None for a neighbour)
         self.v6_changed = False
+        self.complete = False
 
     def apply(self, ev: tuple) -> bool:
         """One event; True if what ``ifaddrs`` or ``running`` says changed.
         An IPv6 address or neighbour joining or leaving the set sets
-        ``v6_changed`` instead (a neighbour's state change is no change)."""
+        ``v6_changed`` instead (a neighbour's state change is no change);
+        so does a change of an interface's administrative state (the SRv6
+        shell's ``srv6_inputs``)."""
         kind = ev[0]
         if kind in ("addr6", "neigh6"):
-            if ev not in self.v6:
-                self.v6.add(ev)
+            key, plen = ev[:3], ev[3] if kind == "addr6" else None
+            if key not in self.v6 or self.v6[key] != plen:
+                self.v6[key] = plen
                 self.v6_changed = True
             return False
         if kind in ("deladdr6", "delneigh6"):
             key = (kind[3:], ev[1], ev[2])
             if key in self.v6:
-                self.v6.discard(key)
+                del self.v6[key]
                 self.v6_changed = True
             return False
         if kind == "link":
-            _, idx, name, run = ev
+            _, idx, name, run, up = ev
             changed = self.names.get(idx) != name or self.running.get(idx) != run
-            self.names[idx], self.running[idx] = name, run
+            if idx in self.up and self.up[idx] != up:
+                self.v6_changed = True
+            self.names[idx], self.running[idx], self.up[idx] = name, run, up
             return changed
         if kind == "dellink":
             had = ev[1] in self.names
-            gone6 = {e for e in self.v6 if e[1] == ev[1]}
+            gone6 = [k for k in self.v6 if k[1] == ev[1]]
             if gone6:
-                self.v6 -= gone6
+                for k in gone6:
+                    del self.v6[k]
                 self.v6_changed = True
-            self.names.pop(ev[1], None)
-            self.running.pop(ev[1], None)
-            self.addrs.pop(ev[1], None)
+            for d in (self.names, self.running, self.up, self.addrs):
+                d.pop(ev[1], None)
             return had
         if kind == "addr":
+            # an IPv4 address is its (local, prefixlen): the same local with
+            # two masks is two addresses (ip-address(8))
             lst = self.addrs.setdefault(ev[1], [])
-            if ev[2] in lst:
+            if ev[2:4] in lst:
                 return False
-            lst.append(ev[2])
+            lst.append(ev[2:4])
             return True
         if kind == "deladdr":
             lst = self.addrs.get(ev[1], [])
-            if ev[2] in lst:
-                lst.remove(ev[2])
+            if ev[2:4] in lst:
+                lst.remove(ev[2:4])
                 return True
         return False
 
@@ -195,7 +211,30 @@ class LinkTable:
         """ifname -> first IPv4 address, for interfaces that are up with
         carrier (a link whose carrier went is withdrawn at once, not when
         ospfd's dead interval says so)."""
-        return {self.names[i]: a[0] for i, a in self.addrs.items() if a and i in self.names and self.running.get(i)}
+        return {self.names[i]: a[0][0] for i, a in self.addrs.items() if a and i in self.names and self.running.get(i)}
+
+    def srv6_inputs(self) -> tuple[dict, set, dict, dict, dict]:
+        """What the SRv6 shell reads of the kernel (``Srv6Node.discover``):
+        (names {index: ifname}, up {index with IFF_UP}, {ifname: [IPv4
+        "a/len", ...]}, {ifname: [IPv6 "a/len", ...]}, {ifname: [IPv6
+        neighbour, ...]}), lists in the order heard."""
+        # The SRv6 shell calls this from a worker thread while the event loop
+        # applies events: each container is copied whole first (one C call,
+        # not interrupted by the loop's thread under the GIL), so nothing is
+        # iterated while it changes. The copies need not be one instant, no
+        # more than the four dumps they replace were: a change after them
+        # wakes the shell again (``on_link_change``).
+        names = dict(self.names)
+        up = {i for i, u in list(self.up.items()) if u}
+        v4 = {names.get(i): [f"{a}/{p}" for a, p in tuple(lst)] for i, lst in list(self.addrs.items()) if lst}
+        v6: dict = {}
+        neigh: dict = {}
+        for (kind, i, a), plen in list(self.v6.items()):
+            if kind == "addr6":
+                v6.setdefault(names.get(i), []).append(f"{a}/{plen}")
+            else:
+                neigh.setdefault(names.get(i), []).append(a)
+        return names, up, v4, v6, neigh
 
 
 def rates(samples: dict, tx: dict, now: float, window: float, ports) -> dict:
@@ -380,7 +419,12 @@ class Measurer:
 
     @staticmethod
     def _dump_request(ty: int, seq: int) -> bytes:
-        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) if ty == RTM_GETLINK else _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0)
+        if ty == RTM_GETLINK:
+            body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        elif ty == RTM_GETNEIGH:
+            body = _NDMSG.pack(socket.AF_INET6, 0, 0, 0, 0)
+        else:  # AF_UNSPEC: IPv4 and IPv6 addresses in one dump (rtnetlink(7))
+            body = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
         return _NLMSG.pack(_NLMSG.size + len(body), ty, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
     def _drain(self, sock: socket.socket) -> bool:
@@ -404,6 +448,8 @@ class Measurer:
                 if ev[0] == "done" and self._pending_dumps:
                     nxt = self._pending_dumps.pop(0)
                     sock.send(nxt)
+                elif ev[0] == "done":
+                    self.table.complete = True  # the last dump: the table is the kernel's state
                 elif self.table.apply(ev):
                     changed = True
 
@@ -418,8 +464,16 @@ class Measurer:
                 self.on_link_change()
 
     def _start_dumps(self, sock: socket.socket) -> None:
-        self._pending_dumps = [self._dump_request(RTM_GETADDR, 2)]
+        # one dump at a time: the kernel refuses a second while one runs (EBUSY)
+        self._pending_dumps = [self._dump_request(RTM_GETADDR, 2), self._dump_request(RTM_GETNEIGH, 3)]
         sock.send(self._dump_request(RTM_GETLINK, 1))
+
+    def srv6_inputs(self) -> tuple | None:
+        """``LinkTable.srv6_inputs`` of the current table once its dumps
+        are done, else None (the SRv6 shell then dumps for itself). Called
+        from the SRv6 shell's worker thread: see ``LinkTable.srv6_inputs``."""
+        t = self.table
+        return t.srv6_inputs() if t.complete else None
 
     # -- the loop --------------------------------------------------------------
 

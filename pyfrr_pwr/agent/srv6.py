@@ -9,8 +9,9 @@ tail-end prefix. If the node cannot, it logs once, says why in
 ``status()["problems"]`` and the agent runs without SRv6 (``disabled``).
 
 ``sync`` (the daemon calls it every ``period`` s, on a worker thread)
-re-reads the links and neighbours, installs SIDs that became plannable,
-removes those that are no longer planned, and puts back what link events
+re-reads the links and neighbours (from the agent's rtnetlink table,
+``Measurer.srv6_inputs``, when it is given one: no dumps), installs SIDs
+that became plannable, removes those that are no longer planned, and puts back what link events
 flushed (admin-down flushes seg6local routes and nothing comes back:
 ``Netlink.reinstall_after_link_event`` per interface whose SIDs are gone).
 ``stop`` removes exactly what this instance installed (``remove_all``):
@@ -40,13 +41,18 @@ log = logging.getLogger("pyfrr_pwr.agent.srv6")
 
 
 class Srv6Node:
-    def __init__(self, settings: sidplan.Srv6Settings, ports, te_tail: bool = False, netns: str | None = None, *, name: str = "agent", netlink=Netlink):
+    def __init__(
+        self, settings: sidplan.Srv6Settings, ports, te_tail: bool = False, netns: str | None = None, *, name: str = "agent", netlink=Netlink, inputs=None
+    ):
         self.settings = settings
         self.ports = tuple(ports)
         self.te_tail = te_tail
         self.netns = netns
         self.name = name
         self._netlink = netlink
+        # () -> LinkTable.srv6_inputs() or None: the agent's rtnetlink table
+        # (Measurer.srv6_inputs) instead of four dumps a sync
+        self.inputs = inputs
         self.nl: Netlink | None = None
         self.router_id: str | None = None
         self.plan: sids.SidPlan | None = None
@@ -74,17 +80,45 @@ class Srv6Node:
 
     def discover(self) -> tuple[dict, dict, dict]:
         """From the kernel: ({port: IPv4 address}, {port: neighbour IPv6},
-        {other interface: [IPv4 "a/len", ...]})."""
+        {other interface: [IPv4 "a/len", ...]}), read from ``inputs`` (the
+        agent's rtnetlink table) or, without one or before its first dumps
+        are done, from four dumps (``_dump``)."""
+        got = self.inputs() if self.inputs is not None else None
+        if got is None:
+            got = self._dump()
+            self.stats["srv6_dumps"] += 1
+        names, up, v4, v6, neigh = got
+        idx = {v: k for k, v in names.items()}
+        links = {}
+        nbr6 = {}
+        for p in self.ports:
+            if p not in idx or not v4.get(p):
+                continue  # kept while admin-down: its End.X comes back by reinstall_after_link_event
+            links[p] = v4[p][0].split("/")[0]
+            # sorted: the kernel lists IPv6 addresses by scope, newest first
+            # (net/ipv6/addrconf.c, ipv6_link_dev_addr), and neighbours by
+            # hash bucket, neither the order it reported them in; sorted, a
+            # dump and the event-fed table choose the same neighbour
+            n = sidplan.neighbour_ipv6(sorted(v6.get(p, [])), sorted(neigh.get(p, [])))
+            if n:
+                nbr6[p] = n
+        excl = {*self.ports, self.settings.sid_dev, f"{self.settings.sid_dev}p", "lo"}
+        others = {k: v for k, v in v4.items() if k and k not in excl and idx.get(k) in up}
+        return links, nbr6, others
+
+    def _dump(self) -> tuple[dict, set, dict, dict, dict]:
+        """``LinkTable.srv6_inputs`` from four dumps of the kernel."""
         ipr = self.nl.ipr
         dumped = list(ipr.get_links())  # one dump: decoding a link is ~0.5 ms of pyroute2 here
         names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in dumped}
         up = {l["index"] for l in dumped if l["flags"] & 1}  # IFF_UP
         v4: dict = {}
         v6: dict = {}
-        for m in ipr.get_addr(family=socket.AF_INET):
-            v4.setdefault(names.get(m["index"]), []).append(f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
-        for m in ipr.get_addr(family=socket.AF_INET6):
-            v6.setdefault(names.get(m["index"]), []).append(f"{m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
+        # IFA_LOCAL is our end of a point-to-point address, IFA_ADDRESS its
+        # peer (linux/if_addr.h); without a peer the two are one
+        for fam, out in ((socket.AF_INET, v4), (socket.AF_INET6, v6)):
+            for m in ipr.get_addr(family=fam):
+                out.setdefault(names.get(m["index"]), []).append(f"{m.get_attr('IFA_LOCAL') or m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
         neigh: dict = {}
         try:
             for n in ipr.get_neighbours(family=socket.AF_INET6):
@@ -93,19 +127,7 @@ class Srv6Node:
                     neigh.setdefault(names.get(n["ifindex"]), []).append(a)
         except Exception:  # a kernel without IPv6 neighbours: derive
             pass
-        idx = {v: k for k, v in names.items()}
-        links = {}
-        nbr6 = {}
-        for p in self.ports:
-            if p not in idx or not v4.get(p):
-                continue  # kept while admin-down: its End.X comes back by reinstall_after_link_event
-            links[p] = v4[p][0].split("/")[0]
-            n = sidplan.neighbour_ipv6(v6.get(p, []), neigh.get(p, []))
-            if n:
-                nbr6[p] = n
-        excl = {*self.ports, self.settings.sid_dev, f"{self.settings.sid_dev}p", "lo"}
-        others = {k: v for k, v in v4.items() if k and k not in excl and idx.get(k) in up}
-        return links, nbr6, others
+        return names, up, v4, v6, neigh
 
     def _plan(self) -> sidplan.PlanResult:
         links, nbr6, others = self.discover()
