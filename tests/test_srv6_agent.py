@@ -345,3 +345,41 @@ def test_head_end_lsp_plan_and_fake_install(cfg):
     assert nl.routes == {"10.20.3.0/24": (lsp.segs, "eth1")}
     assert he.show()[0]["installed"] == ["10.20.3.0/24"]
     assert he.release("10.0.0.1/1") == 1 and nl.routes == {} and he.show() == []
+
+
+def test_a_kernel_without_srv6_tunnels_is_named_not_left_to_each_sid():
+    """Some kernels have IPv6's seg6 sysctls but no SRv6 lightweight tunnels
+    (CONFIG_IPV6_SEG6_LWTUNNEL unset): every SID and encap route is refused
+    with EOPNOTSUPP. The shell then runs without SRv6 and says that once,
+    and a route refused so says which kernel option is missing; on a kernel
+    with them, the same shell starts."""
+    from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, Netlink, NetlinkError
+
+    _cleanup()
+    try:
+        sh("ip", "netns", "add", NS_A)
+        sh("ip", "-n", NS_A, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "eth1", "netns", NS_A, "type", "veth", "peer", "name", "p1", "netns", NS_A)
+        sh("ip", "-n", NS_A, "addr", "add", "10.1.0.0/31", "dev", "eth1")
+        for d in ("eth1", "p1"):
+            sh("ip", "-n", NS_A, "link", "set", d, "up")
+        rid = "10.0.0.1"
+        loc = sids.default_locator(rid)
+        with Netlink(NS_A) as nl:
+            nl.ensure_sid_device(sids.node_address(loc), loc.prefixlen)
+        probe = subprocess.run(
+            ["ip", "-n", NS_A, "-6", "route", "add", "fd00:a00:1:99::/128", "encap", "seg6local", "action", "End", "dev", "sr0"], capture_output=True, text=True
+        )
+        node = Srv6Node(sidplan.Srv6Settings(), ["eth1"], netns=NS_A, name="h13")
+        started = node.start(rid)
+        if probe.returncode == 0:
+            assert started and node.status()["sids_installed"] >= 1, node.status()
+            node.stop()
+            return
+        assert "not supported" in probe.stderr, probe.stderr
+        assert started is False and node.status()["disabled"] == NO_SEG6_LWT, node.status()
+        assert node.installed() == []
+        with Netlink(NS_A) as nl, pytest.raises(NetlinkError, match="CONFIG_IPV6_SEG6_LWTUNNEL"):
+            nl.add_sid(node.plan.node)
+    finally:
+        _cleanup()

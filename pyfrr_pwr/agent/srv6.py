@@ -25,6 +25,7 @@ End.DX4 in the node LSA's SRv6 Locator TLV.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import socket
@@ -33,7 +34,7 @@ from collections import Counter
 
 from pyfrr_pwr.agent import sidplan
 from pyfrr_pwr.dataplane import sids
-from pyfrr_pwr.dataplane.netlink import Netlink, NetlinkError, SidRoute
+from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, Netlink, NetlinkError, SidRoute
 
 __all__ = ["Srv6Node"]
 
@@ -60,6 +61,7 @@ class Srv6Node:
         self.problems: tuple = ()
         self.stats: Counter = Counter()
         self._logged: set = set()
+        self._no_lwt = False  # the kernel refused a SID as an unsupported encapsulation
         self._lock = threading.RLock()  # start / sync / stop run on worker threads
 
     # -- helpers ---------------------------------------------------------------
@@ -186,6 +188,8 @@ class Srv6Node:
             self.stats["srv6_adopted"] += len(left)
         self.disabled = None
         self._apply(r)
+        if self._no_lwt and not self.installed():
+            return self._disable(NO_SEG6_LWT)
         log.info("%s: SRv6 locator %s, %d SIDs installed", self.name, r.plan.locator, len(self.installed()))
         return True
 
@@ -211,6 +215,7 @@ class Srv6Node:
                 except NetlinkError as exc:
                     problems.append(str(exc))
                     self.stats["srv6_sid_errors"] += 1
+                    self._no_lwt = self._no_lwt or exc.code == errno.EOPNOTSUPP
         # link events: put back what the kernel flushed
         for dev in sorted({d for e in self.nl.missing() for d in e.devs}):
             try:

@@ -119,6 +119,22 @@ FAILOVER_SYSCTLS = (
 )
 
 
+# A kernel built without SRv6 lightweight tunnels refuses every seg6 and
+# seg6local route with EOPNOTSUPP ("lwt encapsulation type not supported"),
+# though its seg6_enabled sysctls exist (they belong to IPv6's SRH handling)
+NO_SEG6_LWT = "this kernel has no SRv6 lightweight tunnels: it was built without CONFIG_IPV6_SEG6_LWTUNNEL"
+
+
+def _has_encap(msg) -> bool:
+    """A route message with an encapsulation, its own or a next hop's (RTA_MULTIPATH)."""
+    for name, value in msg.get("attrs", ()):
+        if name == "RTA_ENCAP_TYPE":
+            return True
+        if name == "RTA_MULTIPATH" and any(a[0] == "RTA_ENCAP_TYPE" for hop in value for a in hop.get("attrs", ())):
+            return True
+    return False
+
+
 class NetlinkError(RuntimeError):
     """A kernel operation failed; the message names the route and why,
     ``code`` the kernel's errno (None: not the kernel's refusal)."""
@@ -330,7 +346,10 @@ class Netlink:
         try:
             return self.ipr.nlm_request(msg, msg_type=msg_type, msg_flags=flags)
         except _PyNetlinkError as exc:
-            raise NetlinkError(f"{what}{self._where()}: {os.strerror(exc.code) if exc.code else exc}", code=exc.code) from None
+            why = os.strerror(exc.code) if exc.code else str(exc)
+            if exc.code == errno.EOPNOTSUPP and _has_encap(msg):
+                why += f" ({NO_SEG6_LWT})"
+            raise NetlinkError(f"{what}{self._where()}: {why}", code=exc.code) from None
 
     def _msg(self, family: int, dst: str, plen: int, metric: int, attrs: list, scope: int = 0):
         m = _rtmsg()
