@@ -324,3 +324,24 @@ def test_a_backup_is_signalled_with_its_primarys_route_to_avoid(monkeypatch):
     asyncio.run(run())
     assert calls[0] == ((R2,), {}) and calls[1] == ((ABR,), {"avoid": (HEAD, R2, TAIL)})
     assert mach.state is fsm.State.UP and mach.backup is not None
+
+
+def test_a_head_end_without_srv6_answers_a_reservation_only_and_says_why():
+    """Without SRv6 (here: the kernel has no lightweight tunnels) --reserve
+    books the bandwidth but steers nothing: the answer must say so, or an
+    operator reads "reserved" as traffic on the path; the control
+    protocol's JSON carries it, and a prefix to carry is refused."""
+    import asyncio
+
+    class _Signalling:
+        async def control(self, req):
+            return pc.Reserved(id=f"{HEAD}/1", bw=req.bw, route=(HEAD, TAIL), path=None)
+
+    srv6 = _Srv6(HEAD)
+    srv6.disabled = "this kernel has no SRv6 lightweight tunnels"
+    m = lsps.LspManager(_Core(HEAD), _Signalling(), srv6)
+    res = asyncio.run(m.control(pc.Reserve(to=TAIL, bw=1.0)))
+    assert res.lsp is None and res.no_lsp == f"{HEAD}: this kernel has no SRv6 lightweight tunnels"
+    assert res.to_json()["no_lsp"] == res.no_lsp
+    with pytest.raises(pc.AgentRefusal, match="no LSP can carry 10.20.201.0/24: this kernel"):
+        asyncio.run(m.control(pc.Reserve(to=TAIL, bw=1.0, prefixes=("10.20.201.0/24",))))

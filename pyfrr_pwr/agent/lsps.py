@@ -76,6 +76,7 @@ keeps the manager's wiring: its state, the kernel, requests, views, its task.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -259,10 +260,11 @@ class LspManager(TransitMixin, HeadEndMixin, LivenessMixin):
             return await self.release(req.id)
         if isinstance(req, msg.Reserve):
             if not self._lsp_capable():
+                why = getattr(self.srv6, "disabled", None) or ("agent.lsp.enabled is false" if not self.settings.enabled else "SRv6 not started")
                 if req.prefixes:
-                    why = getattr(self.srv6, "disabled", None) or ("agent.lsp.enabled is false" if not self.settings.enabled else "SRv6 not started")
                     raise msg.AgentRefusal(f"{self.core.router_id}: no LSP can carry {', '.join(req.prefixes)}: {why}")
-                return await self.signalling.control(req)  # a reservation only
+                res = await self.signalling.control(req)  # a reservation only: say so, traffic is not steered
+                return dataclasses.replace(res, no_lsp=f"{self.core.router_id}: {why}") if isinstance(res, msg.Reserved) else res
             return await self.reserve(req)
         raise TypeError(f"not an LSP request: {req!r}")
 

@@ -182,6 +182,8 @@ def cmd_path(args) -> int:
         return 0
     if args.reserve:
         print(f"reserved {args.reserve} as {res.id} along {' '.join(res.route)}")
+        if getattr(res, "no_lsp", None):
+            print(f"no LSP: traffic is not steered onto this path ({res.no_lsp})")
         if res.lsp:
             for leg in res.lsp["legs"]:
                 for p, segs in leg["segs"].items():

@@ -138,6 +138,8 @@ def cmd_service(args) -> int:
         if res.get("reserved"):
             r = res["reserved"]
             _out().print(f"reserved {_gbps(res['demand'])} to {res['ranked'][0]['site']} as {r['id']} along {' '.join(r['route'])}")
+            if r.get("no_lsp"):
+                _out().print(f"no LSP: traffic is not steered onto this path ({r['no_lsp']})")
     return 0 if res["ranked"] else EX_NONE
 
 

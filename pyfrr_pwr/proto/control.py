@@ -389,6 +389,7 @@ class Reserved(_Record):
     route: tuple = _f(_strs)
     path: PathChoice = _f(_record(PathChoice))
     lsp: dict | None = _f(_any, None)  # the LSP installed (``show lsps``'s record); None: a reservation only
+    no_lsp: str | None = _f(_opt(_str), None)  # a reservation only: why no LSP carries traffic
 
 
 @dataclass(frozen=True)
