@@ -831,3 +831,11 @@ def test_flat_into_rejects_a_missing_or_tiny_buffer():
     assert list(big[0:4]) == [need, 1, 3, 1] and ffi.cast("double *", big + 4)[0] == 3.0 and big[6] == 1
     assert list(big[7:9]) == [0, 3] and list(big[9:11]) == [0, 4]
     assert [cg.edge_keys[a][:2] for a in big[11:14]] == [(0, 1), (1, 2), (2, 3)] and list(big[14:18]) == [0, 1, 2, 3]
+
+
+def test_a_batch_names_the_node_that_is_not_in_the_graph():
+    cg = CompiledGraph.from_networkx(nx.DiGraph([(0, 1), (1, 2)]))
+    assert [len(r) for r in cg.batch([(0, 2), (1, 2)], 2)] == [1, 1]
+    for bad in ([(0, 2), (9, 2)], [(0, 2), (0, 7)], [(0, 2), ([1], 2)]):
+        with pytest.raises(nx.NodeNotFound, match=r"not in graph"):
+            cg.batch(bad, 2)
