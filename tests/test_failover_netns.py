@@ -126,44 +126,48 @@ def build():
     """Create the namespaces, links, addresses, sysctls and SIDs; returns
     (plans, {router: Netlink} with the SIDs installed)."""
     remove_namespaces()
-    for name in NS.values():
-        sh("ip", "netns", "add", name)
-        sh("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
-        sh("ip", "-n", name, "link", "set", "dev", "lo", "up")
-    for l in LINKS:
-        u, ui, v, vi, _ = l
-        sh("ip", "link", "add", "name", ui, "netns", NS[u], "type", "veth", "peer", "name", vi, "netns", NS[v])
-        for n, i in ((u, ui), (v, vi)):
-            a4, a6 = addr(n, l)
-            ip(n, "addr", "add", f"{a4}/24", "dev", i)
-            ip(n, "addr", "add", f"{a6}/64", "dev", i)
-            ip(n, "link", "set", "dev", i, "up")
-    for host, r, gw, net in (("src", "a", "192.168.1.1", "192.168.1"), ("dst", "c", "192.168.3.1", "192.168.3")):
-        sh("ip", "link", "add", "name", "eth0", "netns", NS[host], "type", "veth", "peer", "name", f"h{r}", "netns", NS[r])
-        ip(host, "addr", "add", f"{net}.2/24", "dev", "eth0")
-        ip(r, "addr", "add", f"{gw}/24", "dev", f"h{r}")
-        ip(host, "link", "set", "dev", "eth0", "up")
-        ip(r, "link", "set", "dev", f"h{r}", "up")
-        ip(host, "route", "add", "default", "via", gw)
-    for n, ifn in COUNT_AT.items():
-        sh(
-            "ip",
-            "netns",
-            "exec",
-            NS[n],
-            "nft",
-            f"add table netdev {COUNT_TABLE}; add chain netdev {COUNT_TABLE} c {{ type filter hook ingress device {ifn} priority 0; policy accept; }}; add rule netdev {COUNT_TABLE} c meta length > 500 counter",
-        )
-    p = plans()
-    nls = {}
-    for n in ROUTERS:
-        nl = nls[n] = Netlink(NS[n])
-        nl.ensure_sid_device(p[n].address)
-        nl.enable_seg6(failover=True)
-        ip(n, "sr", "tunsrc", "set", p[n].address)
-        for s in p[n].local_sids():
-            nl.add_sid(s)
-    return p, nls
+    nls: dict = {}
+    try:
+        for name in NS.values():
+            sh("ip", "netns", "add", name)
+            sh("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
+            sh("ip", "-n", name, "link", "set", "dev", "lo", "up")
+        for l in LINKS:
+            u, ui, v, vi, _ = l
+            sh("ip", "link", "add", "name", ui, "netns", NS[u], "type", "veth", "peer", "name", vi, "netns", NS[v])
+            for n, i in ((u, ui), (v, vi)):
+                a4, a6 = addr(n, l)
+                ip(n, "addr", "add", f"{a4}/24", "dev", i)
+                ip(n, "addr", "add", f"{a6}/64", "dev", i)
+                ip(n, "link", "set", "dev", i, "up")
+        for host, r, gw, net in (("src", "a", "192.168.1.1", "192.168.1"), ("dst", "c", "192.168.3.1", "192.168.3")):
+            sh("ip", "link", "add", "name", "eth0", "netns", NS[host], "type", "veth", "peer", "name", f"h{r}", "netns", NS[r])
+            ip(host, "addr", "add", f"{net}.2/24", "dev", "eth0")
+            ip(r, "addr", "add", f"{gw}/24", "dev", f"h{r}")
+            ip(host, "link", "set", "dev", "eth0", "up")
+            ip(r, "link", "set", "dev", f"h{r}", "up")
+            ip(host, "route", "add", "default", "via", gw)
+        for n, ifn in COUNT_AT.items():
+            sh(
+                "ip",
+                "netns",
+                "exec",
+                NS[n],
+                "nft",
+                f"add table netdev {COUNT_TABLE}; add chain netdev {COUNT_TABLE} c {{ type filter hook ingress device {ifn} priority 0; policy accept; }}; add rule netdev {COUNT_TABLE} c meta length > 500 counter",
+            )
+        p = plans()
+        for n in ROUTERS:
+            nl = nls[n] = Netlink(NS[n])
+            nl.ensure_sid_device(p[n].address)
+            nl.enable_seg6(failover=True)
+            ip(n, "sr", "tunsrc", "set", p[n].address)
+            for s in p[n].local_sids():
+                nl.add_sid(s)
+        return p, nls
+    except BaseException:  # a half-built rig (a kernel refusing SIDs, say) leaves no namespaces behind
+        teardown(nls)
+        raise
 
 
 def ns_socket(n, *args):
