@@ -61,7 +61,7 @@ class Srv6Node:
         self.problems: tuple = ()
         self.stats: Counter = Counter()
         self._logged: set = set()
-        self._no_lwt = False  # the kernel refused a SID as an unsupported encapsulation
+        self._no_lwt = False  # in the last _apply the kernel refused a SID as an unsupported encapsulation
         self._lock = threading.RLock()  # start / sync / stop run on worker threads
 
     # -- helpers ---------------------------------------------------------------
@@ -198,6 +198,7 @@ class Srv6Node:
         we advertise changed."""
         before = self.advertised()
         problems = list(r.problems)
+        self._no_lwt = False  # what this round's refusals say, not an earlier one's
         if r.plan is not None:
             self.plan = r.plan
             want = {s.sid: s for s in r.plan.local_sids()}
@@ -215,7 +216,8 @@ class Srv6Node:
                 except NetlinkError as exc:
                     problems.append(str(exc))
                     self.stats["srv6_sid_errors"] += 1
-                    self._no_lwt = self._no_lwt or exc.code == errno.EOPNOTSUPP
+                    if exc.code == errno.EOPNOTSUPP:
+                        self._no_lwt = True
         # link events: put back what the kernel flushed
         for dev in sorted({d for e in self.nl.missing() for d in e.devs}):
             try:
