@@ -10,6 +10,7 @@ from rich.table import Table
 from pyfrr_pwr.cli.offline import HOPS_MAX, K_MAX, api_arg, area_arg, delay_arg, int_in, positive_rate_arg, rate_arg
 from pyfrr_pwr.cli.render import console as _out
 from pyfrr_pwr.cli.render import fmt as _fmt
+from pyfrr_pwr.cli.render import no_lsp
 from pyfrr_pwr.files.power import ConfigError, parse_rate
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import control as pc
@@ -182,8 +183,8 @@ def cmd_path(args) -> int:
         return 0
     if args.reserve:
         print(f"reserved {args.reserve} as {res.id} along {' '.join(res.route)}")
-        if getattr(res, "no_lsp", None):
-            print(f"no LSP: traffic is not steered onto this path ({res.no_lsp})")
+        if res.no_lsp:
+            print(no_lsp(res.no_lsp))
         if res.lsp:
             for leg in res.lsp["legs"]:
                 for p, segs in leg["segs"].items():

@@ -25,6 +25,7 @@ from rich.table import Table
 from pyfrr_pwr.cli.agentctl import AgentUnreachable, _client_socket, agent_request
 from pyfrr_pwr.cli.offline import K_MAX, delay_arg, int_in, positive_rate_arg
 from pyfrr_pwr.cli.render import console as _out
+from pyfrr_pwr.cli.render import no_lsp
 from pyfrr_pwr.files.power import parse_rate
 from pyfrr_pwr.model import metric
 from pyfrr_pwr.proto import control as pc
@@ -139,7 +140,7 @@ def cmd_service(args) -> int:
             r = res["reserved"]
             _out().print(f"reserved {_gbps(res['demand'])} to {res['ranked'][0]['site']} as {r['id']} along {' '.join(r['route'])}")
             if r.get("no_lsp"):
-                _out().print(f"no LSP: traffic is not steered onto this path ({r['no_lsp']})")
+                _out().print(no_lsp(r["no_lsp"]))
     return 0 if res["ranked"] else EX_NONE
 
 
