@@ -4,9 +4,9 @@ of the shell (``agent.srv6``) in namespaces named h13-*."""
 
 import ipaddress
 import subprocess
-import time
 
 import pytest
+from helpers import wait_for
 
 from pyfrr_pwr.agent import sidplan
 from pyfrr_pwr.agent.advertise import Advertiser, Session
@@ -259,13 +259,16 @@ def test_srv6_shell_installs_and_removes_exactly_its_sids():
         assert a["end_x"] == {"10.1.0.0": p.end_x("10.1.0.0").sid} and list(a["dx4"]) == ["10.20.1.0/24"]
         # link event: admin-down flushes the End.X SID, sync puts it back after link-up
         sh("ip", "-n", NS_A, "link", "set", "eth1", "down")
-        time.sleep(0.1)
-        assert not any("End.X" in r for r in _routes(NS_A))
+        wait_for(lambda: not any("End.X" in r for r in _routes(NS_A)), 5, "the kernel to flush End.X", step=0.01)
         assert node.sync() is False  # the advertisement does not flap
         sh("ip", "-n", NS_A, "link", "set", "eth1", "up")
-        time.sleep(0.1)
-        node.sync()
-        assert any("End.X" in r for r in _routes(NS_A)) and node.status()["stats"].get("srv6_reinstalled", 0) >= 1
+
+        def reinstalled():  # sync puts it back once the kernel accepts routes on eth1 again
+            node.sync()
+            return any("End.X" in r for r in _routes(NS_A))
+
+        wait_for(reinstalled, 5, "End.X reinstalled", step=0.01)
+        assert node.status()["stats"].get("srv6_reinstalled", 0) >= 1
         # a restarted agent adopts the SIDs of the one before
         assert node.stop() == 4
         left = _routes(NS_A)
