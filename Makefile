@@ -14,12 +14,13 @@ all: test
 # sanitizer runtimes (the C core and its ASan/UBSan test), FRR with its
 # Python tools (the integration tests run real ospfd), iproute2 (ip netns),
 # ping (reachability through a lab), nftables (the labs' API firewall),
+# openssl (the Redfish HTTPS test's certificate),
 # python3-venv (Debian's python3 lacks it).
 APT_NEED = $(shell $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || echo python3-venv; \
              command -v cc >/dev/null && echo 'int main(void){return 0;}' | cc -fsanitize=address,undefined -x c - -o /tmp/.pyfrr-pwr-cc-check 2>/dev/null || echo build-essential; \
              test -x /usr/lib/frr/ospfd || echo frr; test -f /usr/lib/frr/ospfclient.py || echo frr-pythontools; \
              command -v ip >/dev/null || echo iproute2; command -v ping >/dev/null || echo iputils-ping; \
-             command -v nft >/dev/null || echo nftables; \
+             command -v nft >/dev/null || echo nftables; command -v openssl >/dev/null || echo openssl; \
              rm -f /tmp/.pyfrr-pwr-cc-check)
 
 deps:
