@@ -21,6 +21,7 @@ import time
 
 import networkx as nx
 import pytest
+from helpers import netrig
 from pyroute2 import netns as pnetns
 
 from pyfrr_pwr.dataplane import lsp as L
@@ -99,25 +100,7 @@ def plans():
 def lab():
     remove_namespaces()  # leftovers of an interrupted run (our names only)
     try:
-        for name in NS.values():
-            sh("ip", "netns", "add", name)
-            sh("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
-            sh("ip", "-n", name, "link", "set", "dev", "lo", "up")
-        for l in LINKS:
-            u, ui, v, vi, _ = l
-            sh("ip", "link", "add", "name", ui, "netns", NS[u], "type", "veth", "peer", "name", vi, "netns", NS[v])
-            for n, i in ((u, ui), (v, vi)):
-                a4, a6 = addr(n, l)
-                ip(n, "addr", "add", f"{a4}/24", "dev", i)
-                ip(n, "addr", "add", f"{a6}/64", "dev", i)
-                ip(n, "link", "set", "dev", i, "up")
-        for host, r, gw, net in (("src", "a", "192.168.1.1", "192.168.1"), ("dst", "d", "192.168.4.1", "192.168.4")):
-            sh("ip", "link", "add", "name", "eth0", "netns", NS[host], "type", "veth", "peer", "name", f"h{r}", "netns", NS[r])
-            ip(host, "addr", "add", f"{net}.2/24", "dev", "eth0")
-            ip(r, "addr", "add", f"{gw}/24", "dev", f"h{r}")
-            ip(host, "link", "set", "dev", "eth0", "up")
-            ip(r, "link", "set", "dev", f"h{r}", "up")
-            ip(host, "route", "add", "default", "via", gw)
+        netrig.wire(NS, LINKS, addr, (("src", "a", "192.168.1.1", "192.168.1"), ("dst", "d", "192.168.4.1", "192.168.4")))
         p = plans()
         for n in ROUTERS:
             with Netlink(NS[n]) as nl:

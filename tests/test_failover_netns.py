@@ -32,6 +32,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from helpers import netrig
 
 from pyfrr_pwr.agent import liveness as alv
 from pyfrr_pwr.dataplane import liveness as lv
@@ -115,6 +116,11 @@ def edges(*names):
     return tuple(out)
 
 
+def nft(n, script: str):
+    """One nft script inside router (or host) n's namespace."""
+    sh("ip", "netns", "exec", NS[n], "nft", script)
+
+
 def remove_namespaces():
     have = set(sh("ip", "netns", "list").split())
     for name in NS.values():
@@ -128,32 +134,10 @@ def build():
     remove_namespaces()
     nls: dict = {}
     try:
-        for name in NS.values():
-            sh("ip", "netns", "add", name)
-            sh("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
-            sh("ip", "-n", name, "link", "set", "dev", "lo", "up")
-        for l in LINKS:
-            u, ui, v, vi, _ = l
-            sh("ip", "link", "add", "name", ui, "netns", NS[u], "type", "veth", "peer", "name", vi, "netns", NS[v])
-            for n, i in ((u, ui), (v, vi)):
-                a4, a6 = addr(n, l)
-                ip(n, "addr", "add", f"{a4}/24", "dev", i)
-                ip(n, "addr", "add", f"{a6}/64", "dev", i)
-                ip(n, "link", "set", "dev", i, "up")
-        for host, r, gw, net in (("src", "a", "192.168.1.1", "192.168.1"), ("dst", "c", "192.168.3.1", "192.168.3")):
-            sh("ip", "link", "add", "name", "eth0", "netns", NS[host], "type", "veth", "peer", "name", f"h{r}", "netns", NS[r])
-            ip(host, "addr", "add", f"{net}.2/24", "dev", "eth0")
-            ip(r, "addr", "add", f"{gw}/24", "dev", f"h{r}")
-            ip(host, "link", "set", "dev", "eth0", "up")
-            ip(r, "link", "set", "dev", f"h{r}", "up")
-            ip(host, "route", "add", "default", "via", gw)
+        netrig.wire(NS, LINKS, addr, (("src", "a", "192.168.1.1", "192.168.1"), ("dst", "c", "192.168.3.1", "192.168.3")))
         for n, ifn in COUNT_AT.items():
-            sh(
-                "ip",
-                "netns",
-                "exec",
-                NS[n],
-                "nft",
+            nft(
+                n,
                 f"add table netdev {COUNT_TABLE}; add chain netdev {COUNT_TABLE} c {{ type filter hook ingress device {ifn} priority 0; policy accept; }}; add rule netdev {COUNT_TABLE} c meta length > 500 counter",
             )
         p = plans()
@@ -194,14 +178,7 @@ def link(n, ifn, up: bool):
 def silent(n, ifn, on: bool):
     """Drop everything arriving on ``ifn`` at ``n``, carrier untouched."""
     if on:
-        sh(
-            "ip",
-            "netns",
-            "exec",
-            NS[n],
-            "nft",
-            f"add table netdev {NFT_TABLE}; add chain netdev {NFT_TABLE} c {{ type filter hook ingress device {ifn} priority -500; policy drop; }}",
-        )
+        nft(n, f"add table netdev {NFT_TABLE}; add chain netdev {NFT_TABLE} c {{ type filter hook ingress device {ifn} priority -500; policy drop; }}")
     else:
         sh("ip", "netns", "exec", NS[n], "nft", "delete", "table", "netdev", NFT_TABLE, check=False)
 
