@@ -350,6 +350,7 @@ def test_head_end_lsp_plan_and_fake_install(cfg):
     assert he.release("10.0.0.1/1") == 1 and nl.routes == {} and he.show() == []
 
 
+@pytest.mark.frr
 def test_a_kernel_without_srv6_tunnels_is_named_not_left_to_each_sid():
     """Some kernels have IPv6's seg6 sysctls but no SRv6 lightweight tunnels
     (CONFIG_IPV6_SEG6_LWTUNNEL unset): every SID and encap route is refused
@@ -384,5 +385,27 @@ def test_a_kernel_without_srv6_tunnels_is_named_not_left_to_each_sid():
         assert node.installed() == []
         with Netlink(NS_A) as nl, pytest.raises(NetlinkError, match="CONFIG_IPV6_SEG6_LWTUNNEL"):
             nl.add_sid(node.plan.node)
+    finally:
+        _cleanup()
+
+
+@pytest.mark.frr
+def test_the_seg6_probe_answers_what_the_kernel_does_and_leaves_no_namespace():
+    """``seg6_lwtunnels`` (the ``srv6_kernel`` marker's and an operator's
+    question: does this kernel install SRv6 routes?) agrees with iproute2
+    adding a seg6local route, and removes the namespace it probed in."""
+    from pyfrr_pwr.dataplane.netlink import seg6_lwtunnels
+
+    before = sh("ip", "netns", "list")
+    got = seg6_lwtunnels()
+    assert sh("ip", "netns", "list") == before
+    _cleanup()
+    try:
+        sh("ip", "netns", "add", NS_A)
+        sh("ip", "-n", NS_A, "link", "set", "lo", "up")
+        r = subprocess.run(
+            ["ip", "-n", NS_A, "-6", "route", "add", "fd00:a00:1:99::/128", "encap", "seg6local", "action", "End", "dev", "lo"], capture_output=True, text=True
+        )
+        assert got == (r.returncode == 0), r.stderr
     finally:
         _cleanup()

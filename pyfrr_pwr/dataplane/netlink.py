@@ -90,6 +90,8 @@ __all__ = [
     "LocalRoute",
     "SidCounters",
     "Netlink",
+    "NO_SEG6_LWT",
+    "seg6_lwtunnels",
 ]
 
 RTPROT_PYFRR_PWR = 240
@@ -297,6 +299,32 @@ def in_netns(netns: str | None, fn):
     if "e" in box:
         raise box["e"]
     return box["v"]
+
+
+def seg6_lwtunnels() -> bool:
+    """Whether this kernel installs SRv6 routes at all: False when it was
+    built without CONFIG_IPV6_SEG6_LWTUNNEL (``NO_SEG6_LWT``). Told by
+    installing one counted End SID on ``lo`` of a throwaway namespace, the
+    message the agent's first SID sends, so the answer is the agent's.
+    Raises NetlinkError when it cannot tell (no CAP_SYS_ADMIN for the
+    namespace, any other refusal)."""
+    name = f"pyfrr-pwr-seg6-probe-{os.getpid()}-{threading.get_ident()}"
+    try:
+        _netns.create(name)
+    except OSError as exc:
+        raise NetlinkError(f"cannot create namespace {name} to probe for SRv6: {exc}") from None
+    try:
+        with Netlink(name) as nl:
+            nl.ipr.link("set", index=nl.ifindex("lo"), state="up")
+            try:
+                nl.add_sid(LocalSid("fc00:5eb6::1", "End", dev="lo"))
+            except NetlinkError as exc:
+                if exc.code == errno.EOPNOTSUPP:
+                    return False
+                raise
+            return True
+    finally:
+        _netns.remove(name)
 
 
 class Netlink:
