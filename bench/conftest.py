@@ -2,9 +2,18 @@
 peer sees the same graphs)."""
 
 import random
+import sys
+from pathlib import Path
 
 import networkx as nx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import skip_without_seg6  # noqa: E402
+
+
+def pytest_runtest_setup(item):
+    skip_without_seg6(item)  # the data-plane benchmarks send traffic through SRv6 LSPs
 
 
 def _weights(G, seed):

@@ -50,7 +50,7 @@ import test_frr_dataplane as t  # noqa: E402
 from pyfrr_pwr.lab import trace  # noqa: E402
 from pyfrr_pwr.lab.runner import Lab  # noqa: E402
 
-pytestmark = pytest.mark.frr
+pytestmark = [pytest.mark.frr, pytest.mark.srv6_kernel]  # traffic through SRv6 LSPs
 
 LAB = os.environ.get("PYFRR_PWR_BENCH_LAB", "h11dpb")
 RATE = 1000  # packets/s

@@ -47,7 +47,7 @@ import test_failover_netns as R  # noqa: E402
 
 from pyfrr_pwr.dataplane import liveness as lv  # noqa: E402
 
-pytestmark = pytest.mark.frr  # root and namespaces
+pytestmark = [pytest.mark.frr, pytest.mark.srv6_kernel]  # root and namespaces; SRv6 routes
 
 RATE = int(os.environ.get("PYFRR_PWR_RATE", "2000"))  # packets/s (>= 1000)
 ROUNDS = int(os.environ.get("PYFRR_PWR_ROUNDS", "5"))

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import skip_without_seg6
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,7 +13,12 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 def pytest_runtest_setup(item):
     """A test marked ``frr`` needs root, FRR and network namespaces: say so
-    before its lab fixture tries (a failure, not a skip: CI runs them all)."""
+    before its lab fixture tries (a failure, not a skip: CI runs them all).
+    A test marked ``srv6_kernel`` installs SRv6 routes: on a kernel built
+    without them it is skipped, naming the kernel option (the one thing
+    `make test` cannot install); what the agent does on such a kernel is
+    tested unmarked (test_srv6_agent, test_lsps)."""
+    skip_without_seg6(item)
     if item.get_closest_marker("frr") is None:
         return
     frr = Path(os.environ.get("PYFRR_PWR_FRR_LIB", "/usr/lib/frr"))

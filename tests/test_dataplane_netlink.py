@@ -220,6 +220,7 @@ def test_sysctls(lab):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_explicit_path_not_the_shortest_and_clean_removal(lab):
     before = {n: route_state(n) for n in ROUTERS}
     assert all("fd01:" in b and "local" in b and "seg6" not in b for b in before.values())
@@ -259,6 +260,7 @@ def test_explicit_path_not_the_shortest_and_clean_removal(lab):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_weighted_multipath_with_a_sid_list_per_nexthop(lab, nls):
     t = table(lab)
     long = sidlist.build(edges("a", "b", "c", "d"), t, PREFIX)
@@ -282,6 +284,7 @@ def test_weighted_multipath_with_a_sid_list_per_nexthop(lab, nls):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_binding_sid_at_an_abr_expands_the_rest(lab, nls):
     sl = sidlist.build(edges("a", "b", "c", "d"), table(lab), PREFIX, lsp_id=42, max_depth=3, abrs={RID["b"]})
     (bi,) = sl.bindings
@@ -304,6 +307,7 @@ def test_binding_sid_at_an_abr_expands_the_rest(lab, nls):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_compressed_list_follows_the_same_links(lab, nls):
     sl = sidlist.build(edges("a", "b", "c", "d"), table(lab), PREFIX, igp=igp_graph(), compress=True)
     assert sl.segs == (lab["b"].end_x(ifname="bc").sid, lab["d"].dx4(PREFIX).sid)
@@ -321,6 +325,7 @@ def test_compressed_list_follows_the_same_links(lab, nls):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_backup_route_and_reinstall_after_link_event(lab, nls):
     t = table(lab)
     primary = sidlist.build(edges("a", "b", "c", "d"), t, PREFIX)
@@ -357,6 +362,7 @@ def test_backup_route_and_reinstall_after_link_event(lab, nls):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_restart_finds_its_routes_and_removes_only_them(lab):
     t = table(lab)
     sl = sidlist.build(edges("a", "b", "c", "d"), t, PREFIX)
@@ -391,6 +397,7 @@ def test_restart_finds_its_routes_and_removes_only_them(lab):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_lsp_state_machine_drives_the_kernel(lab, nls):
     """Set up, make-before-break onto another path, release: the LSP's
     actions carried out by Netlink.execute, traffic checked each time."""
@@ -447,6 +454,7 @@ def one_ns():
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_replace_of_our_own_route_skips_the_claim_dump_and_address_cache_follows_moves(one_ns):
     """The failover fast path: a replace of a key we hold asks the kernel
     once (no dump), a key we do not hold is still claimed (someone else's

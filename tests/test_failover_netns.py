@@ -522,7 +522,7 @@ def h(harness):
     harness.mend()
 
 
-pytestmark = pytest.mark.frr  # root and network namespaces (no FRR daemons)
+pytestmark = [pytest.mark.frr, pytest.mark.srv6_kernel]  # root and network namespaces (no FRR daemons); SRv6 routes
 
 
 def test_backup_is_node_disjoint_and_traffic_on_primary(h):

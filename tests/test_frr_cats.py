@@ -137,6 +137,7 @@ def test_changing_a_sites_carbon_intensity_or_load_moves_the_choice(lab):
         lab.sites.set_power("S2", 350.0)
 
 
+@pytest.mark.srv6_kernel
 def test_service_reserve_sets_up_the_path_to_the_winner_and_release_removes_it(lab):
     """``service --reserve`` (issue 9 sec. 3): the winner's path through the
     data plane of issue 7, an SRv6 LSP from the head-end to the winning site."""

@@ -30,7 +30,7 @@ from pyfrr_pwr.cli.agentctl import agent_request
 from pyfrr_pwr.lab.runner import Lab
 from pyfrr_pwr.proto.control import AgentError
 
-pytestmark = pytest.mark.frr
+pytestmark = [pytest.mark.frr, pytest.mark.srv6_kernel]  # traffic follows SRv6 LSPs
 
 ROOT = Path(__file__).resolve().parents[1]  # (not conftest's: bench/ imports this module)
 

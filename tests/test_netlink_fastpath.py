@@ -163,6 +163,7 @@ def ns():
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_on_a_real_kernel_excl_creates_once_and_claims_only_a_held_key(ns):
     with Netlink(ns) as nl:
         dumps = []
@@ -189,6 +190,7 @@ def test_on_a_real_kernel_excl_creates_once_and_claims_only_a_held_key(ns):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_on_a_real_kernel_our_routes_are_dumped_filtered_by_the_kernel(ns):
     """``find_installed`` and ``missing`` (the SRv6 sync after every link
     event) read only our routes: the dump asks the kernel to filter by

@@ -220,6 +220,7 @@ def _routes(ns):
 
 
 @pytest.mark.frr
+@pytest.mark.srv6_kernel
 def test_srv6_shell_installs_and_removes_exactly_its_sids():
     from pyfrr_pwr.dataplane.netlink import Netlink
 

@@ -1,7 +1,29 @@
 """Helpers shared by the integration tests and the lab benchmarks."""
 
 import asyncio
+import os
 import time
+
+import pytest
+
+_SEG6: dict = {}  # the kernel's answer, asked once a run
+
+
+def no_seg6_lwtunnels() -> str | None:
+    """Why this kernel cannot install SRv6 routes, or None when it can (or
+    cannot be asked: not root; the ``frr`` check says so)."""
+    if "why" not in _SEG6:
+        from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, seg6_lwtunnels
+
+        _SEG6["why"] = None if os.geteuid() != 0 or seg6_lwtunnels() else f"{NO_SEG6_LWT} ({os.uname().release}); no install step can add it"
+    return _SEG6["why"]
+
+
+def skip_without_seg6(item) -> None:
+    """A test marked ``srv6_kernel`` installs SRv6 routes: skipped, naming
+    the kernel option, where the kernel has none (nothing can install it)."""
+    if item.get_closest_marker("srv6_kernel") is not None and (why := no_seg6_lwtunnels()):
+        pytest.skip(why)
 
 
 def wait_for(cond, timeout=20.0, what="condition", step=0.1):
