@@ -130,3 +130,30 @@ def test_lab_wait_paths_asks_every_head_end_for_every_tail_end_of_another_area(t
     assert set(lab.paths_unanswered()) == names
     with pytest.raises(LabError, match="head-ends answer no path after 0s: TEh"):
         lab.wait_paths(0.0)
+
+
+def test_a_lab_without_srv6_routers_gets_no_srv6_note():
+    from pyfrr_pwr.cli.labctl import no_srv6_note
+
+    assert no_srv6_note(Lab(MINI, name="pwparse")) is None  # no agents, no locators: the kernel is not even asked
+
+
+@pytest.mark.frr
+def test_lab_up_says_once_when_the_kernel_has_no_srv6_for_its_agents():
+    """``lab up`` of a lab whose agents run SRv6 (fig-2-1-7: every router
+    has a locator) says once that the kernel has no SRv6 lightweight
+    tunnels, where it has none, and nothing of it where it has them."""
+    import sys
+
+    from pyfrr_pwr.dataplane.netlink import seg6_lwtunnels
+
+    topo = ROOT / "containerlab/fig-2-1-7.clab.yml"
+    lab = Lab(topo, name="pwnosr6")
+    lab.down(quiet=True)
+    try:
+        r = subprocess.run([sys.executable, "-m", "pyfrr_pwr.cli", "lab", "up", str(topo), "--name", "pwnosr6"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.count("no SRv6 lightweight tunnels") == (0 if seg6_lwtunnels() else 1), r.stderr
+    finally:
+        lab.down(quiet=True)
+    assert "clab-pwnosr6-" not in namespaces()

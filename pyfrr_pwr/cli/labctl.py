@@ -66,6 +66,28 @@ def lab_paths(lab, args) -> int:
     return 0 if not missing else 1
 
 
+def no_srv6_note(lab) -> str | None:
+    """What to tell whoever brings up a lab whose agents run SRv6 (routers
+    with a locator) on a kernel that has none; None otherwise, or when the
+    kernel cannot be asked. Once per ``lab up``: each agent's ``show
+    status`` says it too (``srv6.disabled``), but no one reads 23 of them."""
+    from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, NetlinkError, seg6_lwtunnels
+
+    def srv6(n) -> bool:
+        if not (n.runs_agent and n.locator is not None):
+            return False
+        return ((lab.topo.routers[n.name].power.agent or {}).get("srv6") or {}).get("enabled", True)
+
+    if not any(srv6(n) for n in lab.nodes.values()):
+        return None
+    try:
+        if seg6_lwtunnels():
+            return None
+    except NetlinkError:
+        return None
+    return f"{NO_SEG6_LWT}; the agents compute, flood and reserve paths, but no LSP steers traffic onto them (docs/dataplane.md)"
+
+
 def cmd_lab(args) -> int:
     import logging
 
@@ -92,6 +114,9 @@ def cmd_lab(args) -> int:
                     description=f"lab {lab.name}: up"
                     + ((", converged, agents ready" + ("" if args.no_wait_paths else ", paths answered")) if args.wait else ""),
                 )
+            note = None if args.no_agents else no_srv6_note(lab)
+            if note:
+                con.print(f"[yellow]note[/yellow]: {note}", highlight=False, soft_wrap=True)
             return 0
         if args.action == "down":
             n = lab.down()
