@@ -71,12 +71,17 @@ def no_srv6_note(lab) -> str | None:
     with a locator) on a kernel that has none; None otherwise, or when the
     kernel cannot be asked. Once per ``lab up``: each agent's ``show
     status`` says it too (``srv6.disabled``), but no one reads 23 of them."""
+    from pyfrr_pwr.agent import sidplan
     from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, NetlinkError, seg6_lwtunnels
+    from pyfrr_pwr.dataplane.sids import SidError
 
     def srv6(n) -> bool:
         if not (n.runs_agent and n.locator is not None):
             return False
-        return ((lab.topo.routers[n.name].power.agent or {}).get("srv6") or {}).get("enabled", True)
+        try:  # the agent's own reading of agent.srv6
+            return sidplan.settings((lab.topo.routers[n.name].power.agent or {}).get("srv6")).enabled
+        except SidError:  # that agent runs without SRv6 and logs why
+            return False
 
     if not any(srv6(n) for n in lab.nodes.values()):
         return None
