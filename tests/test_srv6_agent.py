@@ -215,6 +215,13 @@ def _cleanup():
             sh("ip", "netns", "del", n, check=False)
 
 
+def _add_end_sid(ns, dev):
+    """iproute2 adding one seg6local End route (the kernel's own answer to: SRv6 here?)."""
+    return subprocess.run(
+        ["ip", "-n", ns, "-6", "route", "add", "fd00:a00:1:99::/128", "encap", "seg6local", "action", "End", "dev", dev], capture_output=True, text=True
+    )
+
+
 def _routes(ns):
     return [l for l in sh("ip", "-n", ns, "-6", "route", "show", "table", "254").splitlines() if "seg6local" in l]
 
@@ -372,9 +379,7 @@ def test_a_kernel_without_srv6_tunnels_is_named_not_left_to_each_sid():
         loc = sids.default_locator(rid)
         with Netlink(NS_A) as nl:
             nl.ensure_sid_device(sids.node_address(loc), loc.prefixlen)
-        probe = subprocess.run(
-            ["ip", "-n", NS_A, "-6", "route", "add", "fd00:a00:1:99::/128", "encap", "seg6local", "action", "End", "dev", "sr0"], capture_output=True, text=True
-        )
+        probe = _add_end_sid(NS_A, "sr0")
         node = Srv6Node(sidplan.Srv6Settings(), ["eth1"], netns=NS_A, name="h13")
         started = node.start(rid)
         if probe.returncode == 0:
@@ -404,9 +409,7 @@ def test_the_seg6_probe_answers_what_the_kernel_does_and_leaves_no_namespace():
     try:
         sh("ip", "netns", "add", NS_A)
         sh("ip", "-n", NS_A, "link", "set", "lo", "up")
-        r = subprocess.run(
-            ["ip", "-n", NS_A, "-6", "route", "add", "fd00:a00:1:99::/128", "encap", "seg6local", "action", "End", "dev", "lo"], capture_output=True, text=True
-        )
+        r = _add_end_sid(NS_A, "lo")
         assert got == (r.returncode == 0), r.stderr
     finally:
         _cleanup()

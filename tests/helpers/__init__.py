@@ -1,22 +1,22 @@
 """Helpers shared by the integration tests and the lab benchmarks."""
 
 import asyncio
+import functools
 import os
 import time
 
 import pytest
 
-_SEG6: dict = {}  # the kernel's answer, asked once a run
 
-
+@functools.cache  # the kernel's answer, asked once a run
 def no_seg6_lwtunnels() -> str | None:
     """Why this kernel cannot install SRv6 routes, or None when it can (or
     cannot be asked: not root; the ``frr`` check says so)."""
-    if "why" not in _SEG6:
-        from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, seg6_lwtunnels
+    from pyfrr_pwr.dataplane.netlink import NO_SEG6_LWT, seg6_lwtunnels
 
-        _SEG6["why"] = None if os.geteuid() != 0 or seg6_lwtunnels() else f"{NO_SEG6_LWT} ({os.uname().release}); no install step can add it"
-    return _SEG6["why"]
+    if os.geteuid() != 0 or seg6_lwtunnels():
+        return None
+    return f"{NO_SEG6_LWT} ({os.uname().release}); no install step can add it"
 
 
 def skip_without_seg6(item) -> None:
