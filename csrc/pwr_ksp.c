@@ -29,9 +29,17 @@
  *     duplicate). Each spur search stops early at a "yellow" node (Feng's
  *     node classification, see yellow()): one whose reverse-tree path to
  *     dst avoids the root, so the tree completes the spur path exactly; the
- *     classification is kept per iteration for all its spurs (their roots
- *     are nested). Root nodes are blocked once per iteration and grown spur
- *     by spur; the spur node itself is expanded without a heap round trip.
+ *     classification of a found path's nodes is kept for all its spurs
+ *     (their roots are nested). Root nodes are blocked once per iteration
+ *     and grown spur by spur, for the bounds; the spur node itself is
+ *     expanded without a heap round trip. Spur searches are postponed (Al
+ *     Zoobi, Coudert and Nisse): each spur gets the sidetrack bound root
+ *     cost + min over its allowed first arcs of w + pot[head] (Yen blocks
+ *     the found paths' next arcs, usually the cheapest first arc, so this
+ *     is far tighter than root + pot[spur]) and waits in a heap; before
+ *     the best candidate is output, every waiting spur whose bound does not
+ *     exceed its cost is searched. Most spurs never are: at K=8, 8 of 24
+ *     on area50, 7 of 254 on the 30x30 grid.
  *  4. Without hop/delay bounds a spur search is A* over nodes. With them it
  *     is a label-setting search over (cost, delay, jitter, hops) with
  *     dominance (jitter: summed delay variation, RFC 7471 sec. 4.3), the
@@ -90,7 +98,11 @@
  * with the +inf fill by memcpy: BA-2000 K=8 420 k (was 464 k), area50
  * 36.2 k (37.5 k), the ABR bench's 200 queries 13.7 M (14.0 M). Hoisting
  * ws's block counters out of the spur loop, or specialising spur_astar on
- * filtering, cost more: the spills grew.
+ * filtering, cost more: the spills grew. Postponed spur searches (step
+ * 3), K=8/32/128: area50 31.9 k / 99.6 k / 401 k (were 36.5 k / 117 k /
+ * 466 k), BA-2000 391 k / 726 k / 2.27 M (420 k / 948 k / 3.80 M), the
+ * 30x30 grid 233 k / 571 k / 1.95 M (316 k / 854 k / 3.26 M), waxman1000
+ * 183 k / 329 k / 0.91 M (216 k / 466 k / 1.33 M).
  */
 #include "pwr_ksp.h"
 
@@ -157,6 +169,8 @@ typedef struct {
 } res_query;
 
 enum { REV_W = 0, REV_HOPS = 1, REV_DELAY = 2, REV_JIT = 3, REV_N = 4 };
+
+struct pend_ent; /* a postponed spur search (see yen) */
 
 struct pwr_ws {
     int32_t n, m;
@@ -233,6 +247,13 @@ struct pwr_ws {
      * path's first i arcs (per Yen iteration). */
     int32_t *t_child, *t_next, *t_arc, *t_path, t_n;
     int32_t nfound, ncand;
+    /* postponed spur searches (one query): pend[] in creation order, and
+     * a binary min-heap of their indices by (lower bound, index) */
+    struct pend_ent *pend;
+    size_t pend_n, pend_cap;
+    int32_t *pheap;
+    size_t pheap_n, pheap_cap;
+    int32_t cls_path; /* the found path (slot) cls/ppos classify for, or -1 */
     /* results */
     int32_t *res_arcs;
     size_t res_arcs_n, res_arcs_cap;
@@ -789,6 +810,8 @@ void pwr_ws_free(pwr_ws *ws)
     free(ws->aexcl);
     free(ws->heap);
     free(ws->rx);
+    free(ws->pend);
+    free(ws->pheap);
     free_labels(ws);
     free_slots(ws);
     free(ws->res_arcs);
@@ -1650,6 +1673,143 @@ static int32_t spur_search(const pwr_graph *g, pwr_ws *ws,
     return spur_astar(g, ws, c, spur, si, dst, root, bound, out, room, cost);
 }
 
+/* A spur search postponed until its lower bound could beat the best
+ * candidate (see yen): the spur at index si of found path `path`, whose
+ * root ends at prefix-tree node tnode. */
+struct pend_ent {
+    double lb;
+    root_res root;
+    int32_t path, si, tnode;
+};
+
+static int pend_less(const pwr_ws *ws, int32_t a, int32_t b)
+{
+    double la = ws->pend[a].lb, lb = ws->pend[b].lb;
+    return la < lb || (la == lb && a < b);
+}
+
+static int pend_push(pwr_ws *ws, double lb, root_res root, int32_t path,
+                     int32_t si, int32_t tnode)
+{
+    size_t i;
+    int32_t id;
+    if (grow((void **)&ws->pend, &ws->pend_cap, ws->pend_n + 1,
+             sizeof(struct pend_ent)) ||
+        grow((void **)&ws->pheap, &ws->pheap_cap, ws->pheap_n + 1,
+             sizeof(int32_t)))
+        return PWR_ENOMEM;
+    id = (int32_t)ws->pend_n++;
+    ws->pend[id].lb = lb;
+    ws->pend[id].root = root;
+    ws->pend[id].path = path;
+    ws->pend[id].si = si;
+    ws->pend[id].tnode = tnode;
+    for (i = ws->pheap_n++; i > 0; i = (i - 1) / 2) {
+        int32_t up = ws->pheap[(i - 1) / 2];
+        if (!pend_less(ws, id, up))
+            break;
+        ws->pheap[i] = up;
+    }
+    ws->pheap[i] = id;
+    return PWR_OK;
+}
+
+static void pend_pop(pwr_ws *ws)
+{
+    size_t n = --ws->pheap_n, i = 0;
+    int32_t last = ws->pheap[n];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && pend_less(ws, ws->pheap[c + 1], ws->pheap[c]))
+            c++;
+        if (!pend_less(ws, ws->pheap[c], last))
+            break;
+        ws->pheap[i] = ws->pheap[c];
+        i = c;
+    }
+    if (n)
+        ws->pheap[i] = last;
+}
+
+/*
+ * The sidetrack bound of a spur (Al Zoobi, Coudert and Nisse's postponed
+ * node classification): root cost + the least w(a) + pot[head(a)] over the
+ * arcs a the spur search may take first. Every path of the spur's subset
+ * starts with one of them, and pot is a lower bound on the rest, so no
+ * path of the subset is cheaper. The arc Yen blocks (the found paths' next
+ * arcs) is usually the cheapest one, which is why this bound is so much
+ * tighter than root cost + pot[spur]. +inf: the subset is empty.
+ */
+static double sidetrack_bound(const pwr_graph *g, const pwr_ws *ws,
+                              const pwr_constraints *c, int32_t spur,
+                              double root_cost)
+{
+    const double *pot = ws->rev[REV_W];
+    double best = INF;
+    int32_t a, end = g->out_start[spur + 1];
+    for (a = g->out_start[spur]; a < end; a++) {
+        int32_t h = g->head[a];
+        double f;
+        if (ws->ablock[a] == ws->bgen || blocked(ws, h) || h == spur ||
+            (ws->filtering && !arc_ok(g, ws, c, a)))
+            continue;
+        f = g->w[a] + pot[h];
+        if (f < best)
+            best = f;
+    }
+    return root_cost + best;
+}
+
+/* Run the postponed spur search e: block its root's nodes and the arcs
+ * below its prefix-tree node, as Yen would have when it was made (Lawler's
+ * subsets are disjoint, so no path found since then has that root: the
+ * node has the same children), and insert what it finds. */
+static int resolve_pend(const pwr_graph *g, pwr_ws *ws,
+                        const pwr_constraints *c, const struct pend_ent *e,
+                        int32_t src, int32_t dst, int32_t limit)
+{
+    int32_t P = e->path, si = e->si, i, t, sl, tc, n = ws->n;
+    const int32_t *parcs = slot(ws, P);
+    int32_t spur = path_node(g, parcs, src, si);
+    double bound = INF, cost;
+    if (ws->ncand >= limit)
+        bound = ws->slot_cost[ws->cand[ws->ncand - 1]];
+    next_gen(&ws->ngen, ws->nblock, (size_t)n);
+    for (i = 0; i < si; i++)
+        ws->nblock[path_node(g, parcs, src, i)] = ws->ngen;
+    next_gen(&ws->bgen, ws->ablock, (size_t)ws->m);
+    for (tc = ws->t_child[e->tnode]; tc >= 0; tc = ws->t_next[tc])
+        ws->ablock[ws->t_arc[tc]] = ws->bgen;
+    if (ws->cls_path != P) { /* P's node indices for the classification */
+        int32_t plen = ws->slot_len[P];
+        next_gen2(&ws->cgen, ws->cls_stamp, (size_t)n, ws->ppos_stamp,
+                  (size_t)n);
+        for (i = 0; i < plen; i++) {
+            int32_t v = path_node(g, parcs, src, i);
+            ws->ppos_stamp[v] = ws->cgen;
+            ws->ppos[v] = i;
+        }
+        ws->cls_path = P;
+    }
+    t = ws->free_slot[--ws->nfree];
+    sl = spur_search(g, ws, c, spur, si, dst, e->root, bound,
+                     slot(ws, t) + si, n - si, &cost);
+    if (sl < -1)
+        return sl;
+    if (sl < 0) {
+        ws->free_slot[ws->nfree++] = t;
+        return PWR_OK;
+    }
+    memcpy(slot(ws, t), parcs, (size_t)si * sizeof(int32_t));
+    ws->slot_len[t] = si + sl;
+    ws->slot_cost[t] = cost;
+    ws->slot_dev[t] = si;
+    cand_insert(ws, t, limit);
+    return PWR_OK;
+}
+
 /* Yen's loop for one (src, dst); reverse data for dst must be current. */
 static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
                int32_t k, const pwr_constraints *c)
@@ -1660,6 +1820,8 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
     int rc = reserve_slots(ws, k);
     if (rc)
         return rc;
+    ws->pend_n = ws->pheap_n = 0;
+    ws->cls_path = -1;
     if (k <= 0 || ws->nexcl[src] == ws->xgen ||
         rev_val(ws, REV_W, src) == INF)
         return PWR_OK;
@@ -1703,16 +1865,9 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
             ws->t_path[i] = x;
             x = trie_child(ws, x, parcs[i]);
         }
-        /* root nodes are blocked once per iteration, one more per spur;
-         * P's node indices for the classification (see yellow) */
+        /* root nodes are blocked once per iteration, one more per spur,
+         * for the spurs' bounds; resolve_pend blocks again for a search */
         next_gen(&ws->ngen, ws->nblock, (size_t)n);
-        next_gen2(&ws->cgen, ws->cls_stamp, (size_t)n, ws->ppos_stamp,
-                  (size_t)n);
-        for (i = 0; i < plen; i++) {
-            int32_t v = path_node(g, parcs, src, i);
-            ws->ppos_stamp[v] = ws->cgen;
-            ws->ppos[v] = i;
-        }
         for (i = 0; i < ws->slot_dev[P]; i++) {
             ws->nblock[path_node(g, parcs, src, i)] = ws->ngen;
             root.cost += g->w[parcs[i]];
@@ -1720,8 +1875,12 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
             root.jit += g->jit[parcs[i]];
             root.hops++;
         }
+        /* every spur is postponed with its sidetrack bound, and searched
+         * only once that bound could beat the best candidate (below): at
+         * K=8 that is 8 of 24 spurs on the bench's area50, 7 of 254 on the
+         * 30x30 grid */
         for (i = dev; i < plen; i++) {
-            int32_t spur = path_node(g, parcs, src, i), t, sl;
+            int32_t spur = path_node(g, parcs, src, i);
             double lb = root.cost + rev_val(ws, REV_W, spur);
             double bound = INF;
             if (ws->ncand >= limit) {
@@ -1740,26 +1899,34 @@ static int yen(const pwr_graph *g, pwr_ws *ws, int32_t src, int32_t dst,
             next_gen(&ws->bgen, ws->ablock, (size_t)ws->m);
             for (tc = ws->t_child[ws->t_path[i]]; tc >= 0; tc = ws->t_next[tc])
                 ws->ablock[ws->t_arc[tc]] = ws->bgen;
-            t = ws->free_slot[--ws->nfree];
-            sl = spur_search(g, ws, c, spur, i, dst, root, bound,
-                             slot(ws, t) + i, n - i, &cost);
-            if (sl < -1)
-                return sl;
-            if (sl < 0) {
-                ws->free_slot[ws->nfree++] = t;
-            } else {
-                memcpy(slot(ws, t), parcs, (size_t)i * sizeof(int32_t));
-                ws->slot_len[t] = i + sl;
-                ws->slot_cost[t] = cost;
-                ws->slot_dev[t] = i;
-                cand_insert(ws, t, limit);
-            }
+            lb = sidetrack_bound(g, ws, c, spur, root.cost);
+            if (lb < INF && lb <= bound &&
+                pend_push(ws, lb, root, P, i, ws->t_path[i]))
+                return PWR_ENOMEM;
         advance:
             ws->nblock[spur] = ws->ngen;
             root.cost += g->w[parcs[i]];
             root.delay += g->delay[parcs[i]];
             root.jit += g->jit[parcs[i]];
             root.hops++;
+        }
+        /* Before the best candidate is output, every postponed spur whose
+         * bound does not exceed its cost is searched (an equal cost may
+         * still come first in the tie order); a bound above the worst
+         * candidate still needed rules out that spur and all after it. */
+        while (ws->pheap_n) {
+            const struct pend_ent *e = &ws->pend[ws->pheap[0]];
+            if (ws->ncand > 0 && e->lb > ws->slot_cost[ws->cand[0]])
+                break;
+            if (ws->ncand >= limit &&
+                e->lb > ws->slot_cost[ws->cand[ws->ncand - 1]]) {
+                ws->pheap_n = 0;
+                break;
+            }
+            pend_pop(ws);
+            rc = resolve_pend(g, ws, c, e, src, dst, limit);
+            if (rc)
+                return rc;
         }
         if (ws->ncand == 0)
             break;
